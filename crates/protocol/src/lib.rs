@@ -1,0 +1,15 @@
+//! Protocol translation for agent-shim: the wire types of the Anthropic Messages and OpenAI Chat
+//! Completions APIs, one internal model ([`ir`]) they all decode into and encode from, the
+//! streaming state machines, an SSE parser, and byte-exact same-protocol pass-through.
+//!
+//! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
+
+pub mod anthropic;
+pub mod ir;
+pub mod openai_chat;
+pub mod passthrough;
+pub mod sse;
+pub mod target;
+mod wire;
+
+pub use ir::{ApiError, ErrorKind};

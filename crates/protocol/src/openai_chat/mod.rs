@@ -1,0 +1,12 @@
+//! The OpenAI Chat Completions API (what most upstreams speak): wire types and conversions to and
+//! from the internal model, for requests, responses, stream chunks and errors.
+
+pub mod request;
+pub mod response;
+pub mod schema;
+pub mod stream;
+pub mod types;
+
+pub use request::{decode_request, encode_request};
+pub use response::{decode_error_message, decode_response, encode_error, encode_response};
+pub use stream::{StreamDecoder, StreamEncoder};

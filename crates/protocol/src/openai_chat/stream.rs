@@ -1,0 +1,486 @@
+//! Chat Completions streaming ⇄ internal stream events.
+//!
+//! [`StreamDecoder`] is the state machine of protocols.md §4.3: one open block at a time; text,
+//! reasoning and tool-call argument fragments forwarded as they arrive; parallel tool calls each
+//! in their own block; the stop reason held until the trailing usage chunk; `[DONE]` or end of
+//! stream closes everything. Tool calls are keyed on `(index, id)` because providers deviate from
+//! OpenAI (Ollama reuses index 0, Gemini omits `index`, some interleave fragments of parallel calls:
+//! fragments of a call that cannot be opened yet are buffered and sent when it opens).
+//!
+//! [`StreamEncoder`] writes internal events as `chat.completion.chunk`s for Chat clients.
+
+use super::response::{
+    error_type_code, finish_reason, is_context_length_message, stop_reason, usage_from_wire,
+    usage_json,
+};
+use super::types::{Chunk, ToolCallDelta, WireError};
+use crate::ir::{ApiError, BlockStart, Delta, ErrorKind, StreamEvent, ToolKind, Usage};
+use crate::sse::{SseEvent, write_event};
+use crate::target::{ResponseContext, anthropic_tool_id};
+use bytes::BytesMut;
+use serde::de::IgnoredAny;
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Text,
+    Reasoning,
+    /// Position in `tools`.
+    Tool(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolBlock {
+    /// Not started yet: its fragments are buffered in `args`.
+    Pending,
+    Open,
+    Closed,
+}
+
+#[derive(Debug)]
+struct ToolState {
+    upstream_index: Option<u32>,
+    id: String,
+    name: String,
+    /// Every argument fragment received so far.
+    args: String,
+    /// How much of `args` has been sent.
+    sent: usize,
+    block: ToolBlock,
+}
+
+/// Reads an OpenAI-compatible upstream's chunks into internal stream events.
+#[derive(Debug)]
+pub struct StreamDecoder {
+    ctx: ResponseContext,
+    input_estimate: u64,
+    started: bool,
+    next_index: usize,
+    open: Option<Open>,
+    tools: Vec<ToolState>,
+    finish: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl StreamDecoder {
+    /// `input_estimate` is reported in `MessageStart` until the upstream's usage arrives.
+    pub fn new(ctx: ResponseContext, input_estimate: u64) -> StreamDecoder {
+        StreamDecoder {
+            ctx,
+            input_estimate,
+            started: false,
+            next_index: 0,
+            open: None,
+            tools: Vec::new(),
+            finish: None,
+            usage: None,
+            done: false,
+        }
+    }
+
+    /// Whether the message has been finished (or failed); later input is ignored.
+    pub fn is_finished(&self) -> bool {
+        self.done
+    }
+
+    /// Handles one SSE event of the upstream stream.
+    pub fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.done {
+            return;
+        }
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            self.finalize(out);
+            return;
+        }
+        if data.is_empty() {
+            return;
+        }
+        match serde_json::from_str::<Chunk>(data) {
+            Ok(chunk) => self.on_chunk(chunk, out),
+            Err(e) => self.fail(
+                out,
+                ApiError::new(
+                    ErrorKind::Api,
+                    format!("upstream sent an invalid chunk: {e}"),
+                ),
+            ),
+        }
+    }
+
+    /// The upstream stream ended (connection closed). Without a finish reason or `[DONE]` the
+    /// answer is incomplete, which is reported as an error.
+    pub fn on_end(&mut self, out: &mut Vec<StreamEvent>) {
+        if self.done {
+            return;
+        }
+        if self.finish.is_some() {
+            self.finalize(out);
+        } else {
+            self.fail(
+                out,
+                ApiError::new(
+                    ErrorKind::Api,
+                    "upstream closed the stream before it finished",
+                ),
+            );
+        }
+    }
+
+    /// Handles one parsed chunk.
+    pub fn on_chunk(&mut self, chunk: Chunk, out: &mut Vec<StreamEvent>) {
+        if self.done {
+            return;
+        }
+        self.start(out);
+        if let Some(e) = chunk.error {
+            self.fail(out, error_from_wire(&e));
+            return;
+        }
+        let chunk_has_usage = chunk.usage.is_some();
+        if let Some(u) = &chunk.usage {
+            self.usage = Some(usage_from_wire(u));
+        }
+        if let Some(choice) = chunk.choices.into_iter().next() {
+            if let Some(e) = choice.error {
+                self.fail(out, error_from_wire(&e));
+                return;
+            }
+            if let Some(d) = choice.delta {
+                if let Some(r) = d
+                    .reasoning_content
+                    .or(d.reasoning)
+                    .filter(|r| !r.is_empty())
+                {
+                    self.open_simple(Open::Reasoning, out);
+                    self.push_delta(Delta::Reasoning(r), out);
+                }
+                if let Some(t) = d
+                    .content
+                    .filter(|t| !t.is_empty())
+                    .or(d.refusal.filter(|t| !t.is_empty()))
+                {
+                    self.open_simple(Open::Text, out);
+                    self.push_delta(Delta::Text(t), out);
+                }
+                for frag in d.tool_calls.unwrap_or_default() {
+                    self.on_tool_fragment(frag, out);
+                }
+            }
+            if let Some(f) = choice.finish_reason {
+                self.close_open(out);
+                self.flush_pending(out);
+                self.finish = Some(f);
+                if chunk_has_usage {
+                    self.finalize(out);
+                }
+                return;
+            }
+        }
+        // The usage-only chunk after the finish reason (stream_options.include_usage).
+        if self.finish.is_some() && chunk_has_usage {
+            self.finalize(out);
+        }
+    }
+
+    fn start(&mut self, out: &mut Vec<StreamEvent>) {
+        if !self.started {
+            self.started = true;
+            out.push(StreamEvent::MessageStart {
+                id: self.ctx.id.clone(),
+                model: self.ctx.model.clone(),
+                usage: Usage {
+                    input_tokens: self.input_estimate,
+                    ..Usage::default()
+                },
+            });
+        }
+    }
+
+    fn current_index(&self) -> usize {
+        self.next_index - 1
+    }
+
+    fn push_delta(&mut self, delta: Delta, out: &mut Vec<StreamEvent>) {
+        out.push(StreamEvent::Delta {
+            index: self.current_index(),
+            delta,
+        });
+    }
+
+    /// Makes a text or reasoning block the open one.
+    fn open_simple(&mut self, kind: Open, out: &mut Vec<StreamEvent>) {
+        if self.open == Some(kind) {
+            return;
+        }
+        self.close_open(out);
+        let block = if kind == Open::Text {
+            BlockStart::Text
+        } else {
+            BlockStart::Reasoning
+        };
+        out.push(StreamEvent::BlockStart {
+            index: self.next_index,
+            block,
+        });
+        self.next_index += 1;
+        self.open = Some(kind);
+    }
+
+    fn close_open(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some(open) = self.open.take() {
+            if let Open::Tool(t) = open {
+                self.tools[t].block = ToolBlock::Closed;
+            }
+            out.push(StreamEvent::BlockStop {
+                index: self.current_index(),
+            });
+        }
+    }
+
+    /// Finds the tool a fragment belongs to, or registers a new one.
+    fn tool_for(&mut self, frag: &ToolCallDelta) -> usize {
+        let id = frag.id.as_deref().filter(|s| !s.is_empty());
+        let found = match frag.index {
+            Some(i) => self.tools.iter().rposition(|t| {
+                t.upstream_index == Some(i)
+                    && (id.is_none() || t.id.is_empty() || Some(t.id.as_str()) == id)
+            }),
+            None => match id {
+                Some(id) => self.tools.iter().rposition(|t| t.id == id),
+                None => self.tools.len().checked_sub(1),
+            },
+        };
+        if let Some(t) = found {
+            return t;
+        }
+        self.tools.push(ToolState {
+            upstream_index: frag.index,
+            id: String::new(),
+            name: String::new(),
+            args: String::new(),
+            sent: 0,
+            block: ToolBlock::Pending,
+        });
+        self.tools.len() - 1
+    }
+
+    fn on_tool_fragment(&mut self, frag: ToolCallDelta, out: &mut Vec<StreamEvent>) {
+        let t = self.tool_for(&frag);
+        let (name, args) = match frag.function {
+            Some(f) => (f.name, f.arguments),
+            None => (None, None),
+        };
+        {
+            let tool = &mut self.tools[t];
+            if let Some(id) = frag.id.filter(|s| !s.is_empty())
+                && tool.id.is_empty()
+            {
+                tool.id = id;
+            }
+            // Assign, never append: some providers resend the full name in every fragment.
+            if let Some(n) = name.filter(|s| !s.is_empty()) {
+                tool.name = n;
+            }
+            if let Some(a) = args {
+                tool.args.push_str(&a);
+            }
+        }
+        match self.tools[t].block {
+            ToolBlock::Open => self.send_args(t, out),
+            ToolBlock::Pending => {
+                if self.tools[t].name.is_empty() || !self.may_switch_from_open() {
+                    return;
+                }
+                self.close_open(out);
+                self.open_tool(t, out);
+            }
+            // A closed call's arguments were already complete JSON: nothing valid can follow.
+            ToolBlock::Closed => {}
+        }
+    }
+
+    /// A new tool block may start unless the open block is a tool call whose arguments are still
+    /// incomplete JSON (fragments of parallel calls arriving interleaved).
+    fn may_switch_from_open(&self) -> bool {
+        match self.open {
+            Some(Open::Tool(t)) => {
+                let args = self.tools[t].args.trim();
+                args.is_empty() || serde_json::from_str::<IgnoredAny>(args).is_ok()
+            }
+            _ => true,
+        }
+    }
+
+    fn open_tool(&mut self, t: usize, out: &mut Vec<StreamEvent>) {
+        let n = t;
+        let tool = &mut self.tools[t];
+        let id = anthropic_tool_id(&tool.id, || self.ctx.tool_id(n));
+        tool.id = id.clone();
+        tool.block = ToolBlock::Open;
+        out.push(StreamEvent::BlockStart {
+            index: self.next_index,
+            block: BlockStart::ToolCall {
+                id,
+                name: self.ctx.tool_names.restore(&tool.name),
+                kind: ToolKind::Function,
+            },
+        });
+        self.next_index += 1;
+        self.open = Some(Open::Tool(t));
+        self.send_args(t, out);
+    }
+
+    fn send_args(&mut self, t: usize, out: &mut Vec<StreamEvent>) {
+        let tool = &mut self.tools[t];
+        if tool.sent < tool.args.len() {
+            let fragment = tool.args[tool.sent..].to_owned();
+            tool.sent = tool.args.len();
+            out.push(StreamEvent::Delta {
+                index: self.next_index - 1,
+                delta: Delta::ToolArguments(fragment),
+            });
+        }
+    }
+
+    /// Opens, fills and closes every call that was still buffered.
+    fn flush_pending(&mut self, out: &mut Vec<StreamEvent>) {
+        for t in 0..self.tools.len() {
+            if self.tools[t].block == ToolBlock::Pending {
+                self.close_open(out);
+                self.open_tool(t, out);
+                self.close_open(out);
+            }
+        }
+    }
+
+    fn finalize(&mut self, out: &mut Vec<StreamEvent>) {
+        if self.done {
+            return;
+        }
+        self.start(out);
+        self.close_open(out);
+        self.flush_pending(out);
+        self.done = true;
+        let usage = self.usage.unwrap_or(Usage {
+            input_tokens: self.input_estimate,
+            ..Usage::default()
+        });
+        out.push(StreamEvent::Finish {
+            stop_reason: stop_reason(self.finish.as_deref(), !self.tools.is_empty()),
+            usage,
+        });
+    }
+
+    fn fail(&mut self, out: &mut Vec<StreamEvent>, e: ApiError) {
+        self.done = true;
+        out.push(StreamEvent::Error(e));
+    }
+}
+
+/// The error kind of an OpenAI-style error object.
+pub fn error_from_wire(e: &WireError) -> ApiError {
+    let message = e.message.clone().unwrap_or_else(|| "upstream error".into());
+    let t = format!(
+        "{} {}",
+        e.kind.as_deref().unwrap_or(""),
+        e.code.as_deref().unwrap_or("")
+    );
+    let kind = if is_context_length_message(&message) || t.contains("context_length") {
+        ErrorKind::ContextLengthExceeded
+    } else if t.contains("rate_limit") || t.contains("429") {
+        ErrorKind::RateLimit
+    } else if t.contains("overloaded") || t.contains("503") {
+        ErrorKind::Overloaded
+    } else if t.contains("invalid_request") || t.contains("400") {
+        ErrorKind::InvalidRequest
+    } else {
+        ErrorKind::Api
+    };
+    ApiError::new(kind, message)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Writes internal stream events as `chat.completion.chunk` SSE for Chat clients.
+#[derive(Debug)]
+pub struct StreamEncoder {
+    ctx: ResponseContext,
+    include_usage: bool,
+    /// Chat `tool_calls[].index` of the open tool block.
+    tool_index: Option<u32>,
+    tools_seen: u32,
+}
+
+impl StreamEncoder {
+    /// `include_usage`: the client asked for `stream_options.include_usage`.
+    pub fn new(ctx: ResponseContext, include_usage: bool) -> StreamEncoder {
+        StreamEncoder {
+            ctx,
+            include_usage,
+            tool_index: None,
+            tools_seen: 0,
+        }
+    }
+
+    fn chunk(&self, out: &mut BytesMut, delta: serde_json::Value, finish: Option<&str>) {
+        let v = json!({
+            "id": self.ctx.id, "object": "chat.completion.chunk", "created": self.ctx.created,
+            "model": self.ctx.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        write_event(out, None, v.to_string().as_bytes());
+    }
+
+    /// Appends the SSE bytes of `ev` to `out`.
+    pub fn encode(&mut self, ev: &StreamEvent, out: &mut BytesMut) {
+        match ev {
+            StreamEvent::MessageStart { .. } => {
+                self.chunk(out, json!({"role": "assistant", "content": ""}), None)
+            }
+            StreamEvent::BlockStart {
+                block: BlockStart::ToolCall { id, name, .. },
+                ..
+            } => {
+                let i = self.tools_seen;
+                self.tools_seen += 1;
+                self.tool_index = Some(i);
+                let d = json!({"tool_calls": [{"index": i, "id": id, "type": "function",
+                    "function": {"name": name, "arguments": ""}}]});
+                self.chunk(out, d, None);
+            }
+            StreamEvent::BlockStart { .. } | StreamEvent::BlockStop { .. } => {}
+            StreamEvent::Delta { delta, .. } => match delta {
+                Delta::Text(t) => self.chunk(out, json!({"content": t}), None),
+                Delta::Reasoning(t) => self.chunk(out, json!({"reasoning_content": t}), None),
+                Delta::Signature(_) => {}
+                Delta::ToolArguments(a) => {
+                    let i = self.tool_index.unwrap_or(0);
+                    self.chunk(
+                        out,
+                        json!({"tool_calls": [{"index": i, "function": {"arguments": a}}]}),
+                        None,
+                    );
+                }
+            },
+            StreamEvent::Finish { stop_reason, usage } => {
+                self.chunk(out, json!({}), Some(finish_reason(stop_reason)));
+                if self.include_usage {
+                    let v = json!({
+                        "id": self.ctx.id, "object": "chat.completion.chunk", "created": self.ctx.created,
+                        "model": self.ctx.model, "choices": [], "usage": usage_json(usage),
+                    });
+                    write_event(out, None, v.to_string().as_bytes());
+                }
+                write_event(out, None, b"[DONE]");
+            }
+            StreamEvent::Ping => out.extend_from_slice(b": ping\n\n"),
+            StreamEvent::Error(e) => {
+                let (kind, code) = error_type_code(e.kind);
+                let v = json!({"error": {"message": e.message, "type": kind, "param": null, "code": code}});
+                write_event(out, None, v.to_string().as_bytes());
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Server-sent events: an incremental parser over arbitrary byte chunks, and the encoder.
+//!
+//! Follows the WHATWG "event stream interpretation" rules: lines end in `\r\n`, `\n` or `\r`;
+//! `data:` lines of one event are joined with `\n`; a line starting with `:` is a comment; one
+//! space after the colon is removed; an empty line dispatches the event. Chunks may split anywhere,
+//! including inside a line ending or a UTF-8 sequence.
+
+use bytes::{BufMut, BytesMut};
+
+/// One dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` field, if any.
+    pub event: Option<String>,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+}
+
+/// Incremental SSE parser. Feed it chunks as they arrive; it returns the events they complete.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    /// A `\r` ended the previous chunk: a `\n` at the start of the next one belongs to it.
+    pending_cr: bool,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+impl SseParser {
+    pub fn new() -> SseParser {
+        SseParser::default()
+    }
+
+    /// Parses `chunk`, appending completed events to `out`.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        if chunk.is_empty() {
+            return;
+        }
+        let mut rest = chunk;
+        if self.pending_cr {
+            self.pending_cr = false;
+            if let Some(b'\n') = rest.first() {
+                rest = &rest[1..];
+            }
+        }
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let (line_tail, after) = rest.split_at(pos);
+            let is_cr = after[0] == b'\r';
+            rest = &after[1..];
+            if is_cr {
+                match rest.first() {
+                    Some(b'\n') => rest = &rest[1..],
+                    None => self.pending_cr = true,
+                    _ => {}
+                }
+            }
+            if self.buf.is_empty() {
+                self.line(line_tail, out);
+            } else {
+                self.buf.extend_from_slice(line_tail);
+                let line = std::mem::take(&mut self.buf);
+                self.line(&line, out);
+            }
+        }
+        self.buf.extend_from_slice(rest);
+    }
+
+    /// Ends the stream: a final event without its blank line is dispatched, as servers that close
+    /// right after the last `data:` line expect.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            self.line(&line, out);
+        }
+        self.dispatch(out);
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        let value = String::from_utf8_lossy(value);
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(&value);
+                self.has_data = true;
+            }
+            b"event" => self.event = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        if self.has_data {
+            out.push(SseEvent {
+                event: self.event.take(),
+                data: std::mem::take(&mut self.data),
+            });
+        }
+        self.event = None;
+        self.data.clear();
+        self.has_data = false;
+    }
+}
+
+/// Appends one event (`event: <name>` when given, then `data: <data>`, then a blank line) to `out`.
+/// `data` must not contain line breaks (serialised JSON never does).
+pub fn write_event(out: &mut BytesMut, event: Option<&str>, data: &[u8]) {
+    out.reserve(data.len() + 32);
+    if let Some(name) = event {
+        out.put_slice(b"event: ");
+        out.put_slice(name.as_bytes());
+        out.put_slice(b"\n");
+    }
+    out.put_slice(b"data: ");
+    out.put_slice(data);
+    out.put_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            p.feed(c, &mut out);
+        }
+        p.finish(&mut out);
+        out
+    }
+
+    fn ev(event: Option<&str>, data: &str) -> SseEvent {
+        SseEvent {
+            event: event.map(str::to_owned),
+            data: data.to_owned(),
+        }
+    }
+
+    #[test]
+    fn parses_named_events_comments_and_multiline_data() {
+        let input = b": ping\nevent: message_start\ndata: {\"a\":1}\n\ndata: one\ndata: two\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            parse_all(&[input]),
+            vec![
+                ev(Some("message_start"), "{\"a\":1}"),
+                ev(None, "one\ntwo"),
+                ev(None, "[DONE]")
+            ]
+        );
+    }
+
+    #[test]
+    fn crlf_split_between_chunks_is_one_line_ending() {
+        let out = parse_all(&[b"data: x\r", b"\n\r", b"\ndata: y\r\n\r\n"]);
+        assert_eq!(out, vec![ev(None, "x"), ev(None, "y")]);
+    }
+
+    #[test]
+    fn bare_cr_line_endings() {
+        assert_eq!(
+            parse_all(&[b"data: a\r\rdata:b\r\r"]),
+            vec![ev(None, "a"), ev(None, "b")]
+        );
+    }
+
+    #[test]
+    fn unterminated_final_event_is_dispatched_at_finish() {
+        assert_eq!(
+            parse_all(&[b"data: {\"x\":1}"]),
+            vec![ev(None, "{\"x\":1}")]
+        );
+    }
+
+    #[test]
+    fn event_without_data_is_not_dispatched() {
+        assert_eq!(parse_all(&[b"event: ping\n\n"]), vec![]);
+    }
+
+    #[test]
+    fn utf8_split_inside_a_character() {
+        let s = "data: héllo ✓\n\n".as_bytes();
+        let (a, b) = s.split_at(9);
+        assert_eq!(parse_all(&[a, b]), vec![ev(None, "héllo ✓")]);
+    }
+
+    #[test]
+    fn write_event_round_trips() {
+        let mut buf = BytesMut::new();
+        write_event(&mut buf, Some("content_block_delta"), b"{\"t\":\"x\"}");
+        write_event(&mut buf, None, b"[DONE]");
+        assert_eq!(
+            parse_all(&[&buf]),
+            vec![
+                ev(Some("content_block_delta"), "{\"t\":\"x\"}"),
+                ev(None, "[DONE]")
+            ]
+        );
+    }
+
+    proptest! {
+        /// Any split of a stream into chunks yields the same events as the whole stream.
+        #[test]
+        fn chunking_does_not_change_events(
+            cuts in proptest::collection::vec(0usize..200, 0..12),
+            crlf in any::<bool>(),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let text = format!(
+                "event: a{nl}data: {{\"k\":\"v ✓\"}}{nl}{nl}: c{nl}data: 1{nl}data: 2{nl}{nl}event: b{nl}data:x{nl}{nl}data: [DONE]{nl}{nl}"
+            );
+            let bytes = text.as_bytes();
+            let whole = parse_all(&[bytes]);
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for p in points {
+                chunks.push(&bytes[last..p]);
+                last = p;
+            }
+            chunks.push(&bytes[last..]);
+            prop_assert_eq!(parse_all(&chunks), whole);
+        }
+    }
+}

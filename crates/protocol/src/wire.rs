@@ -1,0 +1,93 @@
+//! Serde helpers shared by the wire types of every protocol.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A field that is either a plain string or an array of typed items (Anthropic `content` and
+/// `system`, Chat `content`, Responses `input` and `output`). Deserialised without serde's
+/// untagged-enum buffering, so items may hold [`RawValue`]s.
+#[derive(Debug, Clone)]
+pub enum StringOr<T> {
+    String(String),
+    Items(Vec<T>),
+}
+
+impl<T> Default for StringOr<T> {
+    fn default() -> Self {
+        StringOr::Items(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = StringOr<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringOr::String(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(StringOr::String(v))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StringOr::Items(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(StringOr::Items(items))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// Serialises a JSON value held as raw text; an empty or invalid text becomes `{}`.
+pub fn raw_object(text: &str) -> Box<RawValue> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return RawValue::from_string("{}".to_owned()).expect("literal JSON");
+    }
+    match serde_json::from_str::<&RawValue>(trimmed) {
+        Ok(v) if trimmed.starts_with('{') => v.to_owned(),
+        // Valid JSON that is not an object, or invalid JSON: wrap it so the client still receives
+        // an object (Anthropic `tool_use.input` must be one) and nothing is lost.
+        _ => {
+            let wrapped = serde_json::json!({ "_raw_arguments": text });
+            RawValue::from_string(wrapped.to_string()).expect("serialised JSON")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_object_keeps_objects_and_wraps_the_rest() {
+        assert_eq!(raw_object(" {\"a\": 1} ").get(), "{\"a\": 1}");
+        assert_eq!(raw_object("").get(), "{}");
+        assert_eq!(
+            raw_object("{\"a\":").get(),
+            "{\"_raw_arguments\":\"{\\\"a\\\":\"}"
+        );
+        assert_eq!(raw_object("[1]").get(), "{\"_raw_arguments\":\"[1]\"}");
+    }
+
+    #[test]
+    fn string_or_items() {
+        let s: StringOr<u8> = serde_json::from_str("\"hi\"").unwrap();
+        assert!(matches!(s, StringOr::String(ref x) if x == "hi"));
+        let s: StringOr<u8> = serde_json::from_str("[1,2]").unwrap();
+        assert!(matches!(s, StringOr::Items(ref v) if v == &[1, 2]));
+        assert!(serde_json::from_str::<StringOr<u8>>("3").is_err());
+    }
+}
