@@ -5,10 +5,12 @@
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
 pub mod anthropic;
+pub mod check;
 pub mod ir;
 pub mod openai_chat;
 pub mod passthrough;
 pub mod sse;
+pub mod stream;
 pub mod target;
 mod wire;
 

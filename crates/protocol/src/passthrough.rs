@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// The top-level fields of a JSON object, in order, values as raw JSON text.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Fields<'a> {
     items: Vec<(Cow<'a, str>, Cow<'a, RawValue>)>,
 }

@@ -301,13 +301,14 @@ impl StreamDecoder {
         }
     }
 
-    /// A new tool block may start unless the open block is a tool call whose arguments are still
-    /// incomplete JSON (fragments of parallel calls arriving interleaved).
+    /// A new tool block may start unless the open block is a tool call whose arguments are not
+    /// yet complete JSON (fragments of parallel calls arriving interleaved). Empty arguments are
+    /// incomplete: providers that interleave send every call's name before any arguments.
     fn may_switch_from_open(&self) -> bool {
         match self.open {
             Some(Open::Tool(t)) => {
                 let args = self.tools[t].args.trim();
-                args.is_empty() || serde_json::from_str::<IgnoredAny>(args).is_ok()
+                !args.is_empty() && serde_json::from_str::<IgnoredAny>(args).is_ok()
             }
             _ => true,
         }

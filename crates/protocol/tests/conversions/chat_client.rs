@@ -1,9 +1,9 @@
 //! Chat Completions clients: their requests into the internal model and out to Anthropic, and
 //! Anthropic answers back into Chat shapes.
 
-use crate::anthropic_stream_check::parse_sse;
 use bytes::BytesMut;
 use protocol::anthropic;
+use protocol::check::parse_sse;
 use protocol::ir::{Dropped, Part, Role};
 use protocol::openai_chat;
 use protocol::target::{AnthropicTarget, ResponseContext, ToolNames};

@@ -1,8 +1,8 @@
 //! Recorded Chat Completions chunk sequences through the stream state machine into Anthropic SSE.
 
-use crate::anthropic_stream_check::{Rebuilt, rebuild};
 use bytes::BytesMut;
 use protocol::anthropic::StreamEncoder;
+use protocol::check::{Rebuilt, rebuild};
 use protocol::ir::StreamEvent;
 use protocol::openai_chat::StreamDecoder;
 use protocol::sse::SseParser;
@@ -244,4 +244,13 @@ fn long_tool_names_are_restored() {
         })
         .collect();
     assert_eq!(starts, vec![long]);
+}
+
+/// Regression: empty arguments counted as complete JSON, so the second call's name closed the
+/// first call before any of its arguments arrived.
+#[test]
+fn interleaved_calls_that_send_all_names_first() {
+    let m = translate("interleaved_names_first").message;
+    assert_eq!(m["content"][0]["input"], json!({"file_path": "a"}));
+    assert_eq!(m["content"][1]["input"], json!({"file_path": "b"}));
 }

@@ -1,7 +1,6 @@
 //! Conversion tests of the protocol crate: requests, responses and recorded streams, each checked
 //! against what the receiving client or upstream accepts.
 
-mod anthropic_stream_check;
 mod chat_client;
 mod chat_stream;
 mod claude_code_request;

@@ -1,8 +1,8 @@
-//! Rebuilds a message from Anthropic SSE the way the Anthropic SDK's stream accumulator does, and
-//! fails on every protocol violation Claude Code rejects ("Content block not found",
-//! litellm#13373; "Content block is not a text block", sgl-project/sglang#24294).
+//! Stream checks for tests: rebuilds a message from Anthropic SSE the way the Anthropic SDK's
+//! stream accumulator does, and fails on every protocol violation Claude Code rejects ("Content
+//! block not found", litellm#13373; "Content block is not a text block", sgl-project/sglang#24294).
 
-use protocol::sse::{SseEvent, SseParser};
+use crate::sse::{SseEvent, SseParser};
 use serde_json::{Value, json};
 
 /// The rebuilt message, or the error event's body if the stream ended in one.
@@ -13,6 +13,7 @@ pub struct Rebuilt {
     pub event_names: Vec<String>,
 }
 
+/// Parses a whole SSE body.
 pub fn parse_sse(bytes: &[u8]) -> Vec<SseEvent> {
     let mut p = SseParser::new();
     let mut out = Vec::new();

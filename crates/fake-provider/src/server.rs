@@ -1,0 +1,359 @@
+//! The HTTP surface: shared state (script + recorded requests), routing,
+//! auth, protocol restriction, and dispatch to the protocol renderers.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::errors::{ApiError, add_headers, error_response, json_response};
+use crate::inspect::RequestView;
+use crate::matching::ActiveScript;
+use crate::plan::{Plan, unix_now};
+use crate::render_anthropic::{self, AnthropicRender};
+use crate::render_chat::{self, ChatRender};
+use crate::render_responses::ResponsesRender;
+use crate::script::{Protocol, Reply, Script};
+use crate::sse;
+
+/// Largest request body accepted (Claude Code requests with images are big).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// One request as received, for test inspection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. "POST".
+    pub method: String,
+    /// Path without query string.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// Headers with lowercased names; repeated headers joined with ", ".
+    pub headers: BTreeMap<String, String>,
+    /// Parsed JSON body, `Value::String(raw)` if not JSON, `Null` if empty.
+    pub body: Value,
+    /// The body exactly as received (lossy UTF-8), for byte-exactness checks.
+    #[serde(default)]
+    pub raw_body: String,
+}
+
+/// State shared by the server tasks and the [`crate::FakeProvider`] handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    script: RwLock<Arc<ActiveScript>>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl Shared {
+    pub fn new(script: Script) -> Arc<Self> {
+        Arc::new(Shared {
+            script: RwLock::new(Arc::new(ActiveScript::new(script))),
+            requests: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn script(&self) -> Arc<ActiveScript> {
+        self.script
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the script (step counters restart).
+    pub fn set_script(&self, script: Script) {
+        let active = Arc::new(ActiveScript::new(script));
+        *self.script.write().unwrap_or_else(PoisonError::into_inner) = active;
+    }
+
+    /// A copy of everything recorded so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets recorded requests.
+    pub fn reset(&self) {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn record(&self, r: RecordedRequest) {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(r);
+    }
+}
+
+/// The axum router: a single fallback handler routes by method and path.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn header_map(h: &HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in h {
+        let v = String::from_utf8_lossy(v.as_bytes());
+        out.entry(k.as_str().to_string())
+            .and_modify(|e| {
+                e.push_str(", ");
+                e.push_str(&v);
+            })
+            .or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+fn no_headers() -> &'static BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    &EMPTY
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = ApiError::new(413, "request body too large or unreadable");
+            return error_response(Protocol::OpenaiChat, &e, no_headers());
+        }
+    };
+    if let Some(ctl) = path.strip_prefix("/_fake/") {
+        return control(&shared, &parts.method, ctl, &bytes);
+    }
+    let script = shared.script();
+    let parsed = parse_body(&bytes);
+    if script.script.record {
+        shared.record(RecordedRequest {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: parts.uri.query().map(str::to_string),
+            headers: header_map(&parts.headers),
+            body: parsed.clone(),
+            raw_body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    let family = match (&parts.method, path.as_str()) {
+        (&Method::POST, "/v1/chat/completions" | "/chat/completions") => Protocol::OpenaiChat,
+        (&Method::POST, "/v1/messages") => Protocol::Anthropic,
+        (&Method::POST, "/v1/messages/count_tokens") => {
+            return count_tokens(&script, &parts.headers, bytes.len());
+        }
+        (&Method::POST, "/v1/responses" | "/responses") => Protocol::OpenaiResponses,
+        (&Method::GET, "/v1/models" | "/models") => return models(&script, &parts.headers),
+        (&Method::GET, "/health") => {
+            return json_response(200, r#"{"status":"ok"}"#, no_headers());
+        }
+        _ => {
+            let msg = format!("fake-provider: no route for {} {path}", parts.method);
+            let e = ApiError::new(404, &msg);
+            return error_response(Protocol::OpenaiChat, &e, no_headers());
+        }
+    };
+    if let Some(resp) = gate(&script, family, &parts.headers) {
+        return resp;
+    }
+    if !parsed.is_object() {
+        let e = ApiError::new(400, "fake-provider: request body is not a JSON object");
+        return error_response(family, &e, no_headers());
+    }
+    let raw = String::from_utf8_lossy(&bytes);
+    let view = RequestView::new(family, &path, &raw, &parsed);
+    let Some(reply) = script.select(&view) else {
+        let e = ApiError::new(500, "fake-provider: no script step matched and no default");
+        return error_response(family, &e, no_headers());
+    };
+    if let Some(ms) = reply.latency_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    respond(family, reply, &view)
+}
+
+/// Protocol restriction (404) and auth (401) checks.
+fn gate(script: &ActiveScript, family: Protocol, headers: &HeaderMap) -> Option<Response> {
+    if !script.enabled(family) {
+        let msg = format!(
+            "fake-provider: protocol {} is disabled by the script",
+            family.as_str()
+        );
+        return Some(error_response(
+            family,
+            &ApiError::new(404, &msg),
+            no_headers(),
+        ));
+    }
+    let key = script.script.api_key.as_deref()?;
+    if bearer(headers) == Some(key)
+        || (family == Protocol::Anthropic && x_api_key(headers) == Some(key))
+    {
+        return None;
+    }
+    let e = match family {
+        Protocol::Anthropic => ApiError::new(401, "invalid x-api-key"),
+        _ => ApiError {
+            status: 401,
+            kind: Some("invalid_request_error"),
+            message: "Incorrect API key provided.",
+            code: Some("invalid_api_key"),
+        },
+    };
+    Some(error_response(family, &e, no_headers()))
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn x_api_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-api-key")?.to_str().ok()
+}
+
+fn respond(family: Protocol, reply: &Reply, view: &RequestView<'_>) -> Response {
+    if let Some(status) = reply.status {
+        let e = ApiError::from_spec(status, reply.error.as_ref());
+        return error_response(family, &e, &reply.headers);
+    }
+    let plan = Plan::build(reply, view);
+    let now = unix_now();
+    let opts = &reply.stream;
+    let fail_spec = reply.error.as_ref();
+    let planned = match family {
+        Protocol::OpenaiChat => {
+            let r = ChatRender::new(&plan, now);
+            if !view.stream {
+                return json_response(200, r.full().to_string(), &reply.headers);
+            }
+            sse::apply_faults(r.events(opts), opts, |_| {
+                render_chat::failure_event(fail_spec)
+            })
+        }
+        Protocol::Anthropic => {
+            let r = AnthropicRender::new(&plan);
+            if !view.stream {
+                return json_response(200, r.full().to_string(), &reply.headers);
+            }
+            sse::apply_faults(r.events(opts), opts, |_| {
+                render_anthropic::failure_event(fail_spec)
+            })
+        }
+        Protocol::OpenaiResponses => {
+            let encrypted = view
+                .body
+                .get("include")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v == "reasoning.encrypted_content"));
+            let r = ResponsesRender::new(&plan, now, encrypted);
+            if !view.stream {
+                return json_response(200, r.full().to_string(), &reply.headers);
+            }
+            sse::apply_faults(r.events(), opts, |seq| r.failure_event(fail_spec, seq))
+        }
+    };
+    let mut resp = Response::new(sse::body(planned, opts));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    add_headers(&mut resp, &reply.headers);
+    resp
+}
+
+fn count_tokens(script: &ActiveScript, headers: &HeaderMap, len: usize) -> Response {
+    if let Some(resp) = gate(script, Protocol::Anthropic, headers) {
+        return resp;
+    }
+    json_response(
+        200,
+        render_anthropic::count_tokens(len).to_string(),
+        no_headers(),
+    )
+}
+
+/// `GET /v1/models`: OpenAI list shape, or Anthropic's shape when the
+/// request carries `anthropic-version`.
+fn models(script: &ActiveScript, headers: &HeaderMap) -> Response {
+    let anthropic = headers.contains_key("anthropic-version");
+    let family = if anthropic {
+        Protocol::Anthropic
+    } else {
+        Protocol::OpenaiChat
+    };
+    if let Some(key) = script.script.api_key.as_deref()
+        && bearer(headers) != Some(key)
+        && x_api_key(headers) != Some(key)
+    {
+        let e = ApiError::new(401, "fake-provider: missing or wrong API key");
+        return error_response(family, &e, no_headers());
+    }
+    let ids = &script.script.models;
+    let body = if anthropic {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "type": "model", "display_name": id, "created_at": "2025-01-01T00:00:00Z"}))
+            .collect();
+        json!({"data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last()})
+    } else {
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "object": "model", "created": 1_735_689_600u64, "owned_by": "fake"}))
+            .collect();
+        json!({"object": "list", "data": data})
+    };
+    json_response(200, body.to_string(), no_headers())
+}
+
+/// `/_fake/*` control endpoints (never recorded).
+fn control(shared: &Shared, method: &Method, what: &str, body: &Bytes) -> Response {
+    match (method, what) {
+        (&Method::GET, "requests") => {
+            let body = serde_json::to_string(&shared.requests()).unwrap_or_else(|_| "[]".into());
+            json_response(200, body, no_headers())
+        }
+        (&Method::POST, "reset") => {
+            shared.reset();
+            json_response(200, r#"{"status":"ok"}"#, no_headers())
+        }
+        (&Method::POST, "script") => {
+            let text = String::from_utf8_lossy(body);
+            match Script::from_json(&text) {
+                Ok(s) => {
+                    shared.set_script(s);
+                    json_response(200, r#"{"status":"ok"}"#, no_headers())
+                }
+                Err(msg) => {
+                    let e = ApiError::new(400, &msg);
+                    error_response(Protocol::OpenaiChat, &e, no_headers())
+                }
+            }
+        }
+        _ => {
+            let e = ApiError::new(404, "fake-provider: unknown control endpoint");
+            error_response(Protocol::OpenaiChat, &e, no_headers())
+        }
+    }
+}

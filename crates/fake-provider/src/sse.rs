@@ -1,0 +1,206 @@
+//! SSE framing helpers and the incremental response body: applies
+//! `fail_after` / `cut_after` / `chunk_bytes`, sleeps `delay_ms` between
+//! events and flushes every event as its own write.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+
+use crate::script::StreamOpts;
+
+/// JSON-encodes a string (with quotes).
+pub(crate) fn json_str(s: &str) -> String {
+    // Serialising a &str cannot fail.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// `data: {json}\n\n`
+pub(crate) fn data_event(json: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(json.len() + 8);
+    b.extend_from_slice(b"data: ");
+    b.extend_from_slice(json.as_bytes());
+    b.extend_from_slice(b"\n\n");
+    b.freeze()
+}
+
+/// `event: {kind}\ndata: {json}\n\n`
+pub(crate) fn named_event(kind: &str, json: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(kind.len() + json.len() + 16);
+    b.extend_from_slice(b"event: ");
+    b.extend_from_slice(kind.as_bytes());
+    b.extend_from_slice(b"\ndata: ");
+    b.extend_from_slice(json.as_bytes());
+    b.extend_from_slice(b"\n\n");
+    b.freeze()
+}
+
+/// Reuses the last rendered event when consecutive deltas are identical
+/// (e.g. `repeat_text`), so benchmark streams cost one render.
+#[derive(Default)]
+pub(crate) struct DeltaCache {
+    last: Option<(String, Bytes)>,
+}
+
+impl DeltaCache {
+    /// The event for `delta`, rendered with `render` unless cached.
+    pub fn get(&mut self, delta: &str, render: impl FnOnce(&str) -> Bytes) -> Bytes {
+        if let Some((d, b)) = &self.last
+            && d == delta
+        {
+            return b.clone();
+        }
+        let b = render(delta);
+        self.last = Some((delta.to_string(), b.clone()));
+        b
+    }
+}
+
+/// The events actually sent, after fault injection.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    pub events: Vec<Bytes>,
+    /// Abort the connection after the last event.
+    pub cut: bool,
+}
+
+/// Applies `fail_after` (truncate + protocol failure event) and `cut_after`
+/// (truncate + abort); the smaller limit wins, a tie goes to `fail_after`.
+/// Limits at or beyond the event count have no effect.
+pub(crate) fn apply_faults(
+    mut events: Vec<Bytes>,
+    opts: &StreamOpts,
+    failure: impl FnOnce(usize) -> Bytes,
+) -> Planned {
+    let fail = opts.fail_after.filter(|n| *n < events.len());
+    let cut = opts.cut_after.filter(|n| *n < events.len());
+    match (fail, cut) {
+        (Some(f), c) if c.is_none_or(|c| f <= c) => {
+            events.truncate(f);
+            events.push(failure(f));
+            Planned { events, cut: false }
+        }
+        (_, Some(c)) => {
+            events.truncate(c);
+            Planned { events, cut: true }
+        }
+        _ => Planned { events, cut: false },
+    }
+}
+
+/// Re-splits the concatenated events into pieces of at most `n` bytes.
+fn rechunk(events: Vec<Bytes>, n: usize) -> Vec<Bytes> {
+    let total: usize = events.iter().map(Bytes::len).sum();
+    let mut all = BytesMut::with_capacity(total);
+    for e in &events {
+        all.extend_from_slice(e);
+    }
+    let all = all.freeze();
+    (0..total)
+        .step_by(n.max(1))
+        .map(|i| all.slice(i..(i + n).min(total)))
+        .collect()
+}
+
+struct BodyState {
+    events: std::vec::IntoIter<Bytes>,
+    first: bool,
+    cut: bool,
+    delay: Duration,
+    coalesce: bool,
+}
+
+/// A streaming body that yields each event as its own chunk, sleeping
+/// `delay_ms` (or yielding to force a flush) between events, and ending
+/// with an I/O error (connection abort, no chunked terminator) when `cut`.
+pub(crate) fn body(planned: Planned, opts: &StreamOpts) -> Body {
+    let events = match opts.chunk_bytes {
+        Some(n) => rechunk(planned.events, n),
+        None => planned.events,
+    };
+    let state = BodyState {
+        events: events.into_iter(),
+        first: true,
+        cut: planned.cut,
+        delay: Duration::from_millis(opts.delay_ms),
+        coalesce: opts.coalesce,
+    };
+    let s = stream::unfold(state, |mut st| async move {
+        let Some(ev) = st.events.next() else {
+            if st.cut {
+                st.cut = false;
+                // Return Pending once so the HTTP layer flushes what it has
+                // queued before the error aborts the connection.
+                tokio::task::yield_now().await;
+                let err = std::io::Error::other("fake-provider: cut_after");
+                return Some((Err(err), st));
+            }
+            return None;
+        };
+        if !st.first {
+            if !st.delay.is_zero() {
+                tokio::time::sleep(st.delay).await;
+            } else if !st.coalesce {
+                tokio::task::yield_now().await;
+            }
+        }
+        st.first = false;
+        Some((Ok::<Bytes, std::io::Error>(ev), st))
+    });
+    Body::from_stream(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evs(n: usize) -> Vec<Bytes> {
+        (0..n).map(|i| Bytes::from(format!("e{i}"))).collect()
+    }
+
+    #[test]
+    fn faults() {
+        let opts = |f: Option<usize>, c: Option<usize>| StreamOpts {
+            fail_after: f,
+            cut_after: c,
+            ..StreamOpts::default()
+        };
+        let p = apply_faults(evs(5), &opts(Some(2), None), |n| {
+            Bytes::from(format!("fail{n}"))
+        });
+        assert_eq!(p.events, vec!["e0", "e1", "fail2"]);
+        assert!(!p.cut);
+        let p = apply_faults(evs(5), &opts(Some(4), Some(3)), |_| Bytes::new());
+        assert_eq!(p.events, vec!["e0", "e1", "e2"]);
+        assert!(p.cut);
+        let p = apply_faults(evs(5), &opts(Some(9), Some(5)), |_| Bytes::new());
+        assert_eq!(p.events.len(), 5);
+        assert!(!p.cut);
+    }
+
+    #[test]
+    fn rechunk_splits_bytes() {
+        let r = rechunk(vec![Bytes::from("abcd"), Bytes::from("efg")], 3);
+        assert_eq!(r, vec!["abc", "def", "g"]);
+    }
+
+    #[test]
+    fn framing_and_cache() {
+        assert_eq!(data_event("{}"), "data: {}\n\n");
+        assert_eq!(
+            named_event("ping", "{\"type\":\"ping\"}"),
+            "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+        );
+        assert_eq!(json_str("a\"b\n"), r#""a\"b\n""#);
+        let mut c = DeltaCache::default();
+        let mut renders = 0;
+        for d in ["x", "x", "y"] {
+            c.get(d, |d| {
+                renders += 1;
+                Bytes::from(d.to_string())
+            });
+        }
+        assert_eq!(renders, 2);
+    }
+}

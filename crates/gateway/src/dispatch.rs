@@ -1,0 +1,447 @@
+//! Serving one generation request: resolve the model group, then try its deployments in order
+//! (with retries on retryable failures before anything reached the client), choosing per
+//! deployment between byte pass-through (same protocol on both sides), translation through the
+//! internal model, and the mock answer.
+
+use crate::error::{ClientError, ClientProtocol, unknown_model};
+use crate::ids::{new_id, unix_now};
+use crate::providers::deployment::{Deployment, Endpoint};
+use crate::providers::table::Protocol;
+use crate::request_log::RequestLog;
+use crate::state::GatewayState;
+use crate::stream_loop;
+use crate::upstream::UpstreamError;
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
+use protocol::passthrough::Fields;
+use protocol::stream::{ClientEncoder, UpstreamDecoder};
+use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
+use protocol::{anthropic, openai_chat};
+use std::time::Duration;
+
+/// Header naming what a cross-protocol translation could not carry (DESIGN.md §4.1).
+pub const DROPPED_HEADER: &str = "x-agent-shim-dropped";
+/// Header choosing the profile whose tiers resolve Claude model ids.
+pub const PROFILE_HEADER: &str = "x-agent-shim-profile";
+
+/// Upstream response headers passed on to the client.
+const PASSED_HEADERS: &[&str] = &["retry-after", "request-id", "x-request-id"];
+const PASSED_PREFIXES: &[&str] = &["anthropic-ratelimit-", "x-ratelimit-"];
+
+/// What the client sent, read once.
+struct Incoming<'a> {
+    client: ClientProtocol,
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    fields: Fields<'a>,
+    model: String,
+    stream: bool,
+    /// The decoded request, made on first need and reused across attempts.
+    decoded: Option<Request>,
+}
+
+/// Serves a generation request (`/v1/messages` or `/v1/chat/completions`).
+pub async fn generate(
+    gw: &GatewayState,
+    client: ClientProtocol,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    match try_generate(gw, client, headers, &body).await {
+        Ok(r) => r,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    }
+}
+
+async fn try_generate(
+    gw: &GatewayState,
+    client: ClientProtocol,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ClientError> {
+    let err = |e: ApiError| ClientError::new(client, e);
+    let fields = Fields::parse(body).map_err(err)?;
+    let model = fields
+        .get_str("model")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            err(ApiError::invalid_request(
+                "the request has no `model` field",
+            ))
+        })?;
+    let stream = fields.get_bool("stream").unwrap_or(false);
+    let profile = headers.get(PROFILE_HEADER).and_then(|v| v.to_str().ok());
+    let snap = gw.registry.snapshot();
+    let Some(resolved) = snap.resolve(&model, profile) else {
+        let mut log = RequestLog::new(client.as_str(), &model, stream);
+        log.status = 404;
+        return Err(err(unknown_model(&model, snap.names())));
+    };
+    let mut req = Incoming {
+        client,
+        headers,
+        body,
+        fields,
+        model,
+        stream,
+        decoded: None,
+    };
+    let retries = gw.router.num_retries;
+    let mut last: Option<UpstreamError> = None;
+    for d in &resolved.deployments {
+        for attempt in 0..=retries {
+            let mut log = RequestLog::new(client.as_str(), &req.model, stream);
+            log.group = Some(resolved.group.clone());
+            log.provider = Some(d.provider.name);
+            log.upstream_model = Some(d.upstream_model.clone());
+            match serve_with(gw, d, &mut req, log).await {
+                Ok(r) => return Ok(r),
+                Err(Failure::Client(e)) => return Err(e),
+                Err(Failure::Upstream(e)) => {
+                    let retry = e.retryable && attempt < retries;
+                    let wait = backoff(attempt, e.retry_after.as_ref(), gw.router.max_retry_after);
+                    tracing::warn!(
+                        model = %req.model, provider = d.provider.name, attempt, error = %e.error.message,
+                        "upstream attempt failed"
+                    );
+                    let give_up_on_deployment = !e.retryable;
+                    last = Some(e);
+                    match wait {
+                        Some(w) if retry => tokio::time::sleep(w).await,
+                        _ => break,
+                    }
+                    if give_up_on_deployment {
+                        break;
+                    }
+                }
+            }
+        }
+        if last.as_ref().is_some_and(|e| !e.retryable) {
+            break;
+        }
+    }
+    let e = last.expect("at least one deployment was tried");
+    Err(ClientError {
+        protocol: client,
+        error: e.error,
+        retry_after: e.retry_after,
+    })
+}
+
+/// How long to wait before attempt `attempt + 1`: the upstream's `retry-after` when it is short
+/// enough, else exponential backoff from 250 ms. `None` when `retry-after` is too long to wait.
+fn backoff(attempt: u32, retry_after: Option<&HeaderValue>, max: Duration) -> Option<Duration> {
+    if let Some(secs) = retry_after
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+    {
+        let d = Duration::from_secs_f64(secs.max(0.0));
+        return (d <= max).then_some(d);
+    }
+    Some(Duration::from_millis(250 << attempt.min(6)))
+}
+
+enum Failure {
+    /// The request itself is wrong: no other deployment will do better.
+    Client(ClientError),
+    Upstream(UpstreamError),
+}
+
+async fn serve_with(
+    gw: &GatewayState,
+    d: &Deployment,
+    req: &mut Incoming<'_>,
+    log: RequestLog,
+) -> Result<Response, Failure> {
+    let native = match req.client {
+        ClientProtocol::Anthropic => Protocol::Anthropic,
+        ClientProtocol::OpenAiChat => Protocol::OpenAiChat,
+    };
+    match d.protocol() {
+        Protocol::Mock => mock(d, req, log),
+        // History that holds reasoning from another model family must be cleaned first, which
+        // needs the full translation path (protocols.md §9).
+        p if p == native && !has_foreign_reasoning(req) => pass_through(gw, d, req, log).await,
+        _ => translate(gw, d, req, log).await,
+    }
+}
+
+fn has_foreign_reasoning(req: &Incoming<'_>) -> bool {
+    req.client == ClientProtocol::Anthropic
+        && memfind(req.body, anthropic::FOREIGN_SIGNATURE.as_bytes())
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
+    if req.decoded.is_none() {
+        let r = match req.client {
+            ClientProtocol::Anthropic => anthropic::decode_request(req.body),
+            ClientProtocol::OpenAiChat => openai_chat::decode_request(req.body),
+        };
+        req.decoded = Some(r.map_err(|e| Failure::Client(ClientError::new(req.client, e)))?);
+    }
+    Ok(req.decoded.as_ref().expect("decoded above"))
+}
+
+/// Same protocol on both sides: rewrite `model`, drop what the provider rejects, cap the output
+/// tokens, and stream the upstream's bytes back untouched.
+async fn pass_through(
+    gw: &GatewayState,
+    d: &Deployment,
+    req: &mut Incoming<'_>,
+    mut log: RequestLog,
+) -> Result<Response, Failure> {
+    let mut f = req.fields.clone();
+    f.set("model", d.upstream_model.as_str());
+    let mut dropped = Dropped::default();
+    for p in &d.chat.drop {
+        if f.remove(p) {
+            dropped.add(p);
+        }
+    }
+    let cap = d.chat.max_output_tokens;
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
+            && n > u64::from(cap)
+        {
+            f.set(key, &cap);
+        }
+    }
+    if d.protocol() == Protocol::OpenAiChat
+        && d.chat.max_tokens_field == MaxTokensField::MaxCompletionTokens
+    {
+        f.rename("max_tokens", "max_completion_tokens");
+    }
+    let body = d.apply_overrides(f.to_vec());
+    let resp = gw
+        .upstream
+        .send(d, Endpoint::Generate, body, req.stream, req.headers)
+        .await
+        .map_err(Failure::Upstream)?;
+    log.dropped = dropped.header_value();
+    let mut out = Response::builder().status(StatusCode::OK);
+    let headers = out.headers_mut().expect("builder has no error");
+    if let Some(ct) = resp.headers().get(header::CONTENT_TYPE) {
+        headers.insert(header::CONTENT_TYPE, ct.clone());
+    }
+    copy_passed_headers(resp.headers(), headers);
+    add_dropped(headers, &dropped);
+    if req.stream {
+        sse_headers(headers);
+    }
+    Ok(out
+        .body(stream_loop::pass_through(resp, log))
+        .expect("valid response"))
+}
+
+/// Different protocols: decode into the internal model, encode for the upstream, and translate
+/// the answer back, streamed event by event.
+async fn translate(
+    gw: &GatewayState,
+    d: &Deployment,
+    req: &mut Incoming<'_>,
+    mut log: RequestLog,
+) -> Result<Response, Failure> {
+    let client = req.client;
+    let model = req.model.clone();
+    let estimate = req.body.len() as u64 / 4;
+    let headers = req.headers;
+    let ir = decoded(req)?;
+    let mut dropped = ir.dropped.clone();
+    let body = match d.protocol() {
+        Protocol::Anthropic => anthropic::encode_request(ir, &d.anthropic, &mut dropped),
+        _ => openai_chat::encode_request(ir, &d.chat, &mut dropped),
+    };
+    let body = d.apply_overrides(body);
+    let ctx = ResponseContext {
+        id: new_id(match client {
+            ClientProtocol::Anthropic => "msg_",
+            ClientProtocol::OpenAiChat => "chatcmpl-",
+        }),
+        model: model.clone(),
+        created: unix_now(),
+        tool_names: ToolNames::new(ir.tools.iter().map(|t| t.name.as_str())),
+    };
+    let stream = ir.stream;
+    let resp = gw
+        .upstream
+        .send(d, Endpoint::Generate, body, stream, headers)
+        .await
+        .map_err(Failure::Upstream)?;
+    log.dropped = dropped.header_value();
+    let mut out = Response::builder().status(StatusCode::OK);
+    let h = out.headers_mut().expect("builder has no error");
+    copy_passed_headers(resp.headers(), h);
+    add_dropped(h, &dropped);
+    if stream {
+        sse_headers(h);
+        let decoder: Box<dyn UpstreamDecoder> = match d.protocol() {
+            Protocol::Anthropic => Box::new(anthropic::StreamDecoder::new(model)),
+            _ => Box::new(openai_chat::StreamDecoder::new(ctx.clone(), estimate)),
+        };
+        let t = gw.upstream.timeouts;
+        let body = stream_loop::translate(
+            resp,
+            decoder,
+            encoder(client, ctx, req.body),
+            t.ping,
+            t.idle,
+            log,
+        );
+        return Ok(out.body(body).expect("valid response"));
+    }
+    let bytes = resp.bytes().await.map_err(|e| {
+        Failure::Upstream(UpstreamError {
+            error: ApiError::new(
+                ErrorKind::Api,
+                format!("upstream {} broke off its answer: {e}", d.provider.name),
+            ),
+            retryable: true,
+            retry_after: None,
+        })
+    })?;
+    log.first_byte();
+    let decoded = match d.protocol() {
+        Protocol::Anthropic => anthropic::decode_response(&bytes, &model),
+        _ => openai_chat::decode_response(&bytes, &ctx),
+    };
+    let r = decoded.map_err(|e| {
+        Failure::Upstream(UpstreamError {
+            error: e,
+            retryable: false,
+            retry_after: None,
+        })
+    })?;
+    log.usage = Some(r.usage);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(out
+        .body(Body::from(encode_response(client, &r, &ctx)))
+        .expect("valid response"))
+}
+
+fn encoder(client: ClientProtocol, ctx: ResponseContext, body: &[u8]) -> Box<dyn ClientEncoder> {
+    match client {
+        ClientProtocol::Anthropic => Box::new(anthropic::StreamEncoder::new()),
+        ClientProtocol::OpenAiChat => {
+            let include_usage = memfind(body, b"\"include_usage\":true")
+                || memfind(body, b"\"include_usage\": true");
+            Box::new(openai_chat::StreamEncoder::new(ctx, include_usage))
+        }
+    }
+}
+
+fn encode_response(
+    client: ClientProtocol,
+    r: &protocol::ir::Response,
+    ctx: &ResponseContext,
+) -> Vec<u8> {
+    match client {
+        ClientProtocol::Anthropic => anthropic::encode_response(r),
+        ClientProtocol::OpenAiChat => openai_chat::encode_response(r, ctx),
+    }
+}
+
+/// `mock_response`: a complete answer with no network (LiteLLM's mock requests).
+fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<Response, Failure> {
+    let text = d
+        .definition
+        .litellm_params
+        .mock_response
+        .clone()
+        .unwrap_or_default();
+    let ctx = ResponseContext {
+        id: new_id(match req.client {
+            ClientProtocol::Anthropic => "msg_",
+            ClientProtocol::OpenAiChat => "chatcmpl-",
+        }),
+        model: req.model.clone(),
+        created: unix_now(),
+        tool_names: ToolNames::default(),
+    };
+    let usage = Usage {
+        input_tokens: (req.body.len() as u64 / 4).max(1),
+        output_tokens: (text.split_whitespace().count() as u64 * 4)
+            .div_ceil(3)
+            .max(1),
+        ..Usage::default()
+    };
+    let r = protocol::ir::Response {
+        id: ctx.id.clone(),
+        model: req.model.clone(),
+        content: vec![Part::Text(text)],
+        stop_reason: StopReason::EndTurn,
+        usage,
+    };
+    log.first_byte();
+    let mut out = Response::builder().status(StatusCode::OK);
+    let h = out.headers_mut().expect("builder has no error");
+    if req.stream {
+        sse_headers(h);
+        let events = protocol::stream::events_of_response(&r, 16);
+        let body = stream_loop::from_events(events, encoder(req.client, ctx, req.body), log);
+        return Ok(out.body(body).expect("valid response"));
+    }
+    log.usage = Some(r.usage);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(out
+        .body(Body::from(encode_response(req.client, &r, &ctx)))
+        .expect("valid response"))
+}
+
+fn sse_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        HeaderName::from_static("x-accel-buffering"),
+        HeaderValue::from_static("no"),
+    );
+}
+
+fn add_dropped(h: &mut HeaderMap, dropped: &Dropped) {
+    if !dropped.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&dropped.header_value())
+    {
+        h.insert(HeaderName::from_static(DROPPED_HEADER), v);
+    }
+}
+
+fn copy_passed_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (k, v) in from {
+        let name = k.as_str();
+        if PASSED_HEADERS.contains(&name) || PASSED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            to.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_honours_short_retry_after_only() {
+        let max = Duration::from_secs(20);
+        assert_eq!(
+            backoff(0, Some(&HeaderValue::from_static("2")), max),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(backoff(0, Some(&HeaderValue::from_static("60")), max), None);
+        assert_eq!(backoff(0, None, max), Some(Duration::from_millis(250)));
+        assert_eq!(backoff(2, None, max), Some(Duration::from_millis(1000)));
+    }
+}

@@ -1,0 +1,78 @@
+//! Errors answered in the caller's own protocol (DESIGN.md §4.3): Anthropic error JSON for
+//! `/v1/messages`, OpenAI's for `/v1/chat/completions` and the admin API.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use protocol::ir::{ApiError, ErrorKind};
+
+/// The wire API a client spoke to the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientProtocol {
+    Anthropic,
+    OpenAiChat,
+}
+
+impl ClientProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientProtocol::Anthropic => "anthropic",
+            ClientProtocol::OpenAiChat => "openai-chat",
+        }
+    }
+
+    /// The error body for `e` in this protocol.
+    pub fn error_body(self, e: &ApiError) -> Vec<u8> {
+        match self {
+            ClientProtocol::Anthropic => protocol::anthropic::encode_error(e),
+            ClientProtocol::OpenAiChat => protocol::openai_chat::encode_error(e),
+        }
+    }
+}
+
+/// An error on its way to a client.
+#[derive(Debug)]
+pub struct ClientError {
+    pub protocol: ClientProtocol,
+    pub error: ApiError,
+    /// `retry-after` from the upstream, passed on.
+    pub retry_after: Option<HeaderValue>,
+}
+
+impl ClientError {
+    pub fn new(protocol: ClientProtocol, error: ApiError) -> ClientError {
+        ClientError {
+            protocol,
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ClientError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut r = (status, self.protocol.error_body(&self.error)).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(v) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+/// 404 for a model nobody defined, listing what exists.
+pub fn unknown_model(requested: &str, available: &[String]) -> ApiError {
+    let list = if available.is_empty() {
+        "none are registered (run `agent-shim models list`)".to_owned()
+    } else {
+        available.join(", ")
+    };
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("model '{requested}' is not served by this gateway; available models: {list}"),
+    )
+}

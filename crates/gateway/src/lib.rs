@@ -1,0 +1,133 @@
+//! agent-shim's embedded gateway (DESIGN.md §4): an axum server that speaks the Anthropic Messages
+//! API to clients, routes each request to a model group's deployments, and either passes bytes
+//! through (same protocol on both sides) or translates through the protocol crate.
+//!
+//! Entry points: [`GatewayConfig`] describes what to serve; [`Gateway::bind`] and [`Gateway::serve`]
+//! run it; [`server::router`] gives the routes for in-process tests.
+
+pub mod dispatch;
+pub mod error;
+pub mod handlers;
+pub mod ids;
+pub mod model;
+pub mod providers;
+pub mod registry;
+pub mod request_log;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod stream_loop;
+pub mod tokens;
+pub mod upstream;
+
+pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
+pub use providers::deployment::DefinitionError;
+pub use registry::Tiers;
+pub use secrets::{EnvSecrets, SecretSource};
+pub use state::RouterSettings;
+pub use upstream::Timeouts;
+
+use registry::Registry;
+use state::GatewayState;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// What the gateway serves and how.
+pub struct GatewayConfig {
+    pub models: Vec<ModelDefinition>,
+    /// Profile name → tier models, to resolve Claude model ids.
+    pub profiles: HashMap<String, Tiers>,
+    pub master_key: Option<SecretString>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub router: RouterSettings,
+    pub timeouts: Timeouts,
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "cannot listen on {addr}: {source}; is another gateway running there? (`agent-shim proxy status`)"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing to listen on {0} without a master key: clients from other hosts could use your provider keys"
+    )]
+    NoKeyOnPublicAddress(SocketAddr),
+}
+
+/// A gateway bound to its address, ready to serve.
+pub struct Gateway {
+    listener: TcpListener,
+    state: Arc<GatewayState>,
+    /// Definitions that could not be served, with the reason.
+    pub definition_errors: Vec<DefinitionError>,
+}
+
+impl Gateway {
+    /// Binds `addr` and prepares the state. Refuses a non-loopback address without a master key.
+    pub async fn bind(addr: SocketAddr, config: GatewayConfig) -> Result<Gateway, StartError> {
+        if !addr.ip().is_loopback() && config.master_key.is_none() {
+            return Err(StartError::NoKeyOnPublicAddress(addr));
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let (gateway, errors) = Self::with_listener(listener, config);
+        Ok(Gateway {
+            definition_errors: errors,
+            ..gateway
+        })
+    }
+
+    /// Uses an already-bound listener (tests bind port 0).
+    pub fn with_listener(
+        listener: TcpListener,
+        config: GatewayConfig,
+    ) -> (Gateway, Vec<DefinitionError>) {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        tokens::warm_up();
+        let (registry, errors) =
+            Registry::new(config.models, config.profiles, config.secrets.as_ref());
+        let state = Arc::new(GatewayState {
+            registry,
+            upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),
+            router: config.router,
+            master_key: config.master_key,
+            secrets: config.secrets,
+            started: Instant::now(),
+        });
+        let g = Gateway {
+            listener,
+            state,
+            definition_errors: errors.clone(),
+        };
+        (g, errors)
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (for the admin side of the binary and for tests).
+    pub fn state(&self) -> Arc<GatewayState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = server::router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,363 @@
+//! A deployment: one model definition resolved against the provider table into everything a
+//! request needs (endpoint URL, key, quirks), once, when the definition is registered.
+
+use super::table::{PROVIDERS, Protocol, ProviderInfo, provider, provider_names};
+use crate::model::{ModelDefinition, SecretString};
+use crate::secrets::SecretSource;
+use protocol::target::{AnthropicTarget, ChatTarget};
+use std::fmt;
+
+/// Where the upstream key comes from, resolved at registration.
+#[derive(Clone)]
+pub enum ApiKey {
+    /// No key is sent.
+    None,
+    Value(SecretString),
+    /// The key is read from this variable (environment, then `.secrets`) and was not found.
+    Missing {
+        var: String,
+    },
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiKey::None => f.write_str("None"),
+            ApiKey::Value(_) => f.write_str("Value([redacted])"),
+            ApiKey::Missing { var } => write!(f, "Missing({var})"),
+        }
+    }
+}
+
+/// A definition that cannot be served, with the reason and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model '{model_name}': {reason}")]
+pub struct DefinitionError {
+    pub model_name: String,
+    pub reason: String,
+}
+
+/// A model definition ready to serve.
+#[derive(Debug)]
+pub struct Deployment {
+    pub definition: ModelDefinition,
+    pub provider: &'static ProviderInfo,
+    /// The id the upstream expects (after the provider prefix).
+    pub upstream_model: String,
+    /// Base URL without a trailing `/`.
+    pub api_base: String,
+    pub key: ApiKey,
+    /// Variable named in errors about the key.
+    pub key_var: Option<String>,
+    pub chat: ChatTarget,
+    pub anthropic: AnthropicTarget,
+    pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
+    pub overrides: Vec<(String, serde_json::Value)>,
+}
+
+/// Request parameters a model definition may fix for every request, as LiteLLM passes
+/// `litellm_params` entries on to the provider: they replace what the client sent.
+pub const OVERRIDABLE: &[&str] = &[
+    "reasoning_effort",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "parallel_tool_calls",
+];
+
+impl Deployment {
+    /// Resolves `def`. Errors name the model and say what to change: an unknown provider prefix
+    /// without `api_base`, a provider that needs `api_base`, an invalid header.
+    pub fn new(
+        def: ModelDefinition,
+        secrets: &dyn SecretSource,
+    ) -> Result<Deployment, DefinitionError> {
+        let err = |reason: String| DefinitionError {
+            model_name: def.model_name.clone(),
+            reason,
+        };
+        let params = &def.litellm_params;
+        let (provider, upstream_model) = if params.mock_response.is_some() {
+            (provider("mock").expect("mock row"), params.model.clone())
+        } else {
+            match params.model.split_once('/') {
+                Some((prefix, rest)) => match provider(prefix) {
+                    Some(p) => (p, rest.to_owned()),
+                    // An unknown prefix with an explicit endpoint is an OpenAI-compatible server.
+                    None if params.api_base.is_some() => {
+                        (provider("openai").expect("openai row"), rest.to_owned())
+                    }
+                    None => {
+                        return Err(err(format!(
+                            "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
+                             or set litellm_params.api_base to use it as an OpenAI-compatible endpoint",
+                            params.model,
+                            provider_names().join(", ")
+                        )));
+                    }
+                },
+                None if params.model.starts_with("claude") => {
+                    (provider("anthropic").expect("row"), params.model.clone())
+                }
+                None => (
+                    provider("openai").expect("openai row"),
+                    params.model.clone(),
+                ),
+            }
+        };
+        if params.model.trim().is_empty() {
+            return Err(err(
+                "litellm_params.model is empty; write it as <provider>/<model id>".into(),
+            ));
+        }
+        let api_base = match (&params.api_base, provider.api_base) {
+            (Some(b), _) => b.trim_end_matches('/').to_owned(),
+            (None, Some(b)) => b.to_owned(),
+            (None, None) if provider.protocol == Protocol::Mock => String::new(),
+            (None, None) => {
+                return Err(err(format!(
+                    "provider '{}' has no default endpoint; set litellm_params.api_base (e.g. http://localhost:8000/v1)",
+                    provider.name
+                )));
+            }
+        };
+        let key_ref = params.api_key.clone().or_else(|| {
+            provider
+                .key_env
+                .map(|v| SecretString::new(format!("os.environ/{v}")))
+        });
+        let key_var = key_ref
+            .as_ref()
+            .and_then(|k| k.env_reference().map(str::to_owned));
+        let key = match key_ref {
+            None => ApiKey::None,
+            Some(k) => match k.env_reference() {
+                None => ApiKey::Value(k),
+                Some(var) => match secrets.get(var) {
+                    Some(v) => ApiKey::Value(v),
+                    None if provider.key_required => ApiKey::Missing {
+                        var: var.to_owned(),
+                    },
+                    None => ApiKey::None,
+                },
+            },
+        };
+        let mut extra_headers = Vec::new();
+        for (k, v) in params.extra_headers.iter().flatten() {
+            let name = http::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| err(format!("extra_headers: '{k}' is not a valid header name")))?;
+            let value = http::HeaderValue::from_str(v).map_err(|_| {
+                err(format!(
+                    "extra_headers: the value of '{k}' is not a valid header value"
+                ))
+            })?;
+            extra_headers.push((name, value));
+        }
+        let cap = params
+            .max_tokens
+            .or(def.model_info.max_output_tokens)
+            .or(provider.max_output_tokens);
+        let drop_known = params.drop_params.unwrap_or(true);
+        let mut drop: Vec<String> = if drop_known {
+            provider.rejects.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        drop.extend(params.additional_drop_params.iter().cloned());
+        // Non-OpenAI extensions are only sent to providers that accept them.
+        if !provider.accepts.contains(&"top_k") {
+            drop.push("top_k".into());
+        }
+        let supports_reasoning = def.model_info.supports_reasoning.unwrap_or(false);
+        let chat = ChatTarget {
+            model: upstream_model.clone(),
+            max_tokens_field: provider.max_tokens_field,
+            max_output_tokens: cap,
+            drop,
+            reasoning: if supports_reasoning {
+                provider.reasoning
+            } else {
+                Default::default()
+            },
+            developer_role: false,
+            tool_ids: provider.tool_ids,
+            echo_reasoning_content: provider.echo_reasoning_content,
+            stream_usage: provider.stream_usage,
+            schema: provider.schema,
+        };
+        let anthropic = AnthropicTarget {
+            model: upstream_model.clone(),
+            max_output_tokens: cap,
+            supports_thinking: supports_reasoning,
+        };
+        let overrides = OVERRIDABLE
+            .iter()
+            .filter_map(|k| params.other.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect();
+        Ok(Deployment {
+            overrides,
+            definition: def,
+            provider,
+            upstream_model,
+            api_base,
+            key,
+            key_var,
+            chat,
+            anthropic,
+            extra_headers,
+        })
+    }
+
+    /// `body` with this deployment's [`OVERRIDABLE`] parameters applied.
+    pub fn apply_overrides(&self, body: Vec<u8>) -> Vec<u8> {
+        if self.overrides.is_empty() {
+            return body;
+        }
+        match protocol::passthrough::Fields::parse(&body) {
+            Ok(mut f) => {
+                for (k, v) in &self.overrides {
+                    f.set(k, v);
+                }
+                f.to_vec()
+            }
+            Err(_) => body,
+        }
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.definition.model_name
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.provider.protocol
+    }
+
+    /// The generation endpoint: `…/chat/completions` or `…/v1/messages`, following LiteLLM's rule
+    /// that Chat bases include `/v1` and Anthropic bases do not.
+    pub fn endpoint(&self, path: Endpoint) -> String {
+        let b = &self.api_base;
+        match (self.protocol(), path) {
+            (Protocol::Anthropic, Endpoint::Generate) => anthropic_url(b, "/v1/messages"),
+            (Protocol::Anthropic, Endpoint::CountTokens) => {
+                anthropic_url(b, "/v1/messages/count_tokens")
+            }
+            _ if b.ends_with("/chat/completions") => b.clone(),
+            _ => format!("{b}/chat/completions"),
+        }
+    }
+}
+
+/// Which upstream endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Generate,
+    CountTokens,
+}
+
+fn anthropic_url(base: &str, path: &str) -> String {
+    if let Some(root) = base.strip_suffix("/v1/messages") {
+        return format!("{root}{path}");
+    }
+    match base.strip_suffix("/v1") {
+        Some(root) => format!("{root}{path}"),
+        None => format!("{base}{path}"),
+    }
+}
+
+/// Every known provider's key variable, for `secrets` templates and `env` hints.
+pub fn key_variables() -> Vec<&'static str> {
+    PROVIDERS.iter().filter_map(|p| p.key_env).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LitellmParams;
+    use std::collections::HashMap;
+
+    fn def(model: &str, base: Option<&str>) -> ModelDefinition {
+        ModelDefinition {
+            model_name: "m".into(),
+            litellm_params: LitellmParams {
+                model: model.into(),
+                api_base: base.map(str::to_owned),
+                ..LitellmParams::default()
+            },
+            model_info: Default::default(),
+        }
+    }
+
+    #[test]
+    fn resolves_provider_endpoint_and_key() {
+        let secrets: HashMap<String, String> =
+            [("CEREBRAS_API_KEY".to_owned(), "k".to_owned())].into();
+        let d = Deployment::new(def("cerebras/gpt-oss-120b", None), &secrets).unwrap();
+        assert_eq!(d.upstream_model, "gpt-oss-120b");
+        assert_eq!(
+            d.endpoint(Endpoint::Generate),
+            "https://api.cerebras.ai/v1/chat/completions"
+        );
+        assert!(matches!(d.key, ApiKey::Value(ref v) if v.expose() == "k"));
+        assert!(d.chat.drops("metadata") && d.chat.drops("top_k"));
+        let d = Deployment::new(def("groq/moonshotai/kimi-k2", None), &HashMap::new()).unwrap();
+        assert_eq!(d.upstream_model, "moonshotai/kimi-k2");
+        assert!(matches!(d.key, ApiKey::Missing { ref var } if var == "GROQ_API_KEY"));
+    }
+
+    #[test]
+    fn litellm_params_override_request_parameters() {
+        let mut d = def("openai/gpt-6-sol", None);
+        d.litellm_params
+            .other
+            .insert("reasoning_effort".into(), serde_json::json!("none"));
+        d.litellm_params
+            .other
+            .insert("rpm".into(), serde_json::json!(10));
+        let d = Deployment::new(d, &HashMap::new()).unwrap();
+        let out =
+            d.apply_overrides(br#"{"model":"x","reasoning_effort":"high","tools":[]}"#.to_vec());
+        assert_eq!(
+            out,
+            br#"{"model":"x","reasoning_effort":"none","tools":[]}"#
+        );
+    }
+
+    #[test]
+    fn anthropic_urls() {
+        let none = HashMap::new();
+        for base in [
+            "https://api.anthropic.com",
+            "https://api.anthropic.com/",
+            "https://api.anthropic.com/v1",
+        ] {
+            let d = Deployment::new(def("anthropic/claude-x", Some(base)), &none).unwrap();
+            assert_eq!(
+                d.endpoint(Endpoint::Generate),
+                "https://api.anthropic.com/v1/messages"
+            );
+            assert_eq!(
+                d.endpoint(Endpoint::CountTokens),
+                "https://api.anthropic.com/v1/messages/count_tokens"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_say_what_to_change() {
+        let none = HashMap::new();
+        let e = Deployment::new(def("nosuch/x", None), &none).unwrap_err();
+        assert!(e.to_string().contains("unknown provider 'nosuch'"), "{e}");
+        assert!(e.to_string().contains("api_base"), "{e}");
+        let e = Deployment::new(def("hosted_vllm/x", None), &none).unwrap_err();
+        assert!(e.to_string().contains("set litellm_params.api_base"), "{e}");
+        let d = Deployment::new(def("nosuch/x", Some("http://h:1/v1")), &none).unwrap();
+        assert_eq!(
+            d.endpoint(Endpoint::Generate),
+            "http://h:1/v1/chat/completions"
+        );
+    }
+}

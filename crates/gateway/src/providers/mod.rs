@@ -1,0 +1,5 @@
+//! Upstream providers: the data table of what each one speaks and rejects, and deployments (model
+//! definitions resolved against it).
+
+pub mod deployment;
+pub mod table;

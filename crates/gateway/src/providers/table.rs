@@ -1,0 +1,282 @@
+//! The provider data table (DESIGN.md §2, §4.1): per provider, its protocol, default endpoint, key
+//! variable and quirks. Quirks are data here, applied by the protocol crate's encoders; nothing
+//! else in the gateway branches on a provider's name.
+//!
+//! Sources: each provider's API reference (URL in `docs`), protocols.md §8 and the issue threads
+//! cited there. Parameters listed in `rejects` are documented as unsupported or were reported to
+//! fail with a 400/422.
+
+use protocol::target::{MaxTokensField, ReasoningControl, SchemaDialect, ToolIdFormat};
+
+/// A wire API an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Anthropic Messages.
+    Anthropic,
+    /// OpenAI Chat Completions.
+    OpenAiChat,
+    /// Answers from `mock_response`, no network.
+    Mock,
+}
+
+impl Protocol {
+    /// The name used in docs, errors and logs (DESIGN.md §2).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Anthropic => "anthropic",
+            Protocol::OpenAiChat => "openai-chat",
+            Protocol::Mock => "mock",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct ProviderInfo {
+    /// The `litellm_params.model` prefix.
+    pub name: &'static str,
+    pub protocol: Protocol,
+    /// Default `api_base`; `None` when the user must give one.
+    pub api_base: Option<&'static str>,
+    /// Environment variable holding the key; `None` when no key is needed.
+    pub key_env: Option<&'static str>,
+    /// Whether a request without a key is refused before it is sent.
+    pub key_required: bool,
+    /// Request parameters the provider rejects.
+    pub rejects: &'static [&'static str],
+    /// Non-OpenAI parameters the provider accepts (others, such as `top_k`, are not sent).
+    pub accepts: &'static [&'static str],
+    pub max_tokens_field: MaxTokensField,
+    /// Largest output-token limit the provider accepts, when one applies to all its models.
+    pub max_output_tokens: Option<u32>,
+    pub reasoning: ReasoningControl,
+    pub tool_ids: ToolIdFormat,
+    pub schema: SchemaDialect,
+    /// Send reasoning back as `reasoning_content` (DeepSeek thinking mode with tools).
+    pub echo_reasoning_content: bool,
+    /// Accepts `stream_options.include_usage`.
+    pub stream_usage: bool,
+    /// The API reference the row follows.
+    pub docs: &'static str,
+}
+
+const OPENAI_LIKE: ProviderInfo = ProviderInfo {
+    name: "openai",
+    protocol: Protocol::OpenAiChat,
+    api_base: Some("https://api.openai.com/v1"),
+    key_env: Some("OPENAI_API_KEY"),
+    key_required: true,
+    rejects: &[],
+    accepts: &[],
+    max_tokens_field: MaxTokensField::MaxTokens,
+    max_output_tokens: None,
+    reasoning: ReasoningControl::Effort,
+    tool_ids: ToolIdFormat::Any,
+    schema: SchemaDialect::Full,
+    echo_reasoning_content: false,
+    stream_usage: true,
+    docs: "https://platform.openai.com/docs/api-reference/chat/create",
+};
+
+/// Every provider agent-shim knows, by prefix.
+pub static PROVIDERS: &[ProviderInfo] = &[
+    ProviderInfo {
+        name: "anthropic",
+        protocol: Protocol::Anthropic,
+        api_base: Some("https://api.anthropic.com"),
+        key_env: Some("ANTHROPIC_API_KEY"),
+        docs: "https://docs.claude.com/en/api/messages",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        // o-series and gpt-5 reject `max_tokens` (litellm#13381).
+        max_tokens_field: MaxTokensField::MaxCompletionTokens,
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "cerebras",
+        api_base: Some("https://api.cerebras.ai/v1"),
+        key_env: Some("CEREBRAS_API_KEY"),
+        // 422 on metadata (livekit/agents#1274), 400 on top_k (mnfst/modelparams.dev#115); the
+        // API reference lists the penalties, logit_bias and parallel_tool_calls as unsupported.
+        rejects: &[
+            "metadata",
+            "frequency_penalty",
+            "presence_penalty",
+            "logit_bias",
+            "parallel_tool_calls",
+            "service_tier",
+        ],
+        max_tokens_field: MaxTokensField::MaxCompletionTokens,
+        docs: "https://inference-docs.cerebras.ai/api-reference/chat-completions",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "groq",
+        api_base: Some("https://api.groq.com/openai/v1"),
+        key_env: Some("GROQ_API_KEY"),
+        // "`metadata` is not supported with this model" (skye-harris/hass_local_openai_llm#59);
+        // the API reference lists logprobs, logit_bias and n > 1 as unsupported.
+        rejects: &[
+            "metadata",
+            "logprobs",
+            "top_logprobs",
+            "logit_bias",
+            "n",
+            "service_tier",
+        ],
+        schema: SchemaDialect::NoSchemaKeyword,
+        docs: "https://console.groq.com/docs/openai",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "deepseek",
+        api_base: Some("https://api.deepseek.com"),
+        key_env: Some("DEEPSEEK_API_KEY"),
+        rejects: &["metadata", "parallel_tool_calls", "service_tier"],
+        // V4 models take `reasoning_effort`; in thinking mode with tools `reasoning_content` must
+        // come back on assistant turns, else 400 (abhigyanpatwari/GitNexus#43).
+        echo_reasoning_content: true,
+        docs: "https://api-docs.deepseek.com/api/create-chat-completion",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "mistral",
+        api_base: Some("https://api.mistral.ai/v1"),
+        key_env: Some("MISTRAL_API_KEY"),
+        // Mistral rejects unknown fields (422 extra_forbidden).
+        rejects: &[
+            "metadata",
+            "user",
+            "logit_bias",
+            "logprobs",
+            "top_logprobs",
+            "service_tier",
+            "stream_options",
+            "reasoning_effort",
+        ],
+        reasoning: ReasoningControl::None,
+        tool_ids: ToolIdFormat::Alnum9,
+        stream_usage: false,
+        docs: "https://docs.mistral.ai/api/#tag/chat",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "xai",
+        api_base: Some("https://api.x.ai/v1"),
+        key_env: Some("XAI_API_KEY"),
+        rejects: &["metadata", "service_tier"],
+        docs: "https://docs.x.ai/docs/api-reference#chat-completions",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "perplexity",
+        api_base: Some("https://api.perplexity.ai"),
+        key_env: Some("PERPLEXITYAI_API_KEY"),
+        rejects: &[
+            "metadata",
+            "parallel_tool_calls",
+            "logit_bias",
+            "n",
+            "service_tier",
+        ],
+        reasoning: ReasoningControl::None,
+        docs: "https://docs.perplexity.ai/api-reference/chat-completions-post",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "openrouter",
+        api_base: Some("https://openrouter.ai/api/v1"),
+        key_env: Some("OPENROUTER_API_KEY"),
+        accepts: &["top_k"],
+        docs: "https://openrouter.ai/docs/api-reference/chat-completion",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "gemini",
+        api_base: Some("https://generativelanguage.googleapis.com/v1beta/openai"),
+        key_env: Some("GEMINI_API_KEY"),
+        rejects: &[
+            "metadata",
+            "parallel_tool_calls",
+            "logit_bias",
+            "service_tier",
+            "user",
+        ],
+        schema: SchemaDialect::Gemini,
+        docs: "https://ai.google.dev/gemini-api/docs/openai",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "ollama",
+        api_base: Some("http://localhost:11434/v1"),
+        key_env: None,
+        key_required: false,
+        accepts: &["top_k"],
+        reasoning: ReasoningControl::None,
+        docs: "https://github.com/ollama/ollama/blob/main/docs/openai.md",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "hosted_vllm",
+        api_base: None,
+        key_env: Some("HOSTED_VLLM_API_KEY"),
+        key_required: false,
+        accepts: &["top_k"],
+        reasoning: ReasoningControl::None,
+        docs: "https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
+        ..OPENAI_LIKE
+    },
+    ProviderInfo {
+        name: "mock",
+        protocol: Protocol::Mock,
+        api_base: None,
+        key_env: None,
+        key_required: false,
+        docs: "https://docs.litellm.ai/docs/completion/mock_requests",
+        ..OPENAI_LIKE
+    },
+];
+
+/// The row for a provider prefix.
+pub fn provider(name: &str) -> Option<&'static ProviderInfo> {
+    PROVIDERS.iter().find(|p| p.name == name)
+}
+
+/// The prefixes agent-shim knows, for error messages.
+pub fn provider_names() -> Vec<&'static str> {
+    PROVIDERS
+        .iter()
+        .map(|p| p.name)
+        .filter(|n| *n != "mock")
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prefix_is_unique_and_networked_providers_have_an_endpoint_or_need_one() {
+        let mut names: Vec<_> = PROVIDERS.iter().map(|p| p.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PROVIDERS.len());
+        for p in PROVIDERS {
+            if p.protocol != Protocol::Mock && p.name != "hosted_vllm" {
+                assert!(p.api_base.is_some(), "{} has no default api_base", p.name);
+            }
+            assert!(!p.key_required || p.key_env.is_some(), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn openai_row_uses_max_completion_tokens() {
+        assert_eq!(
+            provider("openai").unwrap().max_tokens_field,
+            MaxTokensField::MaxCompletionTokens
+        );
+        assert_eq!(provider("anthropic").unwrap().protocol, Protocol::Anthropic);
+        assert!(provider("nope").is_none());
+    }
+}

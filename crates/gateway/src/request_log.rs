@@ -1,0 +1,72 @@
+//! One record per request (DESIGN.md §4.4), written when the request ends — including when the
+//! client disconnects mid-stream, because it is written from `Drop`.
+
+use protocol::ir::Usage;
+use std::time::{Duration, Instant};
+
+/// What is known about a request as it runs.
+#[derive(Debug)]
+pub struct RequestLog {
+    pub client: &'static str,
+    pub requested_model: String,
+    pub group: Option<String>,
+    pub provider: Option<&'static str>,
+    pub upstream_model: Option<String>,
+    pub status: u16,
+    pub usage: Option<Usage>,
+    pub dropped: String,
+    pub stream: bool,
+    start: Instant,
+    first_byte: Option<Duration>,
+    pub error: Option<String>,
+}
+
+impl RequestLog {
+    pub fn new(client: &'static str, requested_model: &str, stream: bool) -> RequestLog {
+        RequestLog {
+            client,
+            requested_model: requested_model.to_owned(),
+            group: None,
+            provider: None,
+            upstream_model: None,
+            status: 200,
+            usage: None,
+            dropped: String::new(),
+            stream,
+            start: Instant::now(),
+            first_byte: None,
+            error: None,
+        }
+    }
+
+    /// Marks the first byte from the upstream.
+    pub fn first_byte(&mut self) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(self.start.elapsed());
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        let u = self.usage.unwrap_or_default();
+        tracing::info!(
+            target: "agent_shim::request",
+            client = self.client,
+            model = %self.requested_model,
+            group = self.group.as_deref().unwrap_or("-"),
+            provider = self.provider.unwrap_or("-"),
+            upstream_model = self.upstream_model.as_deref().unwrap_or("-"),
+            status = self.status,
+            stream = self.stream,
+            input_tokens = u.input_tokens,
+            output_tokens = u.output_tokens,
+            cache_read_tokens = u.cache_read_tokens,
+            latency_ms = self.start.elapsed().as_secs_f64() * 1e3,
+            ttfb_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3),
+            dropped = %self.dropped,
+            error = self.error.as_deref().unwrap_or(""),
+            "request"
+        );
+    }
+}

@@ -1,0 +1,130 @@
+//! The axum router: routes, the master-key check, body limits, and serving on a listener.
+
+use crate::error::{ClientError, ClientProtocol};
+use crate::handlers::{health, messages, models};
+use crate::state::GatewayState;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, StatusCode, header};
+use protocol::ir::{ApiError, ErrorKind};
+use std::sync::Arc;
+
+/// Largest request body accepted (Anthropic's own limit is 32 MB; images and long contexts need
+/// more than axum's 2 MB default).
+pub const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// All routes. `/health*` and `HEAD /` (Claude Code's startup probe) need no key.
+pub fn router(state: Arc<GatewayState>) -> Router {
+    let api = Router::new()
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/models", get(models::list))
+        .route("/models", get(models::list))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_master_key,
+        ));
+    Router::new()
+        .route("/", get(root).head(root))
+        .route("/health", get(health::health))
+        .route("/health/liveliness", get(health::health))
+        .route("/health/readiness", get(health::health))
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn root() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"service": "agent-shim", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn not_found(req: Request) -> Response {
+    let e = ApiError::new(
+        ErrorKind::NotFound,
+        format!("no such endpoint: {} {}", req.method(), req.uri().path()),
+    );
+    ClientError::new(protocol_of(req.uri().path()), e).into_response()
+}
+
+/// The protocol whose error shape a path's callers expect.
+fn protocol_of(path: &str) -> ClientProtocol {
+    if path.starts_with("/v1/messages") {
+        ClientProtocol::Anthropic
+    } else {
+        ClientProtocol::OpenAiChat
+    }
+}
+
+/// The key a client presented: `x-api-key`, else `Authorization: Bearer`.
+fn presented_key(h: &HeaderMap) -> Option<&str> {
+    if let Some(k) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim());
+    }
+    let auth = h.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Compares in time independent of where the strings differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_master_key(
+    State(gw): State<Arc<GatewayState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(key) = &gw.master_key {
+        let ok = presented_key(req.headers())
+            .is_some_and(|k| constant_time_eq(k.as_bytes(), key.expose().as_bytes()));
+        if !ok {
+            let what = if presented_key(req.headers()).is_some() {
+                "is not the gateway's master key"
+            } else {
+                "is missing"
+            };
+            let e = ApiError {
+                kind: ErrorKind::Authentication,
+                status: StatusCode::UNAUTHORIZED.as_u16(),
+                message: format!(
+                    "the API key {what}: send the master key as `Authorization: Bearer <key>` or `x-api-key`; \
+                     `agent-shim env <profile>` prints it as ANTHROPIC_AUTH_TOKEN"
+                ),
+            };
+            return ClientError::new(protocol_of(req.uri().path()), e).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn keys_from_either_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer sk-1"),
+        );
+        assert_eq!(presented_key(&h), Some("sk-1"));
+        h.insert("x-api-key", HeaderValue::from_static("sk-2"));
+        assert_eq!(presented_key(&h), Some("sk-2"));
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"a", b"ab")
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Starting a gateway and a fake upstream for one test.
+
+use fake_provider::{FakeProvider, Script};
+use gateway::{
+    Gateway, GatewayConfig, LitellmParams, ModelDefinition, RouterSettings, SecretString, Timeouts,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const MASTER_KEY: &str = "sk-shim-test-master";
+
+pub struct Running {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A model definition for `model` at the fake upstream.
+pub fn def(name: &str, model: &str, api_base: &str) -> ModelDefinition {
+    ModelDefinition {
+        model_name: name.into(),
+        litellm_params: LitellmParams {
+            model: model.into(),
+            api_base: Some(api_base.into()),
+            api_key: Some(SecretString::new("sk-upstream")),
+            ..LitellmParams::default()
+        },
+        model_info: Default::default(),
+    }
+}
+
+pub async fn fake(script: Value) -> FakeProvider {
+    FakeProvider::start(Script::from_json(&script.to_string()).expect("valid script"))
+        .await
+        .expect("fake starts")
+}
+
+pub async fn gateway(models: Vec<ModelDefinition>) -> Running {
+    gateway_with(
+        models,
+        HashMap::new(),
+        RouterSettings {
+            num_retries: 1,
+            max_retry_after: Duration::from_secs(2),
+        },
+    )
+    .await
+}
+
+pub async fn gateway_with(
+    models: Vec<ModelDefinition>,
+    secrets: HashMap<String, String>,
+    router: RouterSettings,
+) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = GatewayConfig {
+        models,
+        profiles: HashMap::new(),
+        master_key: Some(SecretString::new(MASTER_KEY)),
+        secrets: Arc::new(secrets),
+        router,
+        timeouts: Timeouts {
+            ping: Duration::from_millis(200),
+            ..Timeouts::default()
+        },
+    };
+    let (g, errors) = Gateway::with_listener(listener, config);
+    assert!(errors.is_empty(), "{errors:?}");
+    let addr = g.local_addr().unwrap();
+    tokio::spawn(g.serve(std::future::pending()));
+    Running {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Running {
+    /// POSTs `body` to `path` with the master key and Claude Code's headers.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("x-api-key", MASTER_KEY)
+            .header("anthropic-version", "2023-06-01")
+            .header(
+                "anthropic-beta",
+                "claude-code-20250219,interleaved-thinking-2025-05-14",
+            )
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A Claude-Code-shaped request.
+pub fn claude_request(model: &str, stream: bool) -> Value {
+    serde_json::json!({
+        "model": model, "max_tokens": 32000, "stream": stream, "temperature": 1,
+        "metadata": {"user_id": "u"}, "thinking": {"type": "adaptive"},
+        "output_config": {"effort": "high"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "List the files."}]}],
+        "tools": [{"name": "Bash", "description": "Run a command",
+                   "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}}]
+    })
+}
