@@ -40,6 +40,8 @@ pub struct GatewayConfig {
     pub models: Vec<ModelDefinition>,
     /// Profile name → tier models, to resolve Claude model ids.
     pub profiles: HashMap<String, Tiers>,
+    /// Profile whose tiers resolve Claude model ids when a request names none.
+    pub default_profile: Option<String>,
     pub master_key: Option<SecretString>,
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,
@@ -93,8 +95,12 @@ impl Gateway {
     ) -> (Gateway, Vec<DefinitionError>) {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         tokens::warm_up();
-        let (registry, errors) =
-            Registry::new(config.models, config.profiles, config.secrets.as_ref());
+        let (registry, errors) = Registry::new(
+            config.models,
+            config.profiles,
+            config.default_profile,
+            config.secrets.as_ref(),
+        );
         let state = Arc::new(GatewayState {
             registry,
             upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),

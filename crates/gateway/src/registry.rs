@@ -35,12 +35,13 @@ impl Tiers {
 }
 
 /// An immutable view of the served models.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     groups: HashMap<String, Vec<Arc<Deployment>>>,
     /// Group names in registration order (for listings).
     names: Vec<String>,
     profiles: HashMap<String, Tiers>,
+    default_profile: Option<String>,
 }
 
 /// How a requested model name was resolved.
@@ -68,7 +69,7 @@ impl Snapshot {
         if let Some(r) = found(base) {
             return Some(r);
         }
-        let tiers = match profile {
+        let tiers = match profile.or(self.default_profile.as_deref()) {
             Some(p) => self.profiles.get(p),
             None if self.profiles.len() == 1 => self.profiles.values().next(),
             None => None,
@@ -103,10 +104,12 @@ impl Registry {
     pub fn new(
         defs: Vec<ModelDefinition>,
         profiles: HashMap<String, Tiers>,
+        default_profile: Option<String>,
         secrets: &dyn SecretSource,
     ) -> (Registry, Vec<DefinitionError>) {
         let mut snap = Snapshot {
             profiles,
+            default_profile,
             ..Snapshot::default()
         };
         let errors = add_all(&mut snap, defs, secrets);
@@ -133,11 +136,7 @@ impl Registry {
         secrets: &dyn SecretSource,
     ) -> Vec<DefinitionError> {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = Snapshot {
-            groups: guard.groups.clone(),
-            names: guard.names.clone(),
-            profiles: guard.profiles.clone(),
-        };
+        let mut next = Snapshot::clone(&guard);
         let errors = add_all(&mut next, defs, secrets);
         *guard = Arc::new(next);
         errors
@@ -149,11 +148,7 @@ impl Registry {
         if !guard.groups.contains_key(name) {
             return false;
         }
-        let mut next = Snapshot {
-            groups: guard.groups.clone(),
-            names: guard.names.clone(),
-            profiles: guard.profiles.clone(),
-        };
+        let mut next = Snapshot::clone(&guard);
         next.groups.remove(name);
         next.names.retain(|n| n != name);
         *guard = Arc::new(next);
@@ -163,11 +158,7 @@ impl Registry {
     /// Sets the tier map of a profile.
     pub fn set_profile(&self, name: &str, tiers: Tiers) {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = Snapshot {
-            groups: guard.groups.clone(),
-            names: guard.names.clone(),
-            profiles: guard.profiles.clone(),
-        };
+        let mut next = Snapshot::clone(&guard);
         next.profiles.insert(name.to_owned(), tiers);
         *guard = Arc::new(next);
     }
@@ -238,6 +229,7 @@ mod tests {
                 def("small", "openai/c"),
             ],
             [("p".to_owned(), tiers)].into(),
+            None,
             &HashMap::new(),
         );
         assert!(errs.is_empty());
@@ -257,12 +249,48 @@ mod tests {
     }
 
     #[test]
+    fn default_profile_resolves_claude_ids_when_the_request_names_none() {
+        let a = Tiers {
+            opus: "a".into(),
+            sonnet: "a".into(),
+            haiku: "a".into(),
+        };
+        let b = Tiers {
+            opus: "b".into(),
+            sonnet: "b".into(),
+            haiku: "b".into(),
+        };
+        let defs = vec![def("a", "openai/a"), def("b", "openai/b")];
+        let profiles: HashMap<String, Tiers> = [("pa".to_owned(), a), ("pb".to_owned(), b)].into();
+        let (reg, _) = Registry::new(defs.clone(), profiles.clone(), None, &HashMap::new());
+        assert!(
+            reg.snapshot().resolve("claude-sonnet-4-5", None).is_none(),
+            "two profiles, none chosen"
+        );
+        let (reg, _) = Registry::new(defs, profiles, Some("pb".into()), &HashMap::new());
+        assert_eq!(
+            reg.snapshot()
+                .resolve("claude-sonnet-4-5", None)
+                .unwrap()
+                .group,
+            "b"
+        );
+        assert_eq!(
+            reg.snapshot()
+                .resolve("claude-sonnet-4-5", Some("pa"))
+                .unwrap()
+                .group,
+            "a"
+        );
+    }
+
+    #[test]
     fn groups_keep_order_and_are_not_duplicated() {
         let mut a = def("g", "openai/a");
         a.litellm_params.order = Some(2);
         let mut b = def("g", "openai/b");
         b.litellm_params.order = Some(1);
-        let (reg, _) = Registry::new(vec![a.clone(), b], HashMap::new(), &HashMap::new());
+        let (reg, _) = Registry::new(vec![a.clone(), b], HashMap::new(), None, &HashMap::new());
         reg.add(vec![a], &HashMap::new());
         let s = reg.snapshot();
         let g = s.group("g").unwrap();

@@ -57,6 +57,7 @@ pub async fn gateway_with(
     let config = GatewayConfig {
         models,
         profiles: HashMap::new(),
+        default_profile: None,
         master_key: Some(SecretString::new(MASTER_KEY)),
         secrets: Arc::new(secrets),
         router,

@@ -158,18 +158,35 @@ pub fn encode_request(req: &Request, target: &ChatTarget, dropped: &mut Dropped)
     if !system.is_empty() {
         messages.push(text_message(system_role, Cow::Owned(system.join("\n\n"))));
     }
+    // System messages inside the conversation (Claude Code appends them after the user's turn)
+    // break strict chat templates ("Expected last role User or Tool") and, between a tool call and
+    // its result, OpenAI's ordering rule. Leading ones join the system prompt; later ones are
+    // carried as <system-reminder> text in the next user turn, or the last one.
+    let mut pending: Vec<String> = Vec::new();
+    let mut seen_turn = false;
     for m in &req.messages {
         match m.role {
             Role::System => {
                 let t = join_text(&m.content);
-                if !t.is_empty() {
-                    messages.push(text_message(system_role, Cow::Owned(t)));
+                if t.is_empty() {
+                } else if !seen_turn && messages.len() <= 1 {
+                    append_system(&mut messages, system_role, t);
+                } else {
+                    pending.push(format!("<system-reminder>\n{t}\n</system-reminder>"));
                 }
             }
-            Role::User => encode_user(m, &id, &mut messages, dropped),
-            Role::Assistant => encode_assistant(m, target, &names, &id, &mut messages, dropped),
+            Role::User => {
+                seen_turn = true;
+                encode_user(m, &id, &mut messages, dropped);
+                attach_reminders(&mut messages, &mut pending, false);
+            }
+            Role::Assistant => {
+                seen_turn = true;
+                encode_assistant(m, target, &names, &id, &mut messages, dropped);
+            }
         }
     }
+    attach_reminders(&mut messages, &mut pending, true);
 
     let tools: Vec<OutTool> = req
         .tools
@@ -262,6 +279,48 @@ pub fn encode_request(req: &Request, target: &ChatTarget, dropped: &mut Dropped)
         user: req.user.as_deref().filter(|_| keep("user", true, dropped)),
     };
     serde_json::to_vec(&out).expect("serialising a request cannot fail")
+}
+
+/// Adds `text` to the leading system message, creating it when absent.
+fn append_system(messages: &mut Vec<OutMessage<'_>>, role: &'static str, text: String) {
+    match messages.first_mut() {
+        Some(first) if first.role == role => {
+            if let OutContent::Text(t) = &mut first.content {
+                let joined = format!("{t}\n\n{text}");
+                *t = Cow::Owned(joined);
+            }
+        }
+        _ => messages.insert(0, text_message(role, Cow::Owned(text))),
+    }
+}
+
+/// Appends pending system reminders to the last message when it is a user turn with content
+/// (not a tool result); at the end of the conversation (`last`), in a new user turn otherwise.
+fn attach_reminders(messages: &mut Vec<OutMessage<'_>>, pending: &mut Vec<String>, last: bool) {
+    if pending.is_empty() {
+        return;
+    }
+    let text = pending.join("\n\n");
+    match messages.last_mut() {
+        Some(m) if m.role == "user" => {
+            pending.clear();
+            match &mut m.content {
+                OutContent::Text(t) => {
+                    let joined = format!("{t}\n\n{text}");
+                    *t = Cow::Owned(joined);
+                }
+                OutContent::Parts(parts) => parts.push(OutPart::Text {
+                    text: Cow::Owned(text),
+                }),
+                OutContent::Null => m.content = OutContent::Text(Cow::Owned(text)),
+            }
+        }
+        _ if last => {
+            pending.clear();
+            messages.push(text_message("user", Cow::Owned(text)));
+        }
+        _ => {}
+    }
 }
 
 fn text_message<'a>(role: &'static str, text: Cow<'a, str>) -> OutMessage<'a> {

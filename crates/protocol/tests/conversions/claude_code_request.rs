@@ -45,7 +45,6 @@ fn messages_are_mapped_in_order_with_tool_results_first() {
             "tool",
             "tool",
             "user",
-            "system",
             "assistant",
             "tool",
             "user"
@@ -88,14 +87,18 @@ fn messages_are_mapped_in_order_with_tool_results_first() {
         msgs[5]["content"],
         "<system-reminder>todo list empty</system-reminder>"
     );
-    assert_eq!(msgs[6]["content"], "Mid-conversation system note.");
     // A tool-only assistant turn has content null, not "".
-    assert_eq!(msgs[7]["content"], Value::Null);
-    assert_eq!(msgs[8]["content"], "captured");
-    // The tool result's image follows as a user message: tool messages carry text only.
+    assert_eq!(msgs[6]["content"], Value::Null);
+    assert_eq!(msgs[7]["content"], "captured");
+    // The tool result's image follows as a user message: tool messages carry text only. The
+    // system message that came before this turn rides along as a reminder, after the tool result.
     assert_eq!(
-        msgs[9]["content"][1]["image_url"]["url"],
+        msgs[8]["content"][1]["image_url"]["url"],
         "data:image/jpeg;base64,/9j/4AAQ"
+    );
+    assert_eq!(
+        msgs[8]["content"][2]["text"],
+        "<system-reminder>\nMid-conversation system note.\n</system-reminder>"
     );
 }
 
@@ -232,4 +235,26 @@ fn invalid_bodies_are_invalid_request_errors() {
         assert_eq!(e.status, 400, "{}", String::from_utf8_lossy(bad));
         assert!(e.message.starts_with("invalid Messages request body"));
     }
+}
+
+/// Regression: Claude Code 2.1.197 appends a `system` message after the user's turn; a Chat
+/// request ending in a system message fails on strict templates.
+#[test]
+fn trailing_system_message_is_folded_into_the_last_user_turn() {
+    let body = json!({"model": "m", "max_tokens": 10, "system": "top", "messages": [
+        {"role": "system", "content": "leading"},
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": "Available agent types"}]});
+    let req = anthropic::decode_request(body.to_string().as_bytes()).unwrap();
+    let out: Value = serde_json::from_slice(&openai_chat::encode_request(
+        &req,
+        &openai_like(),
+        &mut Dropped::default(),
+    ))
+    .unwrap();
+    assert_eq!(
+        out["messages"],
+        json!([{"role": "system", "content": "top\n\nleading"},
+               {"role": "user", "content": "hi\n\n<system-reminder>\nAvailable agent types\n</system-reminder>"}])
+    );
 }

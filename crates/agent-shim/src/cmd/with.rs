@@ -1,0 +1,61 @@
+//! `agent-shim with <profile> -- <command> [args…]` (also `with-agent-shim`): makes sure the
+//! gateway runs, then replaces this process with the command, its environment routed through the
+//! gateway. The command's exit code and signals are its own.
+//!
+//! For `claude` the same variables also go in `--settings`, because a user `settings.json` `env`
+//! block beats the shell environment (agents.md §1 "Precedence"); `ANTHROPIC_API_KEY` is removed so
+//! a personal key is not sent to the gateway.
+
+use super::env::profile_env;
+use crate::cli::WithArgs;
+use crate::daemon;
+use crate::error::{CliError, Result};
+use crate::settings::{Settings, catalog, env_vars};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+pub fn run(args: WithArgs) -> Result<ExitCode> {
+    let settings = Settings::load(&args.net, None)?;
+    let profiles = catalog::load_profiles(&settings)?;
+    let profile = catalog::profile(&profiles, &args.profile)?;
+    let models = catalog::load_models(&settings)?;
+    catalog::profile_models(&models, &args.profile, profile)?;
+    let key = settings.master_key()?;
+    daemon::block_on(daemon::ensure_running(&settings))?;
+    let vars = profile_env(&settings, &args.profile, &profile.item, &key, &models);
+
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| CliError::usage("no command given after --"))?;
+    let mut cmd = Command::new(program);
+    if agent_name(Path::new(program)) == "claude" {
+        let env: serde_json::Map<String, serde_json::Value> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        cmd.arg("--settings")
+            .arg(serde_json::json!({ "env": env }).to_string());
+    }
+    cmd.args(rest)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .env_remove(env_vars::ANTHROPIC_API_KEY);
+    let err = cmd.exec();
+    let shown = program.to_string_lossy();
+    Err(match err.kind() {
+        std::io::ErrorKind::NotFound => CliError::with_code(
+            format!("cannot run `{shown}`: not found; is it installed and on PATH?"),
+            127,
+        ),
+        _ => CliError::with_code(format!("cannot run `{shown}`: {err}"), 126),
+    })
+}
+
+/// The agent a command is, by its file name.
+pub fn agent_name(program: &Path) -> String {
+    program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

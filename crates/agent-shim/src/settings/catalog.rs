@@ -1,0 +1,369 @@
+//! Model definitions and profiles: the built-in ones compiled into the binary, overridden by name
+//! by the user's `models.yaml`, `profiles/<name>.yaml` and config.yaml `model_list` (in that
+//! order). Every item remembers where it came from.
+
+use super::Settings;
+use super::yaml;
+use crate::error::{CliError, Result};
+use gateway::{ModelDefinition, Tiers};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+const BUILTIN_MODELS: &str = include_str!("../../assets/models.yaml");
+
+macro_rules! builtin_profiles {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../assets/profiles/", $name, ".yaml")))),*]
+    };
+}
+
+/// Built-in profiles: (name, YAML).
+const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
+    "anthropic",
+    "cerebras",
+    "deepseek",
+    "demo",
+    "gemini",
+    "grok",
+    "groq",
+    "local",
+    "mistral",
+    "openai",
+    "openrouter",
+);
+
+/// Where an item was defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    BuiltIn,
+    File(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::BuiltIn => f.write_str("built-in"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sourced<T> {
+    pub item: T,
+    pub source: Source,
+}
+
+/// A profile file: `meta:` as in the seeds; `disabled: true` makes it fall through to the
+/// built-in profile of the same name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    pub meta: Option<ProfileMeta>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A profile: a named choice of models for Claude Code's three tiers, plus optional keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileMeta {
+    /// Display name.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub opus_model: String,
+    pub sonnet_model: String,
+    pub haiku_model: String,
+    /// Default agent for `agent-shim with` (e.g. `claude`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Model for agents with one model slot (default: the sonnet tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Extra environment for launched agents.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+impl ProfileMeta {
+    pub fn tiers(&self) -> Tiers {
+        Tiers {
+            opus: self.opus_model.clone(),
+            sonnet: self.sonnet_model.clone(),
+            haiku: self.haiku_model.clone(),
+        }
+    }
+
+    /// The tier models, deduplicated, in opus/sonnet/haiku order.
+    pub fn model_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::with_capacity(3);
+        for m in [&self.opus_model, &self.sonnet_model, &self.haiku_model] {
+            if !v.contains(&m.as_str()) {
+                v.push(m);
+            }
+        }
+        v
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelListFile {
+    #[serde(default)]
+    model_list: Vec<ModelDefinition>,
+}
+
+/// Profiles by name.
+pub type Profiles = BTreeMap<String, Sourced<ProfileMeta>>;
+
+/// Loads the profiles only (the hook path needs nothing else).
+pub fn load_profiles(settings: &Settings) -> Result<Profiles> {
+    let mut out = Profiles::new();
+    for (name, text) in BUILTIN_PROFILES {
+        let f: ProfileFile = yaml::parse(text, &format!("built-in profile {name}"))?;
+        let meta = f.meta.expect("built-in profiles have meta");
+        out.insert(
+            (*name).to_owned(),
+            Sourced {
+                item: meta,
+                source: Source::BuiltIn,
+            },
+        );
+    }
+    let dir = settings.config_dir.join("profiles");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot read {}: {e}",
+                dir.display()
+            )));
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let Some(f) = yaml::read_optional::<ProfileFile>(&path)? else {
+            continue;
+        };
+        match (f.disabled, f.meta) {
+            (true, _) => {}
+            (false, Some(meta)) => {
+                out.insert(
+                    name,
+                    Sourced {
+                        item: meta,
+                        source: Source::File(path),
+                    },
+                );
+            }
+            (false, None) => {
+                return Err(CliError::usage(format!(
+                    "{}: a profile needs `meta: {{name, opus_model, sonnet_model, haiku_model}}` (or `disabled: true`)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The profile `name`, or an error listing the profiles that exist.
+pub fn profile<'a>(profiles: &'a Profiles, name: &str) -> Result<&'a Sourced<ProfileMeta>> {
+    profiles.get(name).ok_or_else(|| {
+        let names: Vec<&str> = profiles.keys().map(String::as_str).collect();
+        CliError::usage(format!(
+            "unknown profile '{name}'; profiles: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// Loads every model definition: built-in, then `models.yaml`, then config.yaml `model_list`;
+/// each later file replaces whole model groups of the same `model_name`.
+pub fn load_models(settings: &Settings) -> Result<Vec<Sourced<ModelDefinition>>> {
+    let builtin: ModelListFile = yaml::parse(BUILTIN_MODELS, "built-in models.yaml")?;
+    let mut models: Vec<Sourced<ModelDefinition>> = builtin
+        .model_list
+        .into_iter()
+        .map(|m| Sourced {
+            item: m,
+            source: Source::BuiltIn,
+        })
+        .collect();
+    let user_path = settings.config_dir.join("models.yaml");
+    if let Some(user) = yaml::read_optional::<ModelListFile>(&user_path)? {
+        overlay(&mut models, user.model_list, &user_path);
+    }
+    let from_config = settings.config.model_list.clone();
+    overlay(&mut models, from_config, &settings.config_path);
+    Ok(models)
+}
+
+fn overlay(
+    models: &mut Vec<Sourced<ModelDefinition>>,
+    new: Vec<ModelDefinition>,
+    path: &std::path::Path,
+) {
+    let names: Vec<String> = new.iter().map(|m| m.model_name.clone()).collect();
+    models.retain(|m| !names.contains(&m.item.model_name));
+    models.extend(new.into_iter().map(|m| Sourced {
+        item: m,
+        source: Source::File(path.to_path_buf()),
+    }));
+}
+
+/// The definitions of a profile's models. Errors name the profile, its file and the missing model.
+pub fn profile_models(
+    models: &[Sourced<ModelDefinition>],
+    name: &str,
+    p: &Sourced<ProfileMeta>,
+) -> Result<Vec<ModelDefinition>> {
+    let mut out = Vec::new();
+    for m in p.item.model_names() {
+        let group: Vec<ModelDefinition> = models
+            .iter()
+            .filter(|d| d.item.model_name == m)
+            .map(|d| d.item.clone())
+            .collect();
+        if group.is_empty() {
+            return Err(CliError::usage(format!(
+                "profile '{name}' ({}) uses model '{m}', which no model definition provides; \
+                 add it to {} or fix the profile (`agent-shim models list` shows what exists)",
+                p.source, "models.yaml"
+            )));
+        }
+        out.extend(group);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::NetArgs;
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        let cfg = dir.join("cfg").display().to_string();
+        let state = dir.join("state").display().to_string();
+        Settings::resolve(&NetArgs::default(), None, &|k| match k {
+            "AGENT_SHIM_CONFIG_DIR" => Some(cfg.clone()),
+            "AGENT_SHIM_STATE_DIR" => Some(state.clone()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn every_builtin_profile_resolves_to_builtin_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let profiles = load_profiles(&s).unwrap();
+        let models = load_models(&s).unwrap();
+        for required in [
+            "anthropic",
+            "openai",
+            "cerebras",
+            "groq",
+            "deepseek",
+            "mistral",
+            "gemini",
+            "grok",
+            "openrouter",
+            "local",
+            "demo",
+        ] {
+            let p = profile(&profiles, required).unwrap();
+            let defs = profile_models(&models, required, p).unwrap();
+            assert!(!defs.is_empty());
+            for d in defs {
+                gateway::providers::deployment::Deployment::new(
+                    d,
+                    &std::collections::HashMap::new(),
+                )
+                .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));
+            }
+        }
+        let e = profile(&profiles, "nope").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown profile 'nope'") && e.contains("cerebras"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn user_files_override_by_name_and_disabled_falls_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        std::fs::create_dir_all(s.config_dir.join("profiles")).unwrap();
+        std::fs::write(
+            s.config_dir.join("models.yaml"),
+            "model_list:\n  - model_name: demo/opus\n    litellm_params:\n      model: mock/x\n      mock_response: mine\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.config_dir.join("profiles/groq.yaml"),
+            "meta:\n  name: My Groq\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.config_dir.join("profiles/cerebras.yaml"),
+            "disabled: true\n",
+        )
+        .unwrap();
+        let models = load_models(&s).unwrap();
+        let opus: Vec<_> = models
+            .iter()
+            .filter(|m| m.item.model_name == "demo/opus")
+            .collect();
+        assert_eq!(opus.len(), 1);
+        assert_eq!(
+            opus[0].item.litellm_params.mock_response.as_deref(),
+            Some("mine")
+        );
+        assert_eq!(
+            opus[0].source,
+            Source::File(s.config_dir.join("models.yaml"))
+        );
+        let profiles = load_profiles(&s).unwrap();
+        assert_eq!(profiles["groq"].item.name, "My Groq");
+        assert_eq!(profiles["cerebras"].source, Source::BuiltIn);
+        let e = profile_models(&models, "groq", &profiles["groq"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("uses model 'a'") && e.contains("profiles/groq.yaml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_broken_user_file_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        std::fs::create_dir_all(&s.config_dir).unwrap();
+        std::fs::write(
+            s.config_dir.join("models.yaml"),
+            "model_list:\n  - model_name: x\n    litellm_param:\n      model: y\n",
+        )
+        .unwrap();
+        let e = load_models(&s).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{}:3:5:",
+                s.config_dir.join("models.yaml").display()
+            )),
+            "{e}"
+        );
+    }
+}

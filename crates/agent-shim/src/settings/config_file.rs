@@ -1,0 +1,107 @@
+//! `config.yaml`: gateway settings (DESIGN.md §3). Every key is optional. A LiteLLM proxy config
+//! also loads: its `model_list`, `general_settings.master_key` and `router_settings` are used,
+//! its other sections accepted and ignored. Unknown top-level keys are errors (typos).
+
+use gateway::{ModelDefinition, SecretString};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub host: Option<IpAddr>,
+    pub port: Option<u16>,
+    /// A literal key or `os.environ/NAME`.
+    pub master_key: Option<SecretString>,
+    // Read by the state database and the janitor.
+    #[allow(dead_code)]
+    pub database_url: Option<String>,
+    #[allow(dead_code)]
+    pub lease_minutes: Option<u64>,
+    #[allow(dead_code)]
+    pub janitor_interval_seconds: Option<u64>,
+    pub log_level: Option<String>,
+    /// Profile whose tiers resolve Claude model ids when a request names no profile.
+    pub default_profile: Option<String>,
+    pub router_settings: Option<RouterSettingsFile>,
+    /// LiteLLM: models served in addition to (and overriding by name) models.yaml.
+    #[serde(default)]
+    pub model_list: Vec<ModelDefinition>,
+    /// LiteLLM: `master_key`, `database_url`.
+    pub general_settings: Option<GeneralSettings>,
+    /// LiteLLM sections accepted and ignored.
+    #[serde(rename = "litellm_settings")]
+    pub _litellm_settings: Option<IgnoredAny>,
+    #[serde(rename = "environment_variables")]
+    pub _environment_variables: Option<IgnoredAny>,
+    #[serde(rename = "callback_settings")]
+    pub _callback_settings: Option<IgnoredAny>,
+    #[serde(rename = "guardrails")]
+    pub _guardrails: Option<IgnoredAny>,
+}
+
+/// LiteLLM's `router_settings`; keys other than these are accepted and ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct RouterSettingsFile {
+    pub num_retries: Option<u32>,
+    /// Total seconds to wait for an upstream's first byte.
+    pub timeout: Option<f64>,
+    /// Seconds of silence tolerated inside a stream.
+    pub stream_timeout: Option<f64>,
+    /// Other LiteLLM router keys (`routing_strategy`, …), accepted and ignored.
+    #[serde(flatten)]
+    pub _other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GeneralSettings {
+    pub master_key: Option<SecretString>,
+    #[allow(dead_code)]
+    pub database_url: Option<String>,
+    /// Other LiteLLM settings (`alerting`, …), accepted and ignored.
+    #[serde(flatten)]
+    pub _other: BTreeMap<String, Value>,
+}
+
+impl ConfigFile {
+    /// The master key setting: `master_key`, else LiteLLM's `general_settings.master_key`.
+    pub fn master_key(&self) -> Option<&SecretString> {
+        self.master_key.as_ref().or_else(|| {
+            self.general_settings
+                .as_ref()
+                .and_then(|g| g.master_key.as_ref())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn litellm_proxy_config_loads_as_is() {
+        let text = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+      rpm: 100
+litellm_settings:
+  drop_params: true
+general_settings:
+  master_key: sk-1234
+  alerting: ["slack"]
+router_settings:
+  num_retries: 3
+  routing_strategy: simple-shuffle
+"#;
+        let c: ConfigFile = crate::settings::yaml::parse(text, "litellm.yaml").unwrap();
+        assert_eq!(c.model_list.len(), 1);
+        assert_eq!(c.master_key().unwrap().expose(), "sk-1234");
+        assert_eq!(c.router_settings.unwrap().num_retries, Some(3));
+    }
+}

@@ -1,0 +1,129 @@
+//! End to end with the real Claude Code CLI: `agent-shim with <profile> -- claude -p …` against an
+//! upstream that speaks only Chat Completions. The upstream asks for a Bash call; Claude Code runs
+//! it; the tool's output must arrive in the second upstream request and come back in Claude Code's
+//! final answer.
+//!
+//! Claude Code comes from npm (`@anthropic-ai/claude-code`, installed by `.ci/run`); the test finds
+//! it as `AGENT_SHIM_TEST_CLAUDE` or `claude` on PATH, and fails (it does not skip) without it.
+
+use crate::common::*;
+use fake_provider::{FakeProviderThread, Script};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn claude_binary() -> String {
+    if let Ok(p) = std::env::var("AGENT_SHIM_TEST_CLAUDE") {
+        return p;
+    }
+    let found = std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| std::path::Path::new(d).join("claude"))
+        .find(|p| p.is_file());
+    found
+        .map(|p| p.display().to_string())
+        .expect("Claude Code is needed: `npm install -g @anthropic-ai/claude-code` (or run `bash .ci/run`), or set AGENT_SHIM_TEST_CLAUDE")
+}
+
+/// Runs a command, killing it after `limit`.
+fn output_within(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(limit).is_err() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = tx.send(());
+    out
+}
+
+#[test]
+fn claude_code_runs_a_bash_tool_round_trip_through_a_chat_only_upstream() {
+    let claude = claude_binary();
+    let script = json!({
+        "protocols": ["openai-chat"],
+        "api_key": "sk-fake-upstream",
+        "steps": [
+            {"when": {"has_tools": true, "contains": "tool_call_id"},
+             "reply": {"text": "The command printed: {{last_tool_result}}", "stream": {"text_chunks": 5}}},
+            {"when": {"has_tools": true},
+             "reply": {"tool_calls": [{"name": "Bash", "arguments": {
+                 "command": "echo agent-shim-e2e-$((6*7))", "description": "Print the marker"}}],
+                 "stream": {"arg_fragments": 7}}}
+        ],
+        "default": {"text": "Marker check"}
+    });
+    let fake = FakeProviderThread::start(Script::from_json(&script.to_string()).unwrap()).unwrap();
+    let s = Sandbox::new();
+    chat_profile(&s, &fake.base_url());
+    let mut cmd = s.cmd(&[
+        "with",
+        "test",
+        "--",
+        &claude,
+        "-p",
+        "Run the marker command and tell me what it printed.",
+        "--output-format",
+        "json",
+        "--allowedTools",
+        "Bash",
+    ]);
+    cmd.env("FAKE_UPSTREAM_KEY", "sk-fake-upstream")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
+    let out = output_within(cmd, Duration::from_secs(180));
+    let printed = stdout(&out);
+    println!("claude -p printed: {printed}");
+    assert!(
+        out.status.success(),
+        "claude failed: {printed}\n{}",
+        stderr(&out)
+    );
+    let result: Value =
+        serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(
+        result["result"], "The command printed: agent-shim-e2e-42",
+        "{result}"
+    );
+    assert_eq!(result["num_turns"], 2);
+
+    let reqs = fake.requests();
+    assert!(
+        reqs.iter().all(|r| r.path == "/v1/chat/completions"),
+        "only Chat Completions was spoken upstream"
+    );
+    let with_result = reqs
+        .iter()
+        .find(|r| r.raw_body.contains("tool_call_id"))
+        .expect("a second request carrying the tool result");
+    let msgs = with_result.body["messages"].as_array().unwrap();
+    let call = msgs
+        .iter()
+        .find(|m| m["role"] == "assistant" && m["tool_calls"].is_array())
+        .expect("the assistant's call");
+    assert_eq!(call["tool_calls"][0]["function"]["name"], "Bash");
+    let tool = msgs.iter().find(|m| m["role"] == "tool").unwrap();
+    assert_eq!(tool["tool_call_id"], call["tool_calls"][0]["id"]);
+    assert_eq!(
+        tool["content"].as_str().unwrap().trim(),
+        "agent-shim-e2e-42",
+        "the shell really ran the command"
+    );
+    assert_eq!(
+        with_result.headers["authorization"],
+        "Bearer sk-fake-upstream"
+    );
+    assert!(
+        result["modelUsage"]["test-chat"]["contextWindow"] == 131072,
+        "Claude Code was told the model's window: {result}"
+    );
+}

@@ -1,0 +1,11 @@
+//! CLI integration tests: the real `agent-shim` binary in a throwaway HOME, its gateway on a free
+//! loopback port, upstreams played by the project's fake provider, and real agent programs.
+
+mod claude_e2e;
+mod common;
+mod config_errors;
+mod env_cmd;
+mod models_cmd;
+mod proxy_cmd;
+mod serve_cmd;
+mod with_cmd;
