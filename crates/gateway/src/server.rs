@@ -59,14 +59,20 @@ fn protocol_of(path: &str) -> ClientProtocol {
     }
 }
 
-/// The key a client presented: `x-api-key`, else `Authorization: Bearer`.
-fn presented_key(h: &HeaderMap) -> Option<&str> {
-    if let Some(k) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(k.trim());
-    }
-    let auth = h.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+/// The keys a client presented: `x-api-key` and `Authorization: Bearer`. Claude Code sends both
+/// when `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` are both set.
+fn presented_keys(h: &HeaderMap) -> impl Iterator<Item = &str> {
+    let api_key = h
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let bearer = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, k)| k.trim());
+    api_key.into_iter().chain(bearer)
 }
 
 /// Compares in time independent of where the strings differ.
@@ -83,10 +89,10 @@ async fn require_master_key(
     next: Next,
 ) -> Response {
     if let Some(key) = &gw.master_key {
-        let ok = presented_key(req.headers())
-            .is_some_and(|k| constant_time_eq(k.as_bytes(), key.expose().as_bytes()));
+        let ok = presented_keys(req.headers())
+            .any(|k| constant_time_eq(k.as_bytes(), key.expose().as_bytes()));
         if !ok {
-            let what = if presented_key(req.headers()).is_some() {
+            let what = if presented_keys(req.headers()).next().is_some() {
                 "is not the gateway's master key"
             } else {
                 "is missing"
@@ -113,14 +119,14 @@ mod tests {
     #[test]
     fn keys_from_either_header() {
         let mut h = HeaderMap::new();
-        assert_eq!(presented_key(&h), None);
+        assert_eq!(presented_keys(&h).count(), 0);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer sk-1"),
         );
-        assert_eq!(presented_key(&h), Some("sk-1"));
+        assert_eq!(presented_keys(&h).collect::<Vec<_>>(), ["sk-1"]);
         h.insert("x-api-key", HeaderValue::from_static("sk-2"));
-        assert_eq!(presented_key(&h), Some("sk-2"));
+        assert_eq!(presented_keys(&h).collect::<Vec<_>>(), ["sk-2", "sk-1"]);
         assert!(
             constant_time_eq(b"abc", b"abc")
                 && !constant_time_eq(b"abc", b"abd")

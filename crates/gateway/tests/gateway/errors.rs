@@ -165,3 +165,19 @@ async fn upstream_4xx_and_5xx_keep_status_and_message() {
         "Claude Code compacts on this wording"
     );
 }
+
+/// Regression: with a personal ANTHROPIC_API_KEY in the shell, Claude Code sends it as x-api-key
+/// next to the master key as Bearer; the request must still pass.
+#[tokio::test]
+async fn master_key_as_bearer_passes_next_to_another_x_api_key() {
+    let gw = gateway(vec![def("m", "openai/x", "http://127.0.0.1:9/v1")]).await;
+    let resp = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .header("x-api-key", "sk-ant-personal")
+        .bearer_auth(MASTER_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
