@@ -33,6 +33,147 @@ pub enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Profiles: list, show, install the built-in ones into your config dir.
+    Profiles {
+        #[command(subcommand)]
+        action: ProfilesAction,
+    },
+    /// The .secrets file: init, set, list, export-env.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+    /// Configure a directory for a profile (.envrc and .envrc.user, for direnv).
+    SetFolder(SetFolderArgs),
+    /// A shell entered a configured directory (called by the shell hook).
+    Enter(EnterArgs),
+    /// A shell left a configured directory (called by the shell hook).
+    Leave(LeaveArgs),
+    /// Release models whose lease expired (runs at most once a minute unless --force).
+    Janitor(JanitorArgs),
+    /// Gateway, entered directories, model refcounts and leases.
+    Status(StatusArgs),
+    /// Launch Claude Code with the current directory's profile (as `run-claude` does).
+    Claude(ClaudeArgs),
+    /// Print the shell hook to `eval` from your rc file.
+    Hook(HookArgs),
+    /// Install the shell hook, completions and the run-claude / with-agent-shim links.
+    Install(InstallArgs),
+    /// Print shell completions.
+    Completion(HookArgs),
+}
+
+/// A shell agent-shim has a hook for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Shell(s) to install the hook for [default: the shell in $SHELL]
+    #[arg(long = "shell", value_name = "SHELL")]
+    pub shells: Vec<Shell>,
+    /// Show what would change without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Directory for the run-claude and with-agent-shim links [default: ~/.local/bin]
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetFolderArgs {
+    /// Profile for the directory.
+    pub profile: String,
+    /// The directory [default: the current one]
+    pub dir: Option<PathBuf>,
+    /// Also run `direnv allow`.
+    #[arg(long)]
+    pub allow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnterArgs {
+    /// The directory token (AGENT_SHIM_TOKEN).
+    pub token: String,
+    /// The directory's profile (AGENT_SHIM_PROFILE).
+    pub profile: String,
+    /// The directory [default: direnv's DIRENV_DIR, else the current directory]
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaveArgs {
+    /// The directory token.
+    pub token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct JanitorArgs {
+    /// Run even if the janitor ran less than a minute ago.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaudeArgs {
+    /// Arguments for Claude Code.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// List profiles and where each comes from.
+    List,
+    /// Show a profile and its models (keys redacted).
+    Show { name: String },
+    /// Copy the built-in profiles into ~/.config/agent-shim/profiles (edited files are kept).
+    Install,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Create the .secrets file (mode 0600) with a commented template.
+    Init,
+    /// Set a secret; the value is read from stdin (prompted without echo on a terminal).
+    Set { name: String },
+    /// List the names of the secrets (never their values) and the provider keys set in the environment.
+    List,
+    /// Print the secrets as .env lines.
+    ExportEnv,
+}
+
+/// Whether `arg` names a subcommand (or asks for help or the version).
+pub fn is_subcommand(arg: Option<&OsString>) -> bool {
+    use clap::CommandFactory;
+    let Some(arg) = arg.and_then(|a| a.to_str()) else {
+        return false;
+    };
+    matches!(arg, "help" | "-h" | "--help" | "-V" | "--version")
+        || Cli::command()
+            .get_subcommands()
+            .any(|c| c.get_name() == arg)
 }
 
 /// Where the gateway listens; each flag beats `AGENT_SHIM_HOST` / `AGENT_SHIM_PORT`, which beat

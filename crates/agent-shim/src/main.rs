@@ -1,11 +1,14 @@
 //! The `agent-shim` binary. Invoked as `with-agent-shim` it behaves as `agent-shim with`; as
-//! `run-claude`, as `agent-shim` (the seed's name for it).
+//! `run-claude` (the seed's name for it), as `agent-shim`, where arguments that are not a
+//! subcommand go to Claude Code (`agent-shim claude …`).
 
 mod cli;
 mod cmd;
 mod daemon;
 mod error;
+mod registration;
 mod settings;
+mod state;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -19,6 +22,9 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     if invoked_as == "with-agent-shim" {
         args.insert(1, "with".into());
+    } else if invoked_as == "run-claude" && !cli::is_subcommand(args.get(1)) {
+        // Bare `run-claude [args…]` launches Claude Code with the directory's profile.
+        args.insert(1, "claude".into());
     }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,

@@ -80,6 +80,17 @@ async fn try_generate(
         log.status = 404;
         return Err(err(unknown_model(&model, snap.names())));
     };
+    if !resolved.registered {
+        // Defined but not registered: served anyway, and leased (DESIGN.md §4.4).
+        if !gw
+            .registry
+            .register(std::slice::from_ref(&resolved.group))
+            .is_empty()
+            && let Some(sink) = &gw.lease_sink
+        {
+            sink.leased(&resolved.group);
+        }
+    }
     let mut req = Incoming {
         client,
         headers,

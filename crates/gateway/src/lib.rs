@@ -22,7 +22,7 @@ pub mod upstream;
 
 pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use providers::deployment::DefinitionError;
-pub use registry::Tiers;
+pub use registry::{LeaseSink, Registered, Tiers};
 pub use secrets::{EnvSecrets, SecretSource};
 pub use state::RouterSettings;
 pub use upstream::Timeouts;
@@ -42,6 +42,10 @@ pub struct GatewayConfig {
     pub profiles: HashMap<String, Tiers>,
     /// Profile whose tiers resolve Claude model ids when a request names none.
     pub default_profile: Option<String>,
+    /// Which defined models are registered at start.
+    pub registered: Registered,
+    /// Told when a request uses a defined model that was not registered.
+    pub lease_sink: Option<Arc<dyn LeaseSink>>,
     pub master_key: Option<SecretString>,
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,
@@ -99,6 +103,7 @@ impl Gateway {
             config.models,
             config.profiles,
             config.default_profile,
+            config.registered,
             config.secrets.as_ref(),
         );
         let state = Arc::new(GatewayState {
@@ -106,6 +111,7 @@ impl Gateway {
             upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),
             router: config.router,
             master_key: config.master_key,
+            lease_sink: config.lease_sink,
             secrets: config.secrets,
             started: Instant::now(),
         });

@@ -55,6 +55,9 @@ pub struct LitellmParams {
 /// names are read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModelInfo {
+    /// Deployment id (LiteLLM's `model_info.id`); derived when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     #[serde(
         default,
         alias = "max_input_tokens",

@@ -1,13 +1,17 @@
 //! The models the gateway serves: model groups (deployments sharing a `model_name`, in `order`)
 //! and the profiles' tier maps used to resolve Claude Code's own model ids.
 //!
+//! A defined model group is served whether or not it is registered; registration (by `enter`
+//! through the admin API, at start from the state database, or by first use) decides what
+//! `/v1/models` lists and what the janitor may release.
+//!
 //! Readers take a snapshot (`Arc` clone) and release the lock at once, so no lock is ever held
 //! across an `.await` on the request path; writers (admin API, reload) swap in a new snapshot.
 
 use crate::model::ModelDefinition;
-use crate::providers::deployment::{DefinitionError, Deployment};
+use crate::providers::deployment::{DefinitionError, Deployment, Origin};
 use crate::secrets::SecretSource;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 /// Claude Code's three model tiers, as a profile maps them.
@@ -34,12 +38,30 @@ impl Tiers {
     }
 }
 
+/// Told when a request uses a defined model that was not registered, so it can be leased.
+/// Called on the request path: implementations must not block (hand the name to a channel).
+pub trait LeaseSink: Send + Sync {
+    fn leased(&self, model_name: &str);
+}
+
+/// Which defined models are registered when the gateway starts.
+#[derive(Debug, Clone)]
+pub enum Registered {
+    /// Every definition (a plain LiteLLM-style `serve`).
+    All,
+    /// Only these groups (the managed gateway: the models leased in the state database).
+    Only(Vec<String>),
+}
+
 /// An immutable view of the served models.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     groups: HashMap<String, Vec<Arc<Deployment>>>,
-    /// Group names in registration order (for listings).
+    /// Group names in definition order.
     names: Vec<String>,
+    /// Groups registered (by `enter`, the admin API, use, or at start); `/v1/models` lists these.
+    /// Defined groups that are not registered are still served, and registered on first use.
+    registered: HashSet<String>,
     profiles: HashMap<String, Tiers>,
     default_profile: Option<String>,
 }
@@ -50,6 +72,8 @@ pub struct Resolved {
     /// The group that serves it.
     pub group: String,
     pub deployments: Vec<Arc<Deployment>>,
+    /// Whether the group was registered.
+    pub registered: bool,
 }
 
 impl Snapshot {
@@ -60,6 +84,7 @@ impl Snapshot {
             self.groups.get(name).map(|d| Resolved {
                 group: name.to_owned(),
                 deployments: d.clone(),
+                registered: self.registered.contains(name),
             })
         };
         if let Some(r) = found(requested) {
@@ -77,9 +102,22 @@ impl Snapshot {
         tiers.for_claude_id(base).and_then(found)
     }
 
-    /// Group names, in registration order.
+    /// Every defined group name, in definition order.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// Registered group names, in definition order.
+    pub fn registered_names(&self) -> Vec<&str> {
+        self.names
+            .iter()
+            .filter(|n| self.registered.contains(*n))
+            .map(String::as_str)
+            .collect()
+    }
+
+    pub fn is_registered(&self, name: &str) -> bool {
+        self.registered.contains(name)
     }
 
     pub fn group(&self, name: &str) -> Option<&[Arc<Deployment>]> {
@@ -89,6 +127,35 @@ impl Snapshot {
     /// Every deployment, group by group.
     pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
         self.names.iter().flat_map(|n| self.groups[n].iter())
+    }
+
+    /// The deployment with this id.
+    pub fn deployment(&self, id: &str) -> Option<&Arc<Deployment>> {
+        self.deployments().find(|d| d.id == id)
+    }
+
+    /// Adds `d`, replacing a deployment with the same id.
+    fn insert(&mut self, d: Deployment) -> Arc<Deployment> {
+        let name = d.model_name().to_owned();
+        if !self.groups.contains_key(&name) {
+            self.names.push(name.clone());
+        }
+        let group = self.groups.entry(name).or_default();
+        let d = Arc::new(d);
+        match group.iter_mut().find(|x| x.id == d.id) {
+            Some(slot) => *slot = d.clone(),
+            None => group.push(d.clone()),
+        }
+        group.sort_by_key(|d| d.definition.litellm_params.order.unwrap_or(u32::MAX));
+        d
+    }
+
+    fn drop_group_if_empty(&mut self, name: &str) {
+        if self.groups.get(name).is_some_and(Vec::is_empty) {
+            self.groups.remove(name);
+            self.names.retain(|n| n != name);
+            self.registered.remove(name);
+        }
     }
 }
 
@@ -105,6 +172,7 @@ impl Registry {
         defs: Vec<ModelDefinition>,
         profiles: HashMap<String, Tiers>,
         default_profile: Option<String>,
+        registered: Registered,
         secrets: &dyn SecretSource,
     ) -> (Registry, Vec<DefinitionError>) {
         let mut snap = Snapshot {
@@ -112,13 +180,26 @@ impl Registry {
             default_profile,
             ..Snapshot::default()
         };
-        let errors = add_all(&mut snap, defs, secrets);
-        (
-            Registry {
-                current: RwLock::new(Arc::new(snap)),
-            },
-            errors,
-        )
+        let mut errors = Vec::new();
+        for def in defs {
+            match Deployment::new(def, Origin::Config, secrets) {
+                Ok(d) => {
+                    snap.insert(d);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        snap.registered = match registered {
+            Registered::All => snap.names.iter().cloned().collect(),
+            Registered::Only(names) => names
+                .into_iter()
+                .filter(|n| snap.groups.contains_key(n))
+                .collect(),
+        };
+        let registry = Registry {
+            current: RwLock::new(Arc::new(snap)),
+        };
+        (registry, errors)
     }
 
     /// The current snapshot.
@@ -129,74 +210,83 @@ impl Registry {
             .clone()
     }
 
-    /// Adds deployments (a definition identical to a registered one is not added twice).
-    pub fn add(
-        &self,
-        defs: Vec<ModelDefinition>,
-        secrets: &dyn SecretSource,
-    ) -> Vec<DefinitionError> {
+    /// Applies `f` to a copy of the snapshot and publishes it.
+    fn update<R>(&self, f: impl FnOnce(&mut Snapshot) -> R) -> R {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut next = Snapshot::clone(&guard);
-        let errors = add_all(&mut next, defs, secrets);
+        let r = f(&mut next);
         *guard = Arc::new(next);
-        errors
+        r
     }
 
-    /// Removes a whole model group; returns whether it existed.
-    pub fn remove_group(&self, name: &str) -> bool {
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        if !guard.groups.contains_key(name) {
-            return false;
+    /// Adds a deployment (replacing one with the same id) and registers its group.
+    pub fn upsert(
+        &self,
+        def: ModelDefinition,
+        secrets: &dyn SecretSource,
+    ) -> Result<Arc<Deployment>, DefinitionError> {
+        let d = Deployment::new(def, Origin::Admin, secrets)?;
+        Ok(self.update(|s| {
+            let d = s.insert(d);
+            s.registered.insert(d.model_name().to_owned());
+            d
+        }))
+    }
+
+    /// Registers defined groups; returns those that were not registered before.
+    pub fn register(&self, names: &[String]) -> Vec<String> {
+        let snap = self.snapshot();
+        let new: Vec<String> = names
+            .iter()
+            .filter(|n| snap.groups.contains_key(*n) && !snap.registered.contains(*n))
+            .cloned()
+            .collect();
+        if !new.is_empty() {
+            self.update(|s| s.registered.extend(new.iter().cloned()));
         }
-        let mut next = Snapshot::clone(&guard);
-        next.groups.remove(name);
-        next.names.retain(|n| n != name);
-        *guard = Arc::new(next);
-        true
+        new
+    }
+
+    /// Unregisters a group: its deployments added through the admin API go; definitions from
+    /// configuration stay defined. Returns whether the group was registered.
+    pub fn deregister(&self, name: &str) -> bool {
+        self.update(|s| {
+            let was = s.registered.remove(name);
+            if let Some(g) = s.groups.get_mut(name) {
+                g.retain(|d| d.origin == Origin::Config);
+            }
+            s.drop_group_if_empty(name);
+            was
+        })
+    }
+
+    /// Removes one deployment by id (a configured one is only unregistered). Returns its group.
+    pub fn delete_deployment(&self, id: &str) -> Option<String> {
+        self.update(|s| {
+            let d = s.deployment(id)?.clone();
+            let name = d.model_name().to_owned();
+            if d.origin == Origin::Admin {
+                if let Some(g) = s.groups.get_mut(&name) {
+                    g.retain(|x| x.id != id);
+                }
+                s.drop_group_if_empty(&name);
+            }
+            if s.groups
+                .get(&name)
+                .is_none_or(|g| g.iter().all(|x| x.origin == Origin::Config))
+            {
+                s.registered.remove(&name);
+            }
+            Some(name)
+        })
     }
 
     /// Sets the tier map of a profile.
     pub fn set_profile(&self, name: &str, tiers: Tiers) {
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = Snapshot::clone(&guard);
-        next.profiles.insert(name.to_owned(), tiers);
-        *guard = Arc::new(next);
+        self.update(|s| {
+            s.profiles.insert(name.to_owned(), tiers);
+        });
     }
-}
-
-fn add_all(
-    snap: &mut Snapshot,
-    defs: Vec<ModelDefinition>,
-    secrets: &dyn SecretSource,
-) -> Vec<DefinitionError> {
-    let mut errors = Vec::new();
-    for def in defs {
-        let same = |d: &Arc<Deployment>| {
-            serde_json::to_value(&d.definition.litellm_params).ok()
-                == serde_json::to_value(&def.litellm_params).ok()
-                && d.definition.litellm_params.api_key == def.litellm_params.api_key
-        };
-        if snap
-            .groups
-            .get(&def.model_name)
-            .is_some_and(|g| g.iter().any(same))
-        {
-            continue;
-        }
-        match Deployment::new(def, secrets) {
-            Ok(d) => {
-                let name = d.model_name().to_owned();
-                if !snap.groups.contains_key(&name) {
-                    snap.names.push(name.clone());
-                }
-                let group = snap.groups.entry(name).or_default();
-                group.push(Arc::new(d));
-                group.sort_by_key(|d| d.definition.litellm_params.order.unwrap_or(u32::MAX));
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    errors
 }
 
 #[cfg(test)]
@@ -230,6 +320,7 @@ mod tests {
             ],
             [("p".to_owned(), tiers)].into(),
             None,
+            Registered::All,
             &HashMap::new(),
         );
         assert!(errs.is_empty());
@@ -262,12 +353,24 @@ mod tests {
         };
         let defs = vec![def("a", "openai/a"), def("b", "openai/b")];
         let profiles: HashMap<String, Tiers> = [("pa".to_owned(), a), ("pb".to_owned(), b)].into();
-        let (reg, _) = Registry::new(defs.clone(), profiles.clone(), None, &HashMap::new());
+        let (reg, _) = Registry::new(
+            defs.clone(),
+            profiles.clone(),
+            None,
+            Registered::All,
+            &HashMap::new(),
+        );
         assert!(
             reg.snapshot().resolve("claude-sonnet-4-5", None).is_none(),
             "two profiles, none chosen"
         );
-        let (reg, _) = Registry::new(defs, profiles, Some("pb".into()), &HashMap::new());
+        let (reg, _) = Registry::new(
+            defs,
+            profiles,
+            Some("pb".into()),
+            Registered::All,
+            &HashMap::new(),
+        );
         assert_eq!(
             reg.snapshot()
                 .resolve("claude-sonnet-4-5", None)
@@ -285,18 +388,55 @@ mod tests {
     }
 
     #[test]
-    fn groups_keep_order_and_are_not_duplicated() {
+    fn groups_keep_order_and_same_id_replaces() {
         let mut a = def("g", "openai/a");
         a.litellm_params.order = Some(2);
         let mut b = def("g", "openai/b");
         b.litellm_params.order = Some(1);
-        let (reg, _) = Registry::new(vec![a.clone(), b], HashMap::new(), None, &HashMap::new());
-        reg.add(vec![a], &HashMap::new());
+        let (reg, _) = Registry::new(
+            vec![a.clone(), b],
+            HashMap::new(),
+            None,
+            Registered::Only(vec![]),
+            &HashMap::new(),
+        );
+        assert!(!reg.snapshot().is_registered("g"));
+        a.litellm_params.api_key = Some(crate::model::SecretString::new("k"));
+        reg.upsert(a, &HashMap::new()).unwrap();
         let s = reg.snapshot();
         let g = s.group("g").unwrap();
-        assert_eq!(g.len(), 2);
+        assert_eq!(
+            g.len(),
+            2,
+            "same model and endpoint is the same deployment, whatever the key"
+        );
         assert_eq!(g[0].upstream_model, "b");
-        assert!(reg.remove_group("g"));
-        assert!(reg.snapshot().group("g").is_none());
+        assert!(s.is_registered("g"));
+        assert!(reg.deregister("g"));
+        let s = reg.snapshot();
+        assert!(!s.is_registered("g"));
+        assert_eq!(
+            s.group("g").unwrap().len(),
+            1,
+            "the admin-added deployment went, the configured one stays"
+        );
+    }
+
+    #[test]
+    fn register_and_delete_by_id() {
+        let (reg, _) = Registry::new(
+            vec![def("x", "openai/x")],
+            HashMap::new(),
+            None,
+            Registered::Only(vec![]),
+            &HashMap::new(),
+        );
+        assert_eq!(reg.register(&["x".into(), "nope".into()]), ["x"]);
+        assert!(reg.register(&["x".into()]).is_empty());
+        let added = reg.upsert(def("y", "openai/y"), &HashMap::new()).unwrap();
+        assert_eq!(reg.snapshot().registered_names(), ["x", "y"]);
+        assert_eq!(reg.delete_deployment(&added.id).as_deref(), Some("y"));
+        assert!(reg.snapshot().group("y").is_none());
+        assert_eq!(reg.delete_deployment("missing"), None);
     }
 }

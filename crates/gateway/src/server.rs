@@ -1,7 +1,7 @@
 //! The axum router: routes, the master-key check, body limits, and serving on a listener.
 
 use crate::error::{ClientError, ClientProtocol};
-use crate::handlers::{health, messages, models};
+use crate::handlers::{admin, health, messages, models};
 use crate::state::GatewayState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -23,6 +23,10 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
+        .route("/model/new", post(admin::model_new))
+        .route("/model/delete", post(admin::model_delete))
+        .route("/model/info", get(admin::model_info))
+        .route("/v1/model/info", get(admin::model_info))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_master_key,

@@ -1,7 +1,7 @@
 //! The gateway's shared state, built once at start and handed to every handler.
 
 use crate::model::SecretString;
-use crate::registry::Registry;
+use crate::registry::{LeaseSink, Registry};
 use crate::secrets::SecretSource;
 use crate::upstream::Upstream;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ pub struct GatewayState {
     pub router: RouterSettings,
     /// Required from clients as `Authorization: Bearer` or `x-api-key` when set.
     pub master_key: Option<SecretString>,
+    pub lease_sink: Option<Arc<dyn LeaseSink>>,
     pub secrets: Arc<dyn SecretSource>,
     pub started: Instant,
 }

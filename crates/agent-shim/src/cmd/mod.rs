@@ -1,9 +1,20 @@
 //! One module and one handler per subcommand.
 
+mod claude;
+mod completion;
+mod enter;
 mod env;
+mod hook;
+mod install;
+mod janitor;
+mod leave;
 mod models;
+mod profiles;
 mod proxy;
+mod secrets;
 mod serve;
+mod set_folder;
+mod status;
 mod with;
 
 use crate::cli::{Cli, Command};
@@ -17,5 +28,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::With(a) => with::run(a),
         Command::Proxy { action, net } => proxy::run(action, net),
         Command::Models { action } => models::run(action),
+        Command::Profiles { action } => profiles::run(action),
+        Command::Secrets { action } => secrets::run(action),
+        Command::SetFolder(a) => set_folder::run(a),
+        Command::Enter(a) => enter::run(a),
+        Command::Leave(a) => leave::run(a),
+        Command::Janitor(a) => janitor::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Claude(a) => claude::run(a),
+        Command::Hook(a) => hook::run(a),
+        Command::Install(a) => install::run(a),
+        Command::Completion(a) => completion::run(a),
     }
 }

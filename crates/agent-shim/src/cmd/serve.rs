@@ -7,7 +7,8 @@ use crate::daemon::PidLock;
 use crate::error::{CliError, Result};
 use crate::settings::secrets::FileSecrets;
 use crate::settings::{Settings, catalog, env_vars};
-use gateway::{Gateway, GatewayConfig, RouterSettings, Timeouts};
+use crate::state::{StateDb, now_ms};
+use gateway::{Gateway, GatewayConfig, LeaseSink, Registered, RouterSettings, Timeouts};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -27,6 +28,26 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .collect();
     let master_key = settings.master_key()?;
     let _lock = PidLock::acquire(&settings)?;
+    // A managed gateway (the state database under the state dir) serves every definition but
+    // registers only the leased models, plus those listed in its config file (LiteLLM style).
+    let mut db = StateDb::open(&settings.state_dir)?;
+    let mut registered = db.leased_models(now_ms())?;
+    registered.extend(
+        settings
+            .config
+            .model_list
+            .iter()
+            .map(|m| m.model_name.clone()),
+    );
+    db.forget_registrations()?;
+    db.mark_registered(
+        &registered
+            .iter()
+            .map(|m| (m.clone(), None))
+            .collect::<Vec<_>>(),
+    )?;
+    let (lease_tx, lease_rx) = std::sync::mpsc::channel::<String>();
+    spawn_lease_writer(&settings, lease_rx)?;
     let mut router = RouterSettings::default();
     let mut timeouts = Timeouts::default();
     if let Some(r) = &settings.config.router_settings {
@@ -50,12 +71,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         models,
         profiles,
         default_profile: settings.config.default_profile.clone(),
+        registered: Registered::Only(registered),
+        lease_sink: Some(Arc::new(ChannelLeases(std::sync::Mutex::new(lease_tx)))),
         master_key: Some(master_key),
         secrets: Arc::new(FileSecrets::new(settings.secrets_path())),
         router,
         timeouts,
     };
     let addr = SocketAddr::new(settings.host, settings.port);
+    let state_dir = settings.state_dir.clone();
+    let interval = settings.janitor_interval();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,6 +90,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         for e in &gw.definition_errors {
             tracing::warn!("not serving {e}");
         }
+        tokio::spawn(janitor_timer(gw.state(), state_dir, interval));
         tracing::info!(%addr, config = %settings.config_path.display(), "agent-shim gateway listening on http://{addr}");
         gw.serve(shutdown_signal())
             .await
@@ -101,5 +127,74 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
+    }
+}
+
+/// Hands model names used without registration to the writer thread (never blocks a request).
+struct ChannelLeases(std::sync::Mutex<std::sync::mpsc::Sender<String>>);
+
+impl LeaseSink for ChannelLeases {
+    fn leased(&self, model_name: &str) {
+        let tx = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = tx.send(model_name.to_owned());
+    }
+}
+
+/// Records leases in the state database, off the request path.
+fn spawn_lease_writer(
+    settings: &Settings,
+    rx: std::sync::mpsc::Receiver<String>,
+) -> crate::error::Result<()> {
+    let dir = settings.state_dir.clone();
+    let lease = settings.lease();
+    std::thread::Builder::new()
+        .name("lease-writer".into())
+        .spawn(move || {
+            let mut db = match StateDb::open(&dir) {
+                Ok(db) => db,
+                Err(e) => {
+                    tracing::error!("leases will not be recorded: {e}");
+                    return;
+                }
+            };
+            for name in rx {
+                match db.lease(&name, now_ms(), lease) {
+                    Ok(()) => tracing::info!(model = %name, "model leased on first use"),
+                    Err(e) => tracing::warn!("cannot lease {name}: {e}"),
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| CliError::failed(format!("cannot start the lease writer: {e}")))
+}
+
+/// Runs the janitor every `interval` and unregisters what it releases.
+async fn janitor_timer(
+    state: Arc<gateway::state::GatewayState>,
+    dir: std::path::PathBuf,
+    interval: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let dir = dir.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            let mut db = StateDb::open(&dir)?;
+            db.janitor(now_ms(), interval, false)
+        })
+        .await;
+        match removed {
+            Ok(Ok(Some(rows))) => {
+                for row in rows {
+                    if state.registry.deregister(&row.model_name) {
+                        tracing::info!(model = %row.model_name, "lease expired; model unregistered");
+                    }
+                }
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!("janitor: {e}"),
+            Err(e) => tracing::warn!("janitor: {e}"),
+        }
     }
 }

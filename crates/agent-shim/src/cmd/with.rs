@@ -11,22 +11,28 @@ use crate::cli::WithArgs;
 use crate::daemon;
 use crate::error::{CliError, Result};
 use crate::settings::{Settings, catalog, env_vars};
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
 pub fn run(args: WithArgs) -> Result<ExitCode> {
     let settings = Settings::load(&args.net, None)?;
-    let profiles = catalog::load_profiles(&settings)?;
-    let profile = catalog::profile(&profiles, &args.profile)?;
-    let models = catalog::load_models(&settings)?;
-    catalog::profile_models(&models, &args.profile, profile)?;
-    let key = settings.master_key()?;
-    daemon::block_on(daemon::ensure_running(&settings))?;
-    let vars = profile_env(&settings, &args.profile, &profile.item, &key, &models);
+    launch(&settings, &args.profile, &args.command)
+}
 
-    let (program, rest) = args
-        .command
+/// Starts the gateway if needed and replaces this process with `command`, routed through the
+/// gateway for `profile`. Returns only on failure.
+pub fn launch(settings: &Settings, profile_name: &str, command: &[OsString]) -> Result<ExitCode> {
+    let profiles = catalog::load_profiles(settings)?;
+    let profile = catalog::profile(&profiles, profile_name)?;
+    let models = catalog::load_models(settings)?;
+    catalog::profile_models(&models, profile_name, profile)?;
+    let key = settings.master_key()?;
+    daemon::block_on(daemon::ensure_running(settings))?;
+    let vars = profile_env(settings, profile_name, &profile.item, &key, &models);
+
+    let (program, rest) = command
         .split_first()
         .ok_or_else(|| CliError::usage("no command given after --"))?;
     let mut cmd = Command::new(program);

@@ -34,6 +34,11 @@ const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
     "openrouter",
 );
 
+/// The built-in profile files: (name, YAML).
+pub fn builtin_profile_files() -> &'static [(&'static str, &'static str)] {
+    BUILTIN_PROFILES
+}
+
 /// Where an item was defined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -289,6 +294,7 @@ mod tests {
             for d in defs {
                 gateway::providers::deployment::Deployment::new(
                     d,
+                    gateway::providers::deployment::Origin::Config,
                     &std::collections::HashMap::new(),
                 )
                 .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));

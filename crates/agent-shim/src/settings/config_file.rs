@@ -16,13 +16,16 @@ pub struct ConfigFile {
     pub port: Option<u16>,
     /// A literal key or `os.environ/NAME`.
     pub master_key: Option<SecretString>,
-    // Read by the state database and the janitor.
+    // Read by the usage log (not used yet: usage is logged to the gateway log).
     #[allow(dead_code)]
     pub database_url: Option<String>,
-    #[allow(dead_code)]
-    pub lease_minutes: Option<u64>,
-    #[allow(dead_code)]
-    pub janitor_interval_seconds: Option<u64>,
+    /// How long a model stays registered after its last directory was left (default 15).
+    pub lease_minutes: Option<f64>,
+    /// The janitor runs at most this often (default 60).
+    pub janitor_interval_seconds: Option<f64>,
+    /// An external LiteLLM proxy to register models with and point agents at, instead of the
+    /// embedded gateway.
+    pub proxy: Option<ExternalProxy>,
     pub log_level: Option<String>,
     /// Profile whose tiers resolve Claude model ids when a request names no profile.
     pub default_profile: Option<String>,
@@ -41,6 +44,16 @@ pub struct ConfigFile {
     pub _callback_settings: Option<IgnoredAny>,
     #[serde(rename = "guardrails")]
     pub _guardrails: Option<IgnoredAny>,
+}
+
+/// `proxy:` — a LiteLLM proxy the user keeps running.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalProxy {
+    /// Its base URL, e.g. `http://127.0.0.1:4000`.
+    pub url: String,
+    /// Its master key (a literal or `os.environ/NAME`).
+    pub master_key: SecretString,
 }
 
 /// LiteLLM's `router_settings`; keys other than these are accepted and ignored.

@@ -14,6 +14,8 @@ pub const MASTER_KEY: &str = "AGENT_SHIM_MASTER_KEY";
 pub const LOG: &str = "AGENT_SHIM_LOG";
 /// The current directory's profile (set by `.envrc.user`).
 pub const PROFILE: &str = "AGENT_SHIM_PROFILE";
+/// The current directory's token (set by `.envrc`), watched by the shell hook.
+pub const TOKEN: &str = "AGENT_SHIM_TOKEN";
 
 // What agents read.
 pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";

@@ -132,6 +132,26 @@ impl Settings {
         secrets::master_key(&self.secrets_path())
     }
 
+    /// How long a released model stays registered (`lease_minutes`, default 15).
+    pub fn lease(&self) -> std::time::Duration {
+        let m = self
+            .config
+            .lease_minutes
+            .filter(|m| m.is_finite() && *m >= 0.0)
+            .unwrap_or(15.0);
+        std::time::Duration::from_secs_f64(m * 60.0)
+    }
+
+    /// The janitor's minimum interval (`janitor_interval_seconds`, default 60).
+    pub fn janitor_interval(&self) -> std::time::Duration {
+        let s = self
+            .config
+            .janitor_interval_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(60.0);
+        std::time::Duration::from_secs_f64(s)
+    }
+
     /// Pid file of the gateway on this port.
     pub fn pid_path(&self) -> PathBuf {
         self.state_dir.join(format!("gateway-{}.pid", self.port))

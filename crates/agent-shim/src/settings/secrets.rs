@@ -89,6 +89,19 @@ pub fn template() -> String {
     t
 }
 
+/// Creates the file with the template (mode 0600), when it does not exist.
+pub fn init(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    write_private(path, &template())
+}
+
 /// Sets `name` to `value`, creating the file (0600, with the template) and its directory (0700)
 /// when missing. Other lines are kept; the file is replaced atomically.
 pub fn set(path: &Path, name: &str, value: &str) -> Result<()> {

@@ -14,6 +14,7 @@ pub async fn health(State(gw): State<Arc<GatewayState>>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "uptime_seconds": gw.started.elapsed().as_secs(),
-        "models": gw.registry.snapshot().names().len(),
+        "models": gw.registry.snapshot().registered_names().len(),
+        "defined_models": gw.registry.snapshot().names().len(),
     }))
 }

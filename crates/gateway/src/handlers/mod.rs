@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per endpoint family.
 
+pub mod admin;
 pub mod health;
 pub mod messages;
 pub mod models;

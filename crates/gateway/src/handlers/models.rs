@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub async fn list(State(gw): State<Arc<GatewayState>>, headers: HeaderMap) -> Json<Value> {
     let snap = gw.registry.snapshot();
-    let names = snap.names();
+    let names = snap.registered_names();
     if headers.contains_key("anthropic-version") {
         let data: Vec<Value> = names
             .iter()

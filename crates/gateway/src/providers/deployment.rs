@@ -37,9 +37,22 @@ pub struct DefinitionError {
     pub reason: String,
 }
 
+/// Where a deployment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Configuration files (built-in, models.yaml, config.yaml): stays defined when unregistered.
+    Config,
+    /// The admin API (`/model/new`): removed when unregistered.
+    Admin,
+}
+
 /// A model definition ready to serve.
 #[derive(Debug)]
 pub struct Deployment {
+    /// `model_info.id`, else derived from the model name, provider model and endpoint, so that
+    /// re-registering the same deployment (say, with a key) replaces it.
+    pub id: String,
+    pub origin: Origin,
     pub definition: ModelDefinition,
     pub provider: &'static ProviderInfo,
     /// The id the upstream expects (after the provider prefix).
@@ -74,6 +87,7 @@ impl Deployment {
     /// without `api_base`, a provider that needs `api_base`, an invalid header.
     pub fn new(
         def: ModelDefinition,
+        origin: Origin,
         secrets: &dyn SecretSource,
     ) -> Result<Deployment, DefinitionError> {
         let err = |reason: String| DefinitionError {
@@ -198,7 +212,17 @@ impl Deployment {
             .iter()
             .filter_map(|k| params.other.get(*k).map(|v| ((*k).to_owned(), v.clone())))
             .collect();
+        let id = def.model_info.id.clone().unwrap_or_else(|| {
+            use sha2::{Digest, Sha256};
+            let key = format!("{}\0{}\0{api_base}", def.model_name, params.model);
+            Sha256::digest(key.as_bytes())[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        });
         Ok(Deployment {
+            id,
+            origin,
             overrides,
             definition: def,
             provider,
@@ -295,7 +319,8 @@ mod tests {
     fn resolves_provider_endpoint_and_key() {
         let secrets: HashMap<String, String> =
             [("CEREBRAS_API_KEY".to_owned(), "k".to_owned())].into();
-        let d = Deployment::new(def("cerebras/gpt-oss-120b", None), &secrets).unwrap();
+        let d =
+            Deployment::new(def("cerebras/gpt-oss-120b", None), Origin::Config, &secrets).unwrap();
         assert_eq!(d.upstream_model, "gpt-oss-120b");
         assert_eq!(
             d.endpoint(Endpoint::Generate),
@@ -303,7 +328,12 @@ mod tests {
         );
         assert!(matches!(d.key, ApiKey::Value(ref v) if v.expose() == "k"));
         assert!(d.chat.drops("metadata") && d.chat.drops("top_k"));
-        let d = Deployment::new(def("groq/moonshotai/kimi-k2", None), &HashMap::new()).unwrap();
+        let d = Deployment::new(
+            def("groq/moonshotai/kimi-k2", None),
+            Origin::Config,
+            &HashMap::new(),
+        )
+        .unwrap();
         assert_eq!(d.upstream_model, "moonshotai/kimi-k2");
         assert!(matches!(d.key, ApiKey::Missing { ref var } if var == "GROQ_API_KEY"));
     }
@@ -317,7 +347,7 @@ mod tests {
         d.litellm_params
             .other
             .insert("rpm".into(), serde_json::json!(10));
-        let d = Deployment::new(d, &HashMap::new()).unwrap();
+        let d = Deployment::new(d, Origin::Config, &HashMap::new()).unwrap();
         let out =
             d.apply_overrides(br#"{"model":"x","reasoning_effort":"high","tools":[]}"#.to_vec());
         assert_eq!(
@@ -334,7 +364,8 @@ mod tests {
             "https://api.anthropic.com/",
             "https://api.anthropic.com/v1",
         ] {
-            let d = Deployment::new(def("anthropic/claude-x", Some(base)), &none).unwrap();
+            let d = Deployment::new(def("anthropic/claude-x", Some(base)), Origin::Config, &none)
+                .unwrap();
             assert_eq!(
                 d.endpoint(Endpoint::Generate),
                 "https://api.anthropic.com/v1/messages"
@@ -349,12 +380,17 @@ mod tests {
     #[test]
     fn errors_say_what_to_change() {
         let none = HashMap::new();
-        let e = Deployment::new(def("nosuch/x", None), &none).unwrap_err();
+        let e = Deployment::new(def("nosuch/x", None), Origin::Config, &none).unwrap_err();
         assert!(e.to_string().contains("unknown provider 'nosuch'"), "{e}");
         assert!(e.to_string().contains("api_base"), "{e}");
-        let e = Deployment::new(def("hosted_vllm/x", None), &none).unwrap_err();
+        let e = Deployment::new(def("hosted_vllm/x", None), Origin::Config, &none).unwrap_err();
         assert!(e.to_string().contains("set litellm_params.api_base"), "{e}");
-        let d = Deployment::new(def("nosuch/x", Some("http://h:1/v1")), &none).unwrap();
+        let d = Deployment::new(
+            def("nosuch/x", Some("http://h:1/v1")),
+            Origin::Config,
+            &none,
+        )
+        .unwrap();
         assert_eq!(
             d.endpoint(Endpoint::Generate),
             "http://h:1/v1/chat/completions"

@@ -53,11 +53,23 @@ pub async fn gateway_with(
     secrets: HashMap<String, String>,
     router: RouterSettings,
 ) -> Running {
+    gateway_full(models, secrets, router, gateway::Registered::All, None).await
+}
+
+pub async fn gateway_full(
+    models: Vec<ModelDefinition>,
+    secrets: HashMap<String, String>,
+    router: RouterSettings,
+    registered: gateway::Registered,
+    lease_sink: Option<Arc<dyn gateway::LeaseSink>>,
+) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = GatewayConfig {
         models,
         profiles: HashMap::new(),
         default_profile: None,
+        registered,
+        lease_sink,
         master_key: Some(SecretString::new(MASTER_KEY)),
         secrets: Arc::new(secrets),
         router,

@@ -1,6 +1,7 @@
 //! Gateway integration tests: the real server on a loopback port, its upstream the project's
 //! scripted fake provider, its client a plain HTTP client.
 
+mod admin;
 mod common;
 mod errors;
 mod messages_to_anthropic;

@@ -4,7 +4,7 @@ use crate::common::*;
 use gateway::{LitellmParams, ModelDefinition};
 use serde_json::{Value, json};
 
-fn mock(name: &str, text: &str) -> ModelDefinition {
+pub fn mock(name: &str, text: &str) -> ModelDefinition {
     ModelDefinition {
         model_name: name.into(),
         litellm_params: LitellmParams {

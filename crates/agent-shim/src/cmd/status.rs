@@ -1,0 +1,124 @@
+//! `agent-shim status [--json]`: the gateway (pid, health, uptime, port), the entered directories
+//! (token, profile, shells, last seen) and each model's refcount and lease. Never shows a key.
+
+use crate::cli::StatusArgs;
+use crate::daemon::{self, Probe};
+use crate::error::Result;
+use crate::registration::Target;
+use crate::settings::Settings;
+use crate::state::{StateDb, now_ms};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+
+pub fn run(args: StatusArgs) -> Result<ExitCode> {
+    let settings = Settings::load(&Default::default(), None)?;
+    let db = StateDb::open(&settings.state_dir)?;
+    let tokens = db.tokens()?;
+    let models = db.models()?;
+    let now = now_ms();
+    let target = Target::of(&settings)?;
+    let gateway = if target.external {
+        json!({"external": true, "url": target.url})
+    } else {
+        match daemon::block_on(daemon::probe(&settings)) {
+            Probe::Gateway(h) => json!({
+                "running": true, "healthy": h["status"] == "healthy", "url": settings.base_url(),
+                "port": settings.port, "pid": h["pid"], "uptime_seconds": h["uptime_seconds"],
+                "registered_models": h["models"],
+            }),
+            Probe::Foreign(url) => json!({"running": false, "url": url, "port": settings.port,
+                "problem": "another program answers on this port"}),
+            Probe::Nothing => {
+                json!({"running": false, "url": settings.base_url(), "port": settings.port,
+                "pid": daemon::running_pid(&settings)})
+            }
+        }
+    };
+    let report = json!({
+        "gateway": gateway,
+        "directories": tokens,
+        "models": models,
+        "janitor_last_run": db.last_janitor_run()?,
+        "now": now,
+    });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", human(&report, now));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ago(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn human(r: &Value, now: i64) -> String {
+    let mut out = String::new();
+    let g = &r["gateway"];
+    if g["external"] == true {
+        out.push_str(&format!(
+            "gateway      external proxy {}\n",
+            g["url"].as_str().unwrap_or("")
+        ));
+    } else if g["running"] == true {
+        let up = ago(g["uptime_seconds"].as_i64().unwrap_or(0) * 1000);
+        let health = if g["healthy"] == true {
+            "healthy"
+        } else {
+            "unhealthy"
+        };
+        out.push_str(&format!(
+            "gateway      running  {}  pid {}  up {up}  {health}  {} registered models\n",
+            g["url"].as_str().unwrap_or(""),
+            g["pid"],
+            g["registered_models"]
+        ));
+    } else {
+        out.push_str(&format!(
+            "gateway      not running  ({})\n",
+            g["url"].as_str().unwrap_or("")
+        ));
+    }
+    let dirs = r["directories"].as_array().cloned().unwrap_or_default();
+    out.push_str(&format!("directories  {}\n", dirs.len()));
+    for d in &dirs {
+        out.push_str(&format!(
+            "  {}  {:<12} shells {}  seen {} ago  {}\n",
+            d["token"].as_str().unwrap_or(""),
+            d["profile"].as_str().unwrap_or(""),
+            d["refs"],
+            ago(now - d["last_seen"].as_i64().unwrap_or(now)),
+            d["directory"].as_str().unwrap_or("")
+        ));
+    }
+    let models = r["models"].as_array().cloned().unwrap_or_default();
+    out.push_str(&format!("models       {}\n", models.len()));
+    let width = models
+        .iter()
+        .filter_map(|m| m["model_name"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    for m in &models {
+        let lease = match m["lease_expires"].as_i64() {
+            None => "in use".to_owned(),
+            Some(t) if t > now => format!("lease expires in {}", ago(t - now)),
+            Some(_) => "lease expired (the janitor will release it)".to_owned(),
+        };
+        out.push_str(&format!(
+            "  {:width$}  refs {}  {lease}\n",
+            m["model_name"].as_str().unwrap_or(""),
+            m["refcount"]
+        ));
+    }
+    out
+}

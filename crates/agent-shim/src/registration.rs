@@ -1,0 +1,170 @@
+//! Registering models with the gateway — the embedded one, or an external LiteLLM proxy named by
+//! config.yaml `proxy: {url, master_key}` — through LiteLLM's admin API (`/model/new`,
+//! `/model/delete`). Keys referenced as `os.environ/NAME` are resolved from this process's
+//! environment (then `.secrets`) before they are sent, so a gateway started from another shell
+//! still gets them, as the seed's "expanded at runtime before registering" says.
+
+use crate::error::{CliError, Result};
+use crate::settings::catalog::Sourced;
+use crate::settings::{Settings, secrets};
+use crate::state::ModelRow;
+use gateway::ModelDefinition;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Where models are registered and agents are pointed.
+pub struct Target {
+    pub url: String,
+    pub master_key: gateway::SecretString,
+    /// An external LiteLLM proxy rather than the embedded gateway.
+    pub external: bool,
+}
+
+impl Target {
+    pub fn of(settings: &Settings) -> Result<Target> {
+        match &settings.config.proxy {
+            Some(p) => {
+                let key = match p.master_key.env_reference() {
+                    None => p.master_key.clone(),
+                    Some(var) => {
+                        secrets::lookup(&settings.secrets_path(), var)?.ok_or_else(|| {
+                            CliError::usage(format!(
+                                "{}: proxy.master_key is os.environ/{var}, but {var} is not set",
+                                settings.config_path.display()
+                            ))
+                        })?
+                    }
+                };
+                Ok(Target {
+                    url: p.url.trim_end_matches('/').to_owned(),
+                    master_key: key,
+                    external: true,
+                })
+            }
+            None => Ok(Target {
+                url: settings.base_url(),
+                master_key: settings.master_key()?,
+                external: false,
+            }),
+        }
+    }
+}
+
+/// The definition as JSON for `/model/new`, with its key resolved when this process has it.
+fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value> {
+    let mut body = serde_json::to_value(def).map_err(|e| CliError::failed(e.to_string()))?;
+    let params = &def.litellm_params;
+    let var = match &params.api_key {
+        Some(k) => match k.env_reference() {
+            Some(v) => Some(v.to_owned()),
+            // A literal key: SecretString serialises redacted, so put the value back.
+            None => {
+                body["litellm_params"]["api_key"] = json!(k.expose());
+                None
+            }
+        },
+        None => def
+            .provider_prefix()
+            .and_then(gateway::providers::table::provider)
+            .and_then(|p| p.key_env)
+            .map(str::to_owned),
+    };
+    if let Some(var) = var
+        && let Some(v) = secrets::lookup(&settings.secrets_path(), &var)?
+    {
+        body["litellm_params"]["api_key"] = json!(v.expose());
+    }
+    Ok(body)
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("client builds")
+}
+
+/// Registers the definitions of `names`; returns `(name, id the target gave)` for each.
+pub async fn register(
+    settings: &Settings,
+    target: &Target,
+    catalog: &[Sourced<ModelDefinition>],
+    names: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    let client = http();
+    let mut out = Vec::new();
+    for name in names {
+        let defs: Vec<&ModelDefinition> = catalog
+            .iter()
+            .filter(|d| &d.item.model_name == name)
+            .map(|d| &d.item)
+            .collect();
+        if defs.is_empty() {
+            return Err(CliError::usage(format!(
+                "model '{name}' has no definition (`agent-shim models list`)"
+            )));
+        }
+        for def in defs {
+            let body = registration_body(settings, def)?;
+            let resp = client
+                .post(format!("{}/model/new", target.url))
+                .bearer_auth(target.master_key.expose())
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| {
+                    CliError::failed(format!("cannot register '{name}' at {}: {e}", target.url))
+                })?;
+            let status = resp.status();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            if !status.is_success() {
+                let msg = v["error"]["message"]
+                    .as_str()
+                    .or(v["detail"].as_str())
+                    .map_or_else(|| v.to_string(), str::to_owned);
+                return Err(CliError::failed(format!(
+                    "{} refused to register '{name}' ({status}): {msg}",
+                    target.url
+                )));
+            }
+            let id = v["model_id"]
+                .as_str()
+                .or(v["model_info"]["id"].as_str())
+                .map(str::to_owned);
+            out.push((name.clone(), id));
+        }
+    }
+    Ok(out)
+}
+
+/// Unregisters expired models: by the ids an external proxy gave, else by name.
+pub async fn unregister(target: &Target, rows: &[ModelRow]) -> Result<()> {
+    let client = http();
+    for row in rows {
+        let bodies: Vec<Value> = if row.external_ids.is_empty() {
+            vec![json!({"model_name": row.model_name})]
+        } else {
+            row.external_ids
+                .iter()
+                .map(|id| json!({"id": id}))
+                .collect()
+        };
+        for body in bodies {
+            let r = client
+                .post(format!("{}/model/delete", target.url))
+                .bearer_auth(target.master_key.expose())
+                .json(&body)
+                .send()
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(
+                    "cannot unregister '{}' at {}: {e}",
+                    row.model_name,
+                    target.url
+                );
+            }
+        }
+    }
+    Ok(())
+}
