@@ -161,7 +161,11 @@ pub async fn start(settings: &Settings) -> Result<Value> {
         if let Probe::Gateway(v) = probe(settings).await {
             return Ok(v);
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        // A child that exited because another process's gateway holds the pid file lost a race
+        // to start it: wait for that one instead.
+        if let Ok(Some(status)) = child.try_wait()
+            && running_pid(settings).is_none_or(|pid| pid == child.id())
+        {
             return Err(CliError::failed(format!(
                 "the gateway exited at start ({status}); its log {} says: {}",
                 log_path.display(),

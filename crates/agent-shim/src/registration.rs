@@ -94,7 +94,18 @@ pub async fn register(
 ) -> Result<Vec<(String, Option<String>)>> {
     let client = http();
     let mut out = Vec::new();
+    // An external proxy may already serve a model from its own config; LiteLLM can only add
+    // models at runtime with a database, so those are not added again.
+    let served = if target.external {
+        served_models(&client, target).await?
+    } else {
+        Vec::new()
+    };
     for name in names {
+        if served.contains(name) {
+            out.push((name.clone(), None));
+            continue;
+        }
         let defs: Vec<&ModelDefinition> = catalog
             .iter()
             .filter(|d| &d.item.model_name == name)
@@ -123,8 +134,14 @@ pub async fn register(
                     .as_str()
                     .or(v["detail"].as_str())
                     .map_or_else(|| v.to_string(), str::to_owned);
+                let hint = if msg.contains("No DB Connected") || msg.contains("store_model_in_db") {
+                    "; LiteLLM adds models at runtime only with a database (DATABASE_URL and \
+                     store_model_in_db: true): connect one, or list the model in the proxy's own config.yaml"
+                } else {
+                    ""
+                };
                 return Err(CliError::failed(format!(
-                    "{} refused to register '{name}' ({status}): {msg}",
+                    "{} refused to register '{name}' ({status}): {msg}{hint}",
                     target.url
                 )));
             }
@@ -136,6 +153,35 @@ pub async fn register(
         }
     }
     Ok(out)
+}
+
+/// The model names an external proxy already serves (`GET /model/info`).
+async fn served_models(client: &reqwest::Client, target: &Target) -> Result<Vec<String>> {
+    let url = format!("{}/model/info", target.url);
+    let resp = client
+        .get(&url)
+        .bearer_auth(target.master_key.expose())
+        .send()
+        .await
+        .map_err(|e| {
+            CliError::failed(format!(
+                "cannot reach the proxy at {url}: {e}; is it running?"
+            ))
+        })?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        return Err(CliError::failed(format!(
+            "{url} answered {status}: {}; check proxy.master_key in config.yaml",
+            v["error"]["message"].as_str().unwrap_or("no message")
+        )));
+    }
+    Ok(v["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["model_name"].as_str().map(str::to_owned))
+        .collect())
 }
 
 /// Unregisters expired models: by the ids an external proxy gave, else by name.

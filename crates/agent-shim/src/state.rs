@@ -76,22 +76,44 @@ pub struct Entered {
 }
 
 impl StateDb {
-    /// Opens (creating when needed) `state.db` in `dir`.
+    /// Opens (creating when needed) `state.db` in `dir`. Many processes may open a new database
+    /// at once: switching it to WAL can answer "database is locked" without waiting, so opening
+    /// is retried for up to 10 s.
     pub fn open(dir: &Path) -> Result<StateDb> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("state.db");
-        let fail = |e: rusqlite::Error| {
-            CliError::failed(format!("state database {}: {e}", path.display()))
-        };
-        let conn = Connection::open(&path).map_err(fail)?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(fail)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut attempt: u64 = 0;
+        loop {
+            match Self::try_open(&path) {
+                Ok(db) => return Ok(db),
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(
+                        5 + (attempt * 7 + u64::from(std::process::id())) % 40,
+                    ));
+                }
+                Err(e) => {
+                    return Err(CliError::failed(format!(
+                        "state database {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> rusqlite::Result<StateDb> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let mut db = StateDb { conn };
-        db.migrate().map_err(fail)?;
+        db.migrate()?;
         Ok(db)
     }
 
@@ -381,6 +403,13 @@ impl StateDb {
             .map_err(Self::fail)?;
         Ok(v.and_then(|v| v.parse().ok()))
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {

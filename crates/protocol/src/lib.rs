@@ -1,6 +1,7 @@
-//! Protocol translation for agent-shim: the wire types of the Anthropic Messages and OpenAI Chat
-//! Completions APIs, one internal model ([`ir`]) they all decode into and encode from, the
-//! streaming state machines, an SSE parser, and byte-exact same-protocol pass-through.
+//! Protocol translation for agent-shim: the wire types of the Anthropic Messages, OpenAI Chat
+//! Completions and OpenAI Responses APIs, one internal model ([`ir`]) they all decode into and
+//! encode from, the streaming state machines, an SSE parser, and byte-exact same-protocol
+//! pass-through.
 //!
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
@@ -8,6 +9,7 @@ pub mod anthropic;
 pub mod check;
 pub mod ir;
 pub mod openai_chat;
+pub mod openai_responses;
 pub mod passthrough;
 pub mod sse;
 pub mod stream;

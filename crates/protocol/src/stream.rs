@@ -58,6 +58,24 @@ impl ClientEncoder for crate::openai_chat::StreamEncoder {
     }
 }
 
+impl UpstreamDecoder for crate::openai_responses::StreamDecoder {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) {
+        crate::openai_responses::StreamDecoder::on_event(self, ev, out)
+    }
+    fn on_end(&mut self, out: &mut Vec<StreamEvent>) {
+        crate::openai_responses::StreamDecoder::on_end(self, out)
+    }
+    fn is_finished(&self) -> bool {
+        crate::openai_responses::StreamDecoder::is_finished(self)
+    }
+}
+
+impl ClientEncoder for crate::openai_responses::StreamEncoder {
+    fn encode(&mut self, ev: &StreamEvent, out: &mut BytesMut) {
+        crate::openai_responses::StreamEncoder::encode(self, ev, out)
+    }
+}
+
 /// Turns a complete answer into the events a stream of it would carry, for answers that are not
 /// streamed upstream (mock responses, non-streaming upstreams). Text is cut into pieces of about
 /// `piece` characters so clients see a real stream.

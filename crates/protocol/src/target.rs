@@ -81,13 +81,35 @@ pub struct AnthropicTarget {
     pub supports_thinking: bool,
 }
 
+/// Quirks of an OpenAI Responses upstream (OpenAI's own `/v1/responses` and compatible hosts).
+#[derive(Debug, Clone, Default)]
+pub struct ResponsesTarget {
+    /// The model id the upstream expects.
+    pub model: String,
+    /// Output-token cap; the client's limit is clamped to it.
+    pub max_output_tokens: Option<u32>,
+    /// Request parameters never to send.
+    pub drop: Vec<String>,
+}
+
+impl ResponsesTarget {
+    /// Whether `param` must not be sent.
+    pub fn drops(&self, param: &str) -> bool {
+        self.drop.iter().any(|d| d == param)
+    }
+}
+
 /// Tool names longer than an upstream's 64-character limit, shortened deterministically
-/// (first 55 characters, `_`, 8 hex digits of their SHA-256, as LiteLLM does), and the way back.
+/// (first 55 characters, `_`, 8 hex digits of their SHA-256, as LiteLLM does), and the way back;
+/// plus the names of the request's custom (raw-string) tools, whose calls a Responses client must
+/// receive as `custom_tool_call`s although the upstream saw a function.
 /// Built from the request's tool list, so no state outlives a request.
 #[derive(Debug, Clone, Default)]
 pub struct ToolNames {
     /// (short, original) for every name that had to be shortened.
     pairs: Vec<(String, String)>,
+    /// Names of the [`ToolKind::Custom`](crate::ir::ToolKind::Custom) tools.
+    custom: Vec<String>,
 }
 
 impl ToolNames {
@@ -101,7 +123,26 @@ impl ToolNames {
             .filter(|n| n.len() > Self::MAX_LEN)
             .map(|n| (Self::shorten_name(n), n.to_owned()))
             .collect();
-        ToolNames { pairs }
+        ToolNames {
+            pairs,
+            custom: Vec::new(),
+        }
+    }
+
+    /// The mapping for a request's tools, remembering which are custom tools.
+    pub fn from_tools(tools: &[crate::ir::Tool]) -> ToolNames {
+        let mut names = ToolNames::new(tools.iter().map(|t| t.name.as_str()));
+        names.custom = tools
+            .iter()
+            .filter(|t| t.kind == crate::ir::ToolKind::Custom)
+            .map(|t| t.name.clone())
+            .collect();
+        names
+    }
+
+    /// Whether `name` (the client's name) is a custom tool of the request.
+    pub fn is_custom(&self, name: &str) -> bool {
+        self.custom.iter().any(|c| c == name)
     }
 
     /// The deterministic short form of `name`.
@@ -216,7 +257,9 @@ pub struct ResponseContext {
     pub model: String,
     /// Unix time in seconds, for the `created` fields.
     pub created: u64,
-    /// The request's long tool names, to restore them in tool calls.
+    /// The request's long tool names, to restore them in tool calls, and (built with
+    /// [`ToolNames::from_tools`]) its custom tools, whose calls Responses clients get as
+    /// `custom_tool_call`s.
     pub tool_names: ToolNames,
 }
 

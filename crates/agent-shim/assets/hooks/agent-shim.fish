@@ -1,10 +1,11 @@
 # agent-shim hook for fish. Load it with: agent-shim hook fish | source
 # When AGENT_SHIM_TOKEN (exported by direnv from a directory's .envrc) changes, it tells
-# agent-shim which directory the shell left and entered. It reacts to the variable itself, so the
-# order of direnv's and this hook does not matter; it prints nothing and never makes the prompt
-# wait: the calls run in the background.
+# agent-shim which directory the shell left and entered. It runs at the prompt and before each
+# command, after direnv has exported all of a directory's variables (reacting to the variable
+# itself would run before direnv sets AGENT_SHIM_PROFILE: direnv's order varies). It prints
+# nothing and never makes the prompt wait: the calls run in the background.
 
-function __agent_shim_sync --on-variable AGENT_SHIM_TOKEN --on-event fish_prompt
+function __agent_shim_sync --on-event fish_prompt --on-event fish_preexec
     set -l new "$AGENT_SHIM_TOKEN"
     set -l old "$__agent_shim_active_token"
     if test "$new" != "$old"

@@ -30,3 +30,13 @@ fi
 if (( ! ${zshexit_functions[(I)_agent_shim_exit]} )); then
   zshexit_functions+=(_agent_shim_exit)
 fi
+
+# Completions written by `agent-shim install` live outside zsh's default fpath.
+typeset -g _agent_shim_site="${XDG_DATA_HOME:-$HOME/.local/share}/zsh/site-functions"
+if [[ -d "$_agent_shim_site" ]] && (( ! ${fpath[(Ie)$_agent_shim_site]} )); then
+  fpath=("$_agent_shim_site" $fpath)
+fi
+if (( $+functions[compdef] )) && [[ -r "$_agent_shim_site/_agent-shim" ]]; then
+  autoload -Uz _agent-shim && compdef _agent-shim agent-shim
+fi
+unset _agent_shim_site

@@ -40,7 +40,10 @@ pub fn run(args: EnterArgs) -> Result<ExitCode> {
         daemon::block_on(daemon::ensure_running(&settings))?;
     } else if !entered.unregistered.is_empty() {
         let models = catalog::load_models(&settings)?;
-        catalog::profile_models(&models, &args.profile, profile)?;
+        if !target.external {
+            // An external proxy may serve models defined only in its own config.
+            catalog::profile_models(&models, &args.profile, profile)?;
+        }
         let done = daemon::block_on(async {
             if !target.external {
                 daemon::ensure_running(&settings).await?;

@@ -4,10 +4,10 @@
 
 use crate::cli::EnvArgs;
 use crate::error::Result;
+use crate::registration::Target;
 use crate::settings::catalog::{self, ProfileMeta, Sourced};
 use crate::settings::{Settings, env_vars};
 use gateway::ModelDefinition;
-use gateway::SecretString;
 use std::process::ExitCode;
 
 /// Claude Code's request timeout: 50 minutes, as the seed sets it (long agentic turns).
@@ -17,9 +17,9 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let settings = Settings::load(&args.net, None)?;
     let profiles = catalog::load_profiles(&settings)?;
     let profile = catalog::profile(&profiles, &args.profile)?;
-    let key = settings.master_key()?;
+    let target = Target::of(&settings)?;
     let models = catalog::load_models(&settings)?;
-    let vars = profile_env(&settings, &args.profile, &profile.item, &key, &models);
+    let vars = profile_env(&target, &args.profile, &profile.item, &models);
     let mut out = String::new();
     for (k, v) in vars {
         if args.export {
@@ -36,15 +36,17 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
 /// declare a context window under 1M tokens, Claude Code is told the smaller one, so it compacts
 /// before the upstream refuses the prompt.
 pub fn profile_env(
-    settings: &Settings,
+    target: &Target,
     name: &str,
     p: &ProfileMeta,
-    key: &SecretString,
     models: &[Sourced<ModelDefinition>],
 ) -> Vec<(&'static str, String)> {
     let mut vars = vec![
-        (env_vars::ANTHROPIC_BASE_URL, settings.base_url()),
-        (env_vars::ANTHROPIC_AUTH_TOKEN, key.expose().to_owned()),
+        (env_vars::ANTHROPIC_BASE_URL, target.url.clone()),
+        (
+            env_vars::ANTHROPIC_AUTH_TOKEN,
+            target.master_key.expose().to_owned(),
+        ),
         (env_vars::API_TIMEOUT_MS, API_TIMEOUT_MS.to_owned()),
         (env_vars::ANTHROPIC_DEFAULT_OPUS_MODEL, p.opus_model.clone()),
         (

@@ -3,6 +3,7 @@
 use crate::cli::{ModelsAction, NetArgs};
 use crate::daemon;
 use crate::error::{CliError, Result};
+use crate::registration::Target;
 use crate::settings::Settings;
 use crate::settings::catalog::{self, Sourced};
 use gateway::ModelDefinition;
@@ -96,9 +97,11 @@ fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
             pnames.join(", ")
         )));
     };
-    let key = settings.master_key()?;
+    let target = Target::of(&settings)?;
     let failures = daemon::block_on(async {
-        daemon::ensure_running(&settings).await?;
+        if !target.external {
+            daemon::ensure_running(&settings).await?;
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .no_proxy()
@@ -109,8 +112,8 @@ fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
         for name in &names {
             let started = Instant::now();
             let resp = http
-                .post(format!("{}/v1/messages", settings.base_url()))
-                .bearer_auth(key.expose())
+                .post(format!("{}/v1/messages", target.url))
+                .bearer_auth(target.master_key.expose())
                 .header("anthropic-version", "2023-06-01")
                 .json(&json!({"model": name, "max_tokens": 200,
                               "messages": [{"role": "user", "content": TEST_PROMPT}]}))

@@ -10,6 +10,7 @@ use super::env::profile_env;
 use crate::cli::WithArgs;
 use crate::daemon;
 use crate::error::{CliError, Result};
+use crate::registration::Target;
 use crate::settings::{Settings, catalog, env_vars};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -27,10 +28,12 @@ pub fn launch(settings: &Settings, profile_name: &str, command: &[OsString]) -> 
     let profiles = catalog::load_profiles(settings)?;
     let profile = catalog::profile(&profiles, profile_name)?;
     let models = catalog::load_models(settings)?;
-    catalog::profile_models(&models, profile_name, profile)?;
-    let key = settings.master_key()?;
-    daemon::block_on(daemon::ensure_running(settings))?;
-    let vars = profile_env(settings, profile_name, &profile.item, &key, &models);
+    let target = Target::of(settings)?;
+    if !target.external {
+        catalog::profile_models(&models, profile_name, profile)?;
+        daemon::block_on(daemon::ensure_running(settings))?;
+    }
+    let vars = profile_env(&target, profile_name, &profile.item, &models);
 
     let (program, rest) = command
         .split_first()

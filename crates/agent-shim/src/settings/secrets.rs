@@ -61,8 +61,13 @@ pub fn lookup(path: &Path, name: &str) -> Result<Option<SecretString>> {
 }
 
 /// The master key: `AGENT_SHIM_MASTER_KEY` from the environment or the file, else a new random
-/// `sk-shim-…` key saved to the file (created 0600) and returned.
+/// `sk-shim-…` key saved to the file (created 0600) and returned. Concurrent first runs agree on
+/// one key: the check and the write happen under the file's lock.
 pub fn master_key(path: &Path) -> Result<SecretString> {
+    if let Some(k) = lookup(path, env_vars::MASTER_KEY)? {
+        return Ok(k);
+    }
+    let _lock = lock(path)?;
     if let Some(k) = lookup(path, env_vars::MASTER_KEY)? {
         return Ok(k);
     }
@@ -72,8 +77,28 @@ pub fn master_key(path: &Path) -> Result<SecretString> {
         .map(char::from)
         .collect();
     let key = format!("sk-shim-{key}");
-    set(path, env_vars::MASTER_KEY, &key)?;
+    set_locked(path, env_vars::MASTER_KEY, &key)?;
     Ok(SecretString::new(key))
+}
+
+/// An exclusive lock on `<path>.lock`, held until dropped, so read-modify-writes of the file from
+/// several processes do not lose each other's changes.
+fn lock(path: &Path) -> Result<std::fs::File> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let lock_path = path.with_extension("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| CliError::failed(format!("cannot open {}: {e}", lock_path.display())))?;
+    f.lock()
+        .map_err(|e| CliError::failed(format!("cannot lock {}: {e}", lock_path.display())))?;
+    Ok(f)
 }
 
 /// The commented template a new file starts with.
@@ -103,8 +128,13 @@ pub fn init(path: &Path) -> Result<()> {
 }
 
 /// Sets `name` to `value`, creating the file (0600, with the template) and its directory (0700)
-/// when missing. Other lines are kept; the file is replaced atomically.
+/// when missing. Other lines are kept; the file is replaced atomically, under the file's lock.
 pub fn set(path: &Path, name: &str, value: &str) -> Result<()> {
+    let _lock = lock(path)?;
+    set_locked(path, name, value)
+}
+
+fn set_locked(path: &Path, name: &str, value: &str) -> Result<()> {
     if !is_valid_name(name) {
         return Err(CliError::usage(format!(
             "'{name}' is not a valid variable name (letters, digits, _)"

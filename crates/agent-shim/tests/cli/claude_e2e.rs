@@ -11,18 +11,22 @@ use fake_provider::{FakeProviderThread, Script};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn claude_binary() -> String {
+pub fn claude_binary() -> String {
     if let Ok(p) = std::env::var("AGENT_SHIM_TEST_CLAUDE") {
         return p;
     }
-    let found = std::env::var("PATH")
+    on_path("claude")
+        .expect("Claude Code is needed: `npm install -g @anthropic-ai/claude-code` (or run `bash .ci/run`), or set AGENT_SHIM_TEST_CLAUDE")
+}
+
+/// The path of `name` on PATH.
+pub fn on_path(name: &str) -> Option<String> {
+    std::env::var("PATH")
         .unwrap_or_default()
         .split(':')
-        .map(|d| std::path::Path::new(d).join("claude"))
-        .find(|p| p.is_file());
-    found
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.is_file())
         .map(|p| p.display().to_string())
-        .expect("Claude Code is needed: `npm install -g @anthropic-ai/claude-code` (or run `bash .ci/run`), or set AGENT_SHIM_TEST_CLAUDE")
 }
 
 /// Runs a command, killing it after `limit`.

@@ -125,3 +125,63 @@ pub fn post_json(url: &str, key: &str, body: &serde_json::Value) -> Option<(u16,
         Some((status, r.text().await.ok()?))
     })
 }
+
+/// The gateway's master key, as `env` prints it.
+pub fn master_key(s: &Sandbox) -> String {
+    let out = stdout(&s.run(&["env", "demo"]));
+    out.lines()
+        .find_map(|l| l.strip_prefix("ANTHROPIC_AUTH_TOKEN="))
+        .expect("env prints the key")
+        .to_owned()
+}
+
+/// GETs JSON from the gateway with the master key.
+pub fn get_json(s: &Sandbox, path: &str) -> serde_json::Value {
+    let key = master_key(s);
+    let url = format!("{}{path}", s.base_url());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    })
+}
+
+/// `status --json`.
+pub fn status_json(s: &Sandbox) -> serde_json::Value {
+    let o = s.run(&["status", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+/// Polls `check` every 50 ms until it holds or `secs` pass.
+pub fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Registered model names, from `/v1/models`.
+pub fn registered_models(s: &Sandbox) -> Vec<String> {
+    let v = get_json(s, "/v1/models");
+    let mut names: Vec<String> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}

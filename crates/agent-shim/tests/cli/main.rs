@@ -3,9 +3,16 @@
 
 mod claude_e2e;
 mod common;
+mod concurrency;
 mod config_errors;
 mod env_cmd;
+mod external_proxy;
+mod hooks;
+mod install_cmd;
+mod leases;
 mod models_cmd;
 mod proxy_cmd;
+mod pty;
 mod serve_cmd;
+mod set_folder_cmd;
 mod with_cmd;
