@@ -5,7 +5,10 @@
 //! `response.created` and `response.in_progress` open the stream; each block becomes one output
 //! item (`output_item.added`, its part and delta events, `output_item.done` with the complete
 //! item, which is what Codex executes and records); the stream always ends with
-//! `response.completed`, `response.incomplete` or `response.failed` carrying the whole `output`.
+//! `response.completed` or `response.failed` carrying the whole `output`. An answer cut by the
+//! token limit is a `response.completed` whose response has `status: "incomplete"` and
+//! `incomplete_details`: Codex reads only `response.completed` as success (a
+//! `response.incomplete` event is "Incomplete response returned" to it).
 //!
 //! The reading side, for Responses upstreams, is [`StreamDecoder`](super::StreamDecoder).
 
@@ -153,10 +156,10 @@ impl StreamEncoder {
     ) {
         let output = std::mem::take(&mut self.output);
         let r = response_object(&self.ctx, status, output, usage, incomplete, error);
-        let kind = match status {
-            "failed" => "response.failed",
-            "incomplete" => "response.incomplete",
-            _ => "response.completed",
+        let kind = if status == "failed" {
+            "response.failed"
+        } else {
+            "response.completed"
         };
         self.event(out, kind, json!({ "response": r }));
         self.finished = true;

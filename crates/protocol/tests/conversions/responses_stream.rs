@@ -303,8 +303,10 @@ fn start() -> StreamEvent {
     }
 }
 
+/// Codex takes only `response.completed` as success, so a cut answer is a completed event whose
+/// response says `incomplete`.
 #[test]
-fn max_tokens_is_response_incomplete() {
+fn max_tokens_is_a_completed_event_with_an_incomplete_response() {
     let usage = Usage {
         input_tokens: 5,
         output_tokens: 9,
@@ -329,7 +331,8 @@ fn max_tokens_is_response_incomplete() {
         ],
         ctx(),
     );
-    assert_eq!(r.terminal, "response.incomplete");
+    assert_eq!(r.terminal, "response.completed");
+    assert_eq!(r.response["status"], "incomplete");
     assert_eq!(
         r.response["incomplete_details"],
         json!({"reason": "max_output_tokens"})
