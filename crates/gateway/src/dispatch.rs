@@ -3,6 +3,7 @@
 //! deployment between byte pass-through (same protocol on both sides), translation through the
 //! internal model, and the mock answer.
 
+use crate::codec;
 use crate::error::{ClientError, ClientProtocol, unknown_model};
 use crate::ids::{new_id, unix_now};
 use crate::providers::deployment::{Deployment, Endpoint};
@@ -15,11 +16,10 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use protocol::anthropic;
 use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
 use protocol::passthrough::Fields;
-use protocol::stream::{ClientEncoder, UpstreamDecoder};
 use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
-use protocol::{anthropic, openai_chat};
 use std::time::Duration;
 
 /// Header naming what a cross-protocol translation could not carry (DESIGN.md §4.1).
@@ -167,15 +167,13 @@ async fn serve_with(
     req: &mut Incoming<'_>,
     log: RequestLog,
 ) -> Result<Response, Failure> {
-    let native = match req.client {
-        ClientProtocol::Anthropic => Protocol::Anthropic,
-        ClientProtocol::OpenAiChat => Protocol::OpenAiChat,
-    };
     match d.protocol() {
         Protocol::Mock => mock(d, req, log),
         // History that holds reasoning from another model family must be cleaned first, which
         // needs the full translation path (protocols.md §9).
-        p if p == native && !has_foreign_reasoning(req) => pass_through(gw, d, req, log).await,
+        p if p == codec::native(req.client) && !has_foreign_reasoning(req) => {
+            pass_through(gw, d, req, log).await
+        }
         _ => translate(gw, d, req, log).await,
     }
 }
@@ -191,13 +189,25 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 
 fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
     if req.decoded.is_none() {
-        let r = match req.client {
-            ClientProtocol::Anthropic => anthropic::decode_request(req.body),
-            ClientProtocol::OpenAiChat => openai_chat::decode_request(req.body),
-        };
+        let r = codec::decode_request(req.client, req.body, false);
         req.decoded = Some(r.map_err(|e| Failure::Client(ClientError::new(req.client, e)))?);
     }
     Ok(req.decoded.as_ref().expect("decoded above"))
+}
+
+/// The context an answer is written in: a new id, the client's model name, the request's tools.
+fn context(client: ClientProtocol, model: &str, tools: &[protocol::ir::Tool]) -> ResponseContext {
+    ResponseContext {
+        id: new_id(codec::id_prefix(client)),
+        model: model.to_owned(),
+        created: unix_now(),
+        tool_names: ToolNames::from_tools(tools),
+    }
+}
+
+/// Whether a Chat client asked for the usage chunk.
+fn wants_usage(body: &[u8]) -> bool {
+    memfind(body, b"\"include_usage\":true") || memfind(body, b"\"include_usage\": true")
 }
 
 /// Same protocol on both sides: rewrite `model`, drop what the provider rejects, cap the output
@@ -217,7 +227,7 @@ async fn pass_through(
         }
     }
     let cap = d.chat.max_output_tokens;
-    for key in ["max_tokens", "max_completion_tokens"] {
+    for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
         if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
             && n > u64::from(cap)
         {
@@ -260,25 +270,13 @@ async fn translate(
     mut log: RequestLog,
 ) -> Result<Response, Failure> {
     let client = req.client;
-    let model = req.model.clone();
     let estimate = req.body.len() as u64 / 4;
-    let headers = req.headers;
+    let (headers, body_in) = (req.headers, req.body);
+    let model = req.model.clone();
     let ir = decoded(req)?;
     let mut dropped = ir.dropped.clone();
-    let body = match d.protocol() {
-        Protocol::Anthropic => anthropic::encode_request(ir, &d.anthropic, &mut dropped),
-        _ => openai_chat::encode_request(ir, &d.chat, &mut dropped),
-    };
-    let body = d.apply_overrides(body);
-    let ctx = ResponseContext {
-        id: new_id(match client {
-            ClientProtocol::Anthropic => "msg_",
-            ClientProtocol::OpenAiChat => "chatcmpl-",
-        }),
-        model: model.clone(),
-        created: unix_now(),
-        tool_names: ToolNames::new(ir.tools.iter().map(|t| t.name.as_str())),
-    };
+    let body = d.apply_overrides(codec::encode_request(ir, d, &mut dropped));
+    let ctx = context(client, &model, &ir.tools);
     let stream = ir.stream;
     let resp = gw
         .upstream
@@ -292,19 +290,10 @@ async fn translate(
     add_dropped(h, &dropped);
     if stream {
         sse_headers(h);
-        let decoder: Box<dyn UpstreamDecoder> = match d.protocol() {
-            Protocol::Anthropic => Box::new(anthropic::StreamDecoder::new(model)),
-            _ => Box::new(openai_chat::StreamDecoder::new(ctx.clone(), estimate)),
-        };
+        let decoder = codec::upstream_decoder(d, &ctx, estimate);
+        let encoder = codec::client_encoder(client, ctx, wants_usage(body_in));
         let t = gw.upstream.timeouts;
-        let body = stream_loop::translate(
-            resp,
-            decoder,
-            encoder(client, ctx, req.body),
-            t.ping,
-            t.idle,
-            log,
-        );
+        let body = stream_loop::translate(resp, decoder, encoder, t.ping, t.idle, log);
         return Ok(out.body(body).expect("valid response"));
     }
     let bytes = resp.bytes().await.map_err(|e| {
@@ -318,11 +307,7 @@ async fn translate(
         })
     })?;
     log.first_byte();
-    let decoded = match d.protocol() {
-        Protocol::Anthropic => anthropic::decode_response(&bytes, &model),
-        _ => openai_chat::decode_response(&bytes, &ctx),
-    };
-    let r = decoded.map_err(|e| {
+    let r = codec::decode_response(d, &bytes, &ctx).map_err(|e| {
         Failure::Upstream(UpstreamError {
             error: e,
             retryable: false,
@@ -335,30 +320,8 @@ async fn translate(
         HeaderValue::from_static("application/json"),
     );
     Ok(out
-        .body(Body::from(encode_response(client, &r, &ctx)))
+        .body(Body::from(codec::encode_response(client, &r, &ctx)))
         .expect("valid response"))
-}
-
-fn encoder(client: ClientProtocol, ctx: ResponseContext, body: &[u8]) -> Box<dyn ClientEncoder> {
-    match client {
-        ClientProtocol::Anthropic => Box::new(anthropic::StreamEncoder::new()),
-        ClientProtocol::OpenAiChat => {
-            let include_usage = memfind(body, b"\"include_usage\":true")
-                || memfind(body, b"\"include_usage\": true");
-            Box::new(openai_chat::StreamEncoder::new(ctx, include_usage))
-        }
-    }
-}
-
-fn encode_response(
-    client: ClientProtocol,
-    r: &protocol::ir::Response,
-    ctx: &ResponseContext,
-) -> Vec<u8> {
-    match client {
-        ClientProtocol::Anthropic => anthropic::encode_response(r),
-        ClientProtocol::OpenAiChat => openai_chat::encode_response(r, ctx),
-    }
 }
 
 /// `mock_response`: a complete answer with no network (LiteLLM's mock requests).
@@ -369,15 +332,7 @@ fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<R
         .mock_response
         .clone()
         .unwrap_or_default();
-    let ctx = ResponseContext {
-        id: new_id(match req.client {
-            ClientProtocol::Anthropic => "msg_",
-            ClientProtocol::OpenAiChat => "chatcmpl-",
-        }),
-        model: req.model.clone(),
-        created: unix_now(),
-        tool_names: ToolNames::default(),
-    };
+    let ctx = context(req.client, &req.model, &[]);
     let usage = Usage {
         input_tokens: (req.body.len() as u64 / 4).max(1),
         output_tokens: (text.split_whitespace().count() as u64 * 4)
@@ -398,7 +353,8 @@ fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<R
     if req.stream {
         sse_headers(h);
         let events = protocol::stream::events_of_response(&r, 16);
-        let body = stream_loop::from_events(events, encoder(req.client, ctx, req.body), log);
+        let encoder = codec::client_encoder(req.client, ctx, wants_usage(req.body));
+        let body = stream_loop::from_events(events, encoder, log);
         return Ok(out.body(body).expect("valid response"));
     }
     log.usage = Some(r.usage);
@@ -407,7 +363,7 @@ fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<R
         HeaderValue::from_static("application/json"),
     );
     Ok(out
-        .body(Body::from(encode_response(req.client, &r, &ctx)))
+        .body(Body::from(codec::encode_response(req.client, &r, &ctx)))
         .expect("valid response"))
 }
 

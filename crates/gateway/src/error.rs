@@ -10,6 +10,7 @@ use protocol::ir::{ApiError, ErrorKind};
 pub enum ClientProtocol {
     Anthropic,
     OpenAiChat,
+    OpenAiResponses,
 }
 
 impl ClientProtocol {
@@ -17,6 +18,7 @@ impl ClientProtocol {
         match self {
             ClientProtocol::Anthropic => "anthropic",
             ClientProtocol::OpenAiChat => "openai-chat",
+            ClientProtocol::OpenAiResponses => "openai-responses",
         }
     }
 
@@ -25,6 +27,7 @@ impl ClientProtocol {
         match self {
             ClientProtocol::Anthropic => protocol::anthropic::encode_error(e),
             ClientProtocol::OpenAiChat => protocol::openai_chat::encode_error(e),
+            ClientProtocol::OpenAiResponses => protocol::openai_responses::encode_error(e),
         }
     }
 }

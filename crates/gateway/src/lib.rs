@@ -5,6 +5,7 @@
 //! Entry points: [`GatewayConfig`] describes what to serve; [`Gateway::bind`] and [`Gateway::serve`]
 //! run it; [`server::router`] gives the routes for in-process tests.
 
+pub mod codec;
 pub mod dispatch;
 pub mod error;
 pub mod handlers;

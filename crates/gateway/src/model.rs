@@ -44,11 +44,28 @@ pub struct LitellmParams {
     /// Headers added to every upstream request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_headers: Option<BTreeMap<String, String>>,
+    /// The wire API to use when the provider offers more than one (`chat`, `responses`,
+    /// `anthropic`); default: the provider table's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_mode: Option<ApiMode>,
     /// Position among the deployments of its group (lower first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<u32>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
+}
+
+/// A provider's alternative wire API (OpenAI and xAI also serve Responses; DeepSeek and others
+/// also serve an Anthropic-compatible endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiMode {
+    #[serde(alias = "chat_completions")]
+    Chat,
+    #[serde(alias = "codex_responses")]
+    Responses,
+    #[serde(alias = "messages", alias = "anthropic_messages")]
+    Anthropic,
 }
 
 /// `model_info`: facts about the model. Both our per-million cost names and LiteLLM's per-token

@@ -1,7 +1,7 @@
 //! The axum router: routes, the master-key check, body limits, and serving on a listener.
 
 use crate::error::{ClientError, ClientProtocol};
-use crate::handlers::{admin, health, messages, models};
+use crate::handlers::{admin, health, messages, models, openai};
 use crate::state::GatewayState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -21,6 +21,16 @@ pub fn router(state: Arc<GatewayState>) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/chat/completions", post(openai::chat_completions))
+        .route(
+            "/v1/responses",
+            post(openai::responses).get(openai::responses_websocket),
+        )
+        .route(
+            "/responses",
+            post(openai::responses).get(openai::responses_websocket),
+        )
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .route("/model/new", post(admin::model_new))
@@ -58,6 +68,8 @@ async fn not_found(req: Request) -> Response {
 fn protocol_of(path: &str) -> ClientProtocol {
     if path.starts_with("/v1/messages") {
         ClientProtocol::Anthropic
+    } else if path.ends_with("/responses") {
+        ClientProtocol::OpenAiResponses
     } else {
         ClientProtocol::OpenAiChat
     }

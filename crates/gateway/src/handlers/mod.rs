@@ -4,3 +4,4 @@ pub mod admin;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod openai;

@@ -2,9 +2,9 @@
 //! request needs (endpoint URL, key, quirks), once, when the definition is registered.
 
 use super::table::{PROVIDERS, Protocol, ProviderInfo, provider, provider_names};
-use crate::model::{ModelDefinition, SecretString};
+use crate::model::{ApiMode, ModelDefinition, SecretString};
 use crate::secrets::SecretSource;
-use protocol::target::{AnthropicTarget, ChatTarget};
+use protocol::target::{AnthropicTarget, ChatTarget, ResponsesTarget};
 use std::fmt;
 
 /// Where the upstream key comes from, resolved at registration.
@@ -64,6 +64,9 @@ pub struct Deployment {
     pub key_var: Option<String>,
     pub chat: ChatTarget,
     pub anthropic: AnthropicTarget,
+    pub responses: ResponsesTarget,
+    /// The wire API used upstream: the provider's, or `litellm_params.api_mode`.
+    protocol: Protocol,
     pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
     pub overrides: Vec<(String, serde_json::Value)>,
@@ -208,6 +211,17 @@ impl Deployment {
             max_output_tokens: cap,
             supports_thinking: supports_reasoning,
         };
+        let responses = ResponsesTarget {
+            model: upstream_model.clone(),
+            max_output_tokens: cap,
+            drop: chat.drop.clone(),
+        };
+        let protocol = match (provider.protocol, params.api_mode) {
+            (Protocol::Mock, _) | (_, None) => provider.protocol,
+            (_, Some(ApiMode::Chat)) => Protocol::OpenAiChat,
+            (_, Some(ApiMode::Responses)) => Protocol::OpenAiResponses,
+            (_, Some(ApiMode::Anthropic)) => Protocol::Anthropic,
+        };
         let overrides = OVERRIDABLE
             .iter()
             .filter_map(|k| params.other.get(*k).map(|v| ((*k).to_owned(), v.clone())))
@@ -232,6 +246,8 @@ impl Deployment {
             key_var,
             chat,
             anthropic,
+            responses,
+            protocol,
             extra_headers,
         })
     }
@@ -257,11 +273,11 @@ impl Deployment {
     }
 
     pub fn protocol(&self) -> Protocol {
-        self.provider.protocol
+        self.protocol
     }
 
-    /// The generation endpoint: `…/chat/completions` or `…/v1/messages`, following LiteLLM's rule
-    /// that Chat bases include `/v1` and Anthropic bases do not.
+    /// The generation endpoint: `…/chat/completions`, `…/responses` or `…/v1/messages`,
+    /// following LiteLLM's rule that OpenAI bases include `/v1` and Anthropic bases do not.
     pub fn endpoint(&self, path: Endpoint) -> String {
         let b = &self.api_base;
         match (self.protocol(), path) {
@@ -269,6 +285,8 @@ impl Deployment {
             (Protocol::Anthropic, Endpoint::CountTokens) => {
                 anthropic_url(b, "/v1/messages/count_tokens")
             }
+            (Protocol::OpenAiResponses, _) if b.ends_with("/responses") => b.clone(),
+            (Protocol::OpenAiResponses, _) => format!("{b}/responses"),
             _ if b.ends_with("/chat/completions") => b.clone(),
             _ => format!("{b}/chat/completions"),
         }

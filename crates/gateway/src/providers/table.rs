@@ -15,6 +15,8 @@ pub enum Protocol {
     Anthropic,
     /// OpenAI Chat Completions.
     OpenAiChat,
+    /// OpenAI Responses.
+    OpenAiResponses,
     /// Answers from `mock_response`, no network.
     Mock,
 }
@@ -25,6 +27,7 @@ impl Protocol {
         match self {
             Protocol::Anthropic => "anthropic",
             Protocol::OpenAiChat => "openai-chat",
+            Protocol::OpenAiResponses => "openai-responses",
             Protocol::Mock => "mock",
         }
     }

@@ -7,3 +7,4 @@ mod errors;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
+mod openai_clients;
