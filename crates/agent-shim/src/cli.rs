@@ -213,9 +213,19 @@ pub struct EnvArgs {
 pub struct WithArgs {
     /// Profile name.
     pub profile: String,
-    /// The command to run, after `--`.
+    /// Configure the command as this agent (claude, codex, opencode, crush, hermes, generic)
+    /// instead of guessing from its name.
+    #[arg(long, value_name = "AGENT")]
+    pub agent: Option<String>,
+    /// The model for agents with one model slot [default: the profile's `model`, else its sonnet tier]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Point the agent straight at the provider, without the gateway (only when the provider
+    /// speaks the agent's protocol).
+    #[arg(long)]
+    pub direct: bool,
+    /// The command to run, after `--` [default: the profile's `agent`].
     #[arg(
-        required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "COMMAND"

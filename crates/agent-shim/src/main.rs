@@ -2,6 +2,7 @@
 //! `run-claude` (the seed's name for it), as `agent-shim`, where arguments that are not a
 //! subcommand go to Claude Code (`agent-shim claude …`).
 
+mod adapters;
 mod cli;
 mod cmd;
 mod daemon;

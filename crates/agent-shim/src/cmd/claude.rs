@@ -2,7 +2,7 @@
 //! directory's profile — `AGENT_SHIM_PROFILE`, else the nearest `.envrc.user` up the tree — as the
 //! seed's "run-claude sets up the system before invoking Claude" does.
 
-use super::with::launch;
+use super::with::{Options, launch};
 use crate::cli::ClaudeArgs;
 use crate::error::{CliError, Result};
 use crate::settings::{Settings, env_vars};
@@ -26,7 +26,7 @@ pub fn run(args: ClaudeArgs) -> Result<ExitCode> {
     };
     let mut command: Vec<OsString> = vec!["claude".into()];
     command.extend(args.args);
-    launch(&settings, &profile, &command)
+    launch(&settings, &profile, &command, &Options::default())
 }
 
 /// The `AGENT_SHIM_PROFILE=` value of the nearest `.envrc.user` in `dir` or its parents.

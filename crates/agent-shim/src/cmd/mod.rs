@@ -17,6 +17,8 @@ mod set_folder;
 mod status;
 mod with;
 
+pub use env::API_TIMEOUT_MS;
+
 use crate::cli::{Cli, Command};
 use crate::error::Result;
 use std::process::ExitCode;

@@ -1,55 +1,114 @@
-//! `agent-shim with <profile> -- <command> [args…]` (also `with-agent-shim`): makes sure the
-//! gateway runs, then replaces this process with the command, its environment routed through the
-//! gateway. The command's exit code and signals are its own.
-//!
-//! For `claude` the same variables also go in `--settings`, because a user `settings.json` `env`
-//! block beats the shell environment (agents.md §1 "Precedence"); `ANTHROPIC_API_KEY` is removed so
-//! a personal key is not sent to the gateway.
+//! `agent-shim with <profile> [--agent A] [--model M] [--direct] -- <command> [args…]` (also
+//! `with-agent-shim`): makes sure the gateway runs, configures the command for its agent (see
+//! `adapters`), then replaces this process with it. The command's exit code and signals are its
+//! own. Without a command, the profile's `agent` runs.
 
-use super::env::profile_env;
+use crate::adapters::{self, Agent, Endpoint, Launch};
 use crate::cli::WithArgs;
 use crate::daemon;
 use crate::error::{CliError, Result};
 use crate::registration::Target;
-use crate::settings::{Settings, catalog, env_vars};
+use crate::settings::Settings;
+use crate::settings::catalog::{self, ProfileMeta, Sourced};
+use crate::settings::secrets::FileSecrets;
+use gateway::ModelDefinition;
+use gateway::providers::deployment::{ApiKey, Deployment, Origin};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-pub fn run(args: WithArgs) -> Result<ExitCode> {
-    let settings = Settings::load(&args.net, None)?;
-    launch(&settings, &args.profile, &args.command)
+/// How to launch, beyond the profile and command.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub agent: Option<String>,
+    pub model: Option<String>,
+    pub direct: bool,
 }
 
-/// Starts the gateway if needed and replaces this process with `command`, routed through the
-/// gateway for `profile`. Returns only on failure.
-pub fn launch(settings: &Settings, profile_name: &str, command: &[OsString]) -> Result<ExitCode> {
+pub fn run(args: WithArgs) -> Result<ExitCode> {
+    let settings = Settings::load(&args.net, None)?;
+    let opts = Options {
+        agent: args.agent,
+        model: args.model,
+        direct: args.direct,
+    };
+    launch(&settings, &args.profile, &args.command, &opts)
+}
+
+/// Configures `command` for `profile` and replaces this process with it. Returns only on failure.
+pub fn launch(
+    settings: &Settings,
+    profile_name: &str,
+    command: &[OsString],
+    opts: &Options,
+) -> Result<ExitCode> {
     let profiles = catalog::load_profiles(settings)?;
     let profile = catalog::profile(&profiles, profile_name)?;
     let models = catalog::load_models(settings)?;
-    let target = Target::of(settings)?;
-    if !target.external {
-        catalog::profile_models(&models, profile_name, profile)?;
-        daemon::block_on(daemon::ensure_running(settings))?;
+    let command: Vec<OsString> = if command.is_empty() {
+        let agent = profile.item.agent.clone().ok_or_else(|| {
+            CliError::usage(format!(
+                "give the command after `--`, or set `agent` in profile '{profile_name}'"
+            ))
+        })?;
+        vec![agent.into()]
+    } else {
+        command.to_vec()
+    };
+    let (program, rest) = command.split_first().expect("not empty");
+    let agent = match &opts.agent {
+        Some(name) => Agent::from_name(name).ok_or_else(|| {
+            CliError::usage(format!(
+                "unknown agent '{name}'; agents: claude, codex, opencode, crush, hermes, generic"
+            ))
+        })?,
+        None => Agent::from_command(Path::new(program)),
+    };
+    let model = opts
+        .model
+        .clone()
+        .or_else(|| profile.item.model.clone())
+        .unwrap_or_else(|| profile.item.sonnet_model.clone());
+    if !models.iter().any(|m| m.item.model_name == model) && opts.model.is_some() {
+        return Err(CliError::usage(format!(
+            "--model {model}: no such model (`agent-shim models list`)"
+        )));
     }
-    let vars = profile_env(&target, profile_name, &profile.item, &models);
-
-    let (program, rest) = command
-        .split_first()
-        .ok_or_else(|| CliError::usage("no command given after --"))?;
+    let endpoint = if opts.direct {
+        let e = direct_endpoint(settings, agent, profile_name, &profile.item, &models)?;
+        eprintln!(
+            "agent-shim: {} talks to {} directly ({}), without the gateway",
+            agent.name(),
+            e.provider,
+            e.root
+        );
+        e
+    } else {
+        let target = Target::of(settings)?;
+        if !target.external {
+            catalog::profile_models(&models, profile_name, profile)?;
+            daemon::block_on(daemon::ensure_running(settings))?;
+        }
+        through(&target, agent)
+    };
+    let launch = Launch {
+        agent,
+        profile_name,
+        profile: &profile.item,
+        endpoint: &endpoint,
+        models: &models,
+        model,
+        state_dir: &settings.state_dir,
+    };
+    let prepared = adapters::prepare(&launch)?;
     let mut cmd = Command::new(program);
-    if agent_name(Path::new(program)) == "claude" {
-        let env: serde_json::Map<String, serde_json::Value> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-            .collect();
-        cmd.arg("--settings")
-            .arg(serde_json::json!({ "env": env }).to_string());
+    cmd.args(&prepared.args).args(rest);
+    for name in &prepared.env_remove {
+        cmd.env_remove(name);
     }
-    cmd.args(rest)
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .env_remove(env_vars::ANTHROPIC_API_KEY);
+    cmd.envs(prepared.env.iter().map(|(k, v)| (k, v)));
     let err = cmd.exec();
     let shown = program.to_string_lossy();
     Err(match err.kind() {
@@ -61,10 +120,92 @@ pub fn launch(settings: &Settings, profile_name: &str, command: &[OsString]) -> 
     })
 }
 
-/// The agent a command is, by its file name.
-pub fn agent_name(program: &Path) -> String {
-    program
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// The gateway (or external proxy): it speaks every protocol, under the profile's model names.
+pub fn through(target: &Target, agent: Agent) -> Endpoint {
+    Endpoint {
+        root: target.url.clone(),
+        openai_base: format!("{}/v1", target.url),
+        key: target.master_key.expose().to_owned(),
+        protocol: agent.protocols()[0],
+        provider: "gateway".into(),
+        model_ids: BTreeMap::new(),
+    }
+}
+
+/// The provider itself, when every model of the profile is on one endpoint that speaks one of
+/// the agent's protocols. Errors name both sides' protocols.
+fn direct_endpoint(
+    settings: &Settings,
+    agent: Agent,
+    profile_name: &str,
+    profile: &ProfileMeta,
+    models: &[Sourced<ModelDefinition>],
+) -> Result<Endpoint> {
+    let secrets = FileSecrets::new(settings.secrets_path());
+    let mut deployments = Vec::new();
+    for name in profile.model_names() {
+        let def = models
+            .iter()
+            .find(|m| m.item.model_name == name)
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "profile '{profile_name}' uses model '{name}', which is not defined"
+                ))
+            })?;
+        let d = Deployment::new(def.item.clone(), Origin::Config, &secrets)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        deployments.push((name, d));
+    }
+    let (_, first) = &deployments[0];
+    let wanted: Vec<&str> = agent.protocols().iter().map(|p| p.as_str()).collect();
+    if !agent.protocols().contains(&first.protocol()) {
+        return Err(CliError::usage(format!(
+            "--direct: {} speaks {}, but {} ({}) speaks {}; drop --direct to translate through the gateway",
+            agent.name(),
+            wanted.join(" or "),
+            first.model_name(),
+            first.provider.name,
+            first.protocol().as_str()
+        )));
+    }
+    if let Some((name, d)) = deployments
+        .iter()
+        .find(|(_, d)| d.api_base != first.api_base || d.protocol() != first.protocol())
+    {
+        return Err(CliError::usage(format!(
+            "--direct: profile '{profile_name}' mixes endpoints ({} for {}, {} for {name}); one agent can reach only one",
+            first.api_base,
+            first.model_name(),
+            d.api_base
+        )));
+    }
+    let key = match &first.key {
+        ApiKey::Value(k) => k.expose().to_owned(),
+        ApiKey::None => String::new(),
+        ApiKey::Missing { var } => {
+            return Err(CliError::usage(format!(
+                "--direct: no key for {}: set {var} or run `agent-shim secrets set {var}`",
+                first.provider.name
+            )));
+        }
+    };
+    let root = first.api_base.trim_end_matches("/v1").to_owned();
+    let openai_base = if first.api_base.ends_with("/v1")
+        || first.protocol() != gateway::providers::table::Protocol::Anthropic
+    {
+        first.api_base.clone()
+    } else {
+        format!("{}/v1", first.api_base)
+    };
+    Ok(Endpoint {
+        root,
+        openai_base,
+        key,
+        protocol: first.protocol(),
+        provider: first.provider.name.to_owned(),
+        model_ids: deployments
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), d.upstream_model.clone()))
+            .collect(),
+    })
 }

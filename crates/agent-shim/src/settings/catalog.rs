@@ -88,8 +88,13 @@ pub struct ProfileMeta {
     /// Model for agents with one model slot (default: the sonnet tier).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Extra environment for launched agents.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Extra environment for launched agents, applied last; values may use `${env:NAME}` and
+    /// `${context:provider|protocol|model|key|agent|base_url}`.
+    #[serde(
+        default,
+        alias = "extra_env",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub env: BTreeMap<String, String>,
 }
 

@@ -25,6 +25,10 @@ pub const API_TIMEOUT_MS: &str = "API_TIMEOUT_MS";
 pub const ANTHROPIC_DEFAULT_OPUS_MODEL: &str = "ANTHROPIC_DEFAULT_OPUS_MODEL";
 pub const ANTHROPIC_DEFAULT_SONNET_MODEL: &str = "ANTHROPIC_DEFAULT_SONNET_MODEL";
 pub const ANTHROPIC_DEFAULT_HAIKU_MODEL: &str = "ANTHROPIC_DEFAULT_HAIKU_MODEL";
+pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
+pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+pub const OPENAI_MODEL: &str = "OPENAI_MODEL";
 /// Extra headers Claude Code sends (`Name: Value` lines); carries the profile to the gateway.
 pub const ANTHROPIC_CUSTOM_HEADERS: &str = "ANTHROPIC_CUSTOM_HEADERS";
 /// Context window Claude Code assumes for the session's models; honoured only together with

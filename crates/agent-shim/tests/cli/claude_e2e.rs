@@ -30,7 +30,7 @@ pub fn on_path(name: &str) -> Option<String> {
 }
 
 /// Runs a command, killing it after `limit`.
-fn output_within(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
+pub fn output_within(mut cmd: std::process::Command, limit: Duration) -> std::process::Output {
     let child = cmd
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

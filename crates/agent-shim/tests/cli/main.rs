@@ -1,6 +1,7 @@
 //! CLI integration tests: the real `agent-shim` binary in a throwaway HOME, its gateway on a free
 //! loopback port, upstreams played by the project's fake provider, and real agent programs.
 
+mod agents_e2e;
 mod claude_e2e;
 mod common;
 mod concurrency;

@@ -1,0 +1,285 @@
+//! Agent adapters (DESIGN.md §4.5): each turns (endpoint, key, profile, model) into one agent's own
+//! configuration for one launch — environment, leading arguments, generated files under the state
+//! dir — without changing the user's files. Chosen by the command's name, or `--agent`.
+
+mod claude;
+mod codex;
+mod crush;
+mod hermes;
+mod opencode;
+mod template;
+
+use crate::error::{CliError, Result};
+use crate::settings::catalog::{ProfileMeta, Sourced};
+use crate::settings::env_vars;
+use gateway::ModelDefinition;
+use gateway::providers::table::Protocol;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// A client program agent-shim knows how to configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    Claude,
+    Codex,
+    Opencode,
+    Crush,
+    Hermes,
+    /// Any other command: environment variables only.
+    Generic,
+}
+
+impl Agent {
+    /// The agent a command is, by its file name; anything unknown is [`Agent::Generic`].
+    pub fn from_command(program: &Path) -> Agent {
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Agent::from_name(&name).unwrap_or(Agent::Generic)
+    }
+
+    /// The agent named `name` (`--agent`, profile `agent`).
+    pub fn from_name(name: &str) -> Option<Agent> {
+        Some(match name {
+            "claude" => Agent::Claude,
+            "codex" => Agent::Codex,
+            "opencode" => Agent::Opencode,
+            "crush" => Agent::Crush,
+            "hermes" => Agent::Hermes,
+            "generic" | "env" => Agent::Generic,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Agent::Claude => "claude",
+            Agent::Codex => "codex",
+            Agent::Opencode => "opencode",
+            Agent::Crush => "crush",
+            Agent::Hermes => "hermes",
+            Agent::Generic => "generic",
+        }
+    }
+
+    /// The wire APIs the agent can speak, preferred first (agents.md: Claude Code speaks only
+    /// Messages, Codex only Responses, Hermes Chat Completions, Crush Chat then Messages).
+    pub fn protocols(self) -> &'static [Protocol] {
+        match self {
+            Agent::Claude => &[Protocol::Anthropic],
+            Agent::Codex => &[Protocol::OpenAiResponses],
+            Agent::Hermes => &[Protocol::OpenAiChat],
+            Agent::Crush => &[Protocol::OpenAiChat, Protocol::Anthropic],
+            Agent::Opencode | Agent::Generic => &[
+                Protocol::OpenAiChat,
+                Protocol::OpenAiResponses,
+                Protocol::Anthropic,
+            ],
+        }
+    }
+}
+
+/// Where the agent sends its requests: the gateway (which speaks every protocol) or, with
+/// `--direct`, the provider itself.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Root URL, without `/v1` (Anthropic clients append `/v1/messages`).
+    pub root: String,
+    /// URL for OpenAI clients (with `/v1`).
+    pub openai_base: String,
+    pub key: String,
+    /// The protocol the agent will speak to it.
+    pub protocol: Protocol,
+    /// Provider name (`gateway` for the gateway).
+    pub provider: String,
+    /// Model ids to give the agent, by the profile's model names (the provider's own ids when
+    /// direct; the gateway's model names otherwise).
+    pub model_ids: BTreeMap<String, String>,
+}
+
+impl Endpoint {
+    /// The id the agent should send for one of the profile's model names.
+    pub fn model_id<'a>(&'a self, name: &'a str) -> &'a str {
+        self.model_ids.get(name).map_or(name, String::as_str)
+    }
+}
+
+/// Everything an adapter needs for one launch.
+pub struct Launch<'a> {
+    pub agent: Agent,
+    pub profile_name: &'a str,
+    pub profile: &'a ProfileMeta,
+    pub endpoint: &'a Endpoint,
+    /// Every model definition (for context windows and output caps).
+    pub models: &'a [Sourced<ModelDefinition>],
+    /// The model for agents with one model slot (`--model`, profile `model`, else sonnet tier).
+    pub model: String,
+    /// Where generated configuration goes.
+    pub state_dir: &'a Path,
+}
+
+impl Launch<'_> {
+    /// The context window declared for a model name.
+    pub fn context_window(&self, name: &str) -> Option<u64> {
+        self.models
+            .iter()
+            .filter(|m| m.item.model_name == name)
+            .find_map(|m| m.item.model_info.context_window)
+    }
+
+    /// The output-token cap declared for a model name.
+    pub fn max_output(&self, name: &str) -> Option<u32> {
+        self.models
+            .iter()
+            .filter(|m| m.item.model_name == name)
+            .find_map(|m| {
+                m.item
+                    .litellm_params
+                    .max_tokens
+                    .or(m.item.model_info.max_output_tokens)
+            })
+    }
+
+    /// The profile's model names, deduplicated.
+    pub fn profile_models(&self) -> Vec<&str> {
+        self.profile.model_names()
+    }
+
+    /// A directory for this agent and profile's generated files, created empty of our files.
+    pub fn generated_dir(&self, what: &str) -> Result<PathBuf> {
+        let dir = self
+            .state_dir
+            .join("agents")
+            .join(self.agent.name())
+            .join(self.profile_name)
+            .join(what);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(dir)
+    }
+}
+
+/// What to change about the agent's process.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Arguments placed before the user's.
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, String)>,
+    pub env_remove: Vec<&'static str>,
+}
+
+/// The variable agent-shim passes the key in for agents whose config names a variable.
+pub const KEY_VAR: &str = "AGENT_SHIM_API_KEY";
+
+/// Prepares the agent's launch: its adapter's changes, then the profile's `env` (templates
+/// expanded, applied last so it can override anything).
+pub fn prepare(l: &Launch) -> Result<Prepared> {
+    let mut p = Prepared::default();
+    generic_env(l, &mut p);
+    match l.agent {
+        Agent::Claude => claude::prepare(l, &mut p)?,
+        Agent::Codex => codex::prepare(l, &mut p)?,
+        Agent::Opencode => opencode::prepare(l, &mut p)?,
+        Agent::Crush => crush::prepare(l, &mut p)?,
+        Agent::Hermes => hermes::prepare(l, &mut p)?,
+        Agent::Generic => {}
+    }
+    let ctx = template::Context {
+        provider: &l.endpoint.provider,
+        protocol: l.endpoint.protocol.as_str(),
+        model: l.endpoint.model_id(&l.model),
+        key: &l.endpoint.key,
+        agent: l.agent.name(),
+        base_url: match l.endpoint.protocol {
+            Protocol::Anthropic => &l.endpoint.root,
+            _ => &l.endpoint.openai_base,
+        },
+    };
+    for (k, v) in &l.profile.env {
+        let value = template::expand(v, &ctx)
+            .map_err(|e| CliError::usage(format!("profile '{}', env {k}: {e}", l.profile_name)))?;
+        set(&mut p.env, k, value);
+    }
+    Ok(p)
+}
+
+/// Sets `k` in `env`, replacing an earlier value.
+fn set(env: &mut Vec<(String, String)>, k: &str, v: String) {
+    env.retain(|(name, _)| name != k);
+    env.push((k.to_owned(), v));
+}
+
+/// The variables every agent gets: the Anthropic family (for Claude Code and tools that read it)
+/// and the OpenAI family (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_MODEL`).
+fn generic_env(l: &Launch, p: &mut Prepared) {
+    let e = l.endpoint;
+    let pm = l.profile;
+    let tier = |m: &str| e.model_id(m).to_owned();
+    for (k, v) in [
+        (env_vars::ANTHROPIC_BASE_URL, e.root.clone()),
+        (env_vars::ANTHROPIC_AUTH_TOKEN, e.key.clone()),
+        (
+            env_vars::API_TIMEOUT_MS,
+            crate::cmd::API_TIMEOUT_MS.to_owned(),
+        ),
+        (env_vars::ANTHROPIC_DEFAULT_OPUS_MODEL, tier(&pm.opus_model)),
+        (
+            env_vars::ANTHROPIC_DEFAULT_SONNET_MODEL,
+            tier(&pm.sonnet_model),
+        ),
+        (
+            env_vars::ANTHROPIC_DEFAULT_HAIKU_MODEL,
+            tier(&pm.haiku_model),
+        ),
+        (env_vars::PROFILE, l.profile_name.to_owned()),
+        (env_vars::OPENAI_BASE_URL, e.openai_base.clone()),
+        (env_vars::OPENAI_API_KEY, e.key.clone()),
+        (env_vars::OPENAI_MODEL, tier(&l.model)),
+    ] {
+        set(&mut p.env, k, v);
+    }
+    if l.agent == Agent::Generic {
+        // Scripts using either SDK get the one model too (agent-run's shell adapter does this).
+        set(&mut p.env, env_vars::ANTHROPIC_MODEL, tier(&l.model));
+    }
+    if e.provider == "gateway" {
+        set(
+            &mut p.env,
+            env_vars::ANTHROPIC_CUSTOM_HEADERS,
+            format!("{}: {}", gateway::dispatch::PROFILE_HEADER, l.profile_name),
+        );
+    }
+    p.env_remove.push(env_vars::ANTHROPIC_API_KEY);
+}
+
+/// Reads a user's JSON config file if it exists (`null` otherwise); a broken file is an error
+/// naming it, never silently replaced.
+fn read_user_json(path: &Path) -> Result<serde_json::Value> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            CliError::usage(format!(
+                "{}:{}:{}: {e}; fix it or move it away",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+        }),
+        Err(_) => Ok(serde_json::Value::Null),
+    }
+}
+
+/// Writes a generated file (mode 0600: it may name key variables, never holds keys).
+fn write_generated(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
+    std::io::Write::write_all(&mut f, text.as_bytes())
+        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))
+}
