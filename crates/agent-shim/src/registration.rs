@@ -54,6 +54,16 @@ impl Target {
 fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value> {
     let mut body = serde_json::to_value(def).map_err(|e| CliError::failed(e.to_string()))?;
     let params = &def.litellm_params;
+    if let Some(argv) = &params.key_command {
+        // Run here, where a password manager can prompt on the user's terminal.
+        let key = gateway::secrets::run_key_command(argv, true)
+            .map_err(|e| CliError::failed(format!("model '{}': {e}", def.model_name)))?;
+        body["litellm_params"]["api_key"] = json!(key.expose());
+        if let Some(p) = body["litellm_params"].as_object_mut() {
+            p.remove("key_command");
+        }
+        return Ok(body);
+    }
     let var = match &params.api_key {
         Some(k) => match k.env_reference() {
             Some(v) => Some(v.to_owned()),

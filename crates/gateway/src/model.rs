@@ -29,6 +29,10 @@ pub struct LitellmParams {
     /// A literal key or `os.environ/NAME`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<SecretString>,
+    /// A command (argv, no shell) whose trimmed stdout is the key, e.g. a password manager's;
+    /// it wins over `api_key` (agent-run's `key_command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_command: Option<Vec<String>>,
     /// Drop the provider's known-rejected parameters (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_params: Option<bool>,

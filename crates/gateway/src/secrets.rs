@@ -28,3 +28,66 @@ impl SecretSource for HashMap<String, String> {
         HashMap::get(self, name).map(|v| SecretString::new(v.as_str()))
     }
 }
+
+/// Runs a `key_command` (argv, no shell) and returns its trimmed stdout. `interactive` lets it
+/// use the terminal (stdin and stderr inherited, for pinentry-style prompts); otherwise stdin is
+/// closed. Errors name the program and never include its output.
+pub fn run_key_command(argv: &[String], interactive: bool) -> Result<SecretString, String> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| "key_command is empty; give an argv list".to_owned())?;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args).stdout(std::process::Stdio::piped());
+    if interactive {
+        cmd.stdin(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit());
+    } else {
+        cmd.stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("key_command `{program}` could not run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("key_command `{program}` failed ({})", out.status));
+    }
+    let key = String::from_utf8(out.stdout)
+        .map_err(|_| format!("key_command `{program}` printed non-UTF-8 output"))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(format!("key_command `{program}` printed nothing"));
+    }
+    Ok(SecretString::new(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_command_output_is_trimmed_and_failures_are_named() {
+        let k = run_key_command(
+            &["sh".into(), "-c".into(), "echo ' sk-from-cmd '".into()],
+            false,
+        )
+        .unwrap();
+        assert_eq!(k.expose(), "sk-from-cmd");
+        let e = run_key_command(
+            &["sh".into(), "-c".into(), "echo secret; exit 3".into()],
+            false,
+        )
+        .unwrap_err();
+        assert!(e.contains("`sh` failed") && !e.contains("secret"), "{e}");
+        assert!(
+            run_key_command(&["true".into()], false)
+                .unwrap_err()
+                .contains("printed nothing")
+        );
+        assert!(run_key_command(&[], false).unwrap_err().contains("empty"));
+        assert!(
+            run_key_command(&["/no/such/prog".into()], false)
+                .unwrap_err()
+                .contains("could not run")
+        );
+    }
+}

@@ -78,6 +78,14 @@ impl Upstream {
         match &d.key {
             ApiKey::None => Ok(None),
             ApiKey::Value(v) => Ok(Some(v.clone())),
+            ApiKey::CommandFailed { error } => Err(ApiError::new(
+                ErrorKind::Authentication,
+                format!(
+                    "no API key for model '{}' (provider {}): {error}; fix litellm_params.key_command",
+                    d.model_name(),
+                    d.provider.name
+                ),
+            )),
             ApiKey::Missing { var } => {
                 let secrets = self.secrets.clone();
                 let name = var.clone();

@@ -188,6 +188,12 @@ fn direct_endpoint(
                 first.provider.name
             )));
         }
+        ApiKey::CommandFailed { error } => {
+            return Err(CliError::failed(format!(
+                "--direct: no key for {}: {error}",
+                first.provider.name
+            )));
+        }
     };
     let root = first.api_base.trim_end_matches("/v1").to_owned();
     let openai_base = if first.api_base.ends_with("/v1")

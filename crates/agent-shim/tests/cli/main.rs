@@ -16,4 +16,5 @@ mod proxy_cmd;
 mod pty;
 mod serve_cmd;
 mod set_folder_cmd;
+mod with_adapters;
 mod with_cmd;

@@ -17,6 +17,10 @@ pub enum ApiKey {
     Missing {
         var: String,
     },
+    /// `key_command` failed; the error says how (never its output).
+    CommandFailed {
+        error: String,
+    },
 }
 
 impl fmt::Debug for ApiKey {
@@ -25,6 +29,7 @@ impl fmt::Debug for ApiKey {
             ApiKey::None => f.write_str("None"),
             ApiKey::Value(_) => f.write_str("Value([redacted])"),
             ApiKey::Missing { var } => write!(f, "Missing({var})"),
+            ApiKey::CommandFailed { .. } => f.write_str("CommandFailed"),
         }
     }
 }
@@ -150,9 +155,13 @@ impl Deployment {
         let key_var = key_ref
             .as_ref()
             .and_then(|k| k.env_reference().map(str::to_owned));
-        let key = match key_ref {
-            None => ApiKey::None,
-            Some(k) => match k.env_reference() {
+        let key = match (&params.key_command, key_ref) {
+            (Some(argv), _) => match crate::secrets::run_key_command(argv, false) {
+                Ok(k) => ApiKey::Value(k),
+                Err(error) => ApiKey::CommandFailed { error },
+            },
+            (None, None) => ApiKey::None,
+            (None, Some(k)) => match k.env_reference() {
                 None => ApiKey::Value(k),
                 Some(var) => match secrets.get(var) {
                     Some(v) => ApiKey::Value(v),
