@@ -64,7 +64,13 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
     if !config.is_object() {
         config = json!({});
     }
+    // The large/small choices are replaced whole: the user's per-model settings (max_tokens,
+    // think, temperature…) were chosen for another model, and Crush applies them to whichever
+    // model is selected.
+    let choices = ours["models"].clone();
     merge(&mut config, ours);
+    config["models"]["large"] = choices["large"].clone();
+    config["models"]["small"] = choices["small"].clone();
     let config_dir = l.generated_dir("config")?;
     let data_dir = l.generated_dir("data")?;
     write_generated(

@@ -1,6 +1,7 @@
 //! CLI integration tests: the real `agent-shim` binary in a throwaway HOME, its gateway on a free
 //! loopback port, upstreams played by the project's fake provider, and real agent programs.
 
+mod agent_configs;
 mod agents_e2e;
 mod claude_e2e;
 mod common;
@@ -14,6 +15,7 @@ mod leases;
 mod models_cmd;
 mod proxy_cmd;
 mod pty;
+mod sdk_clients;
 mod serve_cmd;
 mod set_folder_cmd;
 mod with_adapters;
