@@ -99,7 +99,6 @@ impl Gateway {
         config: GatewayConfig,
     ) -> (Gateway, Vec<DefinitionError>) {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        tokens::warm_up();
         let (registry, errors) = Registry::new(
             config.models,
             config.profiles,

@@ -2,7 +2,8 @@
 //! Claude's own tokenizer is not public, so for non-Anthropic upstreams this is an estimate; it
 //! counts system, messages and tools so Claude Code compacts in time (CLIProxyAPI#679).
 //!
-//! The vocabulary takes ~150 ms to load: it is loaded once, in the background at gateway start.
+//! The vocabulary takes ~150 ms and ~20 MB to load: it is loaded on the first count, on a
+//! blocking thread, so a gateway that is never asked to count (Codex, opencode) never pays.
 
 use protocol::ir::{Part, Request};
 use std::sync::OnceLock;
@@ -12,13 +13,6 @@ static BPE: OnceLock<CoreBPE> = OnceLock::new();
 
 fn bpe() -> &'static CoreBPE {
     BPE.get_or_init(|| tiktoken_rs::o200k_base().expect("the embedded o200k vocabulary loads"))
-}
-
-/// Loads the vocabulary on a background thread so the first count does not wait for it.
-pub fn warm_up() {
-    std::thread::spawn(|| {
-        let _ = bpe();
-    });
 }
 
 /// Tokens an image is counted as (Anthropic's estimate for a ~1.15 megapixel image).

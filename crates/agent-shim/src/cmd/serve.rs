@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let settings = Settings::load(&args.net, args.config.as_deref())?;
-    init_logging(&settings);
+    let _log = init_logging(&settings);
     let models: Vec<_> = catalog::load_models(&settings)?
         .into_iter()
         .map(|m| m.item)
@@ -100,7 +100,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging(settings: &Settings) {
+/// Logs go to stderr through a writer thread, so a request never waits on a write (the log is a
+/// file for the background gateway). The returned guard flushes it when dropped.
+fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = std::env::var(env_vars::LOG)
         .ok()
         .or_else(|| settings.config.log_level.clone())
@@ -111,8 +114,9 @@ fn init_logging(settings: &Settings) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .try_init();
+    guard
 }
 
 async fn shutdown_signal() {
