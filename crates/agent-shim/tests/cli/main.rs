@@ -13,6 +13,7 @@ mod hooks;
 mod install_cmd;
 mod leases;
 mod models_cmd;
+mod profiles_secrets;
 mod proxy_cmd;
 mod pty;
 mod sdk_clients;
