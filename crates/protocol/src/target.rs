@@ -264,6 +264,19 @@ pub struct ResponseContext {
 }
 
 impl ResponseContext {
+    /// The `MessageStart` of a stream answering this request: usage carries `input_estimate` until
+    /// the upstream's own count arrives.
+    pub fn message_start(&self, input_estimate: u64) -> crate::ir::StreamEvent {
+        crate::ir::StreamEvent::MessageStart {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            usage: crate::ir::Usage {
+                input_tokens: input_estimate,
+                ..crate::ir::Usage::default()
+            },
+        }
+    }
+
     /// A fresh tool-call id for a call the upstream sent without one: `toolu_<answer id>_<n>`.
     pub fn tool_id(&self, n: usize) -> String {
         let base: String = self

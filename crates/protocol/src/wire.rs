@@ -50,6 +50,35 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for StringOr<T> {
     }
 }
 
+/// Deserialises a string, a number or a JSON value into a string; `null` into `None` (providers
+/// send integer ids, and objects where a JSON string is specified).
+pub fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+/// An OpenAI `image_url`: a string, or `{url}` (Chat's documented form; some clients send it in
+/// Responses too).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ImageUrl {
+    Url(String),
+    Object { url: String },
+}
+
+impl ImageUrl {
+    /// The URL, whichever form it came in.
+    pub fn url(&self) -> &str {
+        match self {
+            ImageUrl::Url(u) | ImageUrl::Object { url: u } => u,
+        }
+    }
+}
+
 /// Serialises a JSON value held as raw text; an empty or invalid text becomes `{}`.
 pub fn raw_object(text: &str) -> Box<RawValue> {
     let trimmed = text.trim();

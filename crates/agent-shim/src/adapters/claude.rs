@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::settings::env_vars;
 
 /// The variables Claude Code reads, passed again through `--settings`.
-const CLAUDE_VARS: &[&str] = &[
+pub const CLAUDE_VARS: &[&str] = &[
     env_vars::ANTHROPIC_BASE_URL,
     env_vars::ANTHROPIC_AUTH_TOKEN,
     env_vars::API_TIMEOUT_MS,

@@ -3,6 +3,7 @@
 //! dir — without changing the user's files. Chosen by the command's name, or `--agent`.
 
 mod claude;
+pub use claude::CLAUDE_VARS;
 mod codex;
 mod crush;
 mod hermes;

@@ -3,7 +3,7 @@
 //! adapter's variables. On the shell-hook path: it reads a few small files and touches no network.
 
 use super::with::through;
-use crate::adapters::{self, Agent, Launch};
+use crate::adapters::{self, Agent, CLAUDE_VARS, Launch};
 use crate::cli::EnvArgs;
 use crate::error::Result;
 use crate::registration::Target;
@@ -33,7 +33,12 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let prepared = adapters::prepare(&launch)?;
     let mut out = String::new();
     for (k, v) in &prepared.env {
-        if !SHELL_VARS.contains(&k.as_str()) && !profile.item.env.contains_key(k) {
+        // What Claude Code reads, the profile (for the hook and `run-claude`), and the profile's
+        // own `env`.
+        let wanted = CLAUDE_VARS.contains(&k.as_str())
+            || k == env_vars::PROFILE
+            || profile.item.env.contains_key(k);
+        if !wanted {
             continue;
         }
         if args.export {
@@ -45,22 +50,6 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
-
-/// What a shell gets: what Claude Code reads (the seed's variables, the profile for the gateway,
-/// the context window), and the profile's own `env`. When the main models declare a context
-/// window under 1M tokens, Claude Code is told the smaller one, so it compacts in time.
-const SHELL_VARS: &[&str] = &[
-    env_vars::ANTHROPIC_BASE_URL,
-    env_vars::ANTHROPIC_AUTH_TOKEN,
-    env_vars::API_TIMEOUT_MS,
-    env_vars::ANTHROPIC_DEFAULT_OPUS_MODEL,
-    env_vars::ANTHROPIC_DEFAULT_SONNET_MODEL,
-    env_vars::ANTHROPIC_DEFAULT_HAIKU_MODEL,
-    env_vars::ANTHROPIC_CUSTOM_HEADERS,
-    env_vars::PROFILE,
-    env_vars::CLAUDE_CODE_MAX_CONTEXT_TOKENS,
-    env_vars::CLAUDE_CODE_DISABLE_1M_CONTEXT,
-];
 
 /// `s` in single quotes for POSIX shells (and fish).
 pub fn shell_quote(s: &str) -> String {

@@ -187,14 +187,7 @@ impl StreamDecoder {
     fn start(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.started {
             self.started = true;
-            out.push(StreamEvent::MessageStart {
-                id: self.ctx.id.clone(),
-                model: self.ctx.model.clone(),
-                usage: Usage {
-                    input_tokens: self.input_estimate,
-                    ..Usage::default()
-                },
-            });
+            out.push(self.ctx.message_start(self.input_estimate));
         }
     }
 

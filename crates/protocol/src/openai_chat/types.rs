@@ -5,21 +5,11 @@
 //! `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter; a string or `{text|content}`),
 //! and message content may be a string or an array of parts.
 
-use crate::wire::StringOr;
+use crate::wire::{ImageUrl, StringOr, lenient_string};
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny};
 use serde_json::Value;
 use serde_json::value::RawValue;
-
-/// Deserialises a string, a number or a JSON value into a string; `null` into `None`.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => Some(other.to_string()),
-    })
-}
 
 /// Reasoning text: a string, or an object with `text` or `content`.
 fn reasoning_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -96,21 +86,6 @@ pub struct ContentPart {
     pub text: Option<String>,
     pub image_url: Option<ImageUrl>,
     pub file: Option<FilePart>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum ImageUrl {
-    Url(String),
-    Object { url: String },
-}
-
-impl ImageUrl {
-    pub fn url(&self) -> &str {
-        match self {
-            ImageUrl::Url(u) | ImageUrl::Object { url: u } => u,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

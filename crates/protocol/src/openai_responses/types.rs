@@ -7,21 +7,11 @@
 //! `type` (the API's "easy input message"), ids may be numbers, and a tool output may be a
 //! string, an array of content parts, or an object with `content`.
 
-use crate::wire::StringOr;
+use crate::wire::{ImageUrl, StringOr, lenient_string};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny};
+use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
-
-/// Deserialises a string, a number or a JSON value into a string; `null` into `None`.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => Some(other.to_string()),
-    })
-}
 
 /// `POST /v1/responses` request body, as a client sends it.
 #[derive(Debug, Deserialize)]
@@ -105,23 +95,6 @@ pub struct ContentPart {
     pub file_data: Option<String>,
     pub file_url: Option<String>,
     pub filename: Option<String>,
-}
-
-/// `image_url` as a string or `{url}`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum ImageUrl {
-    Url(String),
-    Object { url: String },
-}
-
-impl ImageUrl {
-    /// The URL, whichever form it came in.
-    pub fn url(&self) -> &str {
-        match self {
-            ImageUrl::Url(u) | ImageUrl::Object { url: u } => u,
-        }
-    }
 }
 
 /// A tool definition. `function`: `{name, description, parameters, strict}`; `custom`: `{name,
