@@ -112,25 +112,27 @@ async fn try_generate(
                 Ok(r) => return Ok(r),
                 Err(Failure::Client(e)) => return Err(e),
                 Err(Failure::Upstream(e)) => {
-                    let retry = e.retryable && attempt < retries;
-                    let wait = backoff(attempt, e.retry_after.as_ref(), gw.router.max_retry_after);
                     tracing::warn!(
                         model = %req.model, provider = d.provider.name, attempt, error = %e.error.message,
                         "upstream attempt failed"
                     );
-                    let give_up_on_deployment = !e.retryable;
+                    let wait = if e.retryable && attempt < retries {
+                        backoff(attempt, e.retry_after.as_ref(), gw.router.max_retry_after)
+                    } else {
+                        None
+                    };
                     last = Some(e);
                     match wait {
-                        Some(w) if retry => tokio::time::sleep(w).await,
-                        _ => break,
-                    }
-                    if give_up_on_deployment {
-                        break;
+                        Some(w) => tokio::time::sleep(w).await,
+                        None => break,
                     }
                 }
             }
         }
-        if last.as_ref().is_some_and(|e| !e.retryable) {
+        if last
+            .as_ref()
+            .is_some_and(|e| !e.another_deployment_may_serve())
+        {
             break;
         }
     }

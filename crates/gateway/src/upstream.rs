@@ -43,6 +43,19 @@ pub struct UpstreamError {
     pub retry_after: Option<HeaderValue>,
 }
 
+impl UpstreamError {
+    /// Whether another deployment of the group may succeed: yes after transient failures and
+    /// after ones specific to this deployment (its key, its model id, its endpoint); no when the
+    /// request itself was refused (400, 413, 422, context length), which any deployment would do.
+    pub fn another_deployment_may_serve(&self) -> bool {
+        self.retryable
+            || matches!(
+                self.error.kind,
+                ErrorKind::Authentication | ErrorKind::Permission | ErrorKind::NotFound
+            )
+    }
+}
+
 /// The shared upstream client.
 pub struct Upstream {
     client: reqwest::Client,

@@ -269,3 +269,44 @@ async fn second_deployment_serves_when_the_first_is_down() {
         .unwrap();
     assert_eq!(body["content"][0]["text"], "from the backup");
 }
+
+/// Regression: a deployment without a key (or with a wrong model id) stopped the whole group,
+/// although the next deployment could serve.
+#[tokio::test]
+async fn a_deployment_without_a_key_falls_through_to_the_next() {
+    let fake = fake(chat_only(
+        json!([{"reply": {"text": "from the keyed deployment"}}]),
+    ))
+    .await;
+    let mut keyless = def("m", "groq/x", &format!("{}/v1", fake.base_url()));
+    keyless.litellm_params.api_key = None;
+    keyless.litellm_params.order = Some(1);
+    let mut keyed = def("m", "openai/gpt-x", &format!("{}/v1", fake.base_url()));
+    keyed.litellm_params.order = Some(2);
+    let gw = gateway(vec![keyless, keyed]).await;
+    let body: serde_json::Value = gw
+        .post("/v1/messages", &claude_request("m", false))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["content"][0]["text"], "from the keyed deployment");
+}
+
+#[tokio::test]
+async fn a_refused_request_is_not_sent_to_the_next_deployment() {
+    let fake = fake(chat_only(json!([{"reply": {"status": 400, "error": {"type": "invalid_request_error", "message": "bad tool schema"}}}]))).await;
+    let base = format!("{}/v1", fake.base_url());
+    let gw = gateway(vec![
+        def("m", "openai/a", &base),
+        def("m", "openai/b", &base),
+    ])
+    .await;
+    let resp = gw.post("/v1/messages", &claude_request("m", false)).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "any deployment would refuse it too"
+    );
+}
