@@ -137,8 +137,14 @@ impl Gateway {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
         let app = server::router(self.state);
-        axum::serve(self.listener, app)
+        // Stream events are small writes: without TCP_NODELAY, Nagle's algorithm and the
+        // client's delayed ACK hold each one for up to 40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }
