@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# CI smoke run of the benchmark harness, so it does not rot: W1 only, concurrency 1 and 4, a few
+# hundred requests, no LiteLLM, nginx only if installed, a few open streams, launches and hook
+# runs. No timing thresholds: it fails only when the harness breaks (a process does not start, a
+# request fails, a report is not written). PROFILE=debug uses a debug build (faster to build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${PROFILE:-release}"
+if [ "$profile" = release ]; then
+  cargo build --release -p agent-shim -p fake-provider -p agent-shim-bench
+else
+  cargo build -p agent-shim -p fake-provider -p agent-shim-bench
+fi
+bin="${CARGO_TARGET_DIR:-target}/$profile/agent-shim-bench"
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+"$bin" run --no-litellm --workloads w1 --concurrency 1,4 --requests 200 --requests-high 200 \
+  --max-seconds 30 --open-streams 50 --startup-runs 2 --hook-runs 3 --out "$out" --name smoke
+
+for f in smoke.md smoke.json; do
+  [ -s "$out/$f" ] || { echo "smoke: $f was not written" >&2; exit 1; }
+done
+grep -q '"workload": "W1"' "$out/smoke.json" || { echo "smoke: no W1 run in smoke.json" >&2; exit 1; }
+grep -q '^| agent-shim | 1 |' "$out/smoke.md" || { echo "smoke: no agent-shim row in smoke.md" >&2; exit 1; }
+echo "bench smoke: ok"
