@@ -9,7 +9,7 @@
 use crate::request_log::RequestLog;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use protocol::ir::{ApiError, ErrorKind, StreamEvent};
 use protocol::sse::{SseEvent, SseParser};
 use protocol::stream::{ClientEncoder, UpstreamDecoder};
@@ -32,6 +32,9 @@ struct Loop {
     last_data: Instant,
     log: RequestLog,
 }
+
+/// Most SSE events batched into one write.
+const MAX_BATCH: usize = 256;
 
 impl Loop {
     /// Decodes the pending SSE events and encodes what they produce.
@@ -57,6 +60,35 @@ impl Loop {
         if self.decoder.is_finished() {
             self.done = true;
         }
+    }
+
+    /// The upstream closed the stream.
+    fn end_of_upstream(&mut self) {
+        self.parser.finish(&mut self.sse);
+        self.drain();
+        if !self.done {
+            self.decoder.on_end(&mut self.events);
+            self.emit();
+            self.done = true;
+        }
+    }
+
+    /// Feeds the upstream chunks that have already arrived, then decodes them all, so events
+    /// that came in one read go out in one write. Upstreams send one HTTP chunk per SSE event,
+    /// and a burst of small writes costs a syscall and a wake-up each.
+    fn feed_ready(&mut self) {
+        while self.sse.len() < MAX_BATCH {
+            match self.upstream.next().now_or_never() {
+                Some(Some(Ok(more))) => self.parser.feed(&more, &mut self.sse),
+                Some(Some(Err(e))) => {
+                    self.drain();
+                    return self.fail(mid_stream(e));
+                }
+                Some(None) => return self.end_of_upstream(),
+                None => break,
+            }
+        }
+        self.drain();
     }
 
     fn fail(&mut self, e: ApiError) {
@@ -90,26 +122,21 @@ impl Loop {
                     self.log.first_byte();
                     self.last_data = Instant::now();
                     self.parser.feed(&chunk, &mut self.sse);
-                    self.drain();
+                    self.feed_ready();
                 }
-                Ok(Some(Err(e))) => {
-                    self.fail(ApiError::new(
-                        ErrorKind::Api,
-                        format!("upstream connection failed mid-stream: {e}"),
-                    ));
-                }
-                Ok(None) => {
-                    self.parser.finish(&mut self.sse);
-                    self.drain();
-                    if !self.done {
-                        self.decoder.on_end(&mut self.events);
-                        self.emit();
-                        self.done = true;
-                    }
-                }
+                Ok(Some(Err(e))) => self.fail(mid_stream(e)),
+                Ok(None) => self.end_of_upstream(),
             }
         }
     }
+}
+
+/// The error event for a broken upstream connection.
+fn mid_stream(e: reqwest::Error) -> ApiError {
+    ApiError::new(
+        ErrorKind::Api,
+        format!("upstream connection failed mid-stream: {e}"),
+    )
 }
 
 /// The client body for a translated stream.
@@ -159,11 +186,75 @@ pub fn from_events(
     Body::from(out.freeze())
 }
 
-/// The client body for a same-protocol stream: the upstream's bytes, untouched.
+/// The client body for a same-protocol stream: the upstream's bytes, untouched. Chunks that
+/// are already received go out in one write (see the translating loop); an error ends the
+/// stream after the bytes before it.
 pub fn pass_through(upstream: reqwest::Response, mut log: RequestLog) -> Body {
-    let s = upstream.bytes_stream().map(move |r| {
-        log.first_byte();
-        r
-    });
+    let s = upstream
+        .bytes_stream()
+        .ready_chunks(MAX_BATCH)
+        .map(move |batch| {
+            log.first_byte();
+            futures_util::stream::iter(join_ready(batch))
+        })
+        .flatten();
     Body::from_stream(s)
+}
+
+/// The bytes of a batch of chunks as one (no copy for a single chunk), then the error if one
+/// ended the batch.
+fn join_ready(batch: Vec<reqwest::Result<Bytes>>) -> Vec<reqwest::Result<Bytes>> {
+    let mut out: Vec<reqwest::Result<Bytes>> = Vec::with_capacity(2);
+    let mut joined: Option<BytesMut> = None;
+    let mut single: Option<Bytes> = None;
+    for item in batch {
+        match item {
+            Ok(b) => match (&mut joined, single.take()) {
+                (Some(j), _) => j.extend_from_slice(&b),
+                (None, None) => single = Some(b),
+                (None, Some(first)) => {
+                    let mut j = BytesMut::with_capacity(first.len() + b.len());
+                    j.extend_from_slice(&first);
+                    j.extend_from_slice(&b);
+                    joined = Some(j);
+                }
+            },
+            Err(e) => {
+                out.extend(
+                    joined
+                        .take()
+                        .map(|j| Ok(j.freeze()))
+                        .or(single.take().map(Ok)),
+                );
+                out.push(Err(e));
+                return out;
+            }
+        }
+    }
+    out.extend(joined.map(|j| Ok(j.freeze())).or(single.map(Ok)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_chunks_go_out_as_one_write() {
+        let out = join_ready(vec![
+            Ok(Bytes::from_static(b"event: a\n\n")),
+            Ok(Bytes::from_static(b"event: b\n\n")),
+            Ok(Bytes::from_static(b"event: c\n\n")),
+        ]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].as_ref().unwrap().as_ref(),
+            b"event: a\n\nevent: b\n\nevent: c\n\n"
+        );
+        let one = Bytes::from_static(b"data: x\n\n");
+        let out = join_ready(vec![Ok(one.clone())]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].as_ref().unwrap().as_ptr(), one.as_ptr(), "no copy");
+        assert!(join_ready(Vec::new()).is_empty());
+    }
 }

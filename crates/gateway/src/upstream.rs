@@ -136,10 +136,10 @@ impl Upstream {
             retryable: false,
             retry_after: None,
         })?;
-        let url = d.endpoint(endpoint);
+        let url = d.url(endpoint);
         let mut req = self
             .client
-            .post(&url)
+            .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(
                 header::ACCEPT,
@@ -188,7 +188,7 @@ impl Upstream {
                     retry_after: None,
                 });
             }
-            Ok(Err(e)) => return Err(transport_error(d, &url, &e)),
+            Ok(Err(e)) => return Err(transport_error(d, url.as_str(), &e)),
             Ok(Ok(r)) => r,
         };
         let status = resp.status();

@@ -72,6 +72,9 @@ pub struct Deployment {
     pub responses: ResponsesTarget,
     /// The wire API used upstream: the provider's, or `litellm_params.api_mode`.
     protocol: Protocol,
+    /// [`Endpoint::Generate`] and [`Endpoint::CountTokens`] URLs, parsed once (parsing a URL
+    /// on every request was 2% of the gateway's CPU).
+    urls: [reqwest::Url; 2],
     pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
     pub overrides: Vec<(String, serde_json::Value)>,
@@ -243,7 +246,7 @@ impl Deployment {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
-        Ok(Deployment {
+        let mut d = Deployment {
             id,
             origin,
             overrides,
@@ -257,8 +260,41 @@ impl Deployment {
             anthropic,
             responses,
             protocol,
+            urls: [placeholder_url(), placeholder_url()],
             extra_headers,
-        })
+        };
+        if protocol != Protocol::Mock {
+            for (i, e) in [Endpoint::Generate, Endpoint::CountTokens]
+                .into_iter()
+                .enumerate()
+            {
+                let text = d.endpoint(e);
+                let bad = |why: String| DefinitionError {
+                    model_name: d.definition.model_name.clone(),
+                    reason: format!(
+                        "litellm_params.api_base gives the upstream URL '{text}', {why}; \
+                         write it in full, e.g. http://localhost:8000/v1"
+                    ),
+                };
+                let url = reqwest::Url::parse(&text)
+                    .map_err(|why| bad(format!("which is not a URL ({why})")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(bad(
+                        "which is not an http:// or https:// URL with a host".into()
+                    ));
+                }
+                d.urls[i] = url;
+            }
+        }
+        Ok(d)
+    }
+
+    /// The parsed URL of an upstream endpoint.
+    pub fn url(&self, e: Endpoint) -> &reqwest::Url {
+        &self.urls[match e {
+            Endpoint::Generate => 0,
+            Endpoint::CountTokens => 1,
+        }]
     }
 
     /// `body` with this deployment's [`OVERRIDABLE`] parameters applied.
@@ -300,6 +336,10 @@ impl Deployment {
             _ => format!("{b}/chat/completions"),
         }
     }
+}
+
+fn placeholder_url() -> reqwest::Url {
+    reqwest::Url::parse("http://127.0.0.1/").expect("a literal URL")
 }
 
 /// Which upstream endpoint.
@@ -422,5 +462,24 @@ mod tests {
             d.endpoint(Endpoint::Generate),
             "http://h:1/v1/chat/completions"
         );
+        assert_eq!(
+            d.url(Endpoint::Generate).as_str(),
+            "http://h:1/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn api_base_that_is_not_a_url_is_a_definition_error() {
+        let none = HashMap::new();
+        let e = Deployment::new(
+            def("openai/x", Some("localhost:8000/v1")),
+            Origin::Config,
+            &none,
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("model 'm'"), "{msg}");
+        assert!(msg.contains("litellm_params.api_base"), "{msg}");
+        assert!(msg.contains("localhost:8000/v1/chat/completions"), "{msg}");
     }
 }
