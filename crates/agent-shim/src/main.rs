@@ -7,6 +7,7 @@ mod cli;
 mod cmd;
 mod daemon;
 mod error;
+mod log_writer;
 mod registration;
 mod settings;
 mod state;

@@ -5,6 +5,7 @@
 use crate::cli::ServeArgs;
 use crate::daemon::PidLock;
 use crate::error::{CliError, Result};
+use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
 use crate::settings::{Settings, catalog, env_vars};
 use crate::state::{StateDb, now_ms};
@@ -101,9 +102,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
 }
 
 /// Logs go to stderr through a writer thread, so a request never waits on a write (the log is a
-/// file for the background gateway). The returned guard flushes it when dropped.
-fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+/// file for the background gateway); see [`crate::log_writer`]. The returned guard writes what
+/// is pending when dropped.
+fn init_logging(settings: &Settings) -> log_writer::FlushGuard {
+    let (writer, guard) = log_writer::start(std::io::stderr());
     let filter = std::env::var(env_vars::LOG)
         .ok()
         .or_else(|| settings.config.log_level.clone())

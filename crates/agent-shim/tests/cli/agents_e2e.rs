@@ -211,12 +211,8 @@ fn opencode_round_trip(provider_kind: &str, client: &str) {
         .find(|r| r.raw_body.contains("tool_call_id"))
         .expect("the tool result went upstream");
     assert!(second.raw_body.contains("opencode-e2e-42"));
-    let log =
-        std::fs::read_to_string(s.state_dir().join(format!("gateway-{}.log", s.port))).unwrap();
-    assert!(
-        log.contains(&format!("client=\"{client}\"")),
-        "opencode spoke {client} to the gateway: {log}"
-    );
+    // opencode spoke `client` to the gateway.
+    gateway_log_with(&s, &format!("client=\"{client}\""));
 }
 
 #[test]

@@ -173,6 +173,26 @@ pub fn wait_until(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// The background gateway's log once it contains `needle` (it is written in batches, so a
+/// line can land a few tens of milliseconds after what it reports); panics with the log after
+/// 10 s.
+pub fn gateway_log_with(s: &Sandbox, needle: &str) -> String {
+    let path = s.state_dir().join(format!("gateway-{}.log", s.port));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway log {} has no {needle:?}: {log}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Registered model names, from `/v1/models`.
 pub fn registered_models(s: &Sandbox) -> Vec<String> {
     let v = get_json(s, "/v1/models");

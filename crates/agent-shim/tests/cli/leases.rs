@@ -37,9 +37,7 @@ fn janitor_unregisters_a_model_when_its_lease_expires() {
         status_json(&s)["models"].as_array().unwrap().is_empty(),
         "the state has no models left"
     );
-    let log =
-        std::fs::read_to_string(s.state_dir().join(format!("gateway-{}.log", s.port))).unwrap();
-    assert!(log.contains("lease expired; model unregistered"), "{log}");
+    gateway_log_with(&s, "lease expired; model unregistered");
 }
 
 #[test]

@@ -38,12 +38,8 @@ fn start_status_health_stop() {
             .exists(),
         "pid file removed"
     );
-    let log =
-        std::fs::read_to_string(s.state_dir().join(format!("gateway-{}.log", s.port))).unwrap();
-    assert!(
-        log.contains("listening on") && !log.contains("\u{1b}["),
-        "plain-text log: {log}"
-    );
+    let log = gateway_log_with(&s, "listening on");
+    assert!(!log.contains("\u{1b}["), "plain-text log: {log}");
 }
 
 #[test]

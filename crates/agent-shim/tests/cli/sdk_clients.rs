@@ -143,7 +143,12 @@ impl Setup {
             "sdk_clients.py failed ({:?}):\n{printed}\n{}\ngateway log:\n{}",
             out.status,
             stderr(&out),
-            self.log()
+            std::fs::read_to_string(
+                self.s
+                    .state_dir()
+                    .join(format!("gateway-{}.log", self.s.port))
+            )
+            .unwrap_or_default()
         );
         for (case, model) in cases {
             let prefix = format!("ok {case} {model} ");
@@ -156,22 +161,9 @@ impl Setup {
         printed
     }
 
-    fn log(&self) -> String {
-        std::fs::read_to_string(
-            self.s
-                .state_dir()
-                .join(format!("gateway-{}.log", self.s.port)),
-        )
-        .unwrap_or_default()
-    }
-
-    /// The gateway logged a request from a client speaking `client`, for `model`.
+    /// The gateway logged a request from a client speaking `client`.
     fn assert_logged(&self, client: &str) {
-        let log = self.log();
-        assert!(
-            log.contains(&format!("client=\"{client}\"")),
-            "the gateway saw a {client} client: {log}"
-        );
+        gateway_log_with(&self.s, &format!("client=\"{client}\""));
     }
 }
 
