@@ -1,7 +1,7 @@
 //! Request bodies, built deterministically: a small OpenAI chat request (W1), and a
 //! Claude-Code-sized conversation (long system prompt, 24 tools with realistic JSON schemas, a
-//! tool_use/tool_result round trip in the history) in Anthropic Messages form (W2, W3) and in
-//! OpenAI Responses form (W4).
+//! tool_use/tool_result round trip in the history) in Anthropic Messages form (W2, W3), in
+//! OpenAI Responses form (W4) and in OpenAI Chat Completions form (W5).
 
 use serde_json::{Value, json};
 
@@ -668,6 +668,36 @@ pub fn codex_responses() -> Value {
     })
 }
 
+/// W5: the same conversation as a streaming OpenAI Chat Completions request (what an
+/// OpenAI-compatible agent sends), passed through unchanged: the reference for what any proxy
+/// adds to the first byte of a request this size.
+pub fn claude_code_chat() -> Value {
+    let tools: Vec<Value> = tools()
+        .into_iter()
+        .map(|(name, desc, schema)| {
+            json!({"type": "function", "function": {"name": name, "description": desc, "parameters": schema}})
+        })
+        .collect();
+    let args = json!({"file_path": READ_PATH}).to_string();
+    json!({
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": system_prompt()},
+            {"role": "user", "content": FIRST_PROMPT},
+            {"role": "assistant", "content": ASSISTANT_TEXT, "tool_calls": [
+                {"id": "call_0001", "type": "function", "function": {"name": "Read", "arguments": args}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_0001", "content": file_content()},
+            {"role": "assistant", "content": ANALYSIS},
+            {"role": "user", "content": LAST_PROMPT}
+        ],
+        "tools": tools,
+        "max_completion_tokens": 32000,
+        "stream": true,
+        "stream_options": {"include_usage": true}
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +719,14 @@ mod tests {
             .expect("serializes")
             .len();
         assert!((60_000..=80_000).contains(&size), "size {size}");
+    }
+
+    #[test]
+    fn chat_request_is_comparable() {
+        let body = claude_code_chat();
+        let size = serde_json::to_vec(&body).expect("serializes").len();
+        assert!((60_000..=80_000).contains(&size), "size {size}");
+        assert_eq!(body["tools"].as_array().map(Vec::len), Some(24));
+        assert_eq!(body["messages"][3]["role"], "tool");
     }
 }

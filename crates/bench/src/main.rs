@@ -65,8 +65,8 @@ struct RunArgs {
     /// Concurrency levels.
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     concurrency: Vec<usize>,
-    /// Workloads (w1, w2, w3, w4).
-    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w3,w4")]
+    /// Workloads (w1, w2, w3, w4, w5).
+    #[arg(long, value_delimiter = ',', default_value = "w1,w2,w3,w4,w5")]
     workloads: Vec<String>,
     /// Streams held open through agent-shim for the "RSS with open streams" number; 0 skips it
     /// [default: 1000].
@@ -154,12 +154,22 @@ fn workloads(selected: &[String]) -> Result<Vec<Workload>> {
             anthropic: false,
             marker: b"response.completed",
         },
+        Workload {
+            id: "W5",
+            title: "OpenAI chat, streaming 200 chunks, the W3 conversation, pass-through",
+            path: "/v1/chat/completions",
+            body: json(bodies::claude_code_chat()),
+            stream: true,
+            passthrough: true,
+            anthropic: false,
+            marker: b"[DONE]",
+        },
     ];
     let mut out = Vec::new();
     for s in selected {
         match all.iter().position(|w| w.id.eq_ignore_ascii_case(s.trim())) {
             Some(i) => out.push(i),
-            None => bail!("unknown workload {s:?} (w1, w2, w3, w4)"),
+            None => bail!("unknown workload {s:?} (w1, w2, w3, w4, w5)"),
         }
     }
     Ok(all

@@ -477,6 +477,19 @@ pub fn markdown(r: &Results) -> String {
         );
     }
 
+    if let Some(w5) = r.workload_index("W5") {
+        let ttfb = |t: Target| r.run(w5, t, 1).and_then(|x| r.added(x, |s| s.ttfb_p50_ms));
+        if let (Some(a), Some(n)) = (ttfb(Target::AgentShim), ttfb(Target::Nginx)) {
+            let _ = writeln!(
+                m,
+                "\nFor scale: passing W3's conversation through unchanged (W5, c=1), nginx adds \
+                 {} ms to the first byte and agent-shim {} ms.",
+                f(Some(n), 2),
+                f(Some(a), 2)
+            );
+        }
+    }
+
     let high = r.concurrencies().into_iter().max().unwrap_or(1);
     for (wi, w) in r.workloads.iter().enumerate() {
         let _ = writeln!(

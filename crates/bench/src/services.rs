@@ -172,7 +172,7 @@ pub fn http_get_ok(port: u16, path: &str) -> bool {
     got == buf.len() && (buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
 }
 
-/// Text deltas of a streamed answer (W3, W4).
+/// Text deltas of a streamed answer (W3, W4, W5).
 pub const STREAM_CHUNKS: usize = 200;
 
 /// The fake upstream's script: short answers, 200-delta streams, and slow streams for
