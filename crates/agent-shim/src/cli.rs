@@ -194,6 +194,10 @@ pub struct ServeArgs {
     /// ~/.config/agent-shim/config.yaml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Worker threads serving requests, each with its own runtime and upstream connections
+    /// [default: one per CPU]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Option<u16>,
     #[command(flatten)]
     pub net: NetArgs,
 }

@@ -186,7 +186,7 @@ fn has_foreign_reasoning(req: &Incoming<'_>) -> bool {
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
@@ -207,9 +207,17 @@ fn context(client: ClientProtocol, model: &str, tools: &[protocol::ir::Tool]) ->
     }
 }
 
-/// Whether a Chat client asked for the usage chunk.
-fn wants_usage(body: &[u8]) -> bool {
-    memfind(body, b"\"include_usage\":true") || memfind(body, b"\"include_usage\": true")
+/// Whether a Chat client asked for the usage chunk (`stream_options.include_usage`).
+fn wants_usage(fields: &Fields<'_>) -> bool {
+    #[derive(serde::Deserialize)]
+    struct StreamOptions {
+        include_usage: Option<bool>,
+    }
+    fields
+        .get("stream_options")
+        .and_then(|raw| serde_json::from_str::<StreamOptions>(raw.get()).ok())
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false)
 }
 
 /// Same protocol on both sides: rewrite `model`, drop what the provider rejects, cap the output
@@ -273,7 +281,8 @@ async fn translate(
 ) -> Result<Response, Failure> {
     let client = req.client;
     let estimate = req.body.len() as u64 / 4;
-    let (headers, body_in) = (req.headers, req.body);
+    let headers = req.headers;
+    let include_usage = wants_usage(&req.fields);
     let model = req.model.clone();
     let ir = decoded(req)?;
     let mut dropped = ir.dropped.clone();
@@ -293,7 +302,7 @@ async fn translate(
     if stream {
         sse_headers(h);
         let decoder = codec::upstream_decoder(d, &ctx, estimate);
-        let encoder = codec::client_encoder(client, ctx, wants_usage(body_in));
+        let encoder = codec::client_encoder(client, ctx, include_usage);
         let t = gw.upstream.timeouts;
         let body = stream_loop::translate(resp, decoder, encoder, t.ping, t.idle, log);
         return Ok(out.body(body).expect("valid response"));
@@ -355,7 +364,7 @@ fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<R
     if req.stream {
         sse_headers(h);
         let events = protocol::stream::events_of_response(&r, 16);
-        let encoder = codec::client_encoder(req.client, ctx, wants_usage(req.body));
+        let encoder = codec::client_encoder(req.client, ctx, wants_usage(&req.fields));
         let body = stream_loop::from_events(events, encoder, log);
         return Ok(out.body(body).expect("valid response"));
     }
@@ -412,5 +421,16 @@ mod tests {
         assert_eq!(backoff(0, Some(&HeaderValue::from_static("60")), max), None);
         assert_eq!(backoff(0, None, max), Some(Duration::from_millis(250)));
         assert_eq!(backoff(2, None, max), Some(Duration::from_millis(1000)));
+    }
+
+    #[test]
+    fn usage_chunk_only_when_the_client_asked_for_it() {
+        let asks = |body: &str| wants_usage(&Fields::parse(body.as_bytes()).unwrap());
+        assert!(asks(r#"{"stream_options": {"include_usage" : true}}"#));
+        assert!(!asks(r#"{"stream_options":{"include_usage":false}}"#));
+        assert!(!asks(
+            r#"{"messages":[{"content":"\"include_usage\":true"}]}"#
+        ));
+        assert!(!asks(r#"{"stream_options":null}"#));
     }
 }

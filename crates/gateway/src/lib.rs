@@ -2,8 +2,10 @@
 //! API to clients, routes each request to a model group's deployments, and either passes bytes
 //! through (same protocol on both sides) or translates through the protocol crate.
 //!
-//! Entry points: [`GatewayConfig`] describes what to serve; [`Gateway::bind`] and [`Gateway::serve`]
-//! run it; [`server::router`] gives the routes for in-process tests.
+//! Entry points: [`GatewayConfig`] describes what to serve; [`Gateway::bind`], then
+//! [`Gateway::serve_workers`] (the binary: a worker thread per core) or [`Gateway::serve`] (on
+//! the caller's runtime, for tests) run it; [`server::router`] gives the routes for in-process
+//! tests.
 
 pub mod codec;
 pub mod dispatch;
@@ -20,6 +22,7 @@ pub mod state;
 pub mod stream_loop;
 pub mod tokens;
 pub mod upstream;
+pub mod workers;
 
 pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use providers::deployment::DefinitionError;
@@ -132,7 +135,18 @@ impl Gateway {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves on `workers` threads with a runtime each ([`workers`]) until `shutdown`
+    /// completes, then finishes in-flight requests. The caller's runtime only accepts.
+    pub async fn serve_workers(
+        self,
+        workers: usize,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        workers::serve(self.listener, server::router(self.state), workers, shutdown).await
+    }
+
+    /// Serves on the caller's runtime until `shutdown` completes, then finishes in-flight
+    /// requests.
     pub async fn serve(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,

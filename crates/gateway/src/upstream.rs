@@ -9,7 +9,7 @@ use crate::secrets::SecretSource;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use protocol::ir::{ApiError, ErrorKind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Timeouts of upstream requests (DESIGN.md §4.2).
@@ -56,9 +56,11 @@ impl UpstreamError {
     }
 }
 
-/// The shared upstream client.
+/// The upstream client: one connection pool per worker thread ([`crate::workers`]), so a
+/// request's upstream connection is driven by the thread that serves it.
 pub struct Upstream {
-    client: reqwest::Client,
+    /// Indexed by [`crate::workers::current`]; each built on first use on its thread.
+    clients: Box<[OnceLock<reqwest::Client>]>,
     pub timeouts: Timeouts,
     secrets: Arc<dyn SecretSource>,
 }
@@ -69,20 +71,28 @@ pub const FORWARDED_ANTHROPIC_HEADERS: &[&str] = &["anthropic-version", "anthrop
 
 impl Upstream {
     pub fn new(timeouts: Timeouts, secrets: Arc<dyn SecretSource>) -> Upstream {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.idle)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(256)
-            .user_agent(concat!("agent-shim/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client configuration is valid");
         Upstream {
-            client,
+            clients: (0..=crate::workers::MAX_WORKERS)
+                .map(|_| OnceLock::new())
+                .collect(),
             timeouts,
             secrets,
         }
+    }
+
+    /// This thread's client.
+    fn client(&self) -> &reqwest::Client {
+        self.clients[crate::workers::current() % self.clients.len()].get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(self.timeouts.connect)
+                .read_timeout(self.timeouts.idle)
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(256)
+                .user_agent(concat!("agent-shim/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the HTTP client configuration is valid")
+        })
     }
 
     /// The key for `d`, looking again (environment, then `.secrets`) if it was missing at
@@ -138,7 +148,7 @@ impl Upstream {
         })?;
         let url = d.url(endpoint);
         let mut req = self
-            .client
+            .client()
             .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(

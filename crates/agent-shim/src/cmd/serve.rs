@@ -82,7 +82,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();
     let interval = settings.janitor_interval();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let workers = args
+        .workers
+        .map_or_else(gateway::workers::default_count, usize::from);
+    // This runtime accepts connections and runs the janitor; requests run on the workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
@@ -93,7 +97,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         tokio::spawn(janitor_timer(gw.state(), state_dir, interval));
         tracing::info!(%addr, config = %settings.config_path.display(), "agent-shim gateway listening on http://{addr}");
-        gw.serve(shutdown_signal())
+        gw.serve_workers(workers, shutdown_signal())
             .await
             .map_err(|e| CliError::failed(format!("the gateway stopped: {e}")))
     })?;

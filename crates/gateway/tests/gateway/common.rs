@@ -63,8 +63,22 @@ pub async fn gateway_full(
     registered: gateway::Registered,
     lease_sink: Option<Arc<dyn gateway::LeaseSink>>,
 ) -> Running {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let config = GatewayConfig {
+    let config = config(models, secrets, router, registered, lease_sink);
+    let (running, g) = bind(config).await;
+    // The binary's way of serving: two worker threads, each with its own runtime.
+    tokio::spawn(g.serve_workers(2, std::future::pending()));
+    running
+}
+
+/// The gateway configuration the tests use: the master key, short pings.
+pub fn config(
+    models: Vec<ModelDefinition>,
+    secrets: HashMap<String, String>,
+    router: RouterSettings,
+    registered: gateway::Registered,
+    lease_sink: Option<Arc<dyn gateway::LeaseSink>>,
+) -> GatewayConfig {
+    GatewayConfig {
         models,
         profiles: HashMap::new(),
         default_profile: None,
@@ -77,15 +91,20 @@ pub async fn gateway_full(
             ping: Duration::from_millis(200),
             ..Timeouts::default()
         },
-    };
+    }
+}
+
+/// A gateway bound to a free loopback port, not yet serving.
+pub async fn bind(config: GatewayConfig) -> (Running, Gateway) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (g, errors) = Gateway::with_listener(listener, config);
     assert!(errors.is_empty(), "{errors:?}");
     let addr = g.local_addr().unwrap();
-    tokio::spawn(g.serve(std::future::pending()));
-    Running {
+    let running = Running {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
-    }
+    };
+    (running, g)
 }
 
 impl Running {

@@ -8,3 +8,4 @@ mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
+mod workers;
