@@ -1,4 +1,4 @@
-//! `agent-shim serve` in the foreground with a LiteLLM config file.
+//! `agent-shim serve` in the foreground: a LiteLLM config file, SIGTERM, `--workers`.
 
 use crate::common::*;
 use std::time::{Duration, Instant};
@@ -48,4 +48,37 @@ fn missing_config_file_is_a_usage_error() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn serve_workers_out_of_range_is_a_usage_error() {
+    let s = Sandbox::new();
+    let o = s.run(&["serve", "--workers", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--workers"), "{}", stderr(&o));
+}
+
+#[test]
+fn serve_with_one_worker_answers_requests() {
+    let s = Sandbox::new();
+    let mut child = s
+        .cmd(&["serve", "--workers", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(10, "the gateway to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", s.port)).is_ok()
+    });
+    let answer = post_json(
+        &format!("{}/v1/messages", s.base_url()),
+        &master_key(&s),
+        &serde_json::json!({"model": "demo/sonnet", "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let (status, body) = answer.expect("the gateway answered");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"type\":\"message\""), "{body}");
 }
