@@ -29,6 +29,11 @@ pub fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse(&text, &path.display().to_string()).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) if path.is_dir() => Err(CliError::usage(format!(
+            "{} is a directory; give a YAML file (e.g. {})",
+            path.display(),
+            path.join("config.yaml").display()
+        ))),
         Err(e) => Err(CliError::failed(format!(
             "cannot read {}: {e}",
             path.display()

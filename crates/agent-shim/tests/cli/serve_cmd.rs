@@ -51,6 +51,21 @@ fn missing_config_file_is_a_usage_error() {
 }
 
 #[test]
+fn config_directory_instead_of_file_is_a_usage_error_naming_the_file() {
+    let s = Sandbox::new();
+    let dir = s.dir.path().join("cfgdir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = s.run(&["serve", "--config", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a directory; give a YAML file (e.g. ")
+            && stderr(&o).contains("cfgdir/config.yaml"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn serve_workers_out_of_range_is_a_usage_error() {
     let s = Sandbox::new();
     let o = s.run(&["serve", "--workers", "0"]);
