@@ -128,7 +128,7 @@ impl LeaseSink for Recorder {
 #[tokio::test]
 async fn a_defined_but_unregistered_model_is_served_and_leased() {
     let recorder = Arc::new(Recorder::default());
-    let gw = gateway_full(
+    let gw = gateway_full(config(
         vec![
             def("cold", "openai/x", "http://127.0.0.1:9/v1"),
             crate::misc_endpoints::mock("warm", "hi"),
@@ -137,7 +137,7 @@ async fn a_defined_but_unregistered_model_is_served_and_leased() {
         RouterSettings::default(),
         Registered::Only(vec![]),
         Some(recorder.clone()),
-    )
+    ))
     .await;
     assert!(gw.model_ids().await.is_empty(), "defined, not registered");
     let body: Value = gw

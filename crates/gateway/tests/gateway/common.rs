@@ -53,19 +53,19 @@ pub async fn gateway_with(
     secrets: HashMap<String, String>,
     router: RouterSettings,
 ) -> Running {
-    gateway_full(models, secrets, router, gateway::Registered::All, None).await
+    gateway_full(config(
+        models,
+        secrets,
+        router,
+        gateway::Registered::All,
+        None,
+    ))
+    .await
 }
 
-pub async fn gateway_full(
-    models: Vec<ModelDefinition>,
-    secrets: HashMap<String, String>,
-    router: RouterSettings,
-    registered: gateway::Registered,
-    lease_sink: Option<Arc<dyn gateway::LeaseSink>>,
-) -> Running {
-    let config = config(models, secrets, router, registered, lease_sink);
+/// Serves `config` the binary's way: two worker threads, each with its own runtime.
+pub async fn gateway_full(config: GatewayConfig) -> Running {
     let (running, g) = bind(config).await;
-    // The binary's way of serving: two worker threads, each with its own runtime.
     tokio::spawn(g.serve_workers(2, std::future::pending()));
     running
 }
