@@ -3,17 +3,19 @@
 //! rendered agent-shim hook in its rc file, and `cd`s into and out of a directory configured with
 //! `set-folder demo --allow`. The test reads the variables back from the terminal and polls
 //! `agent-shim status --json` for the refcounts the hook's background `enter`/`leave` produce.
-//! Each test prints the terminal transcript.
+//! Each command typed prints a marker of its own, so a test never mistakes a prompt redrawn by
+//! the line editor for the prompt after the command. Each test prints the terminal's screen.
 
 use crate::common::*;
-use crate::pty::Pty;
+use crate::terminal::Terminal;
+use expectrl::process::unix::WaitStatus;
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_agent-shim");
+pub(crate) const EXE: &str = env!("CARGO_BIN_EXE_agent-shim");
 /// The prompt every sandboxed shell shows.
 const PROMPT: &str = "ready> ";
 
@@ -36,16 +38,16 @@ impl Sh {
 
 /// A sandbox with `agent-shim` on PATH (as `set-folder`'s .envrc needs), a directory `proj`
 /// configured for the `demo` profile and allowed in direnv, and the shells' rc files.
-struct World {
-    s: Sandbox,
+pub(crate) struct World {
+    pub(crate) s: Sandbox,
     bin: PathBuf,
     /// The configured directory, canonical.
     proj: PathBuf,
-    token: String,
+    pub(crate) token: String,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         let s = Sandbox::new();
         let bin = s.dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -98,7 +100,7 @@ impl World {
 
     /// Everything a program in this world sees: only the sandbox's HOME and XDG directories,
     /// its gateway port and PATH with `agent-shim` on it.
-    fn sandboxed(&self, mut c: Command) -> Command {
+    pub(crate) fn sandboxed(&self, mut c: Command) -> Command {
         let home = self.home();
         c.env_clear()
             .env("HOME", &home)
@@ -114,7 +116,7 @@ impl World {
         c
     }
 
-    fn agent_shim(&self, args: &[&str]) -> Command {
+    pub(crate) fn agent_shim(&self, args: &[&str]) -> Command {
         let mut c = self.sandboxed(Command::new(EXE));
         c.args(args);
         c
@@ -156,15 +158,14 @@ impl World {
     }
 
     /// An interactive `shell` in a new pty, at its first prompt.
-    fn shell(&self, shell: Sh, label: &str) -> Pty {
-        let mut c = self.sandboxed(Command::new(shell.name()));
-        c.env("TERM", "xterm");
-        match shell {
-            Sh::Bash => c.args(["--noprofile", "-i"]),
-            Sh::Zsh => c.args(["-i"]),
-            Sh::Fish => c.args(["-i"]),
+    fn shell(&self, shell: Sh, label: &str) -> Terminal {
+        let args: &[&str] = match shell {
+            Sh::Bash => &["--noprofile", "-i"],
+            Sh::Zsh | Sh::Fish => &["-i"],
         };
-        let mut p = Pty::spawn(label, c);
+        let mut c = self.sandboxed(Terminal::command(shell.name(), args));
+        c.env("TERM", "xterm");
+        let mut p = Terminal::spawn(label, c);
         p.expect(PROMPT);
         p
     }
@@ -180,7 +181,7 @@ impl World {
     /// last status and the reason otherwise.
     fn wait_status(
         &self,
-        ptys: &[&Pty],
+        terms: &[&Terminal],
         what: &str,
         check: impl Fn(&Value) -> Result<(), String>,
     ) -> Value {
@@ -190,7 +191,7 @@ impl World {
             match check(&status) {
                 Ok(()) => return status,
                 Err(why) if Instant::now() >= deadline => {
-                    for p in ptys {
+                    for p in terms {
                         p.print_transcript();
                     }
                     panic!(
@@ -205,10 +206,10 @@ impl World {
 
     /// Waits until the directory is entered by `refs` shells, each of its models (demo/opus among
     /// them) has refcount `refs` and no lease, and the gateway runs.
-    fn wait_entered(&self, ptys: &[&Pty], refs: i64) -> Value {
+    fn wait_entered(&self, terms: &[&Terminal], refs: i64) -> Value {
         let token = self.token.clone();
         let dir = self.proj.display().to_string();
-        self.wait_status(ptys, &format!("the token with refs {refs}"), move |st| {
+        self.wait_status(terms, &format!("the token with refs {refs}"), move |st| {
             let dirs = st["directories"].as_array().ok_or("no directories")?;
             let d = dirs
                 .iter()
@@ -247,9 +248,9 @@ impl World {
 
     /// Waits until the directory is left by every shell: the token is gone and the demo models
     /// have refcount 0 with a lease that expires in the future.
-    fn wait_left(&self, ptys: &[&Pty]) -> Value {
+    fn wait_left(&self, terms: &[&Terminal]) -> Value {
         let token = self.token.clone();
-        self.wait_status(ptys, "the token gone and the models leased", move |st| {
+        self.wait_status(terms, "the token gone and the models leased", move |st| {
             let dirs = st["directories"].as_array().ok_or("no directories")?;
             if dirs.iter().any(|d| d["token"] == token.as_str()) {
                 return Err("token still entered".into());
@@ -304,14 +305,22 @@ fn model<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|m| m["model_name"] == name)
 }
 
+/// A number no other command in this test process types: it marks the output of one command.
+fn next_mark() -> u32 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The variables the shell in `p` has, read back through the terminal: (token, profile, base URL).
-fn read_vars(p: &mut Pty, n: u32) -> (String, String, String) {
+fn read_vars(p: &mut Terminal) -> (String, String, String) {
     // The command echoed back reads `vars%s`, the output `vars<n>`: only the output matches.
+    let n = next_mark();
     p.send(&format!(
         "printf 'vars%s [%s] [%s] [%s]\\n' {n} \"$AGENT_SHIM_TOKEN\" \"$AGENT_SHIM_PROFILE\" \"$ANTHROPIC_BASE_URL\""
     ));
     let line = p.expect_line(&format!("vars{n} ["));
     p.expect(PROMPT);
+    assert_at_prompt(p);
     let parts: Vec<&str> = line.trim_end_matches(']').split("] [").collect();
     assert_eq!(parts.len(), 3, "vars line {line:?}");
     (
@@ -321,17 +330,30 @@ fn read_vars(p: &mut Pty, n: u32) -> (String, String, String) {
     )
 }
 
-/// Runs `line` and waits for the next prompt.
-fn run(p: &mut Pty, line: &str) {
-    p.send(line);
-    p.expect(line);
+/// Runs `line`, then a marker command in the same command line, and waits for the marker's
+/// output and the prompt after it.
+fn run(p: &mut Terminal, line: &str) {
+    let n = next_mark();
+    p.send(&format!("{line}; printf 'ran%s.\\n' {n}"));
+    p.expect(&format!("ran{n}."));
     p.expect(PROMPT);
+    assert_at_prompt(p);
+}
+
+/// The screen shows the cursor on a fresh prompt, nothing printed over or after it.
+fn assert_at_prompt(p: &Terminal) {
+    let (row, col) = p.cursor_row();
+    check(
+        row == PROMPT.trim_end() && usize::from(col) == PROMPT.len(),
+        &[p],
+        &format!("the cursor is at column {col} of {row:?}, not after a fresh {PROMPT:?}"),
+    );
 }
 
 /// Panics with `what` after printing the transcripts when `ok` is false.
-fn check(ok: bool, ptys: &[&Pty], what: &str) {
+fn check(ok: bool, terms: &[&Terminal], what: &str) {
     if !ok {
-        for p in ptys {
+        for p in terms {
             p.print_transcript();
         }
         panic!("{what}");
@@ -339,9 +361,9 @@ fn check(ok: bool, ptys: &[&Pty], what: &str) {
 }
 
 /// `cd proj` in `p`; checks the variables direnv set there.
-fn cd_in(w: &World, p: &mut Pty, n: u32) {
+fn cd_in(w: &World, p: &mut Terminal) {
     run(p, "cd proj");
-    let (token, profile, url) = read_vars(p, n);
+    let (token, profile, url) = read_vars(p);
     check(
         token == w.token && profile == "demo" && url == w.s.base_url(),
         &[p],
@@ -355,20 +377,20 @@ fn cd_in(w: &World, p: &mut Pty, n: u32) {
 }
 
 /// Types `exit` and checks that the shell exits with status 0.
-fn exit(shell: Sh, p: &mut Pty) {
+fn exit(shell: Sh, p: &mut Terminal) {
     p.send("exit");
     let status = p.wait_exit(Duration::from_secs(10));
     check(
-        status.success(),
+        matches!(status, WaitStatus::Exited(_, 0)),
         &[p],
-        &format!("{} exited with {status}", shell.name()),
+        &format!("{} exited with {status:?}", shell.name()),
     );
 }
 
 /// What no transcript may show: an error from agent-shim (the hook must print nothing) or a
 /// job-control notice for the hook's background calls (bash/zsh `[1] …`, fish `Job 1, … has
 /// ended`).
-fn assert_quiet(p: &Pty) {
+fn assert_quiet(p: &Terminal) {
     let t = p.transcript();
     for l in t.lines() {
         let job_notice = l.starts_with('[')
@@ -386,11 +408,11 @@ fn assert_quiet(p: &Pty) {
 fn enter_and_leave(shell: Sh) {
     let w = World::new();
     let mut p = w.shell(shell, &format!("{}: cd in, cd out, exit", shell.name()));
-    cd_in(&w, &mut p, 1);
+    cd_in(&w, &mut p);
     let inside = w.wait_entered(&[&p], 1);
 
     run(&mut p, "cd ..");
-    let (token, profile, url) = read_vars(&mut p, 2);
+    let (token, profile, url) = read_vars(&mut p);
     check(
         token.is_empty() && profile.is_empty() && url.is_empty(),
         &[&p],
@@ -434,9 +456,9 @@ fn two_shells_then_exit_inside(shell: Sh) {
     let name = shell.name();
     let mut a = w.shell(shell, &format!("{name} A: cd in, exit inside"));
     let mut b = w.shell(shell, &format!("{name} B: cd in, exit inside"));
-    cd_in(&w, &mut a, 1);
+    cd_in(&w, &mut a);
     w.wait_entered(&[&a], 1);
-    cd_in(&w, &mut b, 1);
+    cd_in(&w, &mut b);
     let both = w.wait_entered(&[&a, &b], 2);
 
     exit(shell, &mut a);
@@ -475,14 +497,14 @@ fn fish_hook_counts_two_shells_and_leaves_on_exit() {
 fn hang_up_inside(shell: Sh) {
     let w = World::new();
     let mut p = w.shell(shell, &format!("{}: cd in, terminal closed", shell.name()));
-    cd_in(&w, &mut p, 1);
+    cd_in(&w, &mut p);
     w.wait_entered(&[&p], 1);
     p.hang_up();
     let status = p.wait_exit(Duration::from_secs(10));
     let after = w.wait_left(&[&p]);
     p.print_transcript();
     println!(
-        "{} exited on SIGHUP ({status}); status --json then:\n{}",
+        "{} exited on SIGHUP ({status:?}); status --json then:\n{}",
         shell.name(),
         summary(&after)
     );
@@ -501,123 +523,4 @@ fn zsh_hook_leaves_when_the_terminal_closes() {
 #[test]
 fn fish_hook_leaves_when_the_terminal_closes() {
     hang_up_inside(Sh::Fish);
-}
-
-/// Runs `shell args…` in the world, without a terminal.
-fn run_shell(w: &World, shell: &str, args: &[&str]) -> Output {
-    let mut c = w.sandboxed(Command::new(shell));
-    c.args(args).stdin(std::process::Stdio::null());
-    c.output().unwrap()
-}
-
-fn assert_silent_success(what: &str, o: &Output) {
-    println!(
-        "{what}: exit {:?}, stdout {:?}, stderr {:?}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
-    assert!(
-        o.status.success() && o.stdout.is_empty() && o.stderr.is_empty(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
-}
-
-#[test]
-fn bash_hook_loads_and_runs_silently_in_strict_mode() {
-    let w = World::new();
-    // Loaded twice (an rc file sourced again): still one entry in PROMPT_COMMAND, and the EXIT
-    // trap set; the hook and the exit handler run under `set -u` with no token.
-    let script = r#"set -euo pipefail
-eval "$(agent-shim hook bash)"
-eval "$(agent-shim hook bash)"
-unset AGENT_SHIM_TOKEN
-_agent_shim_hook
-n=$(grep -o _agent_shim_hook <<<"$PROMPT_COMMAND" | wc -l)
-[[ $n -eq 1 ]] || exit 3
-[[ "$(trap -p EXIT)" == *_agent_shim_exit* ]] || exit 4
-"#;
-    let o = run_shell(&w, "bash", &["--norc", "--noprofile", "-c", script]);
-    assert_silent_success("bash strict mode", &o);
-}
-
-#[test]
-fn zsh_hook_loads_and_runs_silently_in_strict_mode() {
-    let w = World::new();
-    let script = r#"setopt err_exit no_unset pipe_fail
-eval "$(agent-shim hook zsh)"
-eval "$(agent-shim hook zsh)"
-unset AGENT_SHIM_TOKEN
-_agent_shim_hook
-hooks=(${(M)precmd_functions:#_agent_shim_hook})
-exits=(${(M)zshexit_functions:#_agent_shim_exit})
-(( $#hooks == 1 )) || exit 3
-(( $#exits == 1 )) || exit 4
-"#;
-    let o = run_shell(&w, "zsh", &["-f", "-c", script]);
-    assert_silent_success("zsh strict mode", &o);
-}
-
-#[test]
-fn fish_hook_loads_and_runs_silently() {
-    let w = World::new();
-    let script = "agent-shim hook fish | source; __agent_shim_sync; \
-                  functions -q __agent_shim_sync __agent_shim_exit; or exit 3";
-    let o = run_shell(&w, "fish", &["--no-config", "-c", script]);
-    assert_silent_success("fish", &o);
-}
-
-/// direnv sets a directory's variables in no particular order (Go map order), so the hook must
-/// not act on AGENT_SHIM_TOKEN before AGENT_SHIM_PROFILE is set. Here fish's hook calls a stub
-/// that records its arguments, and the variables are set token first, then profile, then the
-/// prompt event fires: the stub must see `enter <token> demo`.
-#[test]
-fn fish_hook_enters_with_the_profile_whatever_order_direnv_sets_variables() {
-    let w = World::new();
-    let log = w.s.dir.path().join("calls.log");
-    let stub = w.s.dir.path().join("stub-agent-shim");
-    std::fs::write(
-        &stub,
-        format!(
-            "#!/bin/sh\nline=$(printf '<%s>' \"$@\")\necho \"$line\" >> '{}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let o = w.agent_shim(&["hook", "fish"]).output().unwrap();
-    let hook = stdout(&o);
-    assert!(hook.contains(EXE), "the hook calls the binary by its path");
-    let hook_file = w.s.dir.path().join("hook.fish");
-    std::fs::write(&hook_file, hook.replace(EXE, &stub.display().to_string())).unwrap();
-    let script = format!(
-        "source '{}'\n\
-         set -gx AGENT_SHIM_TOKEN {tok}\n\
-         set -gx AGENT_SHIM_PROFILE demo\n\
-         emit fish_prompt\n",
-        hook_file.display(),
-        tok = w.token
-    );
-    let o = run_shell(&w, "fish", &["--no-config", "-c", &script]);
-    assert_silent_success("fish with a stub", &o);
-    // The calls run in the background: wait for the enter.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let calls = loop {
-        let calls = std::fs::read_to_string(&log).unwrap_or_default();
-        if calls.lines().any(|l| l.starts_with("<enter>")) || Instant::now() >= deadline {
-            break calls;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    println!("calls the fish hook made:\n{calls}");
-    let enters: Vec<&str> = calls.lines().filter(|l| l.starts_with("<enter>")).collect();
-    assert_eq!(
-        enters,
-        [format!("<enter><{}><demo>", w.token)],
-        "the hook entered with the wrong profile: it reacted to AGENT_SHIM_TOKEN before direnv \
-         had set AGENT_SHIM_PROFILE"
-    );
 }
