@@ -1,12 +1,153 @@
-//! The hook scripts on their own (the interactive runs are in `hooks.rs`): each hook is loaded
-//! and run in a non-interactive shell: in strict mode, twice, and (fish) with direnv's variables
-//! set in either order.
+//! The scripts agent-shim writes for shells, on their own (the interactive runs are in
+//! `hooks.rs`). Each is checked by its shell's own tools, and any finding fails: the rendered
+//! `hook bash` by shellcheck; `hook zsh` by `zsh -n` (shellcheck has no zsh mode, and its bash
+//! mode only stops at zsh syntax such as `&!` and `${array[(I)…]}`, so it would check nothing);
+//! `hook fish` by `fish --no-execute`; and the `.envrc` that `set-folder` writes (direnv evaluates
+//! it with bash) by shellcheck in bash mode. Then each hook is loaded and run in a
+//! non-interactive shell: in strict mode, twice, and (fish) with direnv's variables set in either
+//! order. shellcheck, zsh and fish are Debian packages that `.ci/run` installs.
 
 use crate::common::*;
 use crate::hooks::{EXE, World};
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+/// Runs `program args… file` and returns its output; a missing program is a failure that says
+/// what to install.
+fn check_with(program: &str, args: &[&str], file: &Path) -> Output {
+    Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program}: {e}; install the Debian package `{program}` \
+                 (.ci/run does)"
+            )
+        })
+}
+
+/// The findings of `checker` on `file`: nothing when it exits 0 and prints nothing.
+fn findings(checker: &str, args: &[&str], file: &Path) -> Option<String> {
+    let o = check_with(checker, args, file);
+    if o.status.success() && o.stdout.is_empty() && o.stderr.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{checker} {} {} exited {:?}\n{}{}",
+            args.join(" "),
+            file.display(),
+            o.status.code(),
+            stdout(&o),
+            stderr(&o)
+        ))
+    }
+}
+
+/// shellcheck in bash mode, every severity (info and style included), one finding per line.
+const SHELLCHECK_BASH: &[&str] = &["--shell=bash", "--severity=style", "--format=gcc"];
+
+fn write(s: &Sandbox, name: &str, text: &str) -> PathBuf {
+    let path = s.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `agent-shim hook <shell>`, checked to be the hook (so that an empty script never passes).
+fn rendered_hook(s: &Sandbox, shell: &str, defines: &str) -> String {
+    let o = s.run(&["hook", shell]);
+    assert!(o.status.success(), "hook {shell}: {}", stderr(&o));
+    let script = stdout(&o);
+    assert!(
+        script.contains(defines),
+        "hook {shell} does not define {defines}:\n{script}"
+    );
+    script
+}
+
+fn assert_clean(what: &str, script: &str, found: Option<String>) {
+    println!("{what}:\n{script}");
+    if let Some(found) = found {
+        panic!("{what} has findings:\n{found}");
+    }
+}
+
+#[test]
+fn bash_hook_passes_shellcheck() {
+    let s = Sandbox::new();
+    let script = rendered_hook(&s, "bash", "_agent_shim_hook()");
+    let file = write(&s, "hook.bash", &script);
+    assert_clean(
+        "hook bash",
+        &script,
+        findings("shellcheck", SHELLCHECK_BASH, &file),
+    );
+}
+
+#[test]
+fn zsh_hook_passes_zsh_syntax_check() {
+    let s = Sandbox::new();
+    let script = rendered_hook(&s, "zsh", "_agent_shim_hook()");
+    let file = write(&s, "hook.zsh", &script);
+    assert_clean(
+        "hook zsh",
+        &script,
+        findings("zsh", &["--no-rcs", "--no-exec"], &file),
+    );
+}
+
+#[test]
+fn fish_hook_passes_fish_syntax_check() {
+    let s = Sandbox::new();
+    let script = rendered_hook(&s, "fish", "function __agent_shim_sync");
+    let file = write(&s, "hook.fish", &script);
+    assert_clean(
+        "hook fish",
+        &script,
+        findings("fish", &["--no-config", "--no-execute"], &file),
+    );
+}
+
+#[test]
+fn set_folder_envrc_passes_shellcheck() {
+    let s = Sandbox::new();
+    let dir = s.work().join("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = s.run(&["set-folder", "demo", "proj"]);
+    assert!(o.status.success(), "set-folder: {}", stderr(&o));
+    let envrc = dir.join(".envrc");
+    let script = std::fs::read_to_string(&envrc).unwrap();
+    assert!(
+        script.contains("export AGENT_SHIM_TOKEN=") && script.contains("agent-shim env"),
+        "not the .envrc set-folder writes:\n{script}"
+    );
+    assert_clean(
+        ".envrc written by set-folder",
+        &script,
+        findings("shellcheck", SHELLCHECK_BASH, &envrc),
+    );
+}
+
+/// The checks above can fail: each checker, run as they run it, reports a broken script.
+#[test]
+fn hook_script_checkers_report_broken_scripts() {
+    let s = Sandbox::new();
+    // SC2086: an unquoted expansion, as a hook might have.
+    let bash = write(&s, "bad.bash", "f() { leave $1; }\n");
+    let zsh = write(&s, "bad.zsh", "if [[ -n $x ]]; then\n");
+    let fish = write(&s, "bad.fish", "function f\n  echo (\nend\n");
+    for (checker, args, file) in [
+        ("shellcheck", SHELLCHECK_BASH, &bash),
+        ("zsh", ["--no-rcs", "--no-exec"].as_slice(), &zsh),
+        ("fish", ["--no-config", "--no-execute"].as_slice(), &fish),
+    ] {
+        let found = findings(checker, args, file)
+            .unwrap_or_else(|| panic!("{checker} found nothing wrong in {}", file.display()));
+        println!("{found}");
+    }
+}
 
 /// Runs `shell args…` in the world, without a terminal.
 fn run_shell(w: &World, shell: &str, args: &[&str]) -> Output {
