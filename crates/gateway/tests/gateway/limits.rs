@@ -200,3 +200,99 @@ async fn unknown_path_is_404_json() {
         }
     }
 }
+
+/// Peak resident memory of this process, in bytes (`VmHWM`).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// An upstream that answers any request with an SSE stream: one good Chat chunk, then a `data:`
+/// line of up to `total` bytes that never ends. Returns its base URL and a counter of the bytes
+/// it managed to send before the gateway hung up.
+async fn endless_line_upstream(
+    total: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 65536];
+        // The request: its head, then `content-length` bytes.
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            req.extend_from_slice(&buf[..n]);
+            if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&req[..i]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if req.len() >= i + 4 + len {
+                    break;
+                }
+            }
+        }
+        let first = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"}}]}\n\ndata: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+        let mut out = format!("{head}{:x}\r\n{first}\r\n", first.len()).into_bytes();
+        s.write_all(&out).await.unwrap();
+        out.clear();
+        let piece = vec![b'a'; 1024 * 1024];
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(&piece);
+        out.extend_from_slice(b"\r\n");
+        let mut n = 0;
+        while n < total {
+            if s.write_all(&out).await.is_err() {
+                break;
+            }
+            n += piece.len();
+            counter.store(n, Ordering::SeqCst);
+        }
+    });
+    (base, sent)
+}
+
+/// Regression: an upstream SSE line without a newline (128 MB) grew the gateway by 137 MB. It
+/// is cut at 16 MiB, the client gets an error event, and the upstream connection is dropped.
+#[tokio::test]
+async fn sse_line_that_never_ends_is_cut_with_an_error_event() {
+    let (base, sent) = endless_line_upstream(128 * 1024 * 1024).await;
+    let gw = gateway(vec![def("m", "openai/x", &base)]).await;
+    let before = peak_rss();
+    let resp = gw.post("/v1/messages", &claude_request("m", true)).await;
+    assert_eq!(resp.status(), 200);
+    let text = tokio::time::timeout(Duration::from_secs(60), resp.text())
+        .await
+        .expect("the stream ends")
+        .expect("the stream ends cleanly");
+    let grown = peak_rss().saturating_sub(before);
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!(
+        "upstream sent {} MiB before the gateway hung up; peak RSS grew by {} MiB",
+        sent >> 20,
+        grown >> 20
+    );
+    let events = protocol::check::parse_sse(text.as_bytes());
+    let names: Vec<_> = events.iter().filter_map(|e| e.event.as_deref()).collect();
+    assert_eq!(names.first(), Some(&"message_start"), "{names:?}");
+    let last = events.last().unwrap();
+    assert_eq!(last.event.as_deref(), Some("error"), "{names:?}");
+    let e: Value = serde_json::from_str(&last.data).unwrap();
+    assert_eq!(e["error"]["type"], "api_error", "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("longer than 16 MiB"), "{msg}");
+    assert!(text.contains("Hi"), "the events before the long one arrive");
+    assert!(sent < 64 * 1024 * 1024, "upstream kept sending: {sent}");
+    assert!(grown < 64 * 1024 * 1024, "peak RSS grew by {grown} bytes");
+}
