@@ -39,7 +39,7 @@ pub async fn model_new(
     State(gw): State<Arc<GatewayState>>,
     ClientBody(body): ClientBody,
 ) -> Response {
-    let def: ModelDefinition = match serde_json::from_slice(&body) {
+    let def: ModelDefinition = match protocol::shape::from_json(&body) {
         Ok(d) => d,
         Err(e) => {
             return bad(
@@ -74,7 +74,7 @@ pub async fn model_delete(
     State(gw): State<Arc<GatewayState>>,
     ClientBody(body): ClientBody,
 ) -> Response {
-    let b: DeleteBody = match serde_json::from_slice(&body) {
+    let b: DeleteBody = match protocol::shape::from_json(&body) {
         Ok(b) => b,
         Err(e) => {
             return bad(

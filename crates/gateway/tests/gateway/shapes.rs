@@ -154,3 +154,26 @@ async fn fields_the_gateway_reads_are_checked_on_pass_through() {
         assert_eq!(anthropic_message(&v), want);
     }
 }
+
+/// Regression: `/model/new` answered serde's `invalid type: string "many", expected u32`.
+#[tokio::test]
+async fn admin_body_of_the_wrong_shape_names_path_and_expectation() {
+    let gw = gateway(vec![]).await;
+    let body =
+        json!({"model_name": "x", "litellm_params": {"model": "openai/y", "max_tokens": "many"}});
+    let (status, v) = post(&gw, "/model/new", &body).await;
+    assert_eq!(status, 400);
+    let msg = openai_message(&v);
+    assert!(
+        msg.contains(
+            r#"litellm_params.max_tokens: expected a whole number, got the string "many""#
+        ),
+        "{msg}"
+    );
+    let (status, v) = post(&gw, "/model/delete", &json!({"id": 5})).await;
+    assert_eq!(status, 400);
+    assert!(
+        openai_message(&v).contains("id: expected a string, got the number 5"),
+        "{v}"
+    );
+}
