@@ -123,40 +123,32 @@ fn json_message(e: &serde_json::Error) -> String {
 /// field is reported at its own path, which `serde_path_to_error` stops short of; an unknown
 /// one is already the path's last segment) and the words.
 fn translate(message: &str, d: Dialect, got: Option<&str>) -> (Option<String>, String) {
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((unexpected, expected)) = split_unexpected(rest) {
-            return (None, mismatch(expected, &found(unexpected, d), d, false));
-        }
+    if let Some((unexpected, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(split_unexpected)
+    {
+        return (None, mismatch(expected, &found(unexpected, d), d, false));
     }
-    if let Some(rest) = message.strip_prefix("invalid value: ") {
-        if let Some((unexpected, expected)) = split_unexpected(rest) {
-            return (None, mismatch(expected, &found(unexpected, d), d, true));
-        }
+    if let Some((unexpected, expected)) = message
+        .strip_prefix("invalid value: ")
+        .and_then(split_unexpected)
+    {
+        return (None, mismatch(expected, &found(unexpected, d), d, true));
     }
-    if let Some(rest) = message.strip_prefix("invalid length ") {
-        if let Some((len, expected)) = rest.split_once(", expected ") {
-            let n: usize = len.parse().unwrap_or(0);
-            let items = if n == 1 { "item" } else { "items" };
-            return (
-                None,
-                format!(
-                    "expected {}, got {len} {items}",
-                    expected_words(expected, d)
-                ),
-            );
-        }
+    if let Some((len, expected)) = message
+        .strip_prefix("invalid length ")
+        .and_then(|r| r.split_once(", expected "))
+    {
+        let items = if len == "1" { "item" } else { "items" };
+        let expected = expected_words(expected, d);
+        return (None, format!("expected {expected}, got {len} {items}"));
     }
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        if let Some((variant, expected)) = rest.split_once("`, expected ") {
-            return (
-                None,
-                format!(
-                    "expected {}, got {}",
-                    one_of(expected.strip_prefix("one of ").unwrap_or(expected)),
-                    quoted(variant)
-                ),
-            );
-        }
+    if let Some((variant, expected)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|r| r.split_once("`, expected "))
+    {
+        let names = one_of(expected.strip_prefix("one of ").unwrap_or(expected));
+        return (None, format!("expected {names}, got {}", quoted(variant)));
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((_, expected)) = rest.split_once("`, expected ") {
