@@ -19,6 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use protocol::anthropic;
 use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
 use protocol::passthrough::Fields;
+use protocol::shape::ShapeError;
 use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
 use std::time::Duration;
 
@@ -64,15 +65,22 @@ async fn try_generate(
 ) -> Result<Response, ClientError> {
     let err = |e: ApiError| ClientError::new(client, e);
     let fields = Fields::parse(body).map_err(err)?;
+    // The fields read here are checked whatever the route; the rest of the body is checked by
+    // the request decoder when translating, and by the upstream on pass-through.
+    let shape = |e: ShapeError| err(e.into_api_error("invalid request body"));
     let model = fields
-        .get_str("model")
+        .field::<String>("model")
+        .map_err(shape)?
         .filter(|m| !m.is_empty())
         .ok_or_else(|| {
             err(ApiError::invalid_request(
                 "the request has no `model` field",
             ))
         })?;
-    let stream = fields.get_bool("stream").unwrap_or(false);
+    let stream = fields
+        .field::<bool>("stream")
+        .map_err(shape)?
+        .unwrap_or(false);
     let profile = headers.get(PROFILE_HEADER).and_then(|v| v.to_str().ok());
     let snap = gw.registry.snapshot();
     let Some(resolved) = snap.resolve(&model, profile) else {

@@ -7,6 +7,7 @@
 //! the caller's runtime, for tests) run it; [`server::router`] gives the routes for in-process
 //! tests.
 
+pub mod body;
 pub mod codec;
 pub mod dispatch;
 pub mod error;
@@ -54,6 +55,9 @@ pub struct GatewayConfig {
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,
     pub timeouts: Timeouts,
+    /// Longest request body accepted, in bytes; a longer one is answered 413 in the caller's
+    /// protocol ([`body::DEFAULT_MAX_REQUEST_BODY`], 32 MiB, unless configured).
+    pub max_request_body: usize,
 }
 
 /// Why the gateway could not start.
@@ -117,6 +121,7 @@ impl Gateway {
             lease_sink: config.lease_sink,
             secrets: config.secrets,
             started: Instant::now(),
+            max_request_body: config.max_request_body,
         });
         let g = Gateway {
             listener,

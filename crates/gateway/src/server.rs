@@ -1,10 +1,11 @@
-//! The axum router: routes, the master-key check, body limits, and serving on a listener.
+//! The axum router: routes, the master-key check, and the JSON answers for unknown paths and
+//! wrong methods (body limits: [`crate::body`]).
 
 use crate::error::{ClientError, ClientProtocol};
 use crate::handlers::{admin, health, messages, models, openai};
 use crate::state::GatewayState;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,11 +13,9 @@ use http::{HeaderMap, StatusCode, header};
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
 
-/// Largest request body accepted (Anthropic's own limit is 32 MB; images and long contexts need
-/// more than axum's 2 MB default).
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// All routes. `/health*` and `HEAD /` (Claude Code's startup probe) need no key.
+/// All routes. `/health*` and `HEAD /` (Claude Code's startup probe) need no key. An unknown
+/// path is a 404 and a known path with another method a 405 (with `allow`), both as JSON errors
+/// in the path's protocol.
 pub fn router(state: Arc<GatewayState>) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(messages::messages))
@@ -37,6 +36,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/model/delete", post(admin::model_delete))
         .route("/model/info", get(admin::model_info))
         .route("/v1/model/info", get(admin::model_info))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_master_key,
@@ -46,9 +46,9 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/health", get(health::health))
         .route("/health/liveliness", get(health::health))
         .route("/health/readiness", get(health::health))
+        .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
@@ -64,8 +64,22 @@ async fn not_found(req: Request) -> Response {
     ClientError::new(protocol_of(req.uri().path()), e).into_response()
 }
 
+/// A known path asked with a method it does not serve; axum adds the `allow` header.
+async fn method_not_allowed(req: Request) -> Response {
+    let e = ApiError {
+        kind: ErrorKind::InvalidRequest,
+        status: StatusCode::METHOD_NOT_ALLOWED.as_u16(),
+        message: format!(
+            "{} does not serve {} (the `allow` header lists the methods it serves)",
+            req.uri().path(),
+            req.method()
+        ),
+    };
+    ClientError::new(protocol_of(req.uri().path()), e).into_response()
+}
+
 /// The protocol whose error shape a path's callers expect.
-fn protocol_of(path: &str) -> ClientProtocol {
+pub(crate) fn protocol_of(path: &str) -> ClientProtocol {
     if path.starts_with("/v1/messages") {
         ClientProtocol::Anthropic
     } else if path.ends_with("/responses") {

@@ -35,4 +35,6 @@ pub struct GatewayState {
     pub lease_sink: Option<Arc<dyn LeaseSink>>,
     pub secrets: Arc<dyn SecretSource>,
     pub started: Instant,
+    /// Longest request body accepted, in bytes ([`crate::body::ClientBody`]).
+    pub max_request_body: usize,
 }

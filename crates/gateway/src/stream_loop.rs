@@ -1,8 +1,10 @@
 //! The streaming loop: upstream bytes → SSE parser → upstream decoder → client encoder → client.
 //!
 //! It is thin on purpose; the per-event logic lives in the protocol crate's decoders and encoders.
-//! Nothing is buffered beyond one upstream read. Pings go out during upstream silences; a silence
-//! longer than the idle timeout, a broken connection or an upstream error becomes an error event.
+//! Nothing is buffered beyond one upstream read and one unfinished event, which the SSE parser
+//! bounds ([`protocol::sse::MAX_EVENT_BYTES`]). Pings go out during upstream silences; a silence
+//! longer than the idle timeout, a broken connection, an upstream error or an event past that
+//! bound becomes an error event.
 //! When the client disconnects the body stream is dropped, which drops the upstream response and
 //! cancels the upstream request.
 
@@ -73,13 +75,25 @@ impl Loop {
         }
     }
 
+    /// Parses one upstream chunk. An event past the parser's size limit ends the stream with an
+    /// error event after the events before it.
+    fn feed(&mut self, chunk: &[u8]) {
+        if let Err(e) = self.parser.feed(chunk, &mut self.sse) {
+            self.drain();
+            self.fail(ApiError::new(
+                ErrorKind::Api,
+                format!("{e}; the stream was abandoned"),
+            ));
+        }
+    }
+
     /// Feeds the upstream chunks that have already arrived, then decodes them all, so events
     /// that came in one read go out in one write. Upstreams send one HTTP chunk per SSE event,
     /// and a burst of small writes costs a syscall and a wake-up each.
     fn feed_ready(&mut self) {
-        while self.sse.len() < MAX_BATCH {
+        while !self.done && self.sse.len() < MAX_BATCH {
             match self.upstream.next().now_or_never() {
-                Some(Some(Ok(more))) => self.parser.feed(&more, &mut self.sse),
+                Some(Some(Ok(more))) => self.feed(&more),
                 Some(Some(Err(e))) => {
                     self.drain();
                     return self.fail(mid_stream(e));
@@ -121,7 +135,7 @@ impl Loop {
                 Ok(Some(Ok(chunk))) => {
                     self.log.first_byte();
                     self.last_data = Instant::now();
-                    self.parser.feed(&chunk, &mut self.sse);
+                    self.feed(&chunk);
                     self.feed_ready();
                 }
                 Ok(Some(Err(e))) => self.fail(mid_stream(e)),

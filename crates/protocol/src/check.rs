@@ -19,7 +19,8 @@ pub struct Rebuilt {
 pub fn parse_sse(bytes: &[u8]) -> Vec<SseEvent> {
     let mut p = SseParser::new();
     let mut out = Vec::new();
-    p.feed(bytes, &mut out);
+    p.feed(bytes, &mut out)
+        .expect("events within the size limit");
     p.finish(&mut out);
     out
 }

@@ -1,7 +1,7 @@
 //! Protocol translation for agent-shim: the wire types of the Anthropic Messages, OpenAI Chat
 //! Completions and OpenAI Responses APIs, one internal model ([`ir`]) they all decode into and
 //! encode from, the streaming state machines, an SSE parser, and byte-exact same-protocol
-//! pass-through.
+//! pass-through, and the user-worded errors for input of the wrong shape ([`shape`]).
 //!
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
@@ -11,6 +11,7 @@ pub mod ir;
 pub mod openai_chat;
 pub mod openai_responses;
 pub mod passthrough;
+pub mod shape;
 pub mod sse;
 pub mod stream;
 pub mod target;

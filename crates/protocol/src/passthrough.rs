@@ -3,7 +3,9 @@
 //! thinking signatures survive (router-for-me/CLIProxyAPI#2172 broke them by re-serialising).
 
 use crate::ir::ApiError;
+use crate::shape::{self, ShapeError};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -34,6 +36,27 @@ impl<'a> Fields<'a> {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_ref())
+    }
+
+    /// The value of `key` as a `T`; `None` when it is absent or `null`. For the fields the
+    /// gateway reads itself on pass-through (`model`, `stream`): the rest of the body is checked
+    /// by the upstream, which speaks the same protocol.
+    ///
+    /// Errors: a value of another shape, at the path `key…` ([`shape`]).
+    pub fn field<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ShapeError> {
+        let Some(raw) = self.get(key).filter(|v| v.get() != "null") else {
+            return Ok(None);
+        };
+        shape::from_json(raw.get().as_bytes())
+            .map(Some)
+            .map_err(|mut e| {
+                e.path = if e.path.is_empty() || e.path.starts_with('[') {
+                    format!("{key}{}", e.path)
+                } else {
+                    format!("{key}.{}", e.path)
+                };
+                e
+            })
     }
 
     /// The value of `key` if it is a JSON string.
@@ -141,6 +164,21 @@ mod tests {
         assert_eq!(
             out,
             r#"{"model":"upstream-id","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"EqQB\u002b/x=="}]}],"stream":true}"#
+        );
+    }
+
+    #[test]
+    fn typed_fields_name_their_path() {
+        let f = Fields::parse(br#"{"model":3,"stream":null,"n":[1,"x"]}"#).unwrap();
+        assert_eq!(
+            f.field::<String>("model").unwrap_err().to_string(),
+            "model: expected a string, got the number 3"
+        );
+        assert_eq!(f.field::<bool>("stream").unwrap(), None);
+        assert_eq!(f.field::<bool>("absent").unwrap(), None);
+        assert_eq!(
+            f.field::<Vec<u32>>("n").unwrap_err().to_string(),
+            r#"n[1]: expected a whole number, got the string "x""#
         );
     }
 

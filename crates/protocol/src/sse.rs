@@ -4,8 +4,36 @@
 //! `data:` lines of one event are joined with `\n`; a line starting with `:` is a comment; one
 //! space after the colon is removed; an empty line dispatches the event. Chunks may split anywhere,
 //! including inside a line ending or a UTF-8 sequence.
+//!
+//! One event (its unfinished line plus the data gathered so far) is bounded by
+//! [`MAX_EVENT_BYTES`]: an upstream that never ends a line or an event makes the parser fail
+//! with [`EventTooLong`] instead of growing without limit.
 
 use bytes::{BufMut, BytesMut};
+
+/// The most bytes one event may take while it is being read (its `data:` lines and the line
+/// not yet ended): 16 MiB, far above any real event (the largest are tool-call arguments and
+/// whole responses in `response.completed`, a few MiB at most).
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// An event (or a line) grew past the parser's limit without ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTooLong {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for EventTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the upstream sent a server-sent event longer than {} MiB without ending it",
+            self.limit / (1024 * 1024)
+        )
+    }
+}
+
+impl std::error::Error for EventTooLong {}
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -17,7 +45,7 @@ pub struct SseEvent {
 }
 
 /// Incremental SSE parser. Feed it chunks as they arrive; it returns the events they complete.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseParser {
     buf: Vec<u8>,
     /// A `\r` ended the previous chunk: a `\n` at the start of the next one belongs to it.
@@ -25,17 +53,47 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// Most bytes of one event ([`MAX_EVENT_BYTES`] unless set with [`SseParser::with_limit`]).
+    limit: usize,
+    /// Set once the limit was passed: the stream is unusable from there on.
+    failed: bool,
+}
+
+impl Default for SseParser {
+    fn default() -> SseParser {
+        SseParser::with_limit(MAX_EVENT_BYTES)
+    }
 }
 
 impl SseParser {
+    /// A parser bounded by [`MAX_EVENT_BYTES`].
     pub fn new() -> SseParser {
         SseParser::default()
     }
 
+    /// A parser whose events may take at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> SseParser {
+        SseParser {
+            buf: Vec::new(),
+            pending_cr: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            limit,
+            failed: false,
+        }
+    }
+
     /// Parses `chunk`, appending completed events to `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+    ///
+    /// Errors: the event being read passed the limit without ending. What it had gathered is
+    /// freed, events completed before it are in `out`, and every later call fails too.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), EventTooLong> {
+        if self.failed {
+            return Err(self.too_long());
+        }
         if chunk.is_empty() {
-            return;
+            return Ok(());
         }
         let mut rest = chunk;
         if self.pending_cr {
@@ -56,19 +114,44 @@ impl SseParser {
                 }
             }
             if self.buf.is_empty() {
+                self.check(line_tail.len())?;
                 self.line(line_tail, out);
             } else {
+                self.check(line_tail.len())?;
                 self.buf.extend_from_slice(line_tail);
                 let line = std::mem::take(&mut self.buf);
                 self.line(&line, out);
             }
         }
+        self.check(rest.len())?;
         self.buf.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// Fails (freeing the event) when `more` bytes would take the current event past the limit.
+    fn check(&mut self, more: usize) -> Result<(), EventTooLong> {
+        let size = self.buf.len() + self.data.len() + more;
+        if size <= self.limit {
+            return Ok(());
+        }
+        self.failed = true;
+        self.buf = Vec::new();
+        self.data = String::new();
+        self.event = None;
+        self.has_data = false;
+        Err(self.too_long())
+    }
+
+    fn too_long(&self) -> EventTooLong {
+        EventTooLong { limit: self.limit }
     }
 
     /// Ends the stream: a final event without its blank line is dispatched, as servers that close
     /// right after the last `data:` line expect.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if self.failed {
+            return;
+        }
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
             self.line(&line, out);
@@ -141,7 +224,7 @@ mod tests {
         let mut p = SseParser::new();
         let mut out = Vec::new();
         for c in chunks {
-            p.feed(c, &mut out);
+            p.feed(c, &mut out).unwrap();
         }
         p.finish(&mut out);
         out
@@ -199,6 +282,39 @@ mod tests {
         let s = "data: héllo ✓\n\n".as_bytes();
         let (a, b) = s.split_at(9);
         assert_eq!(parse_all(&[a, b]), vec![ev(None, "héllo ✓")]);
+    }
+
+    /// Regression: a 128 MB line without a newline grew the gateway by 137 MB.
+    #[test]
+    fn line_that_never_ends_is_bounded() {
+        let mut p = SseParser::with_limit(1000);
+        let mut out = Vec::new();
+        p.feed(b"data: ok\n\ndata: ", &mut out).unwrap();
+        assert_eq!(out, vec![ev(None, "ok")]);
+        let piece = [b'x'; 300];
+        for _ in 0..3 {
+            p.feed(&piece, &mut out).unwrap();
+        }
+        let e = p.feed(&piece, &mut out).unwrap_err();
+        assert_eq!(e.limit, 1000);
+        assert!(p.buf.capacity() == 0 && p.data.capacity() == 0, "freed");
+        assert!(p.feed(b"\n\n", &mut out).is_err(), "stays failed");
+        p.finish(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    /// An event of many short `data:` lines and no blank line is bounded too.
+    #[test]
+    fn event_that_never_ends_is_bounded() {
+        let mut p = SseParser::with_limit(1000);
+        let mut out = Vec::new();
+        let r = (0..200).try_for_each(|_| p.feed(b"data: 0123456789\n", &mut out));
+        assert_eq!(r, Err(EventTooLong { limit: 1000 }));
+        assert!(out.is_empty());
+        let mut p = SseParser::with_limit(1000);
+        let whole = format!("data: {}\n\n", "y".repeat(990));
+        p.feed(whole.as_bytes(), &mut out).unwrap();
+        assert_eq!(out[0].data.len(), 990, "an event within the limit passes");
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         secrets: Arc::new(FileSecrets::new(settings.secrets_path())),
         router,
         timeouts,
+        max_request_body: settings.max_request_body(),
     };
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();

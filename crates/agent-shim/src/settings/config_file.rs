@@ -27,6 +27,9 @@ pub struct ConfigFile {
     /// embedded gateway.
     pub proxy: Option<ExternalProxy>,
     pub log_level: Option<String>,
+    /// Longest request body the gateway accepts, in MiB (default 32, Anthropic's limit); a
+    /// longer one is answered 413.
+    pub max_request_body_mb: Option<u32>,
     /// Profile whose tiers resolve Claude model ids when a request names no profile.
     pub default_profile: Option<String>,
     pub router_settings: Option<RouterSettingsFile>,

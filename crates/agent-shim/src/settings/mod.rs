@@ -63,6 +63,12 @@ impl Settings {
             }
             None => ConfigFile::default(),
         };
+        if config.max_request_body_mb == Some(0) {
+            return Err(CliError::usage(format!(
+                "{}: max_request_body_mb must be at least 1 (MiB; the default is 32)",
+                config_path.display()
+            )));
+        }
         let env_port = match get(env_vars::PORT).filter(|v| !v.is_empty()) {
             Some(v) => Some(v.trim().parse::<u16>().map_err(|_| {
                 CliError::usage(format!(
@@ -152,6 +158,15 @@ impl Settings {
         std::time::Duration::from_secs_f64(s)
     }
 
+    /// The gateway's request body limit in bytes (`max_request_body_mb`, default 32 MiB).
+    pub fn max_request_body(&self) -> usize {
+        self.config
+            .max_request_body_mb
+            .map_or(gateway::body::DEFAULT_MAX_REQUEST_BODY, |mb| {
+                (mb as usize).saturating_mul(1024 * 1024)
+            })
+    }
+
     /// Pid file of the gateway on this port.
     pub fn pid_path(&self) -> PathBuf {
         self.state_dir.join(format!("gateway-{}.pid", self.port))
@@ -238,6 +253,21 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         let e = resolve(NetArgs::default(), &[], Some("port: high\n")).unwrap_err();
         assert!(e.to_string().contains("config.yaml:1:7"), "{e}");
+    }
+
+    #[test]
+    fn max_request_body_mb_sets_the_gateway_limit() {
+        let s = resolve(NetArgs::default(), &[], None).unwrap();
+        assert_eq!(s.max_request_body(), 32 * 1024 * 1024);
+        let s = resolve(NetArgs::default(), &[], Some("max_request_body_mb: 64\n")).unwrap();
+        assert_eq!(s.max_request_body(), 64 * 1024 * 1024);
+        let e = resolve(NetArgs::default(), &[], Some("max_request_body_mb: 0\n")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("max_request_body_mb must be at least 1"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

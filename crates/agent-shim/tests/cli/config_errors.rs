@@ -2,8 +2,9 @@
 
 use crate::common::*;
 
+/// Regression: models.yaml errors said `invalid u32`, naming neither the key nor what it got.
 #[test]
-fn bad_models_yaml_names_file_line_and_column() {
+fn bad_models_yaml_names_file_line_column_key_and_expectation() {
     let s = Sandbox::new();
     s.write_config("models.yaml", "model_list:\n  - model_name: x\n    litellm_params:\n      model: groq/y\n      max_tokens: many\n");
     let o = s.run(&["models", "list"]);
@@ -11,11 +12,26 @@ fn bad_models_yaml_names_file_line_and_column() {
     let e = stderr(&o);
     let path = s.config_dir().join("models.yaml");
     assert!(
-        e.contains(&format!("{}:5:19: invalid u32", path.display())),
+        e.contains(&format!(
+            "{}:5:19: model_list[0].litellm_params.max_tokens: expected a whole number, got the string \"many\"",
+            path.display()
+        )),
         "{e}"
     );
+    s.write_config(
+        "models.yaml",
+        "model_list:\n  - model_name: x\n    litellm_params:\n      model: groq/y\n      api_mode: chatty\n",
+    );
+    let e = stderr(&s.run(&["models", "list"]));
+    assert!(
+        e.contains(r#":5:17: model_list[0].litellm_params.api_mode: expected one of "chat", "#)
+            && e.contains(r#""anthropic", "anthropic_messages", "messages", got "chatty""#),
+        "{e}"
+    );
+    assert!(!e.contains("variant"), "{e}");
 }
 
+/// Regression: a typo in config.yaml said `unknown field `prot`, expected one of …`.
 #[test]
 fn typo_in_config_yaml_lists_the_expected_keys() {
     let s = Sandbox::new();
@@ -24,7 +40,43 @@ fn typo_in_config_yaml_lists_the_expected_keys() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(
-        e.contains("config.yaml:1:1: unknown field `prot`, expected one of"),
+        e.contains("config.yaml:1:1: prot: not a known key; the keys here are host, port,"),
+        "{e}"
+    );
+    s.write_config("config.yaml", "router_settings:\n  num_retries: twice\n");
+    let e = stderr(&s.run(&["env", "demo"]));
+    assert!(
+        e.contains(r#"config.yaml:2:16: router_settings.num_retries: expected a whole number, got the string "twice""#),
+        "{e}"
+    );
+}
+
+/// Regression: a profile with a list where a string belongs said `expected string scalar`.
+#[test]
+fn bad_profile_names_the_key_and_what_it_got() {
+    let s = Sandbox::new();
+    s.write_config(
+        "profiles/mine.yaml",
+        "meta:\n  name: mine\n  opus_model: [a, b]\n  sonnet_model: b\n  haiku_model: c\n",
+    );
+    let o = s.run(&["profiles", "list"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let path = s.config_dir().join("profiles/mine.yaml");
+    assert!(
+        e.contains(&format!(
+            "{}:3:15: meta.opus_model: expected a string, got a list",
+            path.display()
+        )),
+        "{e}"
+    );
+    s.write_config(
+        "profiles/mine.yaml",
+        "meta:\n  name: mine\n  opus_model: a\n",
+    );
+    let e = stderr(&s.run(&["profiles", "list"]));
+    assert!(
+        e.contains("meta.sonnet_model: required, but missing"),
         "{e}"
     );
 }

@@ -38,6 +38,52 @@ fn serves_a_litellm_config_and_stops_on_sigterm() {
     assert!(status.success(), "{status}");
 }
 
+/// `max_request_body_mb` in config.yaml reaches the served gateway: a body announced over it is
+/// refused with Anthropic's 413 before it is sent.
+#[test]
+fn max_request_body_mb_limits_the_served_gateway() {
+    use std::io::{Read, Write};
+    let s = Sandbox::new();
+    s.write_config(
+        "config.yaml",
+        "master_key: sk-limit\nmax_request_body_mb: 1\nmodel_list:\n  - model_name: canned\n    litellm_params:\n      model: openai/x\n      mock_response: ok\n",
+    );
+    let mut child = s.cmd(&["serve"]).spawn().unwrap();
+    let url = format!("{}/v1/messages", s.base_url());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = serde_json::json!({"model": "canned", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "x".repeat(600 * 1024)}]});
+    loop {
+        let r = post_json(&url, "sk-limit", &body);
+        if r.as_ref().map(|r| r.0) == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not come up: {r:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr = s.base_url().trim_start_matches("http://").to_owned();
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-api-key: sk-limit\r\ncontent-length: 1100000\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains(r#""type":"request_too_large""#) && answer.contains("limit of 1 MiB"),
+        "{answer}"
+    );
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn missing_config_file_is_a_usage_error() {
     let s = Sandbox::new();

@@ -2,6 +2,7 @@
 //! `GET /model/info` (LiteLLM proxy docs, "Model Management"). Errors use OpenAI's error shape,
 //! as LiteLLM's do. Keys are never echoed: `litellm_params.api_key` is shown redacted.
 
+use crate::body::ClientBody;
 use crate::error::{ClientError, ClientProtocol};
 use crate::model::ModelDefinition;
 use crate::providers::deployment::Deployment;
@@ -9,7 +10,6 @@ use crate::state::GatewayState;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use protocol::ir::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,8 +35,11 @@ fn info(d: &Deployment, registered: bool) -> Value {
 }
 
 /// `POST /model/new`: adds a deployment (replacing one with the same id) and registers it.
-pub async fn model_new(State(gw): State<Arc<GatewayState>>, body: Bytes) -> Response {
-    let def: ModelDefinition = match serde_json::from_slice(&body) {
+pub async fn model_new(
+    State(gw): State<Arc<GatewayState>>,
+    ClientBody(body): ClientBody,
+) -> Response {
+    let def: ModelDefinition = match protocol::shape::from_json(&body) {
         Ok(d) => d,
         Err(e) => {
             return bad(
@@ -67,8 +70,11 @@ pub struct DeleteBody {
 
 /// `POST /model/delete`: `{"id"}` (LiteLLM) removes one deployment; `{"model_name"}` unregisters
 /// a whole group. Configured definitions stay defined (they are only unregistered).
-pub async fn model_delete(State(gw): State<Arc<GatewayState>>, body: Bytes) -> Response {
-    let b: DeleteBody = match serde_json::from_slice(&body) {
+pub async fn model_delete(
+    State(gw): State<Arc<GatewayState>>,
+    ClientBody(body): ClientBody,
+) -> Response {
+    let b: DeleteBody = match protocol::shape::from_json(&body) {
         Ok(b) => b,
         Err(e) => {
             return bad(

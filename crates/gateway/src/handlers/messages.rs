@@ -1,5 +1,6 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens` (Anthropic Messages API).
 
+use crate::body::ClientBody;
 use crate::dispatch;
 use crate::error::{ClientError, ClientProtocol};
 use crate::providers::deployment::Endpoint;
@@ -8,7 +9,6 @@ use crate::state::GatewayState;
 use crate::tokens;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use protocol::ir::{ApiError, ErrorKind};
 use protocol::passthrough::Fields;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub async fn messages(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    body: Bytes,
+    ClientBody(body): ClientBody,
 ) -> Response {
     dispatch::generate(&gw, ClientProtocol::Anthropic, &headers, body).await
 }
@@ -27,7 +27,7 @@ pub async fn messages(
 pub async fn count_tokens(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    body: Bytes,
+    ClientBody(body): ClientBody,
 ) -> Response {
     let err = |e: ApiError| ClientError::new(ClientProtocol::Anthropic, e).into_response();
     let req = match protocol::anthropic::decode_request(&body) {

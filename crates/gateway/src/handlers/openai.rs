@@ -3,12 +3,12 @@
 //! first, agents.md §2) is refused at once with 426, so the client falls back to HTTP without its
 //! retry delay.
 
+use crate::body::ClientBody;
 use crate::dispatch;
 use crate::error::{ClientError, ClientProtocol};
 use crate::state::GatewayState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub async fn chat_completions(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    body: Bytes,
+    ClientBody(body): ClientBody,
 ) -> Response {
     dispatch::generate(&gw, ClientProtocol::OpenAiChat, &headers, body).await
 }
@@ -24,7 +24,7 @@ pub async fn chat_completions(
 pub async fn responses(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    body: Bytes,
+    ClientBody(body): ClientBody,
 ) -> Response {
     dispatch::generate(&gw, ClientProtocol::OpenAiResponses, &headers, body).await
 }

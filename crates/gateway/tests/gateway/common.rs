@@ -91,6 +91,7 @@ pub fn config(
             ping: Duration::from_millis(200),
             ..Timeouts::default()
         },
+        max_request_body: gateway::body::DEFAULT_MAX_REQUEST_BODY,
     }
 }
 

@@ -4,8 +4,10 @@
 mod admin;
 mod common;
 mod errors;
+mod limits;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
+mod shapes;
 mod workers;

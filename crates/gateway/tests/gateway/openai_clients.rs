@@ -47,7 +47,7 @@ fn codex_request(model: &str) -> Value {
 fn chat_chunks(bytes: &[u8]) -> Vec<Value> {
     let mut p = SseParser::new();
     let mut ev = Vec::new();
-    p.feed(bytes, &mut ev);
+    p.feed(bytes, &mut ev).unwrap();
     p.finish(&mut ev);
     assert_eq!(
         ev.last().map(|e| e.data.as_str()),

@@ -1,10 +1,11 @@
 //! Anthropic Messages request ⇄ internal model.
 
-use super::types::{Block, MessagesRequest, Source, WireTool};
+use super::types::{BLOCK_TYPES, Block, MessagesRequest, Source, WireTool};
 use crate::ir::{
     ApiError, Effort, ImageSource, Message, Part, Reasoning, ReasoningPart, Request, Role, Tool,
     ToolCall, ToolChoice, ToolKind, ToolResult,
 };
+use crate::shape::{self, ShapeError};
 use crate::target::AnthropicTarget;
 use crate::wire::{StringOr, raw_object};
 use serde::Serialize;
@@ -19,11 +20,40 @@ pub const FOREIGN_SIGNATURE: &str = "agent-shim-foreign-reasoning";
 /// Decodes a Messages request body. Fields with no equivalent in the internal model are recorded
 /// in [`Request::dropped`].
 ///
-/// Errors: invalid JSON or a body that is not a Messages request → `invalid_request_error`.
+/// Errors: invalid JSON, a body that is not a Messages request, or a field of the wrong shape
+/// (a content block of an unknown `type` among them) → `invalid_request_error` naming the
+/// field's path and what was expected ([`shape`]).
 pub fn decode_request(body: &[u8]) -> Result<Request, ApiError> {
-    let wire: MessagesRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid Messages request body: {e}")))?;
+    const WHAT: &str = "invalid Messages request body";
+    let wire: MessagesRequest = shape::from_json(body).map_err(|e| e.into_api_error(WHAT))?;
+    check_block_types(&wire).map_err(|e| e.into_api_error(WHAT))?;
     Ok(from_wire(wire))
+}
+
+/// Every content block has a `type` Anthropic defines (system blocks are text).
+fn check_block_types(w: &MessagesRequest) -> Result<(), ShapeError> {
+    if let Some(StringOr::Items(blocks)) = &w.system {
+        for (j, b) in blocks.iter().enumerate() {
+            ShapeError::check_name(&b.kind, &["text"], || format!("system[{j}].type"))?;
+        }
+    }
+    for (i, m) in w.messages.iter().enumerate() {
+        let StringOr::Items(blocks) = &m.content else {
+            continue;
+        };
+        for (j, b) in blocks.iter().enumerate() {
+            let at = || format!("messages[{i}].content[{j}]");
+            ShapeError::check_name(&b.kind, BLOCK_TYPES, || format!("{}.type", at()))?;
+            if let Some(StringOr::Items(inner)) = &b.content {
+                for (k, c) in inner.iter().enumerate() {
+                    ShapeError::check_name(&c.kind, BLOCK_TYPES, || {
+                        format!("{}.content[{k}].type", at())
+                    })?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn from_wire(w: MessagesRequest) -> Request {

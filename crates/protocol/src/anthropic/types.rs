@@ -42,6 +42,31 @@ pub struct WireMessage {
     pub content: StringOr<Block>,
 }
 
+/// Every content block `type` a Messages request may hold (API reference "Messages", content
+/// blocks of user and assistant turns): those the internal model carries, and the server-tool
+/// and citation ones it cannot (dropped on translation, named in `x-agent-shim-dropped`). Any
+/// other `type` is refused, as Anthropic refuses it.
+pub const BLOCK_TYPES: &[&str] = &[
+    "text",
+    "image",
+    "document",
+    "search_result",
+    "tool_use",
+    "tool_result",
+    "thinking",
+    "redacted_thinking",
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "tool_search_tool_result",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+];
+
 /// Any content block. Which fields are set depends on `type`.
 #[derive(Debug, Deserialize, Default)]
 pub struct Block {

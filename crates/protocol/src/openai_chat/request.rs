@@ -7,6 +7,7 @@ use crate::ir::{
     ApiError, Dropped, Effort, ImageSource, Message, Part, Reasoning, ReasoningPart, Request, Role,
     Tool, ToolCall, ToolChoice, ToolKind, ToolResult, join_text,
 };
+use crate::shape::{self, ShapeError};
 use crate::target::{
     ChatTarget, MaxTokensField, ReasoningControl, ToolIdFormat, ToolNames, alnum9_id,
 };
@@ -523,11 +524,45 @@ fn encode_tool<'a>(t: &'a Tool, target: &ChatTarget, names: &ToolNames) -> OutTo
 // ---------------------------------------------------------------------------------------------
 // Decoding: a Chat client's request → internal model.
 
-/// Decodes a Chat Completions request body. Errors: invalid JSON → `invalid_request_error`.
+/// Every content part with a `type` has one of [`PART_TYPES`] (a part without one is text).
+fn check_part_types(w: &ChatRequest) -> Result<(), ShapeError> {
+    for (i, m) in w.messages.iter().enumerate() {
+        let Some(StringOr::Items(parts)) = &m.content else {
+            continue;
+        };
+        for (j, p) in parts.iter().enumerate() {
+            if let Some(kind) = &p.kind {
+                ShapeError::check_name(kind, PART_TYPES, || {
+                    format!("messages[{i}].content[{j}].type")
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every content part `type` a Chat message may hold: OpenAI's (API reference "Chat
+/// Completions") and Mistral's `thinking` (replayed reasoning, which is dropped). Any other
+/// `type` is refused, as OpenAI refuses it.
+pub const PART_TYPES: &[&str] = &[
+    "text",
+    "image_url",
+    "input_audio",
+    "file",
+    "refusal",
+    "audio",
+    "thinking",
+];
+
+/// Decodes a Chat Completions request body.
+///
+/// Errors: invalid JSON or a field of the wrong shape (a content part of an unknown `type`
+/// among them) → `invalid_request_error` naming the field's path and what was expected
+/// ([`shape`]).
 pub fn decode_request(body: &[u8]) -> Result<Request, ApiError> {
-    let w: ChatRequest = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid_request(format!("invalid Chat Completions request body: {e}"))
-    })?;
+    const WHAT: &str = "invalid Chat Completions request body";
+    let w: ChatRequest = shape::from_json(body).map_err(|e| e.into_api_error(WHAT))?;
+    check_part_types(&w).map_err(|e| e.into_api_error(WHAT))?;
     let mut req = Request {
         model: w.model,
         max_tokens: w.max_completion_tokens.or(w.max_tokens),

@@ -7,6 +7,7 @@ use crate::ir::{
     ApiError, Dropped, Effort, ImageSource, Message, Part, Reasoning, ReasoningPart, Request, Role,
     Tool, ToolCall, ToolChoice, ToolKind, ToolResult,
 };
+use crate::shape::{self, ShapeError};
 use crate::wire::StringOr;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -53,10 +54,49 @@ pub fn decode_request(body: &[u8]) -> Result<Request, ApiError> {
     }
 }
 
+/// Every content part `type` a Responses message may hold (API reference "Responses", input
+/// message content and output message content), with the `text`, `summary_text` and
+/// `reasoning_text` parts some clients replay. Any other `type` is refused, as OpenAI refuses it.
+pub const PART_TYPES: &[&str] = &[
+    "input_text",
+    "input_image",
+    "input_file",
+    "input_audio",
+    "output_text",
+    "refusal",
+    "text",
+    "summary_text",
+    "reasoning_text",
+];
+
+/// Every content part of a message item with a `type` has one of [`PART_TYPES`].
+fn check_part_types(w: &ResponsesRequest) -> Result<(), ShapeError> {
+    let Some(StringOr::Items(items)) = &w.input else {
+        return Ok(());
+    };
+    for (i, item) in items.iter().enumerate() {
+        if !matches!(item.kind.as_deref(), None | Some("message")) {
+            continue;
+        }
+        let Some(StringOr::Items(parts)) = &item.content else {
+            continue;
+        };
+        for (j, p) in parts.iter().enumerate() {
+            if let Some(kind) = &p.kind {
+                ShapeError::check_name(kind, PART_TYPES, || {
+                    format!("input[{i}].content[{j}].type")
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Decodes a Responses request, reporting (not refusing) references to server-side state.
 pub fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
-    let w: ResponsesRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_request(format!("invalid Responses request body: {e}")))?;
+    const WHAT: &str = "invalid Responses request body";
+    let w: ResponsesRequest = shape::from_json(body).map_err(|e| e.into_api_error(WHAT))?;
+    check_part_types(&w).map_err(|e| e.into_api_error(WHAT))?;
     let mut req = Request {
         model: w.model,
         max_tokens: w.max_output_tokens,

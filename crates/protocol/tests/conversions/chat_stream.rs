@@ -33,7 +33,7 @@ fn translate_events(fixture: &str, chunk: usize) -> (Vec<StreamEvent>, BytesMut)
     let mut out = BytesMut::new();
     for piece in bytes.chunks(chunk) {
         sse.clear();
-        parser.feed(piece, &mut sse);
+        parser.feed(piece, &mut sse).unwrap();
         for e in &sse {
             let before = events.len();
             decoder.on_event(e, &mut events);

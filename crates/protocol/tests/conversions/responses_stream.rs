@@ -54,7 +54,7 @@ fn run(
     };
     for piece in bytes.chunks(chunk) {
         sse.clear();
-        parser.feed(piece, &mut sse);
+        parser.feed(piece, &mut sse).unwrap();
         pump(&sse, false, &mut events);
     }
     sse.clear();
