@@ -7,6 +7,7 @@
 //! the caller's runtime, for tests) run it; [`server::router`] gives the routes for in-process
 //! tests.
 
+pub mod answer;
 pub mod codec;
 pub mod dispatch;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod stream_loop;
+mod stream_pass;
 pub mod tokens;
 pub mod upstream;
 pub mod workers;

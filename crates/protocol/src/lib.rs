@@ -13,6 +13,7 @@ pub mod openai_responses;
 pub mod passthrough;
 pub mod sse;
 pub mod stream;
+pub mod stream_watch;
 pub mod target;
 mod wire;
 
