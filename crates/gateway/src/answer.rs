@@ -137,31 +137,46 @@ fn excerpt(body: &[u8]) -> String {
     out
 }
 
-/// Reads a whole (non-streaming) answer. A body that breaks off is a transient failure: nothing
-/// has reached the client yet, so the attempt is retried like any other.
+/// Reads a whole (non-streaming) answer, allowing `idle` between two chunks of it. A body that
+/// breaks off or stalls is a transient failure: nothing has reached the client yet, so the
+/// attempt is retried like any other.
 pub async fn read_body(
     d: &Deployment,
     url: &reqwest::Url,
-    resp: reqwest::Response,
+    mut resp: reqwest::Response,
+    idle: Duration,
 ) -> Result<Bytes, UpstreamError> {
-    resp.bytes().await.map_err(|e| {
-        let mut cause = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            cause = s.to_string();
-            src = s.source();
+    let mut body = BytesMut::new();
+    loop {
+        match tokio::time::timeout(idle, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            Ok(Ok(None)) => return Ok(body.freeze()),
+            Ok(Err(e)) => {
+                let mut cause = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    cause = s.to_string();
+                    src = s.source();
+                }
+                return Err(UpstreamError::transient(ApiError {
+                    kind: ErrorKind::Api,
+                    status: 502,
+                    message: format!("{} broke off its answer: {cause}", name(d, url)),
+                }));
+            }
+            Err(_) => {
+                return Err(UpstreamError::transient(ApiError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{} stopped sending its answer mid-way: nothing came for {} s \
+                         (router_settings.stream_timeout)",
+                        name(d, url),
+                        idle.as_secs_f64()
+                    ),
+                )));
+            }
         }
-        let (kind, status) = if e.is_timeout() {
-            (ErrorKind::Timeout, 504)
-        } else {
-            (ErrorKind::Api, 502)
-        };
-        UpstreamError::transient(ApiError {
-            kind,
-            status,
-            message: format!("{} broke off its answer: {cause}", name(d, url)),
-        })
-    })
+    }
 }
 
 /// Checks that a whole answer is JSON (a body cut where the connection closed cleanly, or a

@@ -272,7 +272,7 @@ async fn pass_through(
     // The whole answer is read before anything is sent, so a body that breaks off is retried
     // like any failed attempt, and a body that is not JSON is never labelled as JSON.
     let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = answer::read_body(d, url, resp)
+    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.first_byte();
@@ -338,7 +338,7 @@ async fn translate(
         let body = stream_loop::translate(resp, decoder, encoder, settings, log);
         return Ok(out.body(body).expect("valid response"));
     }
-    let bytes = answer::read_body(d, url, resp)
+    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.first_byte();

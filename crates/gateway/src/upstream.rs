@@ -121,8 +121,10 @@ impl Upstream {
     fn client(&self) -> &reqwest::Client {
         self.clients[crate::workers::current() % self.clients.len()].get_or_init(|| {
             reqwest::Client::builder()
+                // No read timeout: it would bound the wait for the headers too (which
+                // `first_byte` governs); silences inside bodies are timed by their readers
+                // (`answer::read_body`, the stream loop) with `idle`.
                 .connect_timeout(self.timeouts.connect)
-                .read_timeout(self.timeouts.idle)
                 .tcp_nodelay(true)
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(256)

@@ -39,15 +39,16 @@ pub trait StreamWatch: Send {
 /// Longest piece of a bad event quoted in the error about it.
 const QUOTE: usize = 120;
 
-/// The error for an event whose data is not JSON (an HTML page, a cut line).
-fn unreadable(ev: &SseEvent, e: &serde_json::Error) -> ApiError {
+/// The error for an upstream event whose data is not the JSON expected (an HTML page, a cut
+/// line), quoting its start; used by the translating decoders too.
+pub fn unreadable(ev: &SseEvent, e: &serde_json::Error) -> ApiError {
     let mut quote: String = ev.data.chars().take(QUOTE).collect();
     if quote.len() < ev.data.len() {
         quote.push('…');
     }
     ApiError::new(
         ErrorKind::Api,
-        format!("upstream sent a stream event that is not JSON ({e}): {quote}"),
+        format!("upstream sent an unreadable stream event ({e}): {quote}"),
     )
 }
 
@@ -313,7 +314,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.message.contains("not JSON") && e.message.contains("<html>"),
+            e.message.contains("unreadable stream event") && e.message.contains("<html>"),
             "{}",
             e.message
         );

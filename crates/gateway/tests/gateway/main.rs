@@ -4,6 +4,7 @@
 mod admin;
 mod common;
 mod errors;
+mod faults;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
