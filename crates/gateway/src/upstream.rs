@@ -231,7 +231,7 @@ impl Upstream {
         };
         let status = resp.status();
         if status.is_success() {
-            return answer::check(d, &url, stream, resp).await;
+            return answer::check(d, url, stream, resp).await;
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
         let body: Bytes = resp.bytes().await.unwrap_or_default();

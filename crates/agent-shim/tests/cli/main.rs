@@ -17,6 +17,7 @@ mod profiles_secrets;
 mod proxy_cmd;
 mod pty;
 mod sdk_clients;
+mod sdk_faults;
 mod serve_cmd;
 mod set_folder_cmd;
 mod with_adapters;
