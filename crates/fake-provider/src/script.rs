@@ -232,7 +232,8 @@ pub struct Reply {
 }
 
 /// A misbehaving upstream, for testing what its clients do. Applies to streaming and
-/// non-streaming requests alike; [`Reply::status`] takes precedence except for `reset`.
+/// non-streaming requests alike. With [`Reply::status`], `reset` still resets, `cut` and `stall`
+/// apply to the error body, and the others are ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {

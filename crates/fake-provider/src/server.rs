@@ -8,12 +8,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::errors::{ApiError, add_headers, error_response, json_response};
+use crate::errors::{ApiError, add_headers, error_body, error_response, json_response};
 use crate::inspect::RequestView;
 use crate::listener::Conn;
 use crate::matching::ActiveScript;
@@ -250,6 +250,27 @@ fn respond(
     }
     if let Some(status) = reply.status {
         let e = ApiError::from_spec(status, reply.error.as_ref());
+        if let Some(f @ (Fault::Cut | Fault::Stall)) = reply.fault {
+            // The error body's first half, then an abort or a stall.
+            let body = Bytes::from(error_body(family, &e).to_string());
+            let half = body.slice(..body.len() / 2);
+            let end = if f == Fault::Cut {
+                End::Cut
+            } else {
+                End::Stall
+            };
+            let mut resp = faulted(
+                reply,
+                "application/json",
+                Planned {
+                    events: vec![half],
+                    end,
+                },
+            );
+            *resp.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return resp;
+        }
         return error_response(family, &e, &reply.headers);
     }
     if reply.fault == Some(Fault::Html) {

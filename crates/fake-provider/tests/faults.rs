@@ -202,3 +202,28 @@ async fn gzip_reply_is_compressed_and_still_streams() {
     let v: Value = serde_json::from_slice(&gunzip(&r.body)).expect("JSON");
     assert_eq!(v["content"][0]["text"], "a b c d e");
 }
+
+#[tokio::test]
+async fn cut_and_stall_apply_to_an_error_body() {
+    let fake = start(
+        r#"{"steps":[{"when":{"model":"cut"},"reply":{"status":500,"fault":"cut"}},
+                     {"when":{"model":"stall"},"reply":{"status":503,"fault":"stall"}}]}"#,
+    )
+    .await;
+    let body = |m: &str| json!({"model": m, "messages": [{"role": "user", "content": "x"}]});
+    let r = post(fake.addr(), "/v1/chat/completions", &[], &body("cut")).await;
+    assert_eq!(r.status, 500);
+    assert!(!r.complete);
+    assert!(r.text().starts_with("{\"error\":"), "{}", r.text());
+    let (raw, ending) = exchange(
+        fake.addr(),
+        "/v1/chat/completions",
+        &body("stall"),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(ending, Ending::Silent);
+    let r = parse_response(raw, Vec::new());
+    assert_eq!(r.status, 503);
+    assert!(!r.complete);
+}

@@ -234,7 +234,12 @@ impl Upstream {
             return answer::check(d, url, stream, resp).await;
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        let body: Bytes = resp.bytes().await.unwrap_or_default();
+        // An error body that stalls must not hold the request: it is read for `idle` at most.
+        let body: Bytes = tokio::time::timeout(self.timeouts.idle, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         Err(UpstreamError {
             error: status_error(d, status.as_u16(), &body),
             retryable: matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 529),

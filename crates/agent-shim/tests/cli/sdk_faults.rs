@@ -85,6 +85,11 @@ fn faults() -> Vec<(&'static str, Option<Vec<Value>>, Value, Value)> {
         );
     }
     add(
+        "500-stalled-error-body",
+        one(json!({"status": 500, "fault": "stall"})),
+        both(error(500, &["answered 500"])),
+    );
+    add(
         "400-provider-error",
         one(
             json!({"status": 400, "error": {"type": "invalid_request_error", "message": "max_tokens: must be at most 8192"}}),

@@ -122,6 +122,11 @@ fn faults() -> Vec<Fault> {
             expect: |_| (error(529, "overloaded_error", &["upstream says 529"]), 2),
         },
         Fault {
+            name: "500-stalled-error-body",
+            steps: reply(json!({"status": 500, "fault": "stall"})),
+            expect: |_| (error(500, "api_error", &["answered 500"]), 2),
+        },
+        Fault {
             name: "400-provider-error",
             steps: reply(
                 json!({"status": 400, "error": {"type": "invalid_request_error",
