@@ -97,7 +97,10 @@ impl<S: Stage> Loop<S> {
             if self.stage.is_done() {
                 return None;
             }
-            match tokio::time::timeout(self.settings.ping, self.upstream.next()).await {
+            // Wake for the next ping or the idle deadline, whichever comes first.
+            let to_idle = self.settings.idle.saturating_sub(self.last_data.elapsed());
+            let wait = self.settings.ping.min(to_idle);
+            match tokio::time::timeout(wait, self.upstream.next()).await {
                 Err(_) => {
                     if self.last_data.elapsed() >= self.settings.idle {
                         let e = silence(&self.settings);

@@ -19,6 +19,7 @@ in parallel) and exits 1 if any failed.
 import json
 import os
 import sys
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -165,11 +166,12 @@ def judge_exception(client, stream, expect, e, seen):
 
 
 def attempt(case):
+    started = time.monotonic()
     try:
-        return f"ok {case['id']} {run(case)}"
+        return f"ok {case['id']} {run(case)} ({time.monotonic() - started:.2f} s)"
     except Exception as e:
         detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-        return f"FAIL {case['id']}: {detail}"
+        return f"FAIL {case['id']}: {detail} ({time.monotonic() - started:.2f} s)"
 
 
 def main(argv):

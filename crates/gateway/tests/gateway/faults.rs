@@ -520,3 +520,40 @@ async fn gzip_stream_is_decoded_as_it_arrives() {
         "one two three four five"
     );
 }
+
+/// Regression: the idle timeout was checked only when a ping fell due, so with the default
+/// 10 s pings a one-second `stream_timeout` ended a stalled stream after ten seconds.
+#[tokio::test]
+async fn stream_timeout_shorter_than_the_ping_interval_is_kept() {
+    let fake = fake(json!({"default": {"text": TEXT, "fault": "stall"}})).await;
+    let mut cfg = config(
+        vec![
+            definition("pass", Client::Anthropic, &fake.base_url()),
+            definition("translate", Client::Chat, &fake.base_url()),
+        ],
+        HashMap::new(),
+        RouterSettings::default(),
+        gateway::Registered::All,
+        None,
+    );
+    cfg.timeouts = Timeouts {
+        idle: Duration::from_secs(1),
+        ping: Duration::from_secs(10),
+        ..Timeouts::default()
+    };
+    let gw = gateway_full(cfg).await;
+    for model in ["pass", "translate"] {
+        let started = Instant::now();
+        let resp = gw
+            .post_as(Client::Anthropic, &Client::Anthropic.request(model, true))
+            .await;
+        let body = resp.bytes().await.unwrap();
+        let took = started.elapsed();
+        let msg = stream_error(Client::Anthropic, &body);
+        assert!(msg.contains("abandoned"), "{msg}");
+        assert!(
+            took < Duration::from_secs(4),
+            "{model}: the stall ended after {took:?}"
+        );
+    }
+}
