@@ -256,20 +256,30 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
         cause = s.to_string();
         src = s.source();
     }
-    let (kind, hint) = if e.is_connect() {
+    let (kind, what, hint) = if e.is_connect() {
         (
             ErrorKind::Unreachable,
+            "cannot reach upstream",
             "check that it is running and that litellm_params.api_base is right",
         )
     } else if e.is_timeout() {
-        (ErrorKind::Timeout, "the upstream is slow or unreachable")
+        (
+            ErrorKind::Timeout,
+            "cannot reach upstream",
+            "the upstream is slow or unreachable",
+        )
     } else {
-        (ErrorKind::Unreachable, "the connection failed")
+        // Connected, then the connection closed or was reset before any answer.
+        (
+            ErrorKind::Unreachable,
+            "no answer: the connection broke at upstream",
+            "it may be restarting or overloaded, or something between closes connections",
+        )
     };
     UpstreamError::transient(ApiError::new(
         kind,
         format!(
-            "cannot reach upstream {} at {url} for model '{}': {cause}; {hint}",
+            "{what} {} at {url} for model '{}': {cause}; {hint}",
             d.provider.name,
             d.model_name()
         ),

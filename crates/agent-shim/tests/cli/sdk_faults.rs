@@ -60,7 +60,7 @@ fn faults() -> Vec<(&'static str, Option<Vec<Value>>, Value, Value)> {
     add(
         "reset-before-headers",
         one(json!({"text": TEXT, "fault": "reset"})),
-        both(error(502, &["cannot reach upstream"])),
+        both(error(502, &["the connection broke"])),
     );
     add(
         "429-short-retry-after",

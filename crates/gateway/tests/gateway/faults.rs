@@ -77,7 +77,7 @@ fn faults() -> Vec<Fault> {
         Fault {
             name: "reset-before-headers",
             steps: reply(json!({"text": TEXT, "fault": "reset"})),
-            expect: |_| (error(502, "api_error", &["cannot reach upstream"]), 2),
+            expect: |_| (error(502, "api_error", &["the connection broke"]), 2),
         },
         Fault {
             name: "429-short-retry-after",
