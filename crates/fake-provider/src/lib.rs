@@ -15,6 +15,7 @@
 
 mod errors;
 mod inspect;
+mod listener;
 mod matching;
 mod plan;
 mod provider;
@@ -27,6 +28,6 @@ mod sse;
 
 pub use provider::{FakeProvider, FakeProviderThread};
 pub use script::{
-    ErrorSpec, Protocol, Reply, Script, Step, StreamOpts, ToolCallSpec, UsageSpec, When,
+    ErrorSpec, Fault, Protocol, Reply, Script, Step, StreamOpts, ToolCallSpec, UsageSpec, When,
 };
 pub use server::RecordedRequest;

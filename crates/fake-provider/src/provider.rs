@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::listener::{Conn, FaultListener};
 use crate::script::Script;
 use crate::server::{RecordedRequest, Shared, router};
 
@@ -31,11 +31,8 @@ impl FakeProvider {
     pub async fn start_on(listener: TcpListener, script: Script) -> std::io::Result<FakeProvider> {
         let addr = listener.local_addr()?;
         let shared = Shared::new(script);
-        let app = router(shared.clone());
-        let listener = listener.tap_io(|tcp| {
-            // Small SSE writes must not wait for Nagle / delayed ACKs.
-            let _ = tcp.set_nodelay(true);
-        });
+        let app = router(shared.clone()).into_make_service_with_connect_info::<Conn>();
+        let listener = FaultListener::new(listener);
         let task = tokio::spawn(async move {
             // `serve` only returns on listener failure; nothing to report.
             let _ = axum::serve(listener, app).await;

@@ -221,6 +221,37 @@ pub struct Reply {
     /// Sleep this long before sending the response head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
+    /// A fault to inject instead of (or into) the well-formed answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<Fault>,
+    /// Compress the answer with gzip (`content-encoding: gzip`) whether or not the request
+    /// asked for it, as some servers and proxies do; a stream is flushed event by event, so it
+    /// still arrives incrementally.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gzip: bool,
+}
+
+/// A misbehaving upstream, for testing what its clients do. Applies to streaming and
+/// non-streaming requests alike. With [`Reply::status`], `reset` still resets, `cut` and `stall`
+/// apply to the error body, and the others are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Read the request, then close the connection with a TCP reset before any response byte.
+    Reset,
+    /// Answer 200 with an HTML page (`text/html`), as a captive portal or a misrouted proxy does.
+    Html,
+    /// Answer a streaming request with the complete JSON answer (`application/json`), and a
+    /// non-streaming one with the SSE stream (`text/event-stream`).
+    WrongKind,
+    /// A stream gets an event whose data is not JSON after its first event; a non-streaming
+    /// answer is JSON cut in the middle, sent under `application/json` with a clean end.
+    Garbage,
+    /// Send the first half of the answer (its events, or the bytes of its JSON body), then
+    /// abort the connection without the chunked terminator.
+    Cut,
+    /// Send the first half of the answer, then nothing more until the client goes away.
+    Stall,
 }
 
 impl Reply {

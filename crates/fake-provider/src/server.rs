@@ -6,22 +6,23 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::errors::{ApiError, add_headers, error_response, json_response};
+use crate::errors::{ApiError, add_headers, error_body, error_response, json_response};
 use crate::inspect::RequestView;
+use crate::listener::Conn;
 use crate::matching::ActiveScript;
 use crate::plan::{Plan, unix_now};
 use crate::render_anthropic::{self, AnthropicRender};
 use crate::render_chat::{self, ChatRender};
 use crate::render_responses::ResponsesRender;
-use crate::script::{Protocol, Reply, Script};
-use crate::sse;
+use crate::script::{Fault, Protocol, Reply, Script};
+use crate::sse::{self, End, Planned};
 
 /// Largest request body accepted (Claude Code requests with images are big).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -130,6 +131,7 @@ fn no_headers() -> &'static BTreeMap<String, String> {
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let extensions = &parts.extensions;
     let path = parts.uri.path().to_string();
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(b) => b,
@@ -186,7 +188,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if let Some(ms) = reply.latency_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    respond(family, reply, &view)
+    let conn = extensions
+        .get::<ConnectInfo<Conn>>()
+        .map(|ConnectInfo(c)| c);
+    respond(family, reply, &view, conn)
 }
 
 /// Protocol restriction (404) and auth (401) checks.
@@ -231,33 +236,78 @@ fn x_api_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key")?.to_str().ok()
 }
 
-fn respond(family: Protocol, reply: &Reply, view: &RequestView<'_>) -> Response {
+fn respond(
+    family: Protocol,
+    reply: &Reply,
+    view: &RequestView<'_>,
+    conn: Option<&Conn>,
+) -> Response {
+    if reply.fault == Some(Fault::Reset)
+        && let Some(conn) = conn
+    {
+        conn.reset();
+        return Response::new(Body::empty());
+    }
     if let Some(status) = reply.status {
         let e = ApiError::from_spec(status, reply.error.as_ref());
+        if let Some(f @ (Fault::Cut | Fault::Stall)) = reply.fault {
+            // The error body's first half, then an abort or a stall.
+            let body = Bytes::from(error_body(family, &e).to_string());
+            let half = body.slice(..body.len() / 2);
+            let end = if f == Fault::Cut {
+                End::Cut
+            } else {
+                End::Stall
+            };
+            let mut resp = faulted(
+                reply,
+                "application/json",
+                Planned {
+                    events: vec![half],
+                    end,
+                },
+            );
+            *resp.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return resp;
+        }
         return error_response(family, &e, &reply.headers);
+    }
+    if reply.fault == Some(Fault::Html) {
+        return faulted(
+            reply,
+            "text/html; charset=utf-8",
+            Planned::whole(vec![Bytes::from_static(CAPTIVE_PAGE)]),
+        );
     }
     let plan = Plan::build(reply, view);
     let now = unix_now();
     let opts = &reply.stream;
     let fail_spec = reply.error.as_ref();
-    let planned = match family {
+    // A wrong-kind fault answers a stream with JSON and JSON with a stream.
+    let stream = view.stream != (reply.fault == Some(Fault::WrongKind));
+    let (full, planned) = match family {
         Protocol::OpenaiChat => {
             let r = ChatRender::new(&plan, now);
-            if !view.stream {
-                return json_response(200, r.full().to_string(), &reply.headers);
+            if !stream {
+                (r.full(), None)
+            } else {
+                let p = sse::apply_faults(r.events(opts), opts, |_| {
+                    render_chat::failure_event(fail_spec)
+                });
+                (Value::Null, Some(p))
             }
-            sse::apply_faults(r.events(opts), opts, |_| {
-                render_chat::failure_event(fail_spec)
-            })
         }
         Protocol::Anthropic => {
             let r = AnthropicRender::new(&plan);
-            if !view.stream {
-                return json_response(200, r.full().to_string(), &reply.headers);
+            if !stream {
+                (r.full(), None)
+            } else {
+                let p = sse::apply_faults(r.events(opts), opts, |_| {
+                    render_anthropic::failure_event(fail_spec)
+                });
+                (Value::Null, Some(p))
             }
-            sse::apply_faults(r.events(opts), opts, |_| {
-                render_anthropic::failure_event(fail_spec)
-            })
         }
         Protocol::OpenaiResponses => {
             let encrypted = view
@@ -266,19 +316,73 @@ fn respond(family: Protocol, reply: &Reply, view: &RequestView<'_>) -> Response 
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|v| v == "reasoning.encrypted_content"));
             let r = ResponsesRender::new(&plan, now, encrypted);
-            if !view.stream {
-                return json_response(200, r.full().to_string(), &reply.headers);
+            if !stream {
+                (r.full(), None)
+            } else {
+                let p = sse::apply_faults(r.events(), opts, |seq| r.failure_event(fail_spec, seq));
+                (Value::Null, Some(p))
             }
-            sse::apply_faults(r.events(), opts, |seq| r.failure_event(fail_spec, seq))
         }
     };
-    let mut resp = Response::new(sse::body(planned, opts));
+    let Some(mut planned) = planned else {
+        let body = full.to_string();
+        let body_faults = reply.fault.is_some_and(|f| f != Fault::WrongKind);
+        if !body_faults && !reply.gzip {
+            return json_response(200, body, &reply.headers);
+        }
+        let bytes = Bytes::from(body);
+        let half = bytes.slice(..bytes.len() / 2);
+        let planned = match reply.fault {
+            Some(Fault::Garbage) => Planned::whole(vec![half]),
+            Some(Fault::Cut) => Planned {
+                events: vec![half],
+                end: End::Cut,
+            },
+            Some(Fault::Stall) => Planned {
+                events: vec![half],
+                end: End::Stall,
+            },
+            _ => Planned::whole(vec![bytes]),
+        };
+        return faulted(reply, "application/json", planned);
+    };
+    match reply.fault {
+        Some(Fault::Garbage) => {
+            let at = planned.events.len().min(1);
+            planned.events.insert(at, Bytes::from_static(GARBAGE_EVENT));
+        }
+        Some(f @ (Fault::Cut | Fault::Stall)) => {
+            planned.events.truncate(planned.events.len() / 2);
+            planned.end = if f == Fault::Cut {
+                End::Cut
+            } else {
+                End::Stall
+            };
+        }
+        _ => {}
+    }
+    let mut resp = faulted(reply, "text/event-stream", planned);
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// A captive portal's answer.
+const CAPTIVE_PAGE: &[u8] =
+    b"<!DOCTYPE html>\n<html><head><title>Sign in to the network</title></head>\n\
+<body><h1>Sign in to the network</h1><p>Accept the terms to continue.</p></body></html>\n";
+
+/// An SSE event whose data is not JSON (a proxy's error page leaking into the stream).
+const GARBAGE_EVENT: &[u8] = b"data: <html><body>502 Bad Gateway</body></html>\n\n";
+
+/// A 200 answer of `content_type` whose body is `planned`, gzip-compressed when the reply says so.
+fn faulted(reply: &Reply, content_type: &'static str, planned: Planned) -> Response {
+    let mut resp = Response::new(sse::body(planned, &reply.stream, reply.gzip));
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if reply.gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     add_headers(&mut resp, &reply.headers);
     resp
 }

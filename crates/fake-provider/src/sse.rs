@@ -1,11 +1,16 @@
 //! SSE framing helpers and the incremental response body: applies
 //! `fail_after` / `cut_after` / `chunk_bytes`, sleeps `delay_ms` between
-//! events and flushes every event as its own write.
+//! events, flushes every event as its own write, compresses with gzip when
+//! asked, and ends the body properly, by a connection abort, or never.
 
 use std::time::Duration;
 
+use std::io::Write;
+
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use futures_util::stream;
 
 use crate::script::StreamOpts;
@@ -61,8 +66,29 @@ impl DeltaCache {
 #[derive(Debug)]
 pub(crate) struct Planned {
     pub events: Vec<Bytes>,
-    /// Abort the connection after the last event.
-    pub cut: bool,
+    /// How the body ends after the last event.
+    pub end: End,
+}
+
+/// How a body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Properly (chunked terminator).
+    Close,
+    /// Abort the connection (no terminator).
+    Cut,
+    /// Send nothing more until the client goes away.
+    Stall,
+}
+
+impl Planned {
+    /// All of `events`, ending properly.
+    pub fn whole(events: Vec<Bytes>) -> Planned {
+        Planned {
+            events,
+            end: End::Close,
+        }
+    }
 }
 
 /// Applies `fail_after` (truncate + protocol failure event) and `cut_after`
@@ -79,13 +105,16 @@ pub(crate) fn apply_faults(
         (Some(f), c) if c.is_none_or(|c| f <= c) => {
             events.truncate(f);
             events.push(failure(f));
-            Planned { events, cut: false }
+            Planned::whole(events)
         }
         (_, Some(c)) => {
             events.truncate(c);
-            Planned { events, cut: true }
+            Planned {
+                events,
+                end: End::Cut,
+            }
         }
-        _ => Planned { events, cut: false },
+        _ => Planned::whole(events),
     }
 }
 
@@ -106,15 +135,30 @@ fn rechunk(events: Vec<Bytes>, n: usize) -> Vec<Bytes> {
 struct BodyState {
     events: std::vec::IntoIter<Bytes>,
     first: bool,
-    cut: bool,
+    end: Option<End>,
     delay: Duration,
     coalesce: bool,
+    gzip: Option<GzEncoder<Vec<u8>>>,
+}
+
+impl BodyState {
+    /// `ev` as sent: compressed and flushed when gzip is on.
+    fn encode(&mut self, ev: Bytes) -> std::io::Result<Bytes> {
+        let Some(gz) = &mut self.gzip else {
+            return Ok(ev);
+        };
+        gz.write_all(&ev)?;
+        gz.flush()?;
+        Ok(Bytes::from(std::mem::take(gz.get_mut())))
+    }
 }
 
 /// A streaming body that yields each event as its own chunk, sleeping
-/// `delay_ms` (or yielding to force a flush) between events, and ending
-/// with an I/O error (connection abort, no chunked terminator) when `cut`.
-pub(crate) fn body(planned: Planned, opts: &StreamOpts) -> Body {
+/// `delay_ms` (or yielding to force a flush) between events, and ending as
+/// `planned.end` says: properly, with an I/O error (connection abort, no
+/// chunked terminator), or never. With `gzip` every chunk is compressed and
+/// flushed on its own, so the body still streams.
+pub(crate) fn body(planned: Planned, opts: &StreamOpts, gzip: bool) -> Body {
     let events = match opts.chunk_bytes {
         Some(n) => rechunk(planned.events, n),
         None => planned.events,
@@ -122,21 +166,31 @@ pub(crate) fn body(planned: Planned, opts: &StreamOpts) -> Body {
     let state = BodyState {
         events: events.into_iter(),
         first: true,
-        cut: planned.cut,
+        end: Some(planned.end),
         delay: Duration::from_millis(opts.delay_ms),
         coalesce: opts.coalesce,
+        gzip: gzip.then(|| GzEncoder::new(Vec::new(), Compression::fast())),
     };
     let s = stream::unfold(state, |mut st| async move {
         let Some(ev) = st.events.next() else {
-            if st.cut {
-                st.cut = false;
-                // Return Pending once so the HTTP layer flushes what it has
-                // queued before the error aborts the connection.
-                tokio::task::yield_now().await;
-                let err = std::io::Error::other("fake-provider: cut_after");
-                return Some((Err(err), st));
+            match st.end.take()? {
+                End::Close => {
+                    let gz = st.gzip.take()?;
+                    let tail = gz.finish().map(Bytes::from);
+                    return Some((tail, st));
+                }
+                End::Cut => {
+                    // Return Pending once so the HTTP layer flushes what it has
+                    // queued before the error aborts the connection.
+                    tokio::task::yield_now().await;
+                    let err = std::io::Error::other("fake-provider: cut");
+                    return Some((Err(err), st));
+                }
+                End::Stall => {
+                    std::future::pending::<()>().await;
+                    return None;
+                }
             }
-            return None;
         };
         if !st.first {
             if !st.delay.is_zero() {
@@ -146,7 +200,8 @@ pub(crate) fn body(planned: Planned, opts: &StreamOpts) -> Body {
             }
         }
         st.first = false;
-        Some((Ok::<Bytes, std::io::Error>(ev), st))
+        let chunk = st.encode(ev);
+        Some((chunk, st))
     });
     Body::from_stream(s)
 }
@@ -170,13 +225,13 @@ mod tests {
             Bytes::from(format!("fail{n}"))
         });
         assert_eq!(p.events, vec!["e0", "e1", "fail2"]);
-        assert!(!p.cut);
+        assert_eq!(p.end, End::Close);
         let p = apply_faults(evs(5), &opts(Some(4), Some(3)), |_| Bytes::new());
         assert_eq!(p.events, vec!["e0", "e1", "e2"]);
-        assert!(p.cut);
+        assert_eq!(p.end, End::Cut);
         let p = apply_faults(evs(5), &opts(Some(9), Some(5)), |_| Bytes::new());
         assert_eq!(p.events.len(), 5);
-        assert!(!p.cut);
+        assert_eq!(p.end, End::Close);
     }
 
     #[test]

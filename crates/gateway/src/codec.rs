@@ -8,6 +8,7 @@ use crate::providers::deployment::Deployment;
 use crate::providers::table::Protocol;
 use protocol::ir::{ApiError, Dropped, Request, Response};
 use protocol::stream::{ClientEncoder, UpstreamDecoder};
+use protocol::stream_watch::{AnthropicWatch, ChatWatch, ResponsesWatch, StreamWatch};
 use protocol::target::ResponseContext;
 use protocol::{anthropic, openai_chat, openai_responses};
 
@@ -110,5 +111,15 @@ pub fn client_encoder(
         ClientProtocol::Anthropic => Box::new(anthropic::StreamEncoder::new()),
         ClientProtocol::OpenAiChat => Box::new(openai_chat::StreamEncoder::new(ctx, include_usage)),
         ClientProtocol::OpenAiResponses => Box::new(openai_responses::StreamEncoder::new(ctx)),
+    }
+}
+
+/// Watches a same-protocol stream passed through to the client ([`crate::stream_loop`]).
+/// `ctx` names the answer in an error event written before the upstream named its own.
+pub fn stream_watch(client: ClientProtocol, ctx: ResponseContext) -> Box<dyn StreamWatch> {
+    match client {
+        ClientProtocol::Anthropic => Box::new(AnthropicWatch::new()),
+        ClientProtocol::OpenAiChat => Box::new(ChatWatch::new(ctx)),
+        ClientProtocol::OpenAiResponses => Box::new(ResponsesWatch::new(ctx)),
     }
 }

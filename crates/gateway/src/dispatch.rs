@@ -3,6 +3,7 @@
 //! deployment between byte pass-through (same protocol on both sides), translation through the
 //! internal model, and the mock answer.
 
+use crate::answer;
 use crate::codec;
 use crate::error::{ClientError, ClientProtocol, unknown_model};
 use crate::ids::{new_id, unix_now};
@@ -10,14 +11,14 @@ use crate::providers::deployment::{Deployment, Endpoint};
 use crate::providers::table::Protocol;
 use crate::request_log::RequestLog;
 use crate::state::GatewayState;
-use crate::stream_loop;
+use crate::stream_loop::{self, StreamSettings};
 use crate::upstream::UpstreamError;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use protocol::anthropic;
-use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
+use protocol::ir::{ApiError, Dropped, Part, Request, StopReason, Usage};
 use protocol::passthrough::Fields;
 use protocol::shape::ShapeError;
 use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
@@ -258,25 +259,54 @@ async fn pass_through(
         f.rename("max_tokens", "max_completion_tokens");
     }
     let body = d.apply_overrides(f.to_vec());
+    let url = d.url(Endpoint::Generate);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, req.stream, req.headers)
         .await
-        .map_err(Failure::Upstream)?;
+        .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
     let mut out = Response::builder().status(StatusCode::OK);
     let headers = out.headers_mut().expect("builder has no error");
-    if let Some(ct) = resp.headers().get(header::CONTENT_TYPE) {
-        headers.insert(header::CONTENT_TYPE, ct.clone());
-    }
     copy_passed_headers(resp.headers(), headers);
     add_dropped(headers, &dropped);
     if req.stream {
         sse_headers(headers);
+        let ctx = context(req.client, &req.model, &[]);
+        let watch = codec::stream_watch(req.client, ctx);
+        let body = stream_loop::pass_through(resp, watch, stream_settings(gw, d), log);
+        return Ok(out.body(body).expect("valid response"));
     }
-    Ok(out
-        .body(stream_loop::pass_through(resp, log))
-        .expect("valid response"))
+    // The whole answer is read before anything is sent, so a body that breaks off is retried
+    // like any failed attempt, and a body that is not JSON is never labelled as JSON.
+    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
+        .await
+        .map_err(|e| failed(&mut log, e))?;
+    log.first_byte();
+    answer::check_json(d, url, &bytes).map_err(|e| failed(&mut log, e))?;
+    headers.insert(
+        header::CONTENT_TYPE,
+        content_type.unwrap_or(HeaderValue::from_static("application/json")),
+    );
+    Ok(out.body(Body::from(bytes)).expect("valid response"))
+}
+
+/// The stream limits and the upstream's name for `d`.
+fn stream_settings(gw: &GatewayState, d: &Deployment) -> StreamSettings {
+    let t = gw.upstream.timeouts;
+    StreamSettings {
+        ping: t.ping,
+        idle: t.idle,
+        upstream: answer::name(d, d.url(Endpoint::Generate)),
+    }
+}
+
+/// Records a failed attempt in its log line and passes the failure on.
+fn failed(log: &mut RequestLog, e: UpstreamError) -> Failure {
+    log.status = e.error.status;
+    log.error = Some(e.error.message.clone());
+    Failure::Upstream(e)
 }
 
 /// Different protocols: decode into the internal model, encode for the upstream, and translate
@@ -297,11 +327,12 @@ async fn translate(
     let body = d.apply_overrides(codec::encode_request(ir, d, &mut dropped));
     let ctx = context(client, &model, &ir.tools);
     let stream = ir.stream;
+    let url = d.url(Endpoint::Generate);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, stream, headers)
         .await
-        .map_err(Failure::Upstream)?;
+        .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
     let mut out = Response::builder().status(StatusCode::OK);
     let h = out.headers_mut().expect("builder has no error");
@@ -311,28 +342,24 @@ async fn translate(
         sse_headers(h);
         let decoder = codec::upstream_decoder(d, &ctx, estimate);
         let encoder = codec::client_encoder(client, ctx, include_usage);
-        let t = gw.upstream.timeouts;
-        let body = stream_loop::translate(resp, decoder, encoder, t.ping, t.idle, log);
+        let settings = stream_settings(gw, d);
+        let body = stream_loop::translate(resp, decoder, encoder, settings, log);
         return Ok(out.body(body).expect("valid response"));
     }
-    let bytes = resp.bytes().await.map_err(|e| {
-        Failure::Upstream(UpstreamError {
-            error: ApiError::new(
-                ErrorKind::Api,
-                format!("upstream {} broke off its answer: {e}", d.provider.name),
-            ),
-            retryable: true,
-            retry_after: None,
-        })
-    })?;
+    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
+        .await
+        .map_err(|e| failed(&mut log, e))?;
     log.first_byte();
-    let r = codec::decode_response(d, &bytes, &ctx).map_err(|e| {
-        Failure::Upstream(UpstreamError {
-            error: e,
-            retryable: false,
-            retry_after: None,
-        })
-    })?;
+    let r = match codec::decode_response(d, &bytes, &ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            // A body that is not JSON is this deployment's fault: the next one is tried.
+            let e = answer::check_json(d, url, &bytes)
+                .err()
+                .unwrap_or_else(|| UpstreamError::fatal(e));
+            return Err(failed(&mut log, e));
+        }
+    };
     log.usage = Some(r.usage);
     h.insert(
         header::CONTENT_TYPE,

@@ -8,6 +8,7 @@
 //! tests.
 
 pub mod body;
+pub mod answer;
 pub mod codec;
 pub mod dispatch;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod stream_loop;
+mod stream_pass;
 pub mod tokens;
 pub mod upstream;
 pub mod workers;

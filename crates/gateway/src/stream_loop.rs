@@ -1,114 +1,92 @@
-//! The streaming loop: upstream bytes → SSE parser → upstream decoder → client encoder → client.
+//! The streaming loop, one for every stream the gateway relays: upstream bytes → a [`Stage`] →
+//! client. The translating stage runs SSE parser → upstream decoder → client encoder; the
+//! pass-through stage ([`crate::stream_pass`]) forwards the upstream's bytes whole events at a
+//! time while a [`StreamWatch`] checks them. An event longer than
+//! [`protocol::sse::MAX_EVENT_BYTES`] ends either stage with an error event.
 //!
-//! It is thin on purpose; the per-event logic lives in the protocol crate's decoders and encoders.
-//! Nothing is buffered beyond one upstream read and one unfinished event, which the SSE parser
-//! bounds ([`protocol::sse::MAX_EVENT_BYTES`]). Pings go out during upstream silences; a silence
-//! longer than the idle timeout, a broken connection, an upstream error or an event past that
-//! bound becomes an error event.
-//! When the client disconnects the body stream is dropped, which drops the upstream response and
-//! cancels the upstream request.
+//! The loop owns what both share: reading the upstream, batching the chunks that have already
+//! arrived into one write, pings during upstream silences, the idle timeout, and ending a broken
+//! stream. However a stream fails — a broken connection, a silence longer than the idle timeout,
+//! an unreadable event, a close before the protocol's last event — the client gets its protocol's
+//! error event at an event boundary and the stream closes: never a silent cut, never a fake
+//! success. Nothing is buffered beyond one upstream read (and one incomplete event). When the
+//! client disconnects the body stream is dropped, which drops the upstream response and cancels
+//! the upstream request.
 
 use crate::request_log::RequestLog;
+use crate::stream_pass::PassThrough;
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures_util::{FutureExt, Stream, StreamExt};
 use protocol::ir::{ApiError, ErrorKind, StreamEvent};
 use protocol::sse::{SseEvent, SseParser};
 use protocol::stream::{ClientEncoder, UpstreamDecoder};
+use protocol::stream_watch::StreamWatch;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
-struct Loop {
+/// What happens to the upstream's bytes on their way to the client.
+pub(crate) trait Stage: Send {
+    /// Takes one upstream chunk, appending what goes to the client to `out`.
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, log: &mut RequestLog);
+    /// The upstream closed the stream.
+    fn end(&mut self, out: &mut BytesMut, log: &mut RequestLog);
+    /// The stream failed: appends the client protocol's error event and ends.
+    fn fail(&mut self, e: ApiError, out: &mut BytesMut, log: &mut RequestLog);
+    /// The upstream is silent but within the idle timeout: keeps the client's connection alive.
+    fn ping(&mut self, out: &mut BytesMut);
+    /// Whether the stream is over (complete or failed).
+    fn is_done(&self) -> bool;
+}
+
+/// Limits and names for one relayed stream.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// Silence after which the client gets a ping.
+    pub ping: Duration,
+    /// Silence after which the stream is abandoned with an error event.
+    pub idle: Duration,
+    /// The upstream, as errors name it: `upstream <provider> (<url>)`.
+    pub upstream: String,
+}
+
+struct Loop<S> {
     upstream: ByteStream,
-    parser: SseParser,
-    decoder: Box<dyn UpstreamDecoder>,
-    encoder: Box<dyn ClientEncoder>,
-    sse: Vec<SseEvent>,
-    events: Vec<StreamEvent>,
+    stage: S,
     out: BytesMut,
-    done: bool,
-    ping: Duration,
-    idle: Duration,
+    settings: StreamSettings,
     last_data: Instant,
     log: RequestLog,
 }
 
-/// Most SSE events batched into one write.
+/// Most upstream chunks batched into one write.
 const MAX_BATCH: usize = 256;
 
-impl Loop {
-    /// Decodes the pending SSE events and encodes what they produce.
-    fn drain(&mut self) {
-        for ev in self.sse.drain(..) {
-            if self.decoder.is_finished() {
-                break;
+impl<S: Stage> Loop<S> {
+    /// Feeds the upstream chunks that have already arrived, so events that came in one read go
+    /// out in one write. Upstreams send one HTTP chunk per SSE event, and a burst of small writes
+    /// costs a syscall and a wake-up each.
+    fn feed_ready(&mut self, first: Bytes) {
+        self.stage.feed(first, &mut self.out, &mut self.log);
+        for _ in 1..MAX_BATCH {
+            if self.stage.is_done() {
+                return;
             }
-            self.decoder.on_event(&ev, &mut self.events);
-        }
-        self.emit();
-    }
-
-    fn emit(&mut self) {
-        for ev in self.events.drain(..) {
-            match &ev {
-                StreamEvent::Finish { usage, .. } => self.log.usage = Some(*usage),
-                StreamEvent::Error(e) => self.log.error = Some(e.message.clone()),
-                _ => {}
-            }
-            self.encoder.encode(&ev, &mut self.out);
-        }
-        if self.decoder.is_finished() {
-            self.done = true;
-        }
-    }
-
-    /// The upstream closed the stream.
-    fn end_of_upstream(&mut self) {
-        self.parser.finish(&mut self.sse);
-        self.drain();
-        if !self.done {
-            self.decoder.on_end(&mut self.events);
-            self.emit();
-            self.done = true;
-        }
-    }
-
-    /// Parses one upstream chunk. An event past the parser's size limit ends the stream with an
-    /// error event after the events before it.
-    fn feed(&mut self, chunk: &[u8]) {
-        if let Err(e) = self.parser.feed(chunk, &mut self.sse) {
-            self.drain();
-            self.fail(ApiError::new(
-                ErrorKind::Api,
-                format!("{e}; the stream was abandoned"),
-            ));
-        }
-    }
-
-    /// Feeds the upstream chunks that have already arrived, then decodes them all, so events
-    /// that came in one read go out in one write. Upstreams send one HTTP chunk per SSE event,
-    /// and a burst of small writes costs a syscall and a wake-up each.
-    fn feed_ready(&mut self) {
-        while !self.done && self.sse.len() < MAX_BATCH {
             match self.upstream.next().now_or_never() {
-                Some(Some(Ok(more))) => self.feed(&more),
-                Some(Some(Err(e))) => {
-                    self.drain();
-                    return self.fail(mid_stream(e));
-                }
-                Some(None) => return self.end_of_upstream(),
-                None => break,
+                Some(Some(Ok(more))) => self.stage.feed(more, &mut self.out, &mut self.log),
+                Some(Some(Err(e))) => return self.broken(&e),
+                Some(None) => return self.stage.end(&mut self.out, &mut self.log),
+                None => return,
             }
         }
-        self.drain();
     }
 
-    fn fail(&mut self, e: ApiError) {
-        self.events.push(StreamEvent::Error(e));
-        self.emit();
-        self.done = true;
+    /// The upstream connection broke (or reqwest's read timeout fired).
+    fn broken(&mut self, e: &reqwest::Error) {
+        let err = mid_stream(&self.settings.upstream, e);
+        self.stage.fail(err, &mut self.out, &mut self.log);
     }
 
     /// Runs until there are bytes for the client or the stream is over.
@@ -117,62 +95,45 @@ impl Loop {
             if !self.out.is_empty() {
                 return Some(self.out.split().freeze());
             }
-            if self.done {
+            if self.stage.is_done() {
                 return None;
             }
-            match tokio::time::timeout(self.ping, self.upstream.next()).await {
+            // Wake for the next ping or the idle deadline, whichever comes first.
+            let to_idle = self.settings.idle.saturating_sub(self.last_data.elapsed());
+            let wait = self.settings.ping.min(to_idle);
+            match tokio::time::timeout(wait, self.upstream.next()).await {
                 Err(_) => {
-                    if self.last_data.elapsed() >= self.idle {
-                        let secs = self.idle.as_secs();
-                        self.fail(ApiError::new(
-                            ErrorKind::Timeout,
-                            format!("upstream sent nothing for {secs} s; the stream was abandoned"),
-                        ));
+                    if self.last_data.elapsed() >= self.settings.idle {
+                        let e = silence(&self.settings);
+                        self.stage.fail(e, &mut self.out, &mut self.log);
                     } else {
-                        self.encoder.encode(&StreamEvent::Ping, &mut self.out);
+                        self.stage.ping(&mut self.out);
                     }
                 }
                 Ok(Some(Ok(chunk))) => {
                     self.log.first_byte();
                     self.last_data = Instant::now();
-                    self.feed(&chunk);
-                    self.feed_ready();
+                    self.feed_ready(chunk);
                 }
-                Ok(Some(Err(e))) => self.fail(mid_stream(e)),
-                Ok(None) => self.end_of_upstream(),
+                Ok(Some(Err(e))) => self.broken(&e),
+                Ok(None) => self.stage.end(&mut self.out, &mut self.log),
             }
         }
     }
 }
 
-/// The error event for a broken upstream connection.
-fn mid_stream(e: reqwest::Error) -> ApiError {
-    ApiError::new(
-        ErrorKind::Api,
-        format!("upstream connection failed mid-stream: {e}"),
-    )
-}
-
-/// The client body for a translated stream.
-pub fn translate(
+/// The client body relaying `upstream` through `stage`.
+fn relay<S: Stage + 'static>(
     upstream: reqwest::Response,
-    decoder: Box<dyn UpstreamDecoder>,
-    encoder: Box<dyn ClientEncoder>,
-    ping: Duration,
-    idle: Duration,
+    stage: S,
+    settings: StreamSettings,
     log: RequestLog,
 ) -> Body {
     let state = Loop {
         upstream: Box::pin(upstream.bytes_stream()),
-        parser: SseParser::new(),
-        decoder,
-        encoder,
-        sse: Vec::new(),
-        events: Vec::new(),
+        stage,
         out: BytesMut::new(),
-        done: false,
-        ping,
-        idle,
+        settings,
         last_data: Instant::now(),
         log,
     };
@@ -181,6 +142,146 @@ pub fn translate(
         Some((Ok::<Bytes, std::convert::Infallible>(chunk), st))
     });
     Body::from_stream(s)
+}
+
+/// The error event for a broken upstream connection, naming its deepest cause.
+fn mid_stream(upstream: &str, e: &reqwest::Error) -> ApiError {
+    let mut cause = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    if e.is_timeout() {
+        return ApiError::new(
+            ErrorKind::Timeout,
+            format!("{upstream} stopped sending mid-stream ({cause}); the stream was abandoned"),
+        );
+    }
+    ApiError::new(
+        ErrorKind::Api,
+        format!("{upstream} broke off the stream: {cause}"),
+    )
+}
+
+/// The error event for an upstream silent longer than the idle timeout.
+fn silence(s: &StreamSettings) -> ApiError {
+    ApiError::new(
+        ErrorKind::Timeout,
+        format!(
+            "{} sent nothing for {} s; the stream was abandoned (router_settings.stream_timeout)",
+            s.upstream,
+            s.idle.as_secs_f64()
+        ),
+    )
+}
+
+/// Translation: SSE parser → upstream decoder → client encoder.
+struct Translate {
+    parser: SseParser,
+    decoder: Box<dyn UpstreamDecoder>,
+    encoder: Box<dyn ClientEncoder>,
+    sse: Vec<SseEvent>,
+    events: Vec<StreamEvent>,
+    done: bool,
+}
+
+impl Translate {
+    /// Decodes the pending SSE events and encodes what they produce.
+    fn drain(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+        for ev in self.sse.drain(..) {
+            if self.decoder.is_finished() {
+                break;
+            }
+            self.decoder.on_event(&ev, &mut self.events);
+        }
+        self.emit(out, log);
+    }
+
+    fn emit(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+        for ev in self.events.drain(..) {
+            match &ev {
+                StreamEvent::Finish { usage, .. } => log.usage = Some(*usage),
+                StreamEvent::Error(e) => log.error = Some(e.message.clone()),
+                _ => {}
+            }
+            self.encoder.encode(&ev, out);
+        }
+        if self.decoder.is_finished() {
+            self.done = true;
+        }
+    }
+}
+
+impl Stage for Translate {
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, log: &mut RequestLog) {
+        match self.parser.feed(&chunk, &mut self.sse) {
+            Ok(()) => self.drain(out, log),
+            // An event past the parser's bound: the events before it, then the error event.
+            Err(e) => self.fail(crate::stream_pass::abandoned(e), out, log),
+        }
+    }
+
+    fn end(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+        self.parser.finish(&mut self.sse);
+        self.drain(out, log);
+        if !self.done {
+            self.decoder.on_end(&mut self.events);
+            self.emit(out, log);
+            self.done = true;
+        }
+    }
+
+    fn fail(&mut self, e: ApiError, out: &mut BytesMut, log: &mut RequestLog) {
+        if self.done {
+            return;
+        }
+        // Events completed before the failure still go out, then the error.
+        self.drain(out, log);
+        if !self.done {
+            self.events.push(StreamEvent::Error(e));
+            self.emit(out, log);
+        }
+        self.done = true;
+    }
+
+    fn ping(&mut self, out: &mut BytesMut) {
+        self.encoder.encode(&StreamEvent::Ping, out);
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// The client body for a translated stream.
+pub fn translate(
+    upstream: reqwest::Response,
+    decoder: Box<dyn UpstreamDecoder>,
+    encoder: Box<dyn ClientEncoder>,
+    settings: StreamSettings,
+    log: RequestLog,
+) -> Body {
+    let stage = Translate {
+        parser: SseParser::new(),
+        decoder,
+        encoder,
+        sse: Vec::new(),
+        events: Vec::new(),
+        done: false,
+    };
+    relay(upstream, stage, settings, log)
+}
+
+/// The client body for a same-protocol stream: the upstream's bytes, whole events at a time,
+/// checked by `watch`, which also writes the error event if the stream fails.
+pub fn pass_through(
+    upstream: reqwest::Response,
+    watch: Box<dyn StreamWatch>,
+    settings: StreamSettings,
+    log: RequestLog,
+) -> Body {
+    relay(upstream, PassThrough::new(watch), settings, log)
 }
 
 /// The client body for events that are all known up front (mock answers).
@@ -198,77 +299,4 @@ pub fn from_events(
     }
     drop(log);
     Body::from(out.freeze())
-}
-
-/// The client body for a same-protocol stream: the upstream's bytes, untouched. Chunks that
-/// are already received go out in one write (see the translating loop); an error ends the
-/// stream after the bytes before it.
-pub fn pass_through(upstream: reqwest::Response, mut log: RequestLog) -> Body {
-    let s = upstream
-        .bytes_stream()
-        .ready_chunks(MAX_BATCH)
-        .map(move |batch| {
-            log.first_byte();
-            futures_util::stream::iter(join_ready(batch))
-        })
-        .flatten();
-    Body::from_stream(s)
-}
-
-/// The bytes of a batch of chunks as one (no copy for a single chunk), then the error if one
-/// ended the batch.
-fn join_ready(batch: Vec<reqwest::Result<Bytes>>) -> Vec<reqwest::Result<Bytes>> {
-    let mut out: Vec<reqwest::Result<Bytes>> = Vec::with_capacity(2);
-    let mut joined: Option<BytesMut> = None;
-    let mut single: Option<Bytes> = None;
-    for item in batch {
-        match item {
-            Ok(b) => match (&mut joined, single.take()) {
-                (Some(j), _) => j.extend_from_slice(&b),
-                (None, None) => single = Some(b),
-                (None, Some(first)) => {
-                    let mut j = BytesMut::with_capacity(first.len() + b.len());
-                    j.extend_from_slice(&first);
-                    j.extend_from_slice(&b);
-                    joined = Some(j);
-                }
-            },
-            Err(e) => {
-                out.extend(
-                    joined
-                        .take()
-                        .map(|j| Ok(j.freeze()))
-                        .or(single.take().map(Ok)),
-                );
-                out.push(Err(e));
-                return out;
-            }
-        }
-    }
-    out.extend(joined.map(|j| Ok(j.freeze())).or(single.map(Ok)));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ready_chunks_go_out_as_one_write() {
-        let out = join_ready(vec![
-            Ok(Bytes::from_static(b"event: a\n\n")),
-            Ok(Bytes::from_static(b"event: b\n\n")),
-            Ok(Bytes::from_static(b"event: c\n\n")),
-        ]);
-        assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[0].as_ref().unwrap().as_ref(),
-            b"event: a\n\nevent: b\n\nevent: c\n\n"
-        );
-        let one = Bytes::from_static(b"data: x\n\n");
-        let out = join_ready(vec![Ok(one.clone())]);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].as_ref().unwrap().as_ptr(), one.as_ptr(), "no copy");
-        assert!(join_ready(Vec::new()).is_empty());
-    }
 }

@@ -2,6 +2,7 @@
 //! that suit long streams, and the mapping of transport and HTTP failures to API errors that say
 //! which upstream failed and what to do.
 
+use crate::answer;
 use crate::model::SecretString;
 use crate::providers::deployment::{ApiKey, Deployment, Endpoint};
 use crate::providers::table::Protocol;
@@ -39,16 +40,52 @@ impl Default for Timeouts {
 #[derive(Debug)]
 pub struct UpstreamError {
     pub error: ApiError,
+    /// A transient failure: the same deployment may succeed on another attempt.
     pub retryable: bool,
+    /// The deployment answered something unusable (the wrong kind of body, an encoding it cannot
+    /// read): retrying it is pointless, but another deployment may serve.
+    pub unusable_answer: bool,
     pub retry_after: Option<HeaderValue>,
 }
 
 impl UpstreamError {
+    /// A transient failure (connection, timeout, broken body): worth another attempt.
+    pub fn transient(error: ApiError) -> UpstreamError {
+        UpstreamError {
+            error,
+            retryable: true,
+            unusable_answer: false,
+            retry_after: None,
+        }
+    }
+
+    /// An answer that is not what was asked for: the next deployment is tried, not this one.
+    pub fn unusable(error: ApiError) -> UpstreamError {
+        UpstreamError {
+            error,
+            retryable: false,
+            unusable_answer: true,
+            retry_after: None,
+        }
+    }
+
+    /// A failure no attempt will change.
+    pub fn fatal(error: ApiError) -> UpstreamError {
+        UpstreamError {
+            error,
+            retryable: false,
+            unusable_answer: false,
+            retry_after: None,
+        }
+    }
+
     /// Whether another deployment of the group may succeed: yes after transient failures and
-    /// after ones specific to this deployment (its key, its model id, its endpoint); no when the
-    /// request itself was refused (400, 413, 422, context length), which any deployment would do.
+    /// after ones specific to this deployment (its key, its model id, its endpoint, an unusable
+    /// answer); no when the request itself was refused (400, 413, 422, context length), which
+    /// any deployment would do.
     pub fn another_deployment_may_serve(&self) -> bool {
         self.retryable
+            || self.unusable_answer
             || matches!(
                 self.error.kind,
                 ErrorKind::Authentication | ErrorKind::Permission | ErrorKind::NotFound
@@ -84,8 +121,10 @@ impl Upstream {
     fn client(&self) -> &reqwest::Client {
         self.clients[crate::workers::current() % self.clients.len()].get_or_init(|| {
             reqwest::Client::builder()
+                // No read timeout: it would bound the wait for the headers too (which
+                // `first_byte` governs); silences inside bodies are timed by their readers
+                // (`answer::read_body`, the stream loop) with `idle`.
                 .connect_timeout(self.timeouts.connect)
-                .read_timeout(self.timeouts.idle)
                 .tcp_nodelay(true)
                 .pool_idle_timeout(Duration::from_secs(90))
                 .pool_max_idle_per_host(256)
@@ -141,24 +180,17 @@ impl Upstream {
         stream: bool,
         client_headers: &HeaderMap,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let key = self.key(d).await.map_err(|error| UpstreamError {
-            error,
-            retryable: false,
-            retry_after: None,
-        })?;
+        let key = self.key(d).await.map_err(UpstreamError::fatal)?;
         let url = d.url(endpoint);
         let mut req = self
             .client()
             .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
-            .header(
-                header::ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            );
+            .header(header::ACCEPT, answer::expected(stream))
+            // Compressed answers are not asked for: a stream must not wait on a compressor's
+            // buffer. A server that compresses anyway with gzip is decoded as it streams
+            // (reqwest's `gzip`); any other encoding is refused in `answer::check`.
+            .header(header::ACCEPT_ENCODING, "identity");
         match d.protocol() {
             Protocol::Anthropic => {
                 if let Some(k) = &key {
@@ -185,31 +217,33 @@ impl Upstream {
         let sent = tokio::time::timeout(self.timeouts.first_byte, req.body(body).send()).await;
         let resp = match sent {
             Err(_) => {
-                return Err(UpstreamError {
-                    error: ApiError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "upstream {} ({url}) did not answer within {} s",
-                            d.provider.name,
-                            self.timeouts.first_byte.as_secs()
-                        ),
+                return Err(UpstreamError::transient(ApiError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "upstream {} ({url}) did not answer within {} s (router_settings.timeout)",
+                        d.provider.name,
+                        self.timeouts.first_byte.as_secs_f64()
                     ),
-                    retryable: true,
-                    retry_after: None,
-                });
+                )));
             }
             Ok(Err(e)) => return Err(transport_error(d, url.as_str(), &e)),
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
         if status.is_success() {
-            return Ok(resp);
+            return answer::check(d, url, stream, resp).await;
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        let body: Bytes = resp.bytes().await.unwrap_or_default();
+        // An error body that stalls must not hold the request: it is read for `idle` at most.
+        let body: Bytes = tokio::time::timeout(self.timeouts.idle, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         Err(UpstreamError {
             error: status_error(d, status.as_u16(), &body),
             retryable: matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 529),
+            unusable_answer: false,
             retry_after,
         })
     }
@@ -222,28 +256,34 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
         cause = s.to_string();
         src = s.source();
     }
-    let (kind, hint) = if e.is_connect() {
+    let (kind, what, hint) = if e.is_connect() {
         (
             ErrorKind::Unreachable,
+            "cannot reach upstream",
             "check that it is running and that litellm_params.api_base is right",
         )
     } else if e.is_timeout() {
-        (ErrorKind::Timeout, "the upstream is slow or unreachable")
+        (
+            ErrorKind::Timeout,
+            "cannot reach upstream",
+            "the upstream is slow or unreachable",
+        )
     } else {
-        (ErrorKind::Unreachable, "the connection failed")
+        // Connected, then the connection closed or was reset before any answer.
+        (
+            ErrorKind::Unreachable,
+            "no answer: the connection broke at upstream",
+            "it may be restarting or overloaded, or something between closes connections",
+        )
     };
-    UpstreamError {
-        error: ApiError::new(
-            kind,
-            format!(
-                "cannot reach upstream {} at {url} for model '{}': {cause}; {hint}",
-                d.provider.name,
-                d.model_name()
-            ),
+    UpstreamError::transient(ApiError::new(
+        kind,
+        format!(
+            "{what} {} at {url} for model '{}': {cause}; {hint}",
+            d.provider.name,
+            d.model_name()
         ),
-        retryable: true,
-        retry_after: None,
-    }
+    ))
 }
 
 /// The error for a non-2xx upstream answer: the upstream's status and message, named.

@@ -14,6 +14,7 @@ pub mod passthrough;
 pub mod shape;
 pub mod sse;
 pub mod stream;
+pub mod stream_watch;
 pub mod target;
 mod wire;
 

@@ -17,6 +17,7 @@ mod models_cmd;
 mod profiles_secrets;
 mod proxy_cmd;
 mod sdk_clients;
+mod sdk_faults;
 mod serve_cmd;
 mod set_folder_cmd;
 mod terminal;

@@ -46,7 +46,7 @@ impl Resp {
     }
 }
 
-fn build_request(
+pub fn build_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -132,7 +132,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn parse_response(raw: Vec<u8>, reads: Vec<(Duration, usize)>) -> Resp {
+pub fn parse_response(raw: Vec<u8>, reads: Vec<(Duration, usize)>) -> Resp {
     let end = find(&raw, b"\r\n\r\n")
         .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(&raw)));
     let head = String::from_utf8_lossy(&raw[..end]).into_owned();

@@ -1,6 +1,7 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens` (Anthropic Messages API).
 
 use crate::body::ClientBody;
+use crate::answer;
 use crate::dispatch;
 use crate::error::{ClientError, ClientProtocol};
 use crate::providers::deployment::Endpoint;
@@ -45,11 +46,13 @@ pub async fn count_tokens(
     }) && let Ok(mut f) = Fields::parse(&body)
     {
         f.set("model", d.upstream_model.as_str());
+        let url = d.url(Endpoint::CountTokens);
         if let Ok(resp) = gw
             .upstream
             .send(&d, Endpoint::CountTokens, f.to_vec(), false, &headers)
             .await
-            && let Ok(bytes) = resp.bytes().await
+            && let Ok(bytes) = answer::read_body(&d, url, resp, gw.upstream.timeouts.idle).await
+            && answer::check_json(&d, url, &bytes).is_ok()
         {
             return json(bytes.to_vec());
         }

@@ -5,6 +5,7 @@ mod admin;
 mod common;
 mod errors;
 mod limits;
+mod faults;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;

@@ -235,11 +235,8 @@ impl StreamDecoder {
         let w: WireEvent = match serde_json::from_str(&ev.data) {
             Ok(w) => w,
             Err(e) => {
-                self.fail(
-                    out,
-                    ErrorKind::Api,
-                    format!("upstream sent an invalid stream event: {e}"),
-                );
+                self.finished = true;
+                out.push(StreamEvent::Error(crate::stream_watch::unreadable(ev, &e)));
                 return;
             }
         };

@@ -99,13 +99,7 @@ impl StreamDecoder {
         }
         match serde_json::from_str::<Chunk>(data) {
             Ok(chunk) => self.on_chunk(chunk, out),
-            Err(e) => self.fail(
-                out,
-                ApiError::new(
-                    ErrorKind::Api,
-                    format!("upstream sent an invalid chunk: {e}"),
-                ),
-            ),
+            Err(e) => self.fail(out, crate::stream_watch::unreadable(ev, &e)),
         }
     }
 

@@ -80,6 +80,17 @@ impl StreamEncoder {
         }
     }
 
+    /// An encoder that continues a stream someone else began (a pass-through stream whose
+    /// upstream wrote `response.created` for `ctx.id`): its events carry `ctx`'s response and
+    /// number from `next_seq` on. With `started` false it opens the stream first.
+    pub fn resume(ctx: ResponseContext, next_seq: u64, started: bool) -> StreamEncoder {
+        StreamEncoder {
+            seq: next_seq,
+            started,
+            ..StreamEncoder::new(ctx)
+        }
+    }
+
     /// Whether a terminal event has been written.
     pub fn is_finished(&self) -> bool {
         self.finished

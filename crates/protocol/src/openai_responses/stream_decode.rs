@@ -82,8 +82,7 @@ impl StreamDecoder {
         let w: WireEvent = match serde_json::from_str(&ev.data) {
             Ok(w) => w,
             Err(e) => {
-                let msg = format!("upstream sent an invalid Responses stream event: {e}");
-                self.fail(out, ApiError::new(ErrorKind::Api, msg));
+                self.fail(out, crate::stream_watch::unreadable(ev, &e));
                 return;
             }
         };
