@@ -12,9 +12,11 @@ pub mod dispatch;
 pub mod error;
 pub mod handlers;
 pub mod ids;
+pub mod inflight;
 pub mod model;
 pub mod providers;
 pub mod registry;
+pub mod reload;
 pub mod request_log;
 pub mod secrets;
 pub mod server;
@@ -27,8 +29,9 @@ pub mod workers;
 pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use providers::deployment::DefinitionError;
 pub use registry::{LeaseSink, Registered, Tiers};
+pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use secrets::{EnvSecrets, SecretSource};
-pub use state::RouterSettings;
+pub use state::{Instance, RouterSettings};
 pub use upstream::Timeouts;
 
 use registry::Registry;
@@ -54,6 +57,10 @@ pub struct GatewayConfig {
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,
     pub timeouts: Timeouts,
+    /// Reported by `/health`: which installation this gateway serves.
+    pub instance: Instance,
+    /// Where a reload reads the configuration again (`None`: nothing to reload).
+    pub source: Option<Arc<dyn ConfigSource>>,
 }
 
 /// Why the gateway could not start.
@@ -117,6 +124,9 @@ impl Gateway {
             lease_sink: config.lease_sink,
             secrets: config.secrets,
             started: Instant::now(),
+            instance: config.instance,
+            in_flight: Default::default(),
+            reload: reload::Reloader::new(config.source, &errors),
         });
         let g = Gateway {
             listener,

@@ -91,6 +91,8 @@ pub fn config(
             ping: Duration::from_millis(200),
             ..Timeouts::default()
         },
+        instance: gateway::Instance::default(),
+        source: None,
     }
 }
 
