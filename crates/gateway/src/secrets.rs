@@ -43,6 +43,11 @@ pub fn missing_key_message(model_name: &str, provider: &str, var: &str) -> Strin
 /// Runs a `key_command` (argv, no shell) and returns its trimmed stdout. `interactive` lets it
 /// use the terminal (stdin and stderr inherited, for pinentry-style prompts); otherwise stdin is
 /// closed. Errors name the program and never include its output.
+///
+/// Blocks until the command exits: the gateway calls it only while building deployments, which
+/// happens at start, in a reload and in `/model/new`, each off the worker runtimes (a reload on
+/// its own thread, `/model/new` through `spawn_blocking`).
+#[allow(clippy::disallowed_methods)] // see above: never called on a worker runtime
 pub fn run_key_command(argv: &[String], interactive: bool) -> Result<SecretString, String> {
     let (program, args) = argv
         .split_first()

@@ -58,6 +58,14 @@ pub struct KeysBody {
     models: Vec<String>,
 }
 
+/// The key state of one deployment of a requested group.
+struct KeyState {
+    group: String,
+    id: String,
+    provider: &'static str,
+    key: ApiKey,
+}
+
 /// `POST /admin/keys`: per model group, whether it is defined, whether some deployment of it
 /// has what it needs to authenticate (`usable`), and per deployment the key state: `ok`,
 /// `none` (the provider needs none), `missing` (with `var`), `command_failed` (with `error`).
@@ -74,74 +82,67 @@ pub async fn keys(State(gw): State<Arc<GatewayState>>, body: Bytes) -> Response 
         }
     };
     let snap = gw.registry.snapshot();
-    // (group, deployment id, provider, key state) with the variables to look up again.
-    let mut rows: Vec<(String, Option<(String, &'static str, ApiKey)>)> = Vec::new();
-    for name in &b.models {
-        match snap.group(name) {
-            None => rows.push((name.clone(), None)),
-            Some(ds) => rows.extend(ds.iter().map(|d| {
-                (
-                    name.clone(),
-                    Some((d.id.clone(), d.provider.name, d.key.clone())),
-                )
-            })),
-        }
-    }
+    let states: Vec<KeyState> = b
+        .models
+        .iter()
+        .flat_map(|name| snap.group(name).unwrap_or_default())
+        .map(|d| KeyState {
+            group: d.model_name().to_owned(),
+            id: d.id.clone(),
+            provider: d.provider.name,
+            key: d.key.clone(),
+        })
+        .collect();
     let secrets = gw.secrets.clone();
-    let looked_up = tokio::task::spawn_blocking(move || {
-        rows.into_iter()
-            .map(|(name, d)| {
-                let d = d.map(|(id, provider, key)| {
-                    let key = match key {
-                        ApiKey::Missing { var } => match secrets.get(&var) {
-                            Some(v) => ApiKey::Value(v),
-                            None => ApiKey::Missing { var },
-                        },
-                        other => other,
-                    };
-                    (id, provider, key)
-                });
-                (name, d)
+    let states = tokio::task::spawn_blocking(move || {
+        states
+            .into_iter()
+            .map(|mut s| {
+                if let ApiKey::Missing { var } = &s.key
+                    && let Some(v) = secrets.get(var)
+                {
+                    s.key = ApiKey::Value(v);
+                }
+                s
             })
             .collect::<Vec<_>>()
     })
     .await
     .unwrap_or_default();
-    let mut out: Vec<Value> = Vec::new();
-    for name in &b.models {
-        let mine: Vec<&(String, &'static str, ApiKey)> = looked_up
-            .iter()
-            .filter(|(n, _)| n == name)
-            .filter_map(|(_, d)| d.as_ref())
-            .collect();
-        let deployments: Vec<Value> = mine
-            .iter()
-            .map(|(id, provider, key)| {
-                let mut v = json!({"id": id, "provider": provider});
-                match key {
-                    ApiKey::Value(_) => v["key"] = json!("ok"),
-                    ApiKey::None => v["key"] = json!("none"),
-                    ApiKey::Missing { var } => {
-                        v["key"] = json!("missing");
-                        v["var"] = json!(var);
-                    }
-                    ApiKey::CommandFailed { error } => {
-                        v["key"] = json!("command_failed");
-                        v["error"] = json!(error);
-                    }
-                }
-                v
+    let data: Vec<Value> = b
+        .models
+        .iter()
+        .map(|name| {
+            let mine: Vec<&KeyState> = states.iter().filter(|s| &s.group == name).collect();
+            let usable = mine
+                .iter()
+                .any(|s| matches!(s.key, ApiKey::Value(_) | ApiKey::None));
+            let deployments: Vec<Value> = mine.iter().map(|s| key_json(s)).collect();
+            json!({
+                "model_name": name,
+                "defined": !mine.is_empty(),
+                "usable": usable,
+                "deployments": deployments,
             })
-            .collect();
-        let usable = mine
-            .iter()
-            .any(|(_, _, k)| matches!(k, ApiKey::Value(_) | ApiKey::None));
-        out.push(json!({
-            "model_name": name,
-            "defined": !mine.is_empty(),
-            "usable": usable,
-            "deployments": deployments,
-        }));
+        })
+        .collect();
+    Json(json!({"data": data, "pid": std::process::id()})).into_response()
+}
+
+/// One deployment's key state, never the key.
+fn key_json(s: &KeyState) -> Value {
+    let mut v = json!({"id": s.id, "provider": s.provider});
+    match &s.key {
+        ApiKey::Value(_) => v["key"] = json!("ok"),
+        ApiKey::None => v["key"] = json!("none"),
+        ApiKey::Missing { var } => {
+            v["key"] = json!("missing");
+            v["var"] = json!(var);
+        }
+        ApiKey::CommandFailed { error } => {
+            v["key"] = json!("command_failed");
+            v["error"] = json!(error);
+        }
     }
-    Json(json!({"data": out, "pid": std::process::id()})).into_response()
+    v
 }
