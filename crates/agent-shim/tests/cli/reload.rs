@@ -315,3 +315,23 @@ fn settings_that_need_a_restart_are_named() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
+
+#[test]
+fn sighup_reloads_the_configuration() {
+    let s = Sandbox::new();
+    start(&s);
+    let health = || -> serde_json::Value {
+        serde_json::from_str(&stdout(&s.run(&["proxy", "health"]))).unwrap()
+    };
+    let h = health();
+    let before = h["config"]["generation"].as_u64().unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(h["pid"].as_i64().unwrap() as i32).unwrap(),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    wait_until(10, "the SIGHUP reload", || {
+        health()["config"]["generation"].as_u64().unwrap() > before
+    });
+    assert_eq!(health()["pid"], h["pid"], "reloaded, not restarted");
+}

@@ -8,4 +8,5 @@ mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
+mod reload;
 mod workers;
