@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 pub struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
+    /// Requests in flight now.
     pub fn count(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }

@@ -53,6 +53,7 @@ pub async fn reload(State(gw): State<Arc<GatewayState>>) -> Response {
     }
 }
 
+/// The body of `POST /admin/keys`: the model group names to check.
 #[derive(Deserialize)]
 pub struct KeysBody {
     models: Vec<String>,
