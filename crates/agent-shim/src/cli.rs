@@ -249,6 +249,16 @@ pub enum ProxyAction {
     Status,
     /// Check the gateway's /health endpoint.
     Health,
+    /// Make the running gateway read its configuration files now (it also does when they
+    /// change); reports what changed, or the error located in the file.
+    Reload,
+    /// Stop the gateway and start it again from this shell (with its environment), keeping the
+    /// registered models.
+    Restart {
+        /// Restart even when requests are in flight (they are cut after 5 s).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,8 @@
 //! The background gateway's lifecycle: a pid file the gateway holds locked for its whole life
 //! (so liveness is a lock test, not a pid guess), a detached start (`setsid`, output to a log
-//! file), a wait for `/health`, and stop by SIGTERM then SIGKILL.
+//! file), a wait for `/health`, and stop by SIGTERM then SIGKILL; the handshake that tells this
+//! installation's gateway (and its version) from another's or another program on the port
+//! ([`probe`]); and the calls to the gateway's own admin API (reload, key check).
 
 use crate::error::{CliError, Result};
 use crate::settings::Settings;
@@ -76,42 +78,141 @@ pub fn running_pid(settings: &Settings) -> Option<u32> {
 /// What answers on the gateway's port.
 pub enum Probe {
     Nothing,
-    /// agent-shim's gateway, with its `/health` body.
-    Gateway(Value),
-    /// Something else answers there.
+    /// This installation's gateway (same state dir), at this version; its `/health` body.
+    Ours(Value),
+    /// This installation's gateway at another version (an upgrade happened while it ran).
+    OursOtherVersion(Value),
+    /// Another installation's gateway: another state dir or another user.
+    Other(Value),
+    /// Something that is not agent-shim, described in words.
     Foreign(String),
 }
 
-/// Asks `/health` on the configured address (1 s timeout).
+/// This binary's version, compared with the `/health` one.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Asks `/health` on the configured address and tells whose gateway answers (see [`Probe`]).
 pub async fn probe(settings: &Settings) -> Probe {
     let url = format!("{}/health", settings.base_url());
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(3))
         .no_proxy()
         .build()
         .expect("client builds");
-    match client.get(&url).send().await {
-        Err(_) => Probe::Nothing,
-        Ok(r) => match r.json::<Value>().await {
-            Ok(v) if v["service"] == "agent-shim" => Probe::Gateway(v),
-            _ => Probe::Foreign(url),
-        },
+    let resp = match client.get(&url).send().await {
+        Ok(r) => r,
+        // Refused: nothing listens.
+        Err(e) if e.is_connect() => return Probe::Nothing,
+        Err(e) if e.is_timeout() => {
+            return Probe::Foreign(
+                "it accepts connections but did not answer GET /health within 3 s".into(),
+            );
+        }
+        Err(_) => return Probe::Foreign("it does not answer HTTP".into()),
+    };
+    let status = resp.status();
+    match resp.json::<Value>().await {
+        Ok(v) if v["service"] == "agent-shim" => classify(settings, v),
+        _ => Probe::Foreign(format!(
+            "GET /health answered {status}, not as agent-shim does"
+        )),
     }
 }
 
-/// Makes sure a gateway answers, starting one in the background if nothing does. Returns the
+fn classify(settings: &Settings, health: Value) -> Probe {
+    let same_instance = match health["instance"].as_str() {
+        Some(id) => id == settings.instance_id(),
+        // Gateways from before the handshake report no instance: it is ours when it holds our
+        // pid file.
+        None => health["pid"]
+            .as_u64()
+            .is_some_and(|p| running_pid(settings) == Some(p as u32)),
+    };
+    if !same_instance {
+        Probe::Other(health)
+    } else if health["version"] == VERSION {
+        Probe::Ours(health)
+    } else {
+        Probe::OursOtherVersion(health)
+    }
+}
+
+/// What to say about another installation's gateway on our port.
+pub fn other_instance(settings: &Settings, health: &Value) -> CliError {
+    let port = settings.port;
+    let pid = &health["pid"];
+    let me = rustix::process::getuid().as_raw();
+    let message = match (health["uid"].as_u64(), health["state_dir"].as_str()) {
+        (Some(uid), _) if uid != u64::from(me) => format!(
+            "port {port} is served by another user's agent-shim (pid {pid}, uid {uid}): \
+             set AGENT_SHIM_PORT (or --port) to use another port"
+        ),
+        (_, Some(dir)) => format!(
+            "port {port} is served by another agent-shim (pid {pid}, state dir {dir}): set \
+             AGENT_SHIM_PORT (or --port) to use another port, or stop it \
+             (`AGENT_SHIM_STATE_DIR={dir} agent-shim proxy stop`)"
+        ),
+        _ => format!(
+            "port {port} is served by another agent-shim (pid {pid}, another state dir than {}): \
+             set AGENT_SHIM_PORT (or --port) to use another port, or stop it (`kill {pid}`)",
+            settings.state_dir.display()
+        ),
+    };
+    CliError::failed(message)
+}
+
+/// What to say about a program that is not agent-shim on our port.
+pub fn foreign(settings: &Settings, what: &str) -> CliError {
+    CliError::failed(format!(
+        "port {} ({}) is answered by something other than agent-shim: {what}; choose another port \
+         with AGENT_SHIM_PORT or --port, or stop that program",
+        settings.port,
+        settings.base_url()
+    ))
+}
+
+/// The generation requests a gateway reports in flight (`None`: too old to say).
+pub fn open_requests(health: &Value) -> Option<u64> {
+    health["open_requests"].as_u64()
+}
+
+/// What to do about our gateway of another version that cannot be restarted now.
+fn other_version(settings: &Settings, health: &Value) -> CliError {
+    let theirs = health["version"].as_str().unwrap_or("?");
+    let busy = match open_requests(health) {
+        Some(n) => format!("has {n} requests in flight"),
+        None => "cannot say whether requests are in flight".into(),
+    };
+    CliError::failed(format!(
+        "the gateway on port {} runs agent-shim {theirs} (this is {VERSION}) and {busy}; \
+         run `agent-shim proxy restart` when no agent is using it",
+        settings.port
+    ))
+}
+
+/// Makes sure this installation's gateway answers at this version: starts one in the background
+/// if nothing does, restarts one of another version when no request is in flight, and refuses
+/// (saying what to do) when another installation or program holds the port. Returns the
 /// `/health` body.
 pub async fn ensure_running(settings: &Settings) -> Result<Value> {
     match probe(settings).await {
-        Probe::Gateway(v) => return Ok(v),
-        Probe::Foreign(url) => {
-            return Err(CliError::failed(format!(
-                "{url} is answered by something other than agent-shim; choose another port with AGENT_SHIM_PORT or --port"
-            )));
+        Probe::Ours(v) => Ok(v),
+        Probe::OursOtherVersion(v) if open_requests(&v) == Some(0) => {
+            stop(settings)?;
+            let h = start(settings).await?;
+            eprintln!(
+                "agent-shim: restarted the gateway on port {} (it ran agent-shim {}; this is {VERSION})",
+                settings.port,
+                v["version"].as_str().unwrap_or("?")
+            );
+            Ok(h)
         }
-        Probe::Nothing => {}
+        Probe::OursOtherVersion(v) => Err(other_version(settings, &v)),
+        Probe::Other(v) => Err(other_instance(settings, &v)),
+        Probe::Foreign(what) => Err(foreign(settings, &what)),
+        Probe::Nothing => start(settings).await,
     }
-    start(settings).await
 }
 
 /// Starts `agent-shim serve` detached, its output appended to the log file, and waits for health.
@@ -158,7 +259,7 @@ pub async fn start(settings: &Settings) -> Result<Value> {
         .map_err(|e| CliError::failed(format!("cannot start the gateway: {e}")))?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Probe::Gateway(v) = probe(settings).await {
+        if let Probe::Ours(v) = probe(settings).await {
             return Ok(v);
         }
         // A child that exited because another process's gateway holds the pid file lost a race
@@ -215,6 +316,78 @@ pub fn stop(settings: &Settings) -> Result<Option<u32>> {
     let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
     std::thread::sleep(Duration::from_millis(50));
     Ok(Some(pid))
+}
+
+/// A call to this installation's gateway's own admin API (`/admin/…`, master key), with the
+/// failures every caller reports alike. Returns the status and the JSON body.
+async fn admin_call(
+    settings: &Settings,
+    path: &str,
+    body: &Value,
+) -> Result<(reqwest::StatusCode, Value)> {
+    let key = settings.master_key()?;
+    let url = format!("{}{path}", settings.base_url());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .no_proxy()
+        .build()
+        .expect("client builds");
+    let resp = client
+        .post(&url)
+        .bearer_auth(key.expose())
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| CliError::failed(format!("cannot reach the gateway at {url}: {e}")))?;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    match status.as_u16() {
+        401 => Err(CliError::failed(format!(
+            "the gateway on port {} does not accept this agent-shim's master key (it changed \
+             since the gateway started): run `agent-shim proxy restart`",
+            settings.port
+        ))),
+        404 => Err(CliError::failed(format!(
+            "the gateway on port {} is older than this agent-shim and has no {path}: run \
+             `agent-shim proxy restart`",
+            settings.port
+        ))),
+        _ => Ok((status, v)),
+    }
+}
+
+/// Asks this installation's gateway to read its configuration files again now
+/// (`POST /admin/reload`) and returns its report (`changed`, `warnings`). An invalid file is a
+/// usage error with the located message; the gateway keeps serving what it had.
+pub async fn reload(settings: &Settings) -> Result<Value> {
+    let (status, v) = admin_call(settings, "/admin/reload", &Value::Null).await?;
+    let message = v["error"]["message"].as_str().unwrap_or("no message");
+    match status.as_u16() {
+        200 => Ok(v["report"].clone()),
+        422 => Err(CliError::usage(message)),
+        _ => Err(CliError::failed(format!(
+            "the gateway could not reload ({status}): {message}"
+        ))),
+    }
+}
+
+/// The gateway's own view of the upstream keys of `models` (`POST /admin/keys`): one entry per
+/// model group with `usable` and per deployment `key` (`ok`, `none`, `missing` + `var`,
+/// `command_failed` + `error`).
+pub async fn keys(settings: &Settings, models: &[String]) -> Result<Vec<Value>> {
+    let (status, v) = admin_call(
+        settings,
+        "/admin/keys",
+        &serde_json::json!({ "models": models }),
+    )
+    .await?;
+    if !status.is_success() {
+        return Err(CliError::failed(format!(
+            "the gateway could not check the keys ({status}): {}",
+            v["error"]["message"].as_str().unwrap_or("no message")
+        )));
+    }
+    Ok(v["data"].as_array().cloned().unwrap_or_default())
 }
 
 /// Runs a future on a single-threaded runtime (commands that need a little async I/O).

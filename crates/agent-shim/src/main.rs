@@ -5,6 +5,7 @@
 mod adapters;
 mod cli;
 mod cmd;
+mod config_watch;
 mod daemon;
 mod error;
 mod log_writer;

@@ -14,9 +14,11 @@ pub mod dispatch;
 pub mod error;
 pub mod handlers;
 pub mod ids;
+pub mod inflight;
 pub mod model;
 pub mod providers;
 pub mod registry;
+pub mod reload;
 pub mod request_log;
 pub mod secrets;
 pub mod server;
@@ -30,8 +32,9 @@ pub mod workers;
 pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use providers::deployment::DefinitionError;
 pub use registry::{LeaseSink, Registered, Tiers};
+pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use secrets::{EnvSecrets, SecretSource};
-pub use state::RouterSettings;
+pub use state::{Instance, RouterSettings};
 pub use upstream::Timeouts;
 
 use registry::Registry;
@@ -60,6 +63,10 @@ pub struct GatewayConfig {
     /// Longest request body accepted, in bytes; a longer one is answered 413 in the caller's
     /// protocol ([`body::DEFAULT_MAX_REQUEST_BODY`], 32 MiB, unless configured).
     pub max_request_body: usize,
+    /// Reported by `/health`: which installation this gateway serves.
+    pub instance: Instance,
+    /// Where a reload reads the configuration again (`None`: nothing to reload).
+    pub source: Option<Arc<dyn ConfigSource>>,
 }
 
 /// Why the gateway could not start.
@@ -124,6 +131,9 @@ impl Gateway {
             secrets: config.secrets,
             started: Instant::now(),
             max_request_body: config.max_request_body,
+            instance: config.instance,
+            in_flight: Default::default(),
+            reload: reload::Reloader::new(config.source, &errors),
         });
         let g = Gateway {
             listener,

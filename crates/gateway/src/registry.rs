@@ -9,7 +9,7 @@
 //! across an `.await` on the request path; writers (admin API, reload) swap in a new snapshot.
 
 use crate::model::ModelDefinition;
-use crate::providers::deployment::{DefinitionError, Deployment, Origin};
+use crate::providers::deployment::{ApiKey, DefinitionError, Deployment, Origin};
 use crate::secrets::SecretSource;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -64,6 +64,10 @@ pub struct Snapshot {
     registered: HashSet<String>,
     profiles: HashMap<String, Tiers>,
     default_profile: Option<String>,
+    /// Keys the admin API gave, by deployment id: `enter` registers the configured models with
+    /// keys from the user's shell, which the gateway's own environment may lack; a reload that
+    /// defines the same deployment again uses them when it finds no key itself.
+    given_keys: HashMap<String, ApiKey>,
 }
 
 /// How a requested model name was resolved.
@@ -150,6 +154,18 @@ impl Snapshot {
         d
     }
 
+    /// Adds an already shared deployment (kept across a reload), after the group's others.
+    fn insert_shared(&mut self, d: Arc<Deployment>) {
+        let name = d.model_name().to_owned();
+        if !self.groups.contains_key(&name) {
+            self.names.push(name.clone());
+        }
+        let group = self.groups.entry(name).or_default();
+        group.retain(|x| x.id != d.id);
+        group.push(d);
+        group.sort_by_key(|d| d.definition.litellm_params.order.unwrap_or(u32::MAX));
+    }
+
     fn drop_group_if_empty(&mut self, name: &str) {
         if self.groups.get(name).is_some_and(Vec::is_empty) {
             self.groups.remove(name);
@@ -225,8 +241,18 @@ impl Registry {
         def: ModelDefinition,
         secrets: &dyn SecretSource,
     ) -> Result<Arc<Deployment>, DefinitionError> {
-        let d = Deployment::new(def, Origin::Admin, secrets)?;
+        let mut d = Deployment::new(def, Origin::Admin, secrets)?;
         Ok(self.update(|s| {
+            if let ApiKey::Value(_) = d.key {
+                s.given_keys.insert(d.id.clone(), d.key.clone());
+            }
+            // Registering a configured deployment again (with a key) keeps it configured: it
+            // stays defined when its lease ends.
+            if s.deployment(&d.id)
+                .is_some_and(|o| o.origin == Origin::Config)
+            {
+                d.origin = Origin::Config;
+            }
             let d = s.insert(d);
             s.registered.insert(d.model_name().to_owned());
             d
@@ -286,6 +312,78 @@ impl Registry {
         self.update(|s| {
             s.profiles.insert(name.to_owned(), tiers);
         });
+    }
+
+    /// Publishes a new configuration in one swap (a reload): `deployments` (from the files, all
+    /// [`Origin::Config`]) replace every model group they define, and the profiles and default
+    /// profile are replaced. What the running gateway learned at run time is kept:
+    /// - the registered set (leases), also for groups the new files no longer define, so a group
+    ///   that comes back is still registered;
+    /// - deployments added through the admin API to groups the files do not define;
+    /// - the key the admin API gave a deployment that the files define again with the same id
+    ///   (same model and endpoint), when the gateway itself cannot find that key (see
+    ///   `Snapshot::given_keys`).
+    ///
+    /// Admin deployments of groups the files define under other ids are dropped: they were
+    /// registered from an older version of the files.
+    ///
+    /// Returns the names of the groups whose definitions changed, were added or were removed.
+    pub fn replace_config(
+        &self,
+        deployments: Vec<Deployment>,
+        profiles: HashMap<String, Tiers>,
+        default_profile: Option<String>,
+    ) -> Vec<String> {
+        self.update(|old| {
+            let mut next = Snapshot {
+                profiles,
+                default_profile,
+                registered: old.registered.clone(),
+                given_keys: old.given_keys.clone(),
+                ..Snapshot::default()
+            };
+            for mut d in deployments {
+                if matches!(d.key, ApiKey::Missing { .. })
+                    && let Some(given) = old.given_keys.get(&d.id)
+                {
+                    d.key = given.clone();
+                }
+                next.insert(d);
+            }
+            for name in &old.names {
+                if next.groups.contains_key(name) {
+                    continue;
+                }
+                for d in old.groups[name]
+                    .iter()
+                    .filter(|d| d.origin == Origin::Admin)
+                {
+                    next.insert_shared(d.clone());
+                }
+            }
+            let shown = |s: &Snapshot, name: &str| -> Vec<String> {
+                s.groups
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .map(|d| serde_json::to_string(&d.definition).unwrap_or_default())
+                    .collect()
+            };
+            let mut changed: Vec<String> = next
+                .names
+                .iter()
+                .filter(|n| shown(old, n) != shown(&next, n))
+                .cloned()
+                .collect();
+            changed.extend(
+                old.names
+                    .iter()
+                    .filter(|n| !next.groups.contains_key(*n))
+                    .cloned(),
+            );
+            *old = next;
+            changed
+        })
     }
 }
 
@@ -410,6 +508,8 @@ mod tests {
             2,
             "same model and endpoint is the same deployment, whatever the key"
         );
+        reg.upsert(def("g", "openai/c"), &HashMap::new()).unwrap();
+        assert_eq!(reg.snapshot().group("g").unwrap().len(), 3);
         assert_eq!(g[0].upstream_model, "b");
         assert!(s.is_registered("g"));
         assert!(reg.deregister("g"));
@@ -417,9 +517,72 @@ mod tests {
         assert!(!s.is_registered("g"));
         assert_eq!(
             s.group("g").unwrap().len(),
-            1,
-            "the admin-added deployment went, the configured one stays"
+            2,
+            "the admin-added deployment went; the configured ones stay, also the one registered \
+             again through the admin API"
         );
+    }
+
+    #[test]
+    fn a_reload_replaces_definitions_and_keeps_leases_and_given_keys() {
+        let mut x = def("x", "openai/x");
+        x.litellm_params.api_key = Some(crate::model::SecretString::new("os.environ/NOPE"));
+        let (reg, _) = Registry::new(
+            vec![x.clone(), def("y", "openai/y")],
+            HashMap::new(),
+            None,
+            Registered::Only(vec![]),
+            &HashMap::new(),
+        );
+        let given = reg.snapshot().group("x").unwrap()[0].id.clone();
+        // `enter` registers x with the key from the user's shell, and an admin-only group.
+        let mut with_key = x.clone();
+        with_key.litellm_params.api_key = Some(crate::model::SecretString::new("sk-shell"));
+        reg.upsert(with_key, &HashMap::new()).unwrap();
+        reg.upsert(def("admin-only", "openai/z"), &HashMap::new())
+            .unwrap();
+        reg.upsert(def("y", "openai/old-y"), &HashMap::new())
+            .unwrap();
+        let build = |defs: Vec<ModelDefinition>| -> Vec<Deployment> {
+            defs.into_iter()
+                .map(|d| Deployment::new(d, Origin::Config, &HashMap::new()).unwrap())
+                .collect()
+        };
+        let mut y2 = def("y", "openai/y2");
+        y2.model_info.context_window = Some(1000);
+        for round in 0..2 {
+            let changed = reg.replace_config(
+                build(vec![x.clone(), y2.clone()]),
+                [("p".to_owned(), Tiers::default())].into(),
+                Some("p".into()),
+            );
+            let s = reg.snapshot();
+            assert_eq!(
+                changed,
+                if round == 0 { vec!["x", "y"] } else { vec![] },
+                "round {round}"
+            );
+            assert_eq!(
+                s.registered_names(),
+                ["x", "y", "admin-only"],
+                "leases kept"
+            );
+            let x_now = &s.group("x").unwrap()[0];
+            assert_eq!(x_now.id, given);
+            assert!(
+                matches!(&x_now.key, ApiKey::Value(k) if k.expose() == "sk-shell"),
+                "round {round}: the key the admin API gave is kept: {:?}",
+                x_now.key
+            );
+            let y: Vec<&str> = s
+                .group("y")
+                .unwrap()
+                .iter()
+                .map(|d| d.upstream_model.as_str())
+                .collect();
+            assert_eq!(y, ["y2"], "the old admin registration of y went");
+            assert_eq!(s.group("admin-only").unwrap().len(), 1);
+        }
     }
 
     #[test]

@@ -29,9 +29,25 @@ impl SecretSource for HashMap<String, String> {
     }
 }
 
+/// What to say when the gateway has no key for a model: the gateway keeps the environment it was
+/// started with (not the user's shell's, which may have the key), and `.secrets` is read at
+/// use, so `secrets set` fixes it without a restart.
+pub fn missing_key_message(model_name: &str, provider: &str, var: &str) -> String {
+    format!(
+        "no API key for model '{model_name}' (provider {provider}): the gateway was started without \
+         {var} in its environment, and .secrets has none; run `agent-shim secrets set {var}` \
+         (used at once, no restart), or export {var} and run `agent-shim proxy restart`"
+    )
+}
+
 /// Runs a `key_command` (argv, no shell) and returns its trimmed stdout. `interactive` lets it
 /// use the terminal (stdin and stderr inherited, for pinentry-style prompts); otherwise stdin is
 /// closed. Errors name the program and never include its output.
+///
+/// Blocks until the command exits: the gateway calls it only while building deployments, which
+/// happens at start, in a reload and in `/model/new`, each off the worker runtimes (a reload on
+/// its own thread, `/model/new` through `spawn_blocking`).
+#[allow(clippy::disallowed_methods)] // see above: never called on a worker runtime
 pub fn run_key_command(argv: &[String], interactive: bool) -> Result<SecretString, String> {
     let (program, args) = argv
         .split_first()

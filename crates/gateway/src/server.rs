@@ -2,7 +2,8 @@
 //! wrong methods (body limits: [`crate::body`]).
 
 use crate::error::{ClientError, ClientProtocol};
-use crate::handlers::{admin, health, messages, models, openai};
+use crate::handlers::{admin, control, health, messages, models, openai};
+use crate::inflight;
 use crate::state::GatewayState;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -19,7 +20,6 @@ use std::sync::Arc;
 pub fn router(state: Arc<GatewayState>) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(messages::messages))
-        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/chat/completions", post(openai::chat_completions))
         .route(
@@ -30,12 +30,20 @@ pub fn router(state: Arc<GatewayState>) -> Router {
             "/responses",
             post(openai::responses).get(openai::responses_websocket),
         )
+        // Generation requests (the routes above) are counted while in flight (`/health`).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            inflight::track,
+        ))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list))
         .route("/models", get(models::list))
         .route("/model/new", post(admin::model_new))
         .route("/model/delete", post(admin::model_delete))
         .route("/model/info", get(admin::model_info))
         .route("/v1/model/info", get(admin::model_info))
+        .route("/admin/reload", post(control::reload))
+        .route("/admin/keys", post(control::keys))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),

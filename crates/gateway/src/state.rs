@@ -1,7 +1,10 @@
-//! The gateway's shared state, built once at start and handed to every handler.
+//! The gateway's shared state, built once at start and handed to every handler; the models in
+//! it are replaced by reloads ([`crate::reload`]).
 
+use crate::inflight::InFlight;
 use crate::model::SecretString;
 use crate::registry::{LeaseSink, Registry};
+use crate::reload::Reloader;
 use crate::secrets::SecretSource;
 use crate::upstream::Upstream;
 use std::sync::Arc;
@@ -37,4 +40,21 @@ pub struct GatewayState {
     pub started: Instant,
     /// Longest request body accepted, in bytes ([`crate::body::ClientBody`]).
     pub max_request_body: usize,
+    /// Which installation this gateway serves, reported by `/health`.
+    pub instance: Instance,
+    /// Generation requests in flight, reported by `/health`.
+    pub in_flight: InFlight,
+    pub reload: Reloader,
+}
+
+/// Which installation a gateway belongs to, so that a command finding a gateway on its port can
+/// tell its own from another state dir's or another user's (`/health` reports it).
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    /// A stable id of the installation (the binary: a hash of the state dir).
+    pub id: String,
+    /// The state dir, when it may be shown to whoever can reach `/health` (loopback only).
+    pub state_dir: Option<String>,
+    /// The user the gateway runs as.
+    pub uid: Option<u32>,
 }

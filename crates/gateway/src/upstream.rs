@@ -158,12 +158,7 @@ impl Upstream {
                 found.map(Some).ok_or_else(|| {
                     ApiError::new(
                         ErrorKind::Authentication,
-                        format!(
-                            "no API key for model '{}' (provider {}): set {var} in the gateway's environment, \
-                             or run `agent-shim secrets set {var}` and retry",
-                            d.model_name(),
-                            d.provider.name
-                        ),
+                        crate::secrets::missing_key_message(d.model_name(), d.provider.name, var),
                     )
                 })
             }

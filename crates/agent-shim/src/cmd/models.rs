@@ -77,6 +77,7 @@ fn unknown_model(name: &str, models: &[Sourced<ModelDefinition>]) -> CliError {
 
 /// Sends a short prompt through the gateway to each model of a profile (or to one model) and
 /// prints, per model, the answer's first line, latency and tokens, or the error and its fix.
+/// The embedded gateway is first made to reload its files, so what is tested is what they say.
 fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
     let settings = Settings::load(&net, None)?;
     let profiles = catalog::load_profiles(&settings)?;
@@ -101,6 +102,16 @@ fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
     let failures = daemon::block_on(async {
         if !target.external {
             daemon::ensure_running(&settings).await?;
+            // A test of what the files say, not of what the gateway last read: the watcher may
+            // not have seen an edit made a moment ago, and an invalid edit must not pass as ok.
+            daemon::reload(&settings).await.map_err(|e| {
+                CliError::with_code(
+                    format!(
+                        "{e}; the gateway still serves the configuration it had, so nothing was tested"
+                    ),
+                    e.exit_code(),
+                )
+            })?;
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))

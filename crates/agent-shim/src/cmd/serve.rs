@@ -1,8 +1,10 @@
 //! `agent-shim serve`: the gateway in the foreground, with every model definition (built-in,
 //! models.yaml, config.yaml `model_list`) and every profile's tiers. Holds the pid file while it
-//! runs; stops on SIGTERM or Ctrl-C after in-flight requests finish.
+//! runs; reloads its files when they change, on SIGHUP and on `agent-shim proxy reload`
+//! ([`crate::config_watch`]); stops on SIGTERM or Ctrl-C after in-flight requests finish.
 
 use crate::cli::ServeArgs;
+use crate::config_watch::{self, FilesSource};
 use crate::daemon::PidLock;
 use crate::error::{CliError, Result};
 use crate::log_writer;
@@ -79,6 +81,20 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         router,
         timeouts,
         max_request_body: settings.max_request_body(),
+        instance: gateway::Instance {
+            id: settings.instance_id(),
+            // Shown by /health only where just this machine can ask.
+            state_dir: settings
+                .host
+                .is_loopback()
+                .then(|| settings.state_dir.display().to_string()),
+            uid: Some(rustix::process::getuid().as_raw()),
+        },
+        source: Some(Arc::new(FilesSource::new(
+            &settings,
+            &args.net,
+            args.config.as_deref(),
+        ))),
     };
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();
@@ -97,6 +113,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             tracing::warn!("not serving {e}");
         }
         tokio::spawn(janitor_timer(gw.state(), state_dir, interval));
+        config_watch::watch(&settings, gw.state());
+        tokio::spawn(config_watch::reload_on_sighup(gw.state()));
         tracing::info!(%addr, config = %settings.config_path.display(), "agent-shim gateway listening on http://{addr}");
         gw.serve_workers(workers, shutdown_signal())
             .await

@@ -21,13 +21,18 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
         json!({"external": true, "url": target.url})
     } else {
         match daemon::block_on(daemon::probe(&settings)) {
-            Probe::Gateway(h) => json!({
+            Probe::Ours(h) | Probe::OursOtherVersion(h) => json!({
                 "running": true, "healthy": h["status"] == "healthy", "url": settings.base_url(),
                 "port": settings.port, "pid": h["pid"], "uptime_seconds": h["uptime_seconds"],
-                "registered_models": h["models"],
+                "registered_models": h["models"], "version": h["version"],
+                "open_requests": h["open_requests"],
             }),
-            Probe::Foreign(url) => json!({"running": false, "url": url, "port": settings.port,
-                "problem": "another program answers on this port"}),
+            Probe::Other(h) => json!({"running": false, "url": settings.base_url(),
+                "port": settings.port,
+                "problem": daemon::other_instance(&settings, &h).to_string()}),
+            Probe::Foreign(what) => json!({"running": false, "url": settings.base_url(),
+                "port": settings.port,
+                "problem": daemon::foreign(&settings, &what).to_string()}),
             Probe::Nothing => {
                 json!({"running": false, "url": settings.base_url(), "port": settings.port,
                 "pid": daemon::running_pid(&settings)})
@@ -82,6 +87,8 @@ fn human(r: &Value, now: i64) -> String {
             g["pid"],
             g["registered_models"]
         ));
+    } else if let Some(problem) = g["problem"].as_str() {
+        out.push_str(&format!("gateway      not running: {problem}\n"));
     } else {
         out.push_str(&format!(
             "gateway      not running  ({})\n",

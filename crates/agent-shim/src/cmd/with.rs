@@ -89,7 +89,19 @@ pub fn launch(
         let target = Target::of(settings)?;
         if !target.external {
             catalog::profile_models(&models, profile_name, profile)?;
-            daemon::block_on(daemon::ensure_running(settings))?;
+            let mut names: Vec<String> = profile
+                .item
+                .model_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if !names.contains(&model) {
+                names.push(model.clone());
+            }
+            daemon::block_on(async {
+                daemon::ensure_running(settings).await?;
+                check_keys(settings, program, &names).await
+            })?;
         }
         through(&target, agent)
     };
@@ -118,6 +130,54 @@ pub fn launch(
         ),
         _ => CliError::with_code(format!("cannot run `{shown}`: {err}"), 126),
     })
+}
+
+/// Refuses to launch when the gateway cannot authenticate to the upstream of one of `models`:
+/// the agent would otherwise wait through its retries (Claude Code: minutes) before showing a
+/// 401. Asks the gateway itself, whose environment may differ from this shell's; names each
+/// missing variable once, with the fix. Keyless providers (mock, local servers) pass.
+async fn check_keys(settings: &Settings, program: &OsString, models: &[String]) -> Result<()> {
+    let groups = daemon::keys(settings, models).await?;
+    let mut problems: Vec<String> = Vec::new();
+    let mut vars: Vec<String> = Vec::new();
+    for g in groups.iter().filter(|g| g["usable"] != true) {
+        let name = g["model_name"].as_str().unwrap_or("?");
+        if g["defined"] != true {
+            problems.push(format!(
+                "model '{name}' is not served by the running gateway, which has not taken the \
+                 files' latest version (`agent-shim proxy reload` says why)"
+            ));
+        }
+        for d in g["deployments"].as_array().into_iter().flatten() {
+            let provider = d["provider"].as_str().unwrap_or("?");
+            match (d["key"].as_str(), d["var"].as_str()) {
+                (Some("missing"), Some(var)) if !vars.iter().any(|v| v == var) => {
+                    vars.push(var.to_owned());
+                    let mut msg =
+                        gateway::secrets::missing_key_message(name, provider, var);
+                    if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
+                        msg.push_str(&format!(
+                            " ({var} is set in this shell, but the gateway keeps the environment it was started with)"
+                        ));
+                    }
+                    problems.push(msg);
+                }
+                (Some("command_failed"), _) => problems.push(format!(
+                    "no API key for model '{name}' (provider {provider}): {}; fix litellm_params.key_command",
+                    d["error"].as_str().unwrap_or("key_command failed")
+                )),
+                _ => {}
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "not launching `{}`: {}",
+        program.to_string_lossy(),
+        problems.join("\nagent-shim: ")
+    )))
 }
 
 /// The gateway (or external proxy): it speaks every protocol, under the profile's model names.

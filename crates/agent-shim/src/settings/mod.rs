@@ -172,6 +172,18 @@ impl Settings {
         self.state_dir.join(format!("gateway-{}.pid", self.port))
     }
 
+    /// The id of this installation, reported by its gateway's `/health` so that a command can
+    /// tell its own gateway from another state dir's or user's: the first 16 hex digits of the
+    /// sha256 of the canonical state dir.
+    pub fn instance_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let dir = std::fs::canonicalize(&self.state_dir).unwrap_or_else(|_| self.state_dir.clone());
+        Sha256::digest(dir.as_os_str().as_encoded_bytes())[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Log file of the background gateway on this port.
     pub fn log_path(&self) -> PathBuf {
         self.state_dir.join(format!("gateway-{}.log", self.port))

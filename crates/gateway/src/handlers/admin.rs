@@ -50,8 +50,22 @@ pub async fn model_new(
             );
         }
     };
-    let secrets = gw.secrets.clone();
-    match gw.registry.upsert(def, secrets.as_ref()) {
+    // Resolving the key may run `key_command` and read `.secrets`: never on a worker, where it
+    // would stall every stream the worker serves.
+    let state = gw.clone();
+    let added =
+        tokio::task::spawn_blocking(move || state.registry.upsert(def, state.secrets.as_ref()))
+            .await;
+    let added = match added {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(
+                ErrorKind::Api,
+                format!("registering the model stopped: {e}"),
+            );
+        }
+    };
+    match added {
         Ok(d) => {
             tracing::info!(model = d.model_name(), id = %d.id, provider = d.provider.name, "model registered");
             let mut v = info(&d, true);

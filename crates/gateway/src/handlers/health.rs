@@ -1,5 +1,9 @@
 //! `GET /health` (and LiteLLM's `/health/liveliness`, `/health/readiness`): the gateway answers,
-//! with its version, uptime and model count. No upstream is called.
+//! with what a command needs to know whose gateway it found and whether it may restart it: the
+//! version, the installation (`instance`: a hash of the state dir, the state dir when listening on
+//! loopback, the user id), the generation requests in flight (`open_requests`, streams included)
+//! and the state of the configuration (`config.generation` counts reloads, `config.last_error`
+//! says why the last one was refused). No upstream is called; no key is needed.
 
 use crate::state::GatewayState;
 use axum::Json;
@@ -8,13 +12,22 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub async fn health(State(gw): State<Arc<GatewayState>>) -> Json<Value> {
+    let snap = gw.registry.snapshot();
     Json(json!({
         "status": "healthy",
         "service": "agent-shim",
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
+        "instance": gw.instance.id,
+        "state_dir": gw.instance.state_dir,
+        "uid": gw.instance.uid,
         "uptime_seconds": gw.started.elapsed().as_secs(),
-        "models": gw.registry.snapshot().registered_names().len(),
-        "defined_models": gw.registry.snapshot().names().len(),
+        "models": snap.registered_names().len(),
+        "defined_models": snap.names().len(),
+        "open_requests": gw.in_flight.count(),
+        "config": {
+            "generation": gw.reload.generation(),
+            "last_error": gw.reload.last_error(),
+        },
     }))
 }

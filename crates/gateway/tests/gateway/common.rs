@@ -92,6 +92,8 @@ pub fn config(
             ..Timeouts::default()
         },
         max_request_body: gateway::body::DEFAULT_MAX_REQUEST_BODY,
+        instance: gateway::Instance::default(),
+        source: None,
     }
 }
 

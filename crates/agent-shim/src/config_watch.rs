@@ -1,0 +1,298 @@
+//! Keeping the running gateway in step with its files: the [`FilesSource`] a reload reads
+//! (config.yaml, models.yaml, profiles/*.yaml, `.secrets`, with the same rules as at start), and
+//! a debounced watcher (the `notify` crate) that asks the gateway to reload when one of them
+//! changes. `agent-shim proxy reload` and SIGHUP ask the same gateway method.
+
+use crate::cli::NetArgs;
+use crate::error::CliError;
+use crate::settings::catalog::{self, Source};
+use crate::settings::{Settings, env_vars, secrets};
+use gateway::state::GatewayState;
+use gateway::{ConfigSource, Loaded};
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the watcher waits for a burst of file events (an editor's save is several) to end.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The settings a running gateway cannot change: they are named in a warning when edited.
+#[derive(Debug, PartialEq)]
+struct RestartOnly {
+    host: IpAddr,
+    port: u16,
+    master_key: Option<gateway::SecretString>,
+    lease_minutes: Option<f64>,
+    janitor_interval_seconds: Option<f64>,
+    log_level: Option<String>,
+    router_settings: Option<(Option<u32>, Option<f64>, Option<f64>)>,
+    proxy: Option<String>,
+}
+
+impl RestartOnly {
+    fn of(s: &Settings) -> RestartOnly {
+        // The key as the gateway would find it, without creating one (reading has no effect).
+        let master_key = match s.config.master_key() {
+            Some(k) => match k.env_reference() {
+                None => Some(k.clone()),
+                Some(var) => secrets::lookup(&s.secrets_path(), var).ok().flatten(),
+            },
+            None => secrets::lookup(&s.secrets_path(), env_vars::MASTER_KEY)
+                .ok()
+                .flatten(),
+        };
+        RestartOnly {
+            host: s.host,
+            port: s.port,
+            master_key,
+            lease_minutes: s.config.lease_minutes,
+            janitor_interval_seconds: s.config.janitor_interval_seconds,
+            log_level: s.config.log_level.clone(),
+            router_settings: s
+                .config
+                .router_settings
+                .as_ref()
+                .map(|r| (r.num_retries, r.timeout, r.stream_timeout)),
+            proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
+        }
+    }
+
+    /// The names of the settings that differ.
+    fn changed(&self, now: &RestartOnly) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |name: &str, differs: bool| {
+            if differs {
+                out.push(name.to_owned());
+            }
+        };
+        check("host", self.host != now.host);
+        check("port", self.port != now.port);
+        check("master_key", self.master_key != now.master_key);
+        check("lease_minutes", self.lease_minutes != now.lease_minutes);
+        check(
+            "janitor_interval_seconds",
+            self.janitor_interval_seconds != now.janitor_interval_seconds,
+        );
+        check("log_level", self.log_level != now.log_level);
+        check(
+            "router_settings",
+            self.router_settings != now.router_settings,
+        );
+        check("proxy", self.proxy != now.proxy);
+        out
+    }
+}
+
+/// The gateway's configuration files, read again on every reload.
+pub struct FilesSource {
+    net: NetArgs,
+    config_override: Option<PathBuf>,
+    config_dir: PathBuf,
+    started: RestartOnly,
+}
+
+impl FilesSource {
+    /// The files `settings` was loaded from (`serve --config` when given); `settings` as they
+    /// were when the gateway started.
+    pub fn new(settings: &Settings, net: &NetArgs, config_override: Option<&Path>) -> FilesSource {
+        FilesSource {
+            net: net.clone(),
+            config_override: config_override.map(Path::to_path_buf),
+            config_dir: settings.config_dir.clone(),
+            started: RestartOnly::of(settings),
+        }
+    }
+}
+
+impl ConfigSource for FilesSource {
+    fn load(&self) -> std::result::Result<Loaded, String> {
+        let err = |e: CliError| e.to_string();
+        let settings = Settings::load(&self.net, self.config_override.as_deref()).map_err(err)?;
+        // A broken or readable-by-others .secrets file is an error here, not a missing key later.
+        secrets::read(&settings.secrets_path()).map_err(err)?;
+        let models = catalog::load_models(&settings).map_err(err)?;
+        let profiles = catalog::load_profiles(&settings).map_err(err)?;
+        let mut texts: HashMap<PathBuf, String> = HashMap::new();
+        let mut locations = HashMap::new();
+        for m in &models {
+            let name = &m.item.model_name;
+            if locations.contains_key(name) {
+                continue;
+            }
+            let at = match &m.source {
+                Source::BuiltIn => "built-in models.yaml".to_owned(),
+                Source::File(path) => {
+                    let text = texts
+                        .entry(path.clone())
+                        .or_insert_with(|| std::fs::read_to_string(path).unwrap_or_default());
+                    match locate_model(text, name) {
+                        Some((line, col)) => format!("{}:{line}:{col}", path.display()),
+                        None => path.display().to_string(),
+                    }
+                }
+            };
+            locations.insert(name.clone(), at);
+        }
+        Ok(Loaded {
+            models: models.into_iter().map(|m| m.item).collect(),
+            profiles: profiles
+                .into_iter()
+                .map(|(name, p)| (name, p.item.tiers()))
+                .collect(),
+            default_profile: settings.config.default_profile.clone(),
+            register: settings
+                .config
+                .model_list
+                .iter()
+                .map(|m| m.model_name.clone())
+                .collect(),
+            locations,
+            restart_needed: self.started.changed(&RestartOnly::of(&settings)),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match &self.config_override {
+            Some(p) => p.display().to_string(),
+            None => self.config_dir.join("config.yaml").display().to_string(),
+        }
+    }
+}
+
+/// Line and column (1-based) of the `model_name: <name>` entry in a `model_list` file.
+fn locate_model(text: &str, name: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let at = line.find("model_name:")?;
+        let value = line[at + "model_name:".len()..].trim();
+        let value = value.split(" #").next().unwrap_or(value).trim();
+        (value.trim_matches(['"', '\'']) == name).then_some((i + 1, at + 1))
+    })
+}
+
+/// Whether a changed path is one of the gateway's configuration files.
+fn is_config_file(path: &Path, config_dir: &Path, config_file: &Path) -> bool {
+    if path == config_file || path == config_dir.join("models.yaml") {
+        return true;
+    }
+    if path == config_dir.join(".secrets") || path == config_dir.join("profiles") {
+        return true;
+    }
+    path.parent() == Some(&config_dir.join("profiles"))
+        && matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        )
+}
+
+/// Watches the configuration files of `settings` (the config dir, created 0700 when missing,
+/// and the `--config` file's directory) and reloads `state` after each burst of changes, on a
+/// thread of its own. A watcher that cannot start is logged; `agent-shim proxy reload` still
+/// works.
+pub fn watch(settings: &Settings, state: Arc<GatewayState>) {
+    if let Err(e) = try_watch(settings, state) {
+        tracing::warn!(
+            "not watching the configuration files ({e}); after editing them run `agent-shim proxy reload`"
+        );
+    }
+}
+
+fn try_watch(settings: &Settings, state: Arc<GatewayState>) -> std::result::Result<(), String> {
+    let config_dir = settings.config_dir.clone();
+    if !config_dir.exists() {
+        std::fs::create_dir_all(&config_dir)
+            .map_err(|e| format!("cannot create {}: {e}", config_dir.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&config_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let config_file = settings.config_path.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
+    let mut debouncer = new_debouncer(DEBOUNCE, tx).map_err(|e| e.to_string())?;
+    debouncer
+        .watcher()
+        .watch(&config_dir, RecursiveMode::Recursive)
+        .map_err(|e| format!("{}: {e}", config_dir.display()))?;
+    if let Some(dir) = config_file.parent()
+        && !dir.starts_with(&config_dir)
+    {
+        debouncer
+            .watcher()
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::thread::Builder::new()
+        .name("config-watcher".into())
+        .spawn(move || {
+            let _keep = debouncer;
+            for batch in rx {
+                let relevant = match batch {
+                    Ok(events) => events
+                        .iter()
+                        .any(|e| is_config_file(&e.path, &config_dir, &config_file)),
+                    Err(e) => {
+                        tracing::warn!("watching the configuration files: {e}");
+                        false
+                    }
+                };
+                if relevant {
+                    // Logs the outcome itself (what changed, or the located error).
+                    let _ = state.reload();
+                }
+            }
+        })
+        .map_err(|e| format!("cannot start the watcher thread: {e}"))?;
+    tracing::info!(dir = %settings.config_dir.display(), "watching the configuration files");
+    Ok(())
+}
+
+/// Reloads on SIGHUP (`systemctl reload`, `kill -HUP`), off the runtime's thread.
+pub async fn reload_on_sighup(state: Arc<GatewayState>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.reload()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_entries_are_located_by_name() {
+        let text = "model_list:\n  - model_name: a\n    litellm_params: {}\n  - model_name: \"b\"  # two\n";
+        assert_eq!(locate_model(text, "a"), Some((2, 5)));
+        assert_eq!(locate_model(text, "b"), Some((4, 5)));
+        assert_eq!(locate_model(text, "c"), None);
+    }
+
+    #[test]
+    fn only_configuration_files_trigger_a_reload() {
+        let dir = Path::new("/c");
+        let cfg = Path::new("/c/config.yaml");
+        for yes in [
+            "/c/config.yaml",
+            "/c/models.yaml",
+            "/c/.secrets",
+            "/c/profiles/x.yaml",
+            "/c/profiles/y.yml",
+        ] {
+            assert!(is_config_file(Path::new(yes), dir, cfg), "{yes}");
+        }
+        for no in [
+            "/c/.secrets.lock",
+            "/c/.secrets.tmp123",
+            "/c/.models.yaml.swp",
+            "/c/profiles/x.yaml~",
+            "/c/other.yaml",
+        ] {
+            assert!(!is_config_file(Path::new(no), dir, cfg), "{no}");
+        }
+    }
+}
