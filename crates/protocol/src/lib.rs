@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod check;
+pub mod classify;
 pub mod ir;
 pub mod openai_chat;
 pub mod openai_responses;

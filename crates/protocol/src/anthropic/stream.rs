@@ -420,15 +420,5 @@ fn delta_is_empty(d: &Delta) -> bool {
 
 /// The kind for an Anthropic `error.type`.
 pub fn kind_of_error_type(t: &str) -> ErrorKind {
-    match t {
-        "invalid_request_error" => ErrorKind::InvalidRequest,
-        "authentication_error" => ErrorKind::Authentication,
-        "permission_error" | "billing_error" => ErrorKind::Permission,
-        "not_found_error" => ErrorKind::NotFound,
-        "request_too_large" => ErrorKind::RequestTooLarge,
-        "rate_limit_error" => ErrorKind::RateLimit,
-        "overloaded_error" => ErrorKind::Overloaded,
-        "timeout_error" => ErrorKind::Timeout,
-        _ => ErrorKind::Api,
-    }
+    crate::classify::classify(None, &[t], "")
 }

@@ -192,9 +192,11 @@ pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
     serde_json::to_vec(&body).expect("serialising a response cannot fail")
 }
 
-/// `(type, code)` of an OpenAI error body for a kind.
+/// `(type, code)` of an OpenAI error body for a kind. A used-up quota is OpenAI's own
+/// `insufficient_quota`, which Codex and other OpenAI clients stop on.
 pub fn error_type_code(kind: ErrorKind) -> (&'static str, Option<&'static str>) {
     match kind {
+        ErrorKind::Billing => ("insufficient_quota", Some("insufficient_quota")),
         ErrorKind::InvalidRequest => ("invalid_request_error", None),
         ErrorKind::ContextLengthExceeded => {
             ("invalid_request_error", Some("context_length_exceeded"))
@@ -208,6 +210,15 @@ pub fn error_type_code(kind: ErrorKind) -> (&'static str, Option<&'static str>) 
         ErrorKind::Timeout => ("server_error", Some("timeout")),
         ErrorKind::Unreachable => ("server_error", Some("upstream_unreachable")),
         ErrorKind::Api => ("server_error", None),
+    }
+}
+
+/// The HTTP status an OpenAI (Chat or Responses) client gets for `e`: its own status, except that
+/// a used-up quota is 429, as OpenAI sends `insufficient_quota`.
+pub fn error_status(e: &ApiError) -> u16 {
+    match e.kind {
+        ErrorKind::Billing => 429,
+        _ => e.status,
     }
 }
 

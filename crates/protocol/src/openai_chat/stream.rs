@@ -14,8 +14,7 @@
 //! text (or reasoning) that follows another is preceded by [`BLOCK_SEPARATOR`].
 
 use super::response::{
-    BLOCK_SEPARATOR, error_type_code, finish_reason, is_context_length_message, stop_reason,
-    usage_from_wire, usage_json,
+    BLOCK_SEPARATOR, error_type_code, finish_reason, stop_reason, usage_from_wire, usage_json,
 };
 use super::types::{Chunk, ContentSegment, ToolCallDelta, WireError};
 use crate::ir::{ApiError, BlockStart, Delta, ErrorKind, StreamEvent, ToolKind, Usage};
@@ -391,26 +390,12 @@ impl StreamDecoder {
     }
 }
 
-/// The error kind of an OpenAI-style error object.
+/// The internal error for an OpenAI-style error object inside a stream.
 pub fn error_from_wire(e: &WireError) -> ApiError {
     let message = e.message.clone().unwrap_or_else(|| "upstream error".into());
-    let t = format!(
-        "{} {}",
-        e.kind.as_deref().unwrap_or(""),
-        e.code.as_deref().unwrap_or("")
-    );
-    let kind = if is_context_length_message(&message) || t.contains("context_length") {
-        ErrorKind::ContextLengthExceeded
-    } else if t.contains("rate_limit") || t.contains("429") {
-        ErrorKind::RateLimit
-    } else if t.contains("overloaded") || t.contains("503") {
-        ErrorKind::Overloaded
-    } else if t.contains("invalid_request") || t.contains("400") {
-        ErrorKind::InvalidRequest
-    } else {
-        ErrorKind::Api
-    };
-    ApiError::new(kind, message)
+    let labels = [e.kind.as_deref(), e.code.as_deref()];
+    let labels: Vec<&str> = labels.into_iter().flatten().collect();
+    ApiError::new(crate::classify::classify(None, &labels, &message), message)
 }
 
 // ---------------------------------------------------------------------------------------------

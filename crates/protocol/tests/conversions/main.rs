@@ -5,6 +5,7 @@ mod chat_client;
 mod chat_stream;
 mod claude_code_request;
 mod codex_request;
+mod error_mapping;
 mod provider_streams;
 mod responses;
 mod responses_api;
