@@ -3,6 +3,9 @@
 //! block not found", litellm#13373; "Content block is not a text block", sgl-project/sglang#24294).
 //! [`rebuild_responses`] does the same for OpenAI Responses SSE and what Codex relies on
 //! (protocols.md §3.3: complete items in `output_item.done`, a terminal `response.completed`).
+//!
+//! Built only with the `test-support` feature, which the test targets of this workspace enable
+//! through their dev-dependencies: it panics by design and is no part of the product.
 
 use crate::sse::{SseEvent, SseParser};
 use serde_json::{Value, json};

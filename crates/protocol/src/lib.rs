@@ -6,6 +6,7 @@
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
 pub mod anthropic;
+#[cfg(feature = "test-support")]
 pub mod check;
 pub mod classify;
 pub mod ir;
