@@ -27,8 +27,23 @@ pub fn parse_sse(bytes: &[u8]) -> Vec<SseEvent> {
     out
 }
 
+/// How much of a stream [`rebuild_with`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Everything, including that each tool call's input is complete JSON.
+    Full,
+    /// The event structure only: a tool call's input is taken as JSON when it is, else kept as
+    /// the raw text (an upstream that sent broken arguments gets them forwarded as they came).
+    Structure,
+}
+
 /// Validates and accumulates an Anthropic event stream. Panics with the reason on a violation.
 pub fn rebuild(bytes: &[u8]) -> Rebuilt {
+    rebuild_with(bytes, Strictness::Full)
+}
+
+/// [`rebuild`], checking as much as `strictness` says.
+pub fn rebuild_with(bytes: &[u8], strictness: Strictness) -> Rebuilt {
     let events = parse_sse(bytes);
     let mut message: Option<Value> = None;
     let mut open: Option<usize> = None;
@@ -105,9 +120,12 @@ pub fn rebuild(bytes: &[u8]) -> Rebuilt {
                 if block["type"] == "tool_use" {
                     let input: Value = if partial_json.is_empty() {
                         json!({})
-                    } else {
+                    } else if strictness == Strictness::Full {
                         serde_json::from_str(&partial_json)
                             .expect("tool input JSON is complete and valid")
+                    } else {
+                        serde_json::from_str(&partial_json)
+                            .unwrap_or_else(|_| json!(partial_json.clone()))
                     };
                     block["input"] = input;
                 }

@@ -447,6 +447,16 @@ impl ApiError {
     pub fn invalid_request(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorKind::InvalidRequest, message)
     }
+
+    /// An upstream's tool call without a name. It cannot be forwarded: clients answer a call by
+    /// its name, and Anthropic refuses an empty one when the history comes back.
+    pub fn nameless_tool_call(call_id: &str) -> ApiError {
+        let id = if call_id.is_empty() { "none" } else { call_id };
+        ApiError::new(
+            ErrorKind::Api,
+            format!("upstream sent a tool call without a name (call id {id})"),
+        )
+    }
 }
 
 impl std::fmt::Display for ApiError {

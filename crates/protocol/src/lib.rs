@@ -9,6 +9,8 @@ pub mod anthropic;
 #[cfg(feature = "test-support")]
 pub mod check;
 pub mod classify;
+#[cfg(feature = "test-support")]
+pub mod exercise;
 pub mod ir;
 pub mod openai_chat;
 pub mod openai_responses;

@@ -173,7 +173,9 @@ impl StreamDecoder {
             }
             if let Some(f) = choice.finish_reason {
                 self.close_open(out);
-                self.flush_pending(out);
+                if !self.flush_pending(out) {
+                    return;
+                }
                 self.finish = Some(f);
                 if chunk_has_usage {
                     self.finalize(out);
@@ -355,8 +357,20 @@ impl StreamDecoder {
         }
     }
 
-    /// Opens, fills and closes every call that was still buffered.
-    fn flush_pending(&mut self, out: &mut Vec<StreamEvent>) {
+    /// Opens, fills and closes every call that was still buffered. A call that never got a name
+    /// cannot be forwarded (clients answer a call by its name, and Anthropic refuses an empty one
+    /// in the history): the stream fails instead, naming the call. Returns whether it went on.
+    #[must_use]
+    fn flush_pending(&mut self, out: &mut Vec<StreamEvent>) -> bool {
+        let nameless = self
+            .tools
+            .iter()
+            .find(|t| t.block == ToolBlock::Pending && t.name.is_empty());
+        if let Some(t) = nameless {
+            let e = ApiError::nameless_tool_call(&t.id);
+            self.fail(out, e);
+            return false;
+        }
         for t in 0..self.tools.len() {
             if self.tools[t].block == ToolBlock::Pending {
                 self.close_open(out);
@@ -364,6 +378,7 @@ impl StreamDecoder {
                 self.close_open(out);
             }
         }
+        true
     }
 
     fn finalize(&mut self, out: &mut Vec<StreamEvent>) {
@@ -372,7 +387,9 @@ impl StreamDecoder {
         }
         self.start(out);
         self.close_open(out);
-        self.flush_pending(out);
+        if !self.flush_pending(out) {
+            return;
+        }
         self.done = true;
         let usage = self.usage.unwrap_or(Usage {
             input_tokens: self.input_estimate,

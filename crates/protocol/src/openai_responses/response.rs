@@ -217,6 +217,11 @@ pub fn decode_response(body: &[u8], ctx: &ResponseContext) -> Result<Response, A
     let mut saw_tools = false;
     for item in w.output {
         if let Some(p) = output_item_part(item, ctx, content.len()) {
+            if let Part::ToolCall(c) = &p
+                && c.name.is_empty()
+            {
+                return Err(ApiError::nameless_tool_call(&c.id));
+            }
             saw_tools |= matches!(p, Part::ToolCall(_));
             content.push(p);
         }

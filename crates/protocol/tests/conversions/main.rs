@@ -6,6 +6,7 @@ mod chat_stream;
 mod claude_code_request;
 mod codex_request;
 mod error_mapping;
+mod fuzz_seeds;
 mod provider_streams;
 mod responses;
 mod responses_api;
