@@ -22,6 +22,16 @@ impl ClientProtocol {
         }
     }
 
+    /// The HTTP status for `e` in this protocol (a used-up quota is 402 for Anthropic clients,
+    /// 429 `insufficient_quota` for OpenAI ones).
+    pub fn error_status(self, e: &ApiError) -> u16 {
+        match self {
+            ClientProtocol::Anthropic => protocol::anthropic::error_status(e),
+            ClientProtocol::OpenAiChat => protocol::openai_chat::error_status(e),
+            ClientProtocol::OpenAiResponses => protocol::openai_responses::error_status(e),
+        }
+    }
+
     /// The error body for `e` in this protocol.
     pub fn error_body(self, e: &ApiError) -> Vec<u8> {
         match self {
@@ -53,13 +63,19 @@ impl ClientError {
 
 impl IntoResponse for ClientError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.protocol.error_status(&self.error))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = (status, self.protocol.error_body(&self.error)).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.error.kind == ErrorKind::Billing {
+            // The Anthropic and OpenAI SDKs obey this header over their status rules (they retry
+            // every 429); a used-up quota does not come back by retrying.
+            r.headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
+        }
         if let Some(v) = self.retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }

@@ -7,8 +7,8 @@
 //! the caller's runtime, for tests) run it; [`server::router`] gives the routes for in-process
 //! tests.
 
-pub mod body;
 pub mod answer;
+pub mod body;
 pub mod codec;
 pub mod dispatch;
 pub mod error;

@@ -80,15 +80,18 @@ impl UpstreamError {
     }
 
     /// Whether another deployment of the group may succeed: yes after transient failures and
-    /// after ones specific to this deployment (its key, its model id, its endpoint, an unusable
-    /// answer); no when the request itself was refused (400, 413, 422, context length), which
-    /// any deployment would do.
+    /// after ones specific to this deployment (its key, its account's quota, its model id, its
+    /// endpoint, an unusable answer); no when the request itself was refused (400, 413, 422,
+    /// context length), which any deployment would do.
     pub fn another_deployment_may_serve(&self) -> bool {
         self.retryable
             || self.unusable_answer
             || matches!(
                 self.error.kind,
-                ErrorKind::Authentication | ErrorKind::Permission | ErrorKind::NotFound
+                ErrorKind::Authentication
+                    | ErrorKind::Billing
+                    | ErrorKind::Permission
+                    | ErrorKind::NotFound
             )
     }
 }
@@ -235,10 +238,13 @@ impl Upstream {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
+        let error = status_error(d, status.as_u16(), &body);
         Err(UpstreamError {
-            error: status_error(d, status.as_u16(), &body),
-            retryable: matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 529),
+            // A used-up quota comes as 429 from OpenAI, but waiting does not help.
+            retryable: matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 529)
+                && error.kind != ErrorKind::Billing,
             unusable_answer: false,
+            error,
             retry_after,
         })
     }
@@ -281,43 +287,50 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
     ))
 }
 
-/// The error for a non-2xx upstream answer: the upstream's status and message, named.
+/// The error for a non-2xx upstream answer: its kind and status as
+/// [`protocol::classify::upstream_error`] reads them, and the upstream's message, named.
 pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
-    let message = protocol::openai_chat::decode_error_message(body)
-        .or_else(|| protocol::anthropic::decode_error_message(body))
-        .unwrap_or_else(|| {
-            String::from_utf8_lossy(&body[..body.len().min(500)])
-                .trim()
-                .to_owned()
-        });
-    if protocol::openai_chat::response::is_context_length_message(&message) {
+    let ApiError {
+        kind,
+        status: client_status,
+        message,
+    } = protocol::classify::upstream_error(status, body);
+    if kind == ErrorKind::ContextLengthExceeded {
         // Claude Code compacts the conversation when the message says the prompt is too long.
         return ApiError {
-            kind: ErrorKind::ContextLengthExceeded,
-            status: 400,
+            kind,
+            status: client_status,
             message: format!(
                 "prompt is too long for model '{}': {message}",
                 d.model_name()
             ),
         };
     }
-    let hint = match status {
-        401 | 403 => format!(
+    let hint = match kind {
+        ErrorKind::Billing => format!(
+            "; the provider account of the key{} has no quota or credit left: add credit there or \
+             use another key (retrying does not help)",
+            d.key_var
+                .as_deref()
+                .map(|v| format!(" in {v}"))
+                .unwrap_or_default()
+        ),
+        ErrorKind::Authentication | ErrorKind::Permission => format!(
             "; check the key{}",
             d.key_var
                 .as_deref()
                 .map(|v| format!(" in {v}"))
                 .unwrap_or_default()
         ),
-        404 => format!(
+        ErrorKind::NotFound => format!(
             "; check the model id '{}' and api_base {}",
             d.upstream_model, d.api_base
         ),
         _ => String::new(),
     };
     ApiError {
-        kind: ErrorKind::from_status(status),
-        status,
+        kind,
+        status: client_status,
         message: format!(
             "upstream {} answered {status} for model '{}': {message}{hint}",
             d.provider.name,

@@ -368,7 +368,8 @@ pub enum Delta {
     ToolArguments(String),
 }
 
-/// The category of an API error, with the HTTP status and error type each protocol uses for it.
+/// The category of an API error: what the client must do about it (see [`crate::classify`]).
+/// Each client protocol's encoder writes the HTTP status and error type its clients act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     InvalidRequest,
@@ -377,6 +378,10 @@ pub enum ErrorKind {
     NotFound,
     RequestTooLarge,
     RateLimit,
+    /// The account's quota, credit or spending limit is used up (OpenAI `insufficient_quota`,
+    /// Anthropic `billing_error` and `enforced_spend_limit_reached`, HTTP 402): no retry helps
+    /// until the billing is fixed.
+    Billing,
     /// The prompt does not fit the model's context window.
     ContextLengthExceeded,
     Api,
@@ -392,6 +397,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest | ErrorKind::ContextLengthExceeded => 400,
             ErrorKind::Authentication => 401,
+            ErrorKind::Billing => 402,
             ErrorKind::Permission => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::RequestTooLarge => 413,
@@ -408,7 +414,8 @@ impl ErrorKind {
         match status {
             400 | 409 | 422 => ErrorKind::InvalidRequest,
             401 => ErrorKind::Authentication,
-            402 | 403 => ErrorKind::Permission,
+            402 => ErrorKind::Billing,
+            403 => ErrorKind::Permission,
             404 => ErrorKind::NotFound,
             413 => ErrorKind::RequestTooLarge,
             429 => ErrorKind::RateLimit,
@@ -439,6 +446,16 @@ impl ApiError {
 
     pub fn invalid_request(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorKind::InvalidRequest, message)
+    }
+
+    /// An upstream's tool call without a name. It cannot be forwarded: clients answer a call by
+    /// its name, and Anthropic refuses an empty one when the history comes back.
+    pub fn nameless_tool_call(call_id: &str) -> ApiError {
+        let id = if call_id.is_empty() { "none" } else { call_id };
+        ApiError::new(
+            ErrorKind::Api,
+            format!("upstream sent a tool call without a name (call id {id})"),
+        )
     }
 }
 

@@ -6,7 +6,11 @@
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
 pub mod anthropic;
+#[cfg(feature = "test-support")]
 pub mod check;
+pub mod classify;
+#[cfg(feature = "test-support")]
+pub mod exercise;
 pub mod ir;
 pub mod openai_chat;
 pub mod openai_responses;

@@ -1,7 +1,7 @@
 //! `POST /v1/messages` and `POST /v1/messages/count_tokens` (Anthropic Messages API).
 
-use crate::body::ClientBody;
 use crate::answer;
+use crate::body::ClientBody;
 use crate::dispatch;
 use crate::error::{ClientError, ClientProtocol};
 use crate::providers::deployment::Endpoint;

@@ -181,3 +181,49 @@ async fn master_key_as_bearer_passes_next_to_another_x_api_key() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// Regression: OpenAI's `insufficient_quota` (HTTP 429) was a rate limit to the gateway (retried)
+/// and to Anthropic clients (429 `rate_limit_error`, which Claude Code retries; mid-stream it was
+/// `permission_error`). It is a billing error: 402 `billing_error` for Anthropic clients, OpenAI's
+/// own 429 `insufficient_quota` for OpenAI ones, never retried, `x-should-retry: false` for the
+/// SDKs (which retry every 429 otherwise).
+#[tokio::test]
+async fn insufficient_quota_is_a_billing_error_not_a_rate_limit() {
+    let fake = fake(json!({"protocols": ["openai-chat"], "steps": [
+        {"reply": {"status": 429, "error": {"type": "insufficient_quota", "code": "insufficient_quota",
+            "message": "You exceeded your current quota, please check your plan and billing details."}}}
+    ]}))
+    .await;
+    let base = format!("{}/v1", fake.base_url());
+    let gw = gateway(vec![def("q", "openai/gpt-5", &base)]).await;
+
+    let resp = gw.post("/v1/messages", &claude_request("q", false)).await;
+    assert_eq!(resp.headers()["x-should-retry"], "false");
+    let (status, e) = error_of(resp).await;
+    assert_eq!(status, 402);
+    assert_eq!(e["type"], "billing_error");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("current quota") && msg.contains("retrying does not help"),
+        "{msg}"
+    );
+    assert_eq!(fake.requests().len(), 1, "a used-up quota is not retried");
+
+    // A Codex-shaped Responses client (translated to the Chat upstream).
+    fake.clear_requests();
+    let resp = gw
+        .http
+        .post(format!("{}/v1/responses", gw.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&json!({"model": "q", "stream": true, "store": false,
+            "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["x-should-retry"], "false");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "insufficient_quota", "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_quota");
+    assert_eq!(fake.requests().len(), 1);
+}

@@ -8,12 +8,12 @@
 mod admin;
 mod common;
 mod errors;
-mod limits;
 mod faults;
+mod limits;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
-mod shapes;
 mod reload;
+mod shapes;
 mod workers;

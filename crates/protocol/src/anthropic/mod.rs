@@ -7,5 +7,7 @@ pub mod stream;
 pub mod types;
 
 pub use request::{FOREIGN_SIGNATURE, decode_request, encode_request};
-pub use response::{decode_error_message, decode_response, encode_error, encode_response};
+pub use response::{
+    decode_error_message, decode_response, encode_error, encode_response, error_status,
+};
 pub use stream::{StreamDecoder, StreamEncoder};

@@ -203,17 +203,30 @@ pub fn decode_response(body: &[u8], model: &str) -> Result<Response, ApiError> {
     })
 }
 
-/// The wire `error.type` for a kind.
+/// The wire `error.type` for a kind (Anthropic's error types, protocols.md §1.6; `timeout_error`
+/// is the API's 504 type).
 pub fn error_type(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::InvalidRequest | ErrorKind::ContextLengthExceeded => "invalid_request_error",
         ErrorKind::Authentication => "authentication_error",
+        ErrorKind::Billing => "billing_error",
         ErrorKind::Permission => "permission_error",
         ErrorKind::NotFound => "not_found_error",
         ErrorKind::RequestTooLarge => "request_too_large",
         ErrorKind::RateLimit => "rate_limit_error",
         ErrorKind::Overloaded => "overloaded_error",
-        ErrorKind::Api | ErrorKind::Timeout | ErrorKind::Unreachable => "api_error",
+        ErrorKind::Timeout => "timeout_error",
+        ErrorKind::Api | ErrorKind::Unreachable => "api_error",
+    }
+}
+
+/// The HTTP status an Anthropic client gets for `e`: its own status, except that a used-up quota
+/// is 402 `billing_error` (Anthropic's status for it) whatever the upstream said: OpenAI's 429
+/// would make Claude Code and the SDKs retry a request that cannot succeed.
+pub fn error_status(e: &ApiError) -> u16 {
+    match e.kind {
+        ErrorKind::Billing => 402,
+        _ => e.status,
     }
 }
 

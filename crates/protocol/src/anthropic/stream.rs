@@ -199,14 +199,42 @@ struct WireDelta {
     stop_sequence: Option<String>,
 }
 
+/// What kind of upstream block is open, for the deltas it may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenKind {
+    Text,
+    Reasoning,
+    Redacted,
+    Tool,
+    /// A server-tool block (`server_tool_use`, `web_search_tool_result`, …): its events are
+    /// not forwarded.
+    Skipped,
+}
+
+/// The block the upstream is streaming.
+#[derive(Debug, Clone, Copy)]
+struct OpenBlock {
+    /// The upstream's `index`.
+    upstream: usize,
+    kind: OpenKind,
+}
+
 /// Reads an Anthropic upstream's SSE events into internal events.
+///
+/// The upstream's event structure is checked, as the internal events must be well formed
+/// ([`StreamEvent`]): content before `message_start`, a second `message_start`, a block started
+/// while another is open, a delta or stop for a block that is not open, or a delta of another
+/// block's kind ends the stream with an error naming it. A `message_stop` with a block still open
+/// closes it.
 #[derive(Debug)]
 pub struct StreamDecoder {
     model: String,
     usage: Usage,
     stop: Option<StopReason>,
-    /// Upstream block indexes that were skipped (server tool blocks): their events are ignored.
-    skipped: Vec<usize>,
+    started: bool,
+    open: Option<OpenBlock>,
+    /// The internal index of the next forwarded block (server-tool blocks are not forwarded).
+    next: usize,
     finished: bool,
 }
 
@@ -217,7 +245,9 @@ impl StreamDecoder {
             model: model.into(),
             usage: Usage::default(),
             stop: None,
-            skipped: Vec::new(),
+            started: false,
+            open: None,
+            next: 0,
             finished: false,
         }
     }
@@ -240,8 +270,23 @@ impl StreamDecoder {
                 return;
             }
         };
+        let content = matches!(
+            w.kind.as_str(),
+            "content_block_start"
+                | "content_block_delta"
+                | "content_block_stop"
+                | "message_delta"
+                | "message_stop"
+        );
+        if content && !self.started {
+            return self.invalid(out, format!("{} before message_start", w.kind));
+        }
         match w.kind.as_str() {
             "message_start" => {
+                if self.started {
+                    return self.invalid(out, "a second message_start".into());
+                }
+                self.started = true;
                 let m = w.message.unwrap_or(WireStartMessage {
                     id: None,
                     usage: None,
@@ -255,61 +300,16 @@ impl StreamDecoder {
                     usage: self.usage,
                 });
             }
-            "content_block_start" => {
-                let index = w.index.unwrap_or(0);
-                let initial = block_text(&w.content_block_text());
-                let block = w.content_block.unwrap_or_default();
-                let start = match block.kind.as_str() {
-                    "text" => Some(BlockStart::Text),
-                    "thinking" => Some(BlockStart::Reasoning),
-                    "redacted_thinking" => Some(BlockStart::RedactedReasoning {
-                        data: block.data.unwrap_or_default(),
-                    }),
-                    "tool_use" => Some(BlockStart::ToolCall {
-                        id: block.id.unwrap_or_default(),
-                        name: block.name.unwrap_or_default(),
-                        kind: ToolKind::Function,
-                    }),
-                    _ => None,
-                };
-                match start {
-                    Some(block) => {
-                        let text = block_initial_text(&block, initial);
-                        let index = index - self.shift_before(index);
-                        out.push(StreamEvent::BlockStart { index, block });
-                        if let Some(d) = text {
-                            out.push(StreamEvent::Delta { index, delta: d });
-                        }
-                    }
-                    None => self.skipped.push(index),
-                }
-            }
-            "content_block_delta" => {
-                let index = w.index.unwrap_or(0);
-                if self.skipped.contains(&index) {
-                    return;
-                }
-                let Some(d) = w.delta else { return };
-                let delta = match d.kind.as_deref() {
-                    Some("text_delta") => d.text.map(Delta::Text),
-                    Some("thinking_delta") => d.thinking.map(Delta::Reasoning),
-                    Some("signature_delta") => d.signature.map(Delta::Signature),
-                    Some("input_json_delta") => d.partial_json.map(Delta::ToolArguments),
-                    _ => None,
-                };
-                if let Some(delta) = delta.filter(|d| !delta_is_empty(d)) {
-                    out.push(StreamEvent::Delta {
-                        index: index - self.shift_before(index),
-                        delta,
-                    });
-                }
-            }
+            "content_block_start" => self.block_start(w, out),
+            "content_block_delta" => self.block_delta(w, out),
             "content_block_stop" => {
                 let index = w.index.unwrap_or(0);
-                if !self.skipped.contains(&index) {
-                    out.push(StreamEvent::BlockStop {
-                        index: index - self.shift_before(index),
-                    });
+                match self.open.take() {
+                    Some(o) if o.upstream == index => self.close(o, out),
+                    _ => self.invalid(
+                        out,
+                        format!("content_block_stop for block {index}, which is not open"),
+                    ),
                 }
             }
             "message_delta" => {
@@ -323,6 +323,9 @@ impl StreamDecoder {
                 }
             }
             "message_stop" => {
+                if let Some(o) = self.open.take() {
+                    self.close(o, out);
+                }
                 self.finished = true;
                 out.push(StreamEvent::Finish {
                     stop_reason: self.stop.take().unwrap_or_default(),
@@ -344,6 +347,123 @@ impl StreamDecoder {
         }
     }
 
+    fn block_start(&mut self, w: WireEvent, out: &mut Vec<StreamEvent>) {
+        let index = w.index.unwrap_or(0);
+        if let Some(o) = self.open {
+            return self.invalid(
+                out,
+                format!(
+                    "content_block_start for block {index} while block {} is open",
+                    o.upstream
+                ),
+            );
+        }
+        let initial = block_text(&w.content_block_text());
+        let block = w.content_block.unwrap_or_default();
+        let (kind, start) = match block.kind.as_str() {
+            "text" => (OpenKind::Text, BlockStart::Text),
+            "thinking" => (OpenKind::Reasoning, BlockStart::Reasoning),
+            "redacted_thinking" => (
+                OpenKind::Redacted,
+                BlockStart::RedactedReasoning {
+                    data: block.data.unwrap_or_default(),
+                },
+            ),
+            "tool_use" => match block.name.filter(|n| !n.is_empty()) {
+                Some(name) => (
+                    OpenKind::Tool,
+                    BlockStart::ToolCall {
+                        id: block.id.unwrap_or_default(),
+                        name,
+                        kind: ToolKind::Function,
+                    },
+                ),
+                None => {
+                    return self.invalid(out, format!("tool_use block {index} without a name"));
+                }
+            },
+            _ => {
+                self.open = Some(OpenBlock {
+                    upstream: index,
+                    kind: OpenKind::Skipped,
+                });
+                return;
+            }
+        };
+        self.open = Some(OpenBlock {
+            upstream: index,
+            kind,
+        });
+        let text = block_initial_text(&start, initial);
+        out.push(StreamEvent::BlockStart {
+            index: self.next,
+            block: start,
+        });
+        if let Some(d) = text {
+            out.push(StreamEvent::Delta {
+                index: self.next,
+                delta: d,
+            });
+        }
+        self.next += 1;
+    }
+
+    fn block_delta(&mut self, w: WireEvent, out: &mut Vec<StreamEvent>) {
+        let index = w.index.unwrap_or(0);
+        let open = match self.open {
+            Some(o) if o.upstream == index => o,
+            _ => {
+                return self.invalid(
+                    out,
+                    format!("content_block_delta for block {index}, which is not open"),
+                );
+            }
+        };
+        let Some(d) = w.delta else { return };
+        let (fits, delta) = match d.kind.as_deref() {
+            Some("text_delta") => (open.kind == OpenKind::Text, d.text.map(Delta::Text)),
+            Some("thinking_delta") => (
+                open.kind == OpenKind::Reasoning,
+                d.thinking.map(Delta::Reasoning),
+            ),
+            Some("signature_delta") => (
+                open.kind == OpenKind::Reasoning,
+                d.signature.map(Delta::Signature),
+            ),
+            Some("input_json_delta") => (
+                open.kind == OpenKind::Tool,
+                d.partial_json.map(Delta::ToolArguments),
+            ),
+            // Citations and any later delta type carry nothing to forward.
+            _ => (true, None),
+        };
+        if open.kind == OpenKind::Skipped {
+            return;
+        }
+        if !fits {
+            let t = d.kind.unwrap_or_default();
+            return self.invalid(
+                out,
+                format!("{t} for block {index}, which is not of that kind"),
+            );
+        }
+        if let Some(delta) = delta.filter(|d| !delta_is_empty(d)) {
+            out.push(StreamEvent::Delta {
+                index: self.next - 1,
+                delta,
+            });
+        }
+    }
+
+    /// Ends the open block (nothing is sent for a skipped one).
+    fn close(&mut self, o: OpenBlock, out: &mut Vec<StreamEvent>) {
+        if o.kind != OpenKind::Skipped {
+            out.push(StreamEvent::BlockStop {
+                index: self.next - 1,
+            });
+        }
+    }
+
     /// The upstream closed the stream. Without `message_stop` this is an error.
     pub fn on_end(&mut self, out: &mut Vec<StreamEvent>) {
         if !self.finished {
@@ -360,8 +480,13 @@ impl StreamDecoder {
         out.push(StreamEvent::Error(ApiError::new(kind, message)));
     }
 
-    fn shift_before(&self, index: usize) -> usize {
-        self.skipped.iter().filter(|&&s| s < index).count()
+    /// Ends the stream on an event that breaks the Messages stream structure.
+    fn invalid(&mut self, out: &mut Vec<StreamEvent>, what: String) {
+        self.fail(
+            out,
+            ErrorKind::Api,
+            format!("upstream sent an invalid Messages stream: {what}"),
+        );
     }
 
     fn merge_usage(&mut self, u: &WireUsage) {
@@ -417,15 +542,5 @@ fn delta_is_empty(d: &Delta) -> bool {
 
 /// The kind for an Anthropic `error.type`.
 pub fn kind_of_error_type(t: &str) -> ErrorKind {
-    match t {
-        "invalid_request_error" => ErrorKind::InvalidRequest,
-        "authentication_error" => ErrorKind::Authentication,
-        "permission_error" | "billing_error" => ErrorKind::Permission,
-        "not_found_error" => ErrorKind::NotFound,
-        "request_too_large" => ErrorKind::RequestTooLarge,
-        "rate_limit_error" => ErrorKind::RateLimit,
-        "overloaded_error" => ErrorKind::Overloaded,
-        "timeout_error" => ErrorKind::Timeout,
-        _ => ErrorKind::Api,
-    }
+    crate::classify::classify(None, &[t], "")
 }

@@ -1,6 +1,6 @@
 //! Chat Completions responses and errors ⇄ internal model (protocols.md §4.2).
 
-use super::types::{ChatResponse, ErrorBody, WireUsage};
+use super::types::{ChatResponse, ContentSegment, ErrorBody, WireUsage};
 use crate::ir::{
     ApiError, ErrorKind, Part, ReasoningPart, Response, StopReason, ToolCall, ToolKind, Usage,
 };
@@ -63,20 +63,21 @@ pub fn decode_response(body: &[u8], ctx: &ResponseContext) -> Result<Response, A
     let mut content = Vec::new();
     let mut saw_tools = false;
     if let Some(m) = choice.and_then(|c| c.message) {
-        if let Some(r) = m
-            .reasoning_content
-            .or(m.reasoning)
-            .filter(|r| !r.is_empty())
-        {
-            content.push(Part::Reasoning(ReasoningPart {
-                text: r,
-                ..ReasoningPart::default()
-            }));
+        if let Some(r) = m.reasoning_content.or(m.reasoning) {
+            push_reasoning(&mut content, r);
         }
-        if let Some(t) = m.content.filter(|t| !t.is_empty()) {
-            content.push(Part::Text(t));
-        } else if let Some(r) = m.refusal.filter(|r| !r.is_empty()) {
-            content.push(Part::Text(r));
+        let mut saw_text = false;
+        for segment in m.content {
+            match segment {
+                ContentSegment::Thinking(r) => push_reasoning(&mut content, r),
+                ContentSegment::Text(t) => {
+                    saw_text |= !t.is_empty();
+                    push_text(&mut content, t);
+                }
+            }
+        }
+        if !saw_text && let Some(r) = m.refusal {
+            push_text(&mut content, r);
         }
         for (n, c) in m.tool_calls.unwrap_or_default().into_iter().enumerate() {
             saw_tools = true;
@@ -101,6 +102,31 @@ pub fn decode_response(body: &[u8], ctx: &ResponseContext) -> Result<Response, A
     })
 }
 
+/// Appends reasoning text, extending the last part when it is reasoning too.
+fn push_reasoning(content: &mut Vec<Part>, text: String) {
+    if text.is_empty() {
+        return;
+    }
+    match content.last_mut() {
+        Some(Part::Reasoning(r)) => r.text.push_str(&text),
+        _ => content.push(Part::Reasoning(ReasoningPart {
+            text,
+            ..ReasoningPart::default()
+        })),
+    }
+}
+
+/// Appends answer text, extending the last part when it is text too.
+fn push_text(content: &mut Vec<Part>, text: String) {
+    if text.is_empty() {
+        return;
+    }
+    match content.last_mut() {
+        Some(Part::Text(t)) => t.push_str(&text),
+        _ => content.push(Part::Text(text)),
+    }
+}
+
 /// The Chat `usage` object for internal usage.
 pub fn usage_json(u: &Usage) -> serde_json::Value {
     json!({
@@ -112,6 +138,23 @@ pub fn usage_json(u: &Usage) -> serde_json::Value {
     })
 }
 
+/// What separates two text (or two reasoning) blocks in a Chat message's single `content` (or
+/// `reasoning_content`) string: a blank line, so that separate messages of the upstream (a
+/// Responses upstream's `commentary` and `final_answer` items, text on either side of interleaved
+/// thinking) do not run together.
+pub const BLOCK_SEPARATOR: &str = "\n\n";
+
+/// Appends a block's text to a Chat string, after [`BLOCK_SEPARATOR`] when both are non-empty.
+fn append_block(to: &mut String, block: &str) {
+    if block.is_empty() {
+        return;
+    }
+    if !to.is_empty() {
+        to.push_str(BLOCK_SEPARATOR);
+    }
+    to.push_str(block);
+}
+
 /// Encodes a complete response as a `chat.completion` body for a Chat client.
 pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
     let mut text = String::new();
@@ -119,8 +162,8 @@ pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
     let mut calls = Vec::new();
     for p in &r.content {
         match p {
-            Part::Text(t) => text.push_str(t),
-            Part::Reasoning(rp) => reasoning.push_str(&rp.text),
+            Part::Text(t) => append_block(&mut text, t),
+            Part::Reasoning(rp) => append_block(&mut reasoning, &rp.text),
             Part::ToolCall(c) => calls.push(json!({
                 "id": c.id, "type": "function",
                 "function": {"name": c.name, "arguments": c.arguments},
@@ -149,9 +192,11 @@ pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
     serde_json::to_vec(&body).expect("serialising a response cannot fail")
 }
 
-/// `(type, code)` of an OpenAI error body for a kind.
+/// `(type, code)` of an OpenAI error body for a kind. A used-up quota is OpenAI's own
+/// `insufficient_quota`, which Codex and other OpenAI clients stop on.
 pub fn error_type_code(kind: ErrorKind) -> (&'static str, Option<&'static str>) {
     match kind {
+        ErrorKind::Billing => ("insufficient_quota", Some("insufficient_quota")),
         ErrorKind::InvalidRequest => ("invalid_request_error", None),
         ErrorKind::ContextLengthExceeded => {
             ("invalid_request_error", Some("context_length_exceeded"))
@@ -165,6 +210,15 @@ pub fn error_type_code(kind: ErrorKind) -> (&'static str, Option<&'static str>) 
         ErrorKind::Timeout => ("server_error", Some("timeout")),
         ErrorKind::Unreachable => ("server_error", Some("upstream_unreachable")),
         ErrorKind::Api => ("server_error", None),
+    }
+}
+
+/// The HTTP status an OpenAI (Chat or Responses) client gets for `e`: its own status, except that
+/// a used-up quota is 429, as OpenAI sends `insufficient_quota`.
+pub fn error_status(e: &ApiError) -> u16 {
+    match e.kind {
+        ErrorKind::Billing => 429,
+        _ => e.status,
     }
 }
 

@@ -7,13 +7,16 @@
 //! OpenAI (Ollama reuses index 0, Gemini omits `index`, some interleave fragments of parallel calls:
 //! fragments of a call that cannot be opened yet are buffered and sent when it opens).
 //!
-//! [`StreamEncoder`] writes internal events as `chat.completion.chunk`s for Chat clients.
+//! Reasoning arrives as `reasoning_content`/`reasoning`, or (Mistral) as `thinking` parts inside
+//! `content`; every fragment is forwarded in the order it came.
+//!
+//! [`StreamEncoder`] writes internal events as `chat.completion.chunk`s for Chat clients; a block of
+//! text (or reasoning) that follows another is preceded by [`BLOCK_SEPARATOR`].
 
 use super::response::{
-    error_type_code, finish_reason, is_context_length_message, stop_reason, usage_from_wire,
-    usage_json,
+    BLOCK_SEPARATOR, error_type_code, finish_reason, stop_reason, usage_from_wire, usage_json,
 };
-use super::types::{Chunk, ToolCallDelta, WireError};
+use super::types::{Chunk, ContentSegment, ToolCallDelta, WireError};
 use crate::ir::{ApiError, BlockStart, Delta, ErrorKind, StreamEvent, ToolKind, Usage};
 use crate::sse::{SseEvent, write_event};
 use crate::target::{ResponseContext, anthropic_tool_id};
@@ -142,21 +145,21 @@ impl StreamDecoder {
                 return;
             }
             if let Some(d) = choice.delta {
-                if let Some(r) = d
-                    .reasoning_content
-                    .or(d.reasoning)
-                    .filter(|r| !r.is_empty())
-                {
-                    self.open_simple(Open::Reasoning, out);
-                    self.push_delta(Delta::Reasoning(r), out);
+                if let Some(r) = d.reasoning_content.or(d.reasoning) {
+                    self.push_simple(Open::Reasoning, r, out);
                 }
-                if let Some(t) = d
-                    .content
-                    .filter(|t| !t.is_empty())
-                    .or(d.refusal.filter(|t| !t.is_empty()))
-                {
-                    self.open_simple(Open::Text, out);
-                    self.push_delta(Delta::Text(t), out);
+                let mut saw_text = false;
+                for segment in d.content {
+                    match segment {
+                        ContentSegment::Thinking(r) => self.push_simple(Open::Reasoning, r, out),
+                        ContentSegment::Text(t) => {
+                            saw_text |= !t.is_empty();
+                            self.push_simple(Open::Text, t, out);
+                        }
+                    }
+                }
+                if !saw_text && let Some(t) = d.refusal {
+                    self.push_simple(Open::Text, t, out);
                 }
                 for frag in d.tool_calls.unwrap_or_default() {
                     self.on_tool_fragment(frag, out);
@@ -164,7 +167,9 @@ impl StreamDecoder {
             }
             if let Some(f) = choice.finish_reason {
                 self.close_open(out);
-                self.flush_pending(out);
+                if !self.flush_pending(out) {
+                    return;
+                }
                 self.finish = Some(f);
                 if chunk_has_usage {
                     self.finalize(out);
@@ -194,6 +199,20 @@ impl StreamDecoder {
             index: self.current_index(),
             delta,
         });
+    }
+
+    /// Forwards a text or reasoning fragment in its block (empty fragments open nothing).
+    fn push_simple(&mut self, kind: Open, fragment: String, out: &mut Vec<StreamEvent>) {
+        if fragment.is_empty() {
+            return;
+        }
+        self.open_simple(kind, out);
+        let delta = if kind == Open::Text {
+            Delta::Text(fragment)
+        } else {
+            Delta::Reasoning(fragment)
+        };
+        self.push_delta(delta, out);
     }
 
     /// Makes a text or reasoning block the open one.
@@ -332,8 +351,20 @@ impl StreamDecoder {
         }
     }
 
-    /// Opens, fills and closes every call that was still buffered.
-    fn flush_pending(&mut self, out: &mut Vec<StreamEvent>) {
+    /// Opens, fills and closes every call that was still buffered. A call that never got a name
+    /// cannot be forwarded (clients answer a call by its name, and Anthropic refuses an empty one
+    /// in the history): the stream fails instead, naming the call. Returns whether it went on.
+    #[must_use]
+    fn flush_pending(&mut self, out: &mut Vec<StreamEvent>) -> bool {
+        let nameless = self
+            .tools
+            .iter()
+            .find(|t| t.block == ToolBlock::Pending && t.name.is_empty());
+        if let Some(t) = nameless {
+            let e = ApiError::nameless_tool_call(&t.id);
+            self.fail(out, e);
+            return false;
+        }
         for t in 0..self.tools.len() {
             if self.tools[t].block == ToolBlock::Pending {
                 self.close_open(out);
@@ -341,6 +372,7 @@ impl StreamDecoder {
                 self.close_open(out);
             }
         }
+        true
     }
 
     fn finalize(&mut self, out: &mut Vec<StreamEvent>) {
@@ -349,7 +381,9 @@ impl StreamDecoder {
         }
         self.start(out);
         self.close_open(out);
-        self.flush_pending(out);
+        if !self.flush_pending(out) {
+            return;
+        }
         self.done = true;
         let usage = self.usage.unwrap_or(Usage {
             input_tokens: self.input_estimate,
@@ -367,26 +401,12 @@ impl StreamDecoder {
     }
 }
 
-/// The error kind of an OpenAI-style error object.
+/// The internal error for an OpenAI-style error object inside a stream.
 pub fn error_from_wire(e: &WireError) -> ApiError {
     let message = e.message.clone().unwrap_or_else(|| "upstream error".into());
-    let t = format!(
-        "{} {}",
-        e.kind.as_deref().unwrap_or(""),
-        e.code.as_deref().unwrap_or("")
-    );
-    let kind = if is_context_length_message(&message) || t.contains("context_length") {
-        ErrorKind::ContextLengthExceeded
-    } else if t.contains("rate_limit") || t.contains("429") {
-        ErrorKind::RateLimit
-    } else if t.contains("overloaded") || t.contains("503") {
-        ErrorKind::Overloaded
-    } else if t.contains("invalid_request") || t.contains("400") {
-        ErrorKind::InvalidRequest
-    } else {
-        ErrorKind::Api
-    };
-    ApiError::new(kind, message)
+    let labels = [e.kind.as_deref(), e.code.as_deref()];
+    let labels: Vec<&str> = labels.into_iter().flatten().collect();
+    ApiError::new(crate::classify::classify(None, &labels, &message), message)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,6 +419,35 @@ pub struct StreamEncoder {
     /// Chat `tool_calls[].index` of the open tool block.
     tool_index: Option<u32>,
     tools_seen: u32,
+    /// Per channel (text, reasoning): whether any of it was sent, and whether a new block of it
+    /// started since, so its first fragment is preceded by [`BLOCK_SEPARATOR`].
+    text: Channel,
+    reasoning: Channel,
+}
+
+/// The state of one of a Chat message's text channels (`content`, `reasoning_content`).
+#[derive(Debug, Default)]
+struct Channel {
+    sent: bool,
+    new_block: bool,
+}
+
+impl Channel {
+    /// The fragment to send for `t`: separated from the previous block's text when it starts a
+    /// new block.
+    fn fragment<'a>(&mut self, t: &'a str) -> std::borrow::Cow<'a, str> {
+        if t.is_empty() {
+            return t.into();
+        }
+        let separate = self.sent && self.new_block;
+        self.sent = true;
+        self.new_block = false;
+        if separate {
+            format!("{BLOCK_SEPARATOR}{t}").into()
+        } else {
+            t.into()
+        }
+    }
 }
 
 impl StreamEncoder {
@@ -409,6 +458,8 @@ impl StreamEncoder {
             include_usage,
             tool_index: None,
             tools_seen: 0,
+            text: Channel::default(),
+            reasoning: Channel::default(),
         }
     }
 
@@ -438,10 +489,24 @@ impl StreamEncoder {
                     "function": {"name": name, "arguments": ""}}]});
                 self.chunk(out, d, None);
             }
+            StreamEvent::BlockStart {
+                block: BlockStart::Text,
+                ..
+            } => self.text.new_block = true,
+            StreamEvent::BlockStart {
+                block: BlockStart::Reasoning,
+                ..
+            } => self.reasoning.new_block = true,
             StreamEvent::BlockStart { .. } | StreamEvent::BlockStop { .. } => {}
             StreamEvent::Delta { delta, .. } => match delta {
-                Delta::Text(t) => self.chunk(out, json!({"content": t}), None),
-                Delta::Reasoning(t) => self.chunk(out, json!({"reasoning_content": t}), None),
+                Delta::Text(t) => {
+                    let t = self.text.fragment(t);
+                    self.chunk(out, json!({ "content": t }), None)
+                }
+                Delta::Reasoning(t) => {
+                    let t = self.reasoning.fragment(t);
+                    self.chunk(out, json!({ "reasoning_content": t }), None)
+                }
                 Delta::Signature(_) => {}
                 Delta::ToolArguments(a) => {
                     let i = self.tool_index.unwrap_or(0);

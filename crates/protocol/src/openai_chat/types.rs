@@ -2,8 +2,9 @@
 //!
 //! Deserialisation is lenient where real providers deviate (protocols.md §6): ids may be integers
 //! (Poolside), tool arguments may be objects rather than JSON strings, reasoning arrives as
-//! `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter; a string or `{text|content}`),
-//! and message content may be a string or an array of parts.
+//! `reasoning_content` (DeepSeek, vLLM), `reasoning` (OpenRouter; a string or `{text|content}`) or
+//! `thinking` parts inside `content` (Mistral), and message content may be a string or an array of
+//! parts.
 
 use crate::wire::{ImageUrl, StringOr, lenient_string};
 use serde::Deserialize;
@@ -24,15 +25,53 @@ fn reasoning_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
-/// Message content: a string, or text parts joined (non-text parts are ignored).
-fn content_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<StringOr<ContentPart>>::deserialize(d)? {
-        None => None,
-        Some(StringOr::String(s)) => Some(s),
-        Some(StringOr::Items(parts)) => {
-            let texts: Vec<String> = parts.into_iter().filter_map(|p| p.text).collect();
-            Some(texts.join(""))
-        }
+/// A piece of an assistant message's `content` in a response or a stream delta, in the order
+/// the upstream sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentSegment {
+    /// Answer text: a string `content`, or a `text` part.
+    Text(String),
+    /// Reasoning sent inside `content`: Mistral's `thinking` part (Magistral, and Mistral models
+    /// with `reasoning_effort`), `{"type":"thinking","thinking":[{"type":"text","text":…}]}`
+    /// (docs.mistral.ai, "Reasoning"; `ThinkChunk` in Mistral's API specification).
+    Thinking(String),
+}
+
+/// A typed part of a response's `content` (`text`, Mistral's `thinking`; parts without text, such
+/// as Mistral's `reference`, carry nothing to forward).
+#[derive(Debug, Deserialize)]
+struct OutputPart {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    text: Option<String>,
+    /// Mistral: an array of `text` (and `reference`) chunks; accepted as a plain string too.
+    thinking: Option<StringOr<ThinkingPiece>>,
+}
+
+/// One chunk of a Mistral `thinking` part.
+#[derive(Debug, Deserialize)]
+struct ThinkingPiece {
+    #[serde(default, deserialize_with = "lenient_string")]
+    text: Option<String>,
+}
+
+/// Assistant content: a string, or typed parts in order (see [`ContentSegment`]).
+fn content_segments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ContentSegment>, D::Error> {
+    Ok(match Option::<StringOr<OutputPart>>::deserialize(d)? {
+        None => Vec::new(),
+        Some(StringOr::String(s)) => vec![ContentSegment::Text(s)],
+        Some(StringOr::Items(parts)) => parts
+            .into_iter()
+            .filter_map(|p| match (p.kind.as_deref(), p.thinking) {
+                (Some("thinking"), Some(StringOr::String(s))) => Some(ContentSegment::Thinking(s)),
+                (Some("thinking"), Some(StringOr::Items(pieces))) => Some(
+                    ContentSegment::Thinking(pieces.into_iter().filter_map(|t| t.text).collect()),
+                ),
+                (Some("thinking"), None) => p.text.map(ContentSegment::Thinking),
+                _ => p.text.map(ContentSegment::Text),
+            })
+            .collect(),
     })
 }
 
@@ -143,8 +182,8 @@ pub struct ResponseChoice {
 
 #[derive(Debug, Deserialize)]
 pub struct ResponseMessage {
-    #[serde(default, deserialize_with = "content_text")]
-    pub content: Option<String>,
+    #[serde(default, deserialize_with = "content_segments")]
+    pub content: Vec<ContentSegment>,
     #[serde(default, deserialize_with = "reasoning_text")]
     pub reasoning_content: Option<String>,
     #[serde(default, deserialize_with = "reasoning_text")]
@@ -171,8 +210,8 @@ pub struct ChunkChoice {
 
 #[derive(Debug, Deserialize, Default)]
 pub struct ChunkDelta {
-    #[serde(default, deserialize_with = "content_text")]
-    pub content: Option<String>,
+    #[serde(default, deserialize_with = "content_segments")]
+    pub content: Vec<ContentSegment>,
     #[serde(default, deserialize_with = "reasoning_text")]
     pub reasoning_content: Option<String>,
     #[serde(default, deserialize_with = "reasoning_text")]

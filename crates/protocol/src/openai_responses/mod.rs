@@ -17,7 +17,9 @@ pub mod types;
 pub mod upstream;
 
 pub use request::{Decoded, decode, decode_request};
-pub use response::{decode_error_message, decode_response, encode_error, encode_response};
+pub use response::{
+    decode_error_message, decode_response, encode_error, encode_response, error_status,
+};
 pub use stream::StreamEncoder;
 pub use stream_decode::StreamDecoder;
 pub use upstream::encode_request;

@@ -217,6 +217,11 @@ pub fn decode_response(body: &[u8], ctx: &ResponseContext) -> Result<Response, A
     let mut saw_tools = false;
     for item in w.output {
         if let Some(p) = output_item_part(item, ctx, content.len()) {
+            if let Part::ToolCall(c) = &p
+                && c.name.is_empty()
+            {
+                return Err(ApiError::nameless_tool_call(&c.id));
+            }
             saw_tools |= matches!(p, Part::ToolCall(_));
             content.push(p);
         }
@@ -320,13 +325,11 @@ pub fn reasoning_text(item: &InputItem) -> String {
 /// (it waits for the "try again in N s" of the message); anything else is `server_error`, which
 /// it retries.
 pub fn failure_code(e: &ApiError) -> &'static str {
-    let m = e.message.to_ascii_lowercase();
     match e.kind {
         ErrorKind::ContextLengthExceeded => "context_length_exceeded",
         _ if is_context_length_message(&e.message) => "context_length_exceeded",
-        ErrorKind::RateLimit if m.contains("quota") => "insufficient_quota",
+        ErrorKind::Billing => "insufficient_quota",
         ErrorKind::RateLimit => "rate_limit_exceeded",
-        ErrorKind::Permission if e.status == 402 || m.contains("quota") => "insufficient_quota",
         _ => "server_error",
     }
 }
@@ -337,25 +340,14 @@ pub fn error_from_wire(e: &WireError) -> ApiError {
         .message
         .clone()
         .unwrap_or_else(|| "upstream response failed".into());
-    let code = format!(
-        "{} {}",
-        e.code.as_deref().unwrap_or(""),
-        e.kind.as_deref().unwrap_or("")
-    );
-    let kind = if code.contains("context_length") || is_context_length_message(&message) {
-        ErrorKind::ContextLengthExceeded
-    } else if code.contains("insufficient_quota") {
-        ErrorKind::Permission
-    } else if code.contains("rate_limit") {
-        ErrorKind::RateLimit
-    } else if code.contains("overloaded") {
-        ErrorKind::Overloaded
-    } else if code.contains("invalid") {
-        ErrorKind::InvalidRequest
-    } else {
-        ErrorKind::Api
-    };
-    ApiError::new(kind, message)
+    let labels = [e.code.as_deref(), e.kind.as_deref()];
+    let labels: Vec<&str> = labels.into_iter().flatten().collect();
+    ApiError::new(crate::classify::classify(None, &labels, &message), message)
+}
+
+/// The HTTP status a Responses client gets for `e` (OpenAI's, as for Chat).
+pub fn error_status(e: &ApiError) -> u16 {
+    crate::openai_chat::response::error_status(e)
 }
 
 /// Encodes an error body, in OpenAI's shape (`{"error":{"message","type","param","code"}}`,

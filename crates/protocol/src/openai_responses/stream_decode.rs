@@ -181,6 +181,10 @@ impl StreamDecoder {
                 let custom = k == "custom_tool_call";
                 let n = self.next_index;
                 let call_id = w.call_id.or(w.id).unwrap_or_default();
+                if w.name.as_deref().is_none_or(str::is_empty) {
+                    self.fail(out, ApiError::nameless_tool_call(&call_id));
+                    return;
+                }
                 let block = BlockStart::ToolCall {
                     id: anthropic_tool_id(&call_id, || self.ctx.tool_id(n)),
                     name: self.ctx.tool_names.restore(w.name.as_deref().unwrap_or("")),
@@ -346,6 +350,9 @@ impl StreamDecoder {
                 if let Some(p) = output_item_part(w, &self.ctx, n) {
                     self.emit_part(p, out);
                 }
+                if self.finished {
+                    return;
+                }
             }
         }
         self.finished = true;
@@ -364,6 +371,9 @@ impl StreamDecoder {
         let (block, delta) = match p {
             Part::Text(t) => (BlockStart::Text, Delta::Text(t)),
             Part::Reasoning(r) => (BlockStart::Reasoning, Delta::Reasoning(r.text)),
+            Part::ToolCall(c) if c.name.is_empty() => {
+                return self.fail(out, ApiError::nameless_tool_call(&c.id));
+            }
             Part::ToolCall(c) => {
                 self.saw_tools = true;
                 let block = BlockStart::ToolCall {

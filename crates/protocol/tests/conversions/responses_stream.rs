@@ -271,9 +271,15 @@ fn error_codes_codex_acts_on() {
             "rate_limit_exceeded",
         ),
         (
-            ErrorKind::RateLimit,
+            ErrorKind::Billing,
             "You exceeded your current quota",
             "insufficient_quota",
+        ),
+        // Gemini words its per-minute limits so: only the kind says it is a used-up quota.
+        (
+            ErrorKind::RateLimit,
+            "You exceeded your current quota, please check your plan and billing details.",
+            "rate_limit_exceeded",
         ),
         (ErrorKind::Overloaded, "busy", "server_error"),
     ] {

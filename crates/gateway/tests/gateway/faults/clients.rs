@@ -78,7 +78,8 @@ impl Running {
 pub fn sse(bytes: &[u8]) -> Vec<SseEvent> {
     let mut p = SseParser::new();
     let mut out = Vec::new();
-    p.feed(bytes, &mut out).expect("events within the parser's bound");
+    p.feed(bytes, &mut out)
+        .expect("events within the parser's bound");
     assert!(
         bytes.ends_with(b"\n\n"),
         "ends at an event boundary: {}",
