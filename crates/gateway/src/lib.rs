@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod ids;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod registry;
 pub mod request_log;
 pub mod secrets;

@@ -401,7 +401,7 @@ mod tests {
             &HashMap::new(),
         );
         assert!(!reg.snapshot().is_registered("g"));
-        a.litellm_params.api_key = Some(crate::model::SecretString::new("k"));
+        a.litellm_params.api_key = crate::model::SecretString::new("k");
         reg.upsert(a, &HashMap::new()).unwrap();
         let s = reg.snapshot();
         let g = s.group("g").unwrap();

@@ -189,8 +189,9 @@ impl Upstream {
                     error: ApiError::new(
                         ErrorKind::Timeout,
                         format!(
-                            "upstream {} ({url}) did not answer within {} s",
+                            "upstream {} ({}) did not answer within {} s",
                             d.provider.name,
+                            d.shown_url(endpoint),
                             self.timeouts.first_byte.as_secs()
                         ),
                     ),
@@ -198,7 +199,7 @@ impl Upstream {
                     retry_after: None,
                 });
             }
-            Ok(Err(e)) => return Err(transport_error(d, url.as_str(), &e)),
+            Ok(Err(e)) => return Err(transport_error(d, &d.shown_url(endpoint), &e)),
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
@@ -215,6 +216,7 @@ impl Upstream {
     }
 }
 
+/// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
 fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
     let mut cause = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
@@ -222,6 +224,7 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
         cause = s.to_string();
         src = s.source();
     }
+    let cause = crate::redact::known(&cause, &d.secret_values()).into_owned();
     let (kind, hint) = if e.is_connect() {
         (
             ErrorKind::Unreachable,
@@ -246,7 +249,8 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
     }
 }
 
-/// The error for a non-2xx upstream answer: the upstream's status and message, named.
+/// The error for a non-2xx upstream answer: the upstream's status and message, named. What the
+/// upstream echoes of the deployment's credentials (its key, say) is redacted.
 pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
     let message = protocol::openai_chat::decode_error_message(body)
         .or_else(|| protocol::anthropic::decode_error_message(body))
@@ -255,6 +259,7 @@ pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
                 .trim()
                 .to_owned()
         });
+    let message = crate::redact::known(&message, &d.secret_values()).into_owned();
     if protocol::openai_chat::response::is_context_length_message(&message) {
         // Claude Code compacts the conversation when the message says the prompt is too long.
         return ApiError {
@@ -276,7 +281,8 @@ pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
         ),
         404 => format!(
             "; check the model id '{}' and api_base {}",
-            d.upstream_model, d.api_base
+            d.upstream_model,
+            d.shown_api_base()
         ),
         _ => String::new(),
     };

@@ -3,6 +3,7 @@
 
 mod admin;
 mod common;
+mod credentials;
 mod errors;
 mod messages_to_anthropic;
 mod messages_to_chat;
