@@ -68,7 +68,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(
-        "refusing to listen on {0} without a master key: clients from other hosts could use your provider keys"
+        "refusing to listen on {0} without a master key: clients from other hosts could use your provider keys; \
+         set master_key in config.yaml or AGENT_SHIM_MASTER_KEY, or listen on 127.0.0.1"
     )]
     NoKeyOnPublicAddress(SocketAddr),
 }

@@ -80,15 +80,21 @@ fn words(name: &str) -> Vec<String> {
 }
 
 /// One URL with its credentials replaced: `http://u:p@h/x?key=k` → `http://u:[redacted]@h/x?key=[redacted]`.
-/// Text without `://` is returned as is.
+/// A malformed URL is handled too (`u:p@h/v1`, `http//u:p@h`: what precedes an `@` in the
+/// host part is taken as userinfo). Text without credentials is returned as is.
 pub fn url(s: &str) -> Cow<'_, str> {
-    let Some(i) = s.find("://") else {
-        return Cow::Borrowed(s);
+    let authority_end = |from: usize| {
+        s[from..]
+            .find(['/', '?', '#'])
+            .map_or(s.len(), |j| from + j)
     };
-    let start = i + 3;
-    let end = s[start..]
-        .find(['/', '?', '#'])
-        .map_or(s.len(), |j| start + j);
+    let (start, end) = match s.find("://") {
+        Some(i) => (i + 3, authority_end(i + 3)),
+        None => match s.find('@') {
+            Some(at) => (s[..at].rfind('/').map_or(0, |j| j + 1), authority_end(at)),
+            None => (0, 0),
+        },
+    };
     let authority = &s[start..end];
     let mut changed = false;
     let mut out = String::with_capacity(s.len() + REDACTED.len());
@@ -282,6 +288,13 @@ mod tests {
         );
         assert!(matches!(url("https://h/v1"), Cow::Borrowed(_)));
         assert_eq!(url("not a url"), "not a url");
+        assert_eq!(url("u:pw@h:1/v1"), "u:[redacted]@h:1/v1");
+        assert_eq!(url("http//u:pw@h/v1"), "http//u:[redacted]@h/v1");
+        assert_eq!(
+            url("http://h/a@b"),
+            "http://h/a@b",
+            "an @ in the path is not userinfo"
+        );
         assert_eq!(
             urls_in("cannot reach http://u:p@h:1/v1/chat/completions: refused; or 'https://k@x'"),
             "cannot reach http://u:[redacted]@h:1/v1/chat/completions: refused; or 'https://[redacted]@x'"
