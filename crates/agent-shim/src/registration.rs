@@ -21,11 +21,23 @@ pub struct Target {
 }
 
 impl Target {
+    /// The URL as it may be shown (credentials redacted).
+    pub fn shown_url(&self) -> String {
+        gateway::redact::url(&self.url).into_owned()
+    }
+
     pub fn of(settings: &Settings) -> Result<Target> {
         match &settings.config.proxy {
             Some(p) => {
-                let key = match p.master_key.env_reference() {
-                    None => p.master_key.clone(),
+                let master_key = p.master_key.as_ref().ok_or_else(|| {
+                    CliError::usage(format!(
+                        "{}: proxy.master_key is missing or empty; set it to the LiteLLM proxy's master key \
+                         (a literal or os.environ/NAME)",
+                        settings.config_path.display()
+                    ))
+                })?;
+                let key = match master_key.env_reference() {
+                    None => master_key.clone(),
                     Some(var) => {
                         secrets::lookup(&settings.secrets_path(), var)?.ok_or_else(|| {
                             CliError::usage(format!(
@@ -50,9 +62,10 @@ impl Target {
     }
 }
 
-/// The definition as JSON for `/model/new`, with its key resolved when this process has it.
+/// The definition as JSON for `/model/new` (in full: [`ModelDefinition::to_wire`]), with its
+/// key resolved when this process has it.
 fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value> {
-    let mut body = serde_json::to_value(def).map_err(|e| CliError::failed(e.to_string()))?;
+    let mut body = def.to_wire();
     let params = &def.litellm_params;
     if let Some(argv) = &params.key_command {
         // Run here, where a password manager can prompt on the user's terminal.
@@ -65,14 +78,8 @@ fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value
         return Ok(body);
     }
     let var = match &params.api_key {
-        Some(k) => match k.env_reference() {
-            Some(v) => Some(v.to_owned()),
-            // A literal key: SecretString serialises redacted, so put the value back.
-            None => {
-                body["litellm_params"]["api_key"] = json!(k.expose());
-                None
-            }
-        },
+        // A literal key is in the wire form already.
+        Some(k) => k.env_reference().map(str::to_owned),
         None => def
             .provider_prefix()
             .and_then(gateway::providers::table::provider)
@@ -135,7 +142,11 @@ pub async fn register(
                 .send()
                 .await
                 .map_err(|e| {
-                    CliError::failed(format!("cannot register '{name}' at {}: {e}", target.url))
+                    CliError::failed(format!(
+                        "cannot register '{name}' at {}: {}",
+                        target.shown_url(),
+                        gateway::redact::urls_in(&e.to_string())
+                    ))
                 })?;
             let status = resp.status();
             let v: Value = resp.json().await.unwrap_or(Value::Null);
@@ -152,7 +163,7 @@ pub async fn register(
                 };
                 return Err(CliError::failed(format!(
                     "{} refused to register '{name}' ({status}): {msg}{hint}",
-                    target.url
+                    target.shown_url()
                 )));
             }
             let id = v["model_id"]
@@ -168,6 +179,7 @@ pub async fn register(
 /// The model names an external proxy already serves (`GET /model/info`).
 async fn served_models(client: &reqwest::Client, target: &Target) -> Result<Vec<String>> {
     let url = format!("{}/model/info", target.url);
+    let shown = gateway::redact::url(&url);
     let resp = client
         .get(&url)
         .bearer_auth(target.master_key.expose())
@@ -175,14 +187,15 @@ async fn served_models(client: &reqwest::Client, target: &Target) -> Result<Vec<
         .await
         .map_err(|e| {
             CliError::failed(format!(
-                "cannot reach the proxy at {url}: {e}; is it running?"
+                "cannot reach the proxy at {shown}: {}; is it running?",
+                gateway::redact::urls_in(&e.to_string())
             ))
         })?;
     let status = resp.status();
     let v: Value = resp.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
         return Err(CliError::failed(format!(
-            "{url} answered {status}: {}; check proxy.master_key in config.yaml",
+            "{shown} answered {status}: {}; check proxy.master_key in config.yaml",
             v["error"]["message"].as_str().unwrap_or("no message")
         )));
     }
@@ -215,9 +228,10 @@ pub async fn unregister(target: &Target, rows: &[ModelRow]) -> Result<()> {
                 .await;
             if let Err(e) = r {
                 tracing::warn!(
-                    "cannot unregister '{}' at {}: {e}",
+                    "cannot unregister '{}' at {}: {}",
                     row.model_name,
-                    target.url
+                    target.shown_url(),
+                    gateway::redact::urls_in(&e.to_string())
                 );
             }
         }

@@ -25,9 +25,14 @@ const QUOTE_BYTES: usize = 512;
 /// How long reading that quote may take.
 const QUOTE_WAIT: Duration = Duration::from_secs(2);
 
-/// `upstream <provider> (<url>)`, as errors name an upstream.
+/// `upstream <provider> (<url>)`, as errors name an upstream; the URL's credentials redacted
+/// ([`crate::redact::url`]).
 pub fn name(d: &Deployment, url: &reqwest::Url) -> String {
-    format!("upstream {} ({url})", d.provider.name)
+    format!(
+        "upstream {} ({})",
+        d.provider.name,
+        crate::redact::url(url.as_str())
+    )
 }
 
 /// The error for an answer that cannot be used: 502 in the client's protocol.

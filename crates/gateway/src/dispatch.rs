@@ -122,7 +122,8 @@ async fn try_generate(
                 Err(Failure::Client(e)) => return Err(e),
                 Err(Failure::Upstream(e)) => {
                     tracing::warn!(
-                        model = %req.model, provider = d.provider.name, attempt, error = %e.error.message,
+                        model = %req.model, provider = d.provider.name, attempt,
+                        error = %crate::redact::urls_in(&e.error.message),
                         "upstream attempt failed"
                     );
                     let wait = if e.retryable && attempt < retries {

@@ -61,10 +61,15 @@ impl ClientError {
     }
 }
 
+/// The body carries the message with any URL credentials redacted ([`crate::redact::urls_in`]):
+/// the last guard for messages that quote an upstream URL.
 impl IntoResponse for ClientError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = StatusCode::from_u16(self.protocol.error_status(&self.error))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let std::borrow::Cow::Owned(m) = crate::redact::urls_in(&self.error.message) {
+            self.error.message = m;
+        }
         let mut r = (status, self.protocol.error_body(&self.error)).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,

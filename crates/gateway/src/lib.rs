@@ -17,6 +17,7 @@ pub mod ids;
 pub mod inflight;
 pub mod model;
 pub mod providers;
+pub mod redact;
 pub mod registry;
 pub mod reload;
 pub mod request_log;
@@ -80,7 +81,8 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(
-        "refusing to listen on {0} without a master key: clients from other hosts could use your provider keys"
+        "refusing to listen on {0} without a master key: clients from other hosts could use your provider keys; \
+         set master_key in config.yaml or AGENT_SHIM_MASTER_KEY, or listen on 127.0.0.1"
     )]
     NoKeyOnPublicAddress(SocketAddr),
 }

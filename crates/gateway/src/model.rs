@@ -1,16 +1,23 @@
 //! Model definitions in LiteLLM's `model_list` schema (docs.litellm.ai "Proxy Config.yaml"), so a
 //! user's existing LiteLLM `config.yaml` loads as is, and the secret string type that keeps keys
 //! out of logs and output.
+//!
+//! Serialising a definition gives what may be *shown* (`/model/info`, `models show`): its
+//! credentials are redacted by [`crate::redact`], and so is its `Debug` output.
+//! [`ModelDefinition::to_wire`] gives the definition in full, for registering it elsewhere.
 
+use crate::redact;
+use serde::de::{Error as _, Unexpected};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// One `model_list` entry: what clients ask for (`model_name`) and where it goes (`litellm_params`).
 /// Several entries with one `model_name` are deployments of one model group.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct ModelDefinition {
     pub model_name: String,
     pub litellm_params: LitellmParams,
@@ -19,15 +26,24 @@ pub struct ModelDefinition {
 }
 
 /// `litellm_params`. Unknown LiteLLM keys are kept in `other` (and ignored) so configs written
-/// for LiteLLM load without edits.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// for LiteLLM load without edits. Serialised and `Debug`-printed redacted (module docs).
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct LitellmParams {
     /// `<provider>/<provider model id>`, e.g. `cerebras/gpt-oss-120b`.
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// May carry credentials (`http://user:password@host`); shown redacted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "shown_url"
+    )]
     pub api_base: Option<String>,
-    /// A literal key or `os.environ/NAME`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A literal key or `os.environ/NAME`; an empty value is no key (as if absent).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "SecretString::deserialize_optional"
+    )]
     pub api_key: Option<SecretString>,
     /// A command (argv, no shell) whose trimmed stdout is the key, e.g. a password manager's;
     /// it wins over `api_key` (agent-run's `key_command`).
@@ -45,8 +61,12 @@ pub struct LitellmParams {
     /// Output-token cap of this deployment; clients' `max_tokens` is clamped to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
-    /// Headers added to every upstream request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Headers added to every upstream request; their values are shown redacted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "shown_headers"
+    )]
     pub extra_headers: Option<BTreeMap<String, String>>,
     /// The wire API to use when the provider offers more than one (`chat`, `responses`,
     /// `anthropic`); default: the provider table's.
@@ -55,7 +75,9 @@ pub struct LitellmParams {
     /// Position among the deployments of its group (lower first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<u32>,
-    #[serde(flatten)]
+    /// Other LiteLLM parameters (`rpm`, `aws_secret_access_key`, …); shown through
+    /// [`redact::param`].
+    #[serde(flatten, serialize_with = "shown_params")]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -74,7 +96,7 @@ pub enum ApiMode {
 
 /// `model_info`: facts about the model. Both our per-million cost names and LiteLLM's per-token
 /// names are read.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Deployment id (LiteLLM's `model_info.id`); derived when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,7 +120,8 @@ pub struct ModelInfo {
     /// The model accepts a reasoning control (`reasoning_effort`, Anthropic `thinking`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supports_reasoning: Option<bool>,
-    #[serde(flatten)]
+    /// Other facts; shown through [`redact::param`] like unknown `litellm_params`.
+    #[serde(flatten, serialize_with = "shown_params")]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -108,21 +131,100 @@ impl ModelDefinition {
     pub fn provider_prefix(&self) -> Option<&str> {
         self.litellm_params.model.split_once('/').map(|(p, _)| p)
     }
+
+    /// The definition as LiteLLM's `/model/new` takes it, credentials in clear: a literal
+    /// `api_key`, `api_base`, `extra_headers`, and the other parameters as written (an
+    /// `os.environ/NAME` key stays a reference). For sending to a gateway, never for display.
+    pub fn to_wire(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or_else(|_| json!({}));
+        let p = &self.litellm_params;
+        let wire = &mut v["litellm_params"];
+        if let Some(b) = &p.api_base {
+            wire["api_base"] = json!(b);
+        }
+        if let Some(k) = &p.api_key {
+            wire["api_key"] = json!(k.expose());
+        }
+        if let Some(h) = &p.extra_headers {
+            wire["extra_headers"] = json!(h);
+        }
+        for (k, x) in &p.other {
+            wire[k] = x.clone();
+        }
+        for (k, x) in &self.model_info.other {
+            v["model_info"][k] = x.clone();
+        }
+        v
+    }
+}
+
+/// `Debug` shows what serialising shows: credentials redacted.
+macro_rules! debug_as_shown {
+    ($($t:ty),*) => {$(
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match serde_json::to_string(self) {
+                    Ok(s) => write!(f, "{}{s}", stringify!($t)),
+                    Err(_) => f.write_str(stringify!($t)),
+                }
+            }
+        }
+    )*};
+}
+debug_as_shown!(ModelDefinition, LitellmParams, ModelInfo);
+
+fn shown_url<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(u) => s.serialize_str(&redact::url(u)),
+        None => s.serialize_none(),
+    }
+}
+
+fn shown_headers<S: Serializer>(
+    v: &Option<BTreeMap<String, String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(h) => s.collect_map(h.keys().map(|k| (k, redact::REDACTED))),
+        None => s.serialize_none(),
+    }
+}
+
+fn shown_params<S: Serializer>(v: &BTreeMap<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(v.iter().map(|(k, x)| (k, redact::param(k, x))))
 }
 
 /// A string that may be a secret: `Debug` and `Display` never show it, and it serialises as
-/// `os.environ/NAME` when it is a reference, else as `[redacted]`.
+/// `os.environ/NAME` when it is a reference, else as `[redacted]`. Never empty: an empty or
+/// all-blank value is no key, so no code path can hold (or accept) an empty key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(Arc<str>);
 
 impl SecretString {
-    pub fn new(s: impl Into<Arc<str>>) -> SecretString {
-        SecretString(s.into())
+    /// The value without surrounding whitespace (HTTP trims it from header values anyway), or
+    /// `None` when nothing is left: an empty key is no key.
+    pub fn new(s: impl AsRef<str>) -> Option<SecretString> {
+        let s = s.as_ref().trim();
+        (!s.is_empty()).then(|| SecretString(Arc::from(s)))
     }
 
     /// The secret itself, for the one place that needs it (an upstream request header).
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `presented` is this secret, compared in constant time (`subtle`): the time taken
+    /// does not tell how much of it matched. An empty `presented` never matches.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+
+    /// For `Option<SecretString>` fields (`#[serde(deserialize_with = …)]`): an empty or blank
+    /// value reads as absent, as LiteLLM (Python) treats an empty string.
+    pub fn deserialize_optional<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretString>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.and_then(SecretString::new))
     }
 
     /// `Some(NAME)` when the value is a reference `os.environ/NAME`.
@@ -151,9 +253,14 @@ impl Serialize for SecretString {
     }
 }
 
+/// An empty or blank value is an error: a required key cannot be empty (optional keys use
+/// [`SecretString::deserialize_optional`]).
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(SecretString::new(String::deserialize(d)?))
+        let s = String::deserialize(d)?;
+        SecretString::new(&s).ok_or_else(|| {
+            D::Error::invalid_value(Unexpected::Str(&s), &"a key (a literal or os.environ/NAME)")
+        })
     }
 }
 
@@ -163,10 +270,10 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let s = SecretString::new("sk-live-123");
+        let s = SecretString::new("sk-live-123").unwrap();
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"[redacted]\"");
-        let r = SecretString::new("os.environ/GROQ_API_KEY");
+        let r = SecretString::new("os.environ/GROQ_API_KEY").unwrap();
         assert_eq!(r.env_reference(), Some("GROQ_API_KEY"));
         assert_eq!(format!("{r:?}"), "os.environ/GROQ_API_KEY");
     }
@@ -183,5 +290,54 @@ mod tests {
         assert!(d.litellm_params.other.contains_key("rpm"));
         let shown = serde_json::to_string(&d).unwrap();
         assert!(!shown.contains("\"k\""), "{shown}");
+    }
+
+    #[test]
+    fn empty_master_key_is_no_key() {
+        for blank in ["", " ", "\t\n"] {
+            assert!(SecretString::new(blank).is_none(), "{blank:?}");
+        }
+        let k = SecretString::new(" sk-1 \n").unwrap();
+        assert_eq!(k.expose(), "sk-1");
+        assert!(k.matches("sk-1") && !k.matches("") && !k.matches("sk-") && !k.matches("sk-2"));
+        // Required keys refuse an empty value; optional ones read it as absent.
+        let e = serde_json::from_str::<SecretString>("\" \"").unwrap_err();
+        assert!(e.to_string().contains("expected a key"), "{e}");
+        let p: LitellmParams =
+            serde_json::from_str(r#"{"model": "groq/x", "api_key": "  "}"#).unwrap();
+        assert!(p.api_key.is_none());
+    }
+
+    #[test]
+    fn definitions_show_and_debug_without_credentials() {
+        let d: ModelDefinition = serde_json::from_value(json!({
+            "model_name": "m",
+            "litellm_params": {
+                "model": "bedrock/x", "api_base": "http://u:PASS-1@h/v1", "api_key": "KEY-2",
+                "extra_headers": {"X-Auth": "HDR-3"}, "aws_secret_access_key": "AWS-4",
+                "aws_region_name": "eu-west-1", "rpm": 5
+            },
+            "model_info": {"custom_token": "INFO-5"}
+        }))
+        .unwrap();
+        let planted = ["PASS-1", "KEY-2", "HDR-3", "AWS-4", "INFO-5"];
+        for shown in [serde_json::to_string(&d).unwrap(), format!("{d:?}")] {
+            for p in planted {
+                assert!(!shown.contains(p), "{p} in {shown}");
+            }
+            assert!(
+                shown.contains("eu-west-1") && shown.contains("X-Auth"),
+                "{shown}"
+            );
+        }
+        let wire = d.to_wire().to_string();
+        for p in planted {
+            assert!(wire.contains(p), "{p} missing from {wire}");
+        }
+        let back: ModelDefinition = serde_json::from_value(d.to_wire()).unwrap();
+        assert_eq!(
+            back.litellm_params.api_base.as_deref(),
+            Some("http://u:PASS-1@h/v1")
+        );
     }
 }

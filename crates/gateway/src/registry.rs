@@ -499,7 +499,7 @@ mod tests {
             &HashMap::new(),
         );
         assert!(!reg.snapshot().is_registered("g"));
-        a.litellm_params.api_key = Some(crate::model::SecretString::new("k"));
+        a.litellm_params.api_key = crate::model::SecretString::new("k");
         reg.upsert(a, &HashMap::new()).unwrap();
         let s = reg.snapshot();
         let g = s.group("g").unwrap();
@@ -526,7 +526,7 @@ mod tests {
     #[test]
     fn a_reload_replaces_definitions_and_keeps_leases_and_given_keys() {
         let mut x = def("x", "openai/x");
-        x.litellm_params.api_key = Some(crate::model::SecretString::new("os.environ/NOPE"));
+        x.litellm_params.api_key = crate::model::SecretString::new("os.environ/NOPE");
         let (reg, _) = Registry::new(
             vec![x.clone(), def("y", "openai/y")],
             HashMap::new(),
@@ -537,7 +537,7 @@ mod tests {
         let given = reg.snapshot().group("x").unwrap()[0].id.clone();
         // `enter` registers x with the key from the user's shell, and an admin-only group.
         let mut with_key = x.clone();
-        with_key.litellm_params.api_key = Some(crate::model::SecretString::new("sk-shell"));
+        with_key.litellm_params.api_key = crate::model::SecretString::new("sk-shell");
         reg.upsert(with_key, &HashMap::new()).unwrap();
         reg.upsert(def("admin-only", "openai/z"), &HashMap::new())
             .unwrap();

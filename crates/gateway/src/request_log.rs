@@ -65,7 +65,7 @@ impl Drop for RequestLog {
             latency_ms = self.start.elapsed().as_secs_f64() * 1e3,
             ttfb_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3),
             dropped = %self.dropped,
-            error = self.error.as_deref().unwrap_or(""),
+            error = %crate::redact::urls_in(self.error.as_deref().unwrap_or("")),
             "request"
         );
     }

@@ -4,7 +4,8 @@
 use crate::model::SecretString;
 use std::collections::HashMap;
 
-/// A lookup of secret values by variable name. Implementations must not log values.
+/// A lookup of secret values by variable name. Implementations must not log values. An empty
+/// or blank value is no value ([`SecretString`] cannot hold one).
 pub trait SecretSource: Send + Sync {
     /// The value of `name`, or `None` when it is not set anywhere.
     fn get(&self, name: &str) -> Option<SecretString>;
@@ -16,16 +17,13 @@ pub struct EnvSecrets;
 
 impl SecretSource for EnvSecrets {
     fn get(&self, name: &str) -> Option<SecretString> {
-        std::env::var(name)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(SecretString::new)
+        std::env::var(name).ok().and_then(SecretString::new)
     }
 }
 
 impl SecretSource for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<SecretString> {
-        HashMap::get(self, name).map(|v| SecretString::new(v.as_str()))
+        HashMap::get(self, name).and_then(SecretString::new)
     }
 }
 
@@ -69,11 +67,7 @@ pub fn run_key_command(argv: &[String], interactive: bool) -> Result<SecretStrin
     }
     let key = String::from_utf8(out.stdout)
         .map_err(|_| format!("key_command `{program}` printed non-UTF-8 output"))?;
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(format!("key_command `{program}` printed nothing"));
-    }
-    Ok(SecretString::new(key))
+    SecretString::new(key).ok_or_else(|| format!("key_command `{program}` printed nothing"))
 }
 
 #[cfg(test)]

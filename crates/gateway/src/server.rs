@@ -97,8 +97,10 @@ pub(crate) fn protocol_of(path: &str) -> ClientProtocol {
     }
 }
 
-/// The keys a client presented: `x-api-key` and `Authorization: Bearer`. Claude Code sends both
-/// when `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` are both set.
+/// The keys a client presented: `x-api-key` and `Authorization: Bearer <key>`. Claude Code sends
+/// both when `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` are both set. An empty value, a
+/// header that is not valid text, a scheme other than `Bearer` or a bearer without a key
+/// presents nothing.
 fn presented_keys(h: &HeaderMap) -> impl Iterator<Item = &str> {
     let api_key = h
         .get("x-api-key")
@@ -107,18 +109,10 @@ fn presented_keys(h: &HeaderMap) -> impl Iterator<Item = &str> {
     let bearer = h
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|a| a.split_once(' '))
+        .and_then(|a| a.trim().split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, k)| k.trim());
-    api_key.into_iter().chain(bearer)
-}
-
-/// Compares in time independent of where the strings differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    api_key.into_iter().chain(bearer).filter(|k| !k.is_empty())
 }
 
 async fn require_master_key(
@@ -127,8 +121,8 @@ async fn require_master_key(
     next: Next,
 ) -> Response {
     if let Some(key) = &gw.master_key {
-        let ok = presented_keys(req.headers())
-            .any(|k| constant_time_eq(k.as_bytes(), key.expose().as_bytes()));
+        // The key cannot be empty (`SecretString`), and `matches` compares in constant time.
+        let ok = presented_keys(req.headers()).any(|k| key.matches(k));
         if !ok {
             let what = if presented_keys(req.headers()).next().is_some() {
                 "is not the gateway's master key"
@@ -165,10 +159,22 @@ mod tests {
         assert_eq!(presented_keys(&h).collect::<Vec<_>>(), ["sk-1"]);
         h.insert("x-api-key", HeaderValue::from_static("sk-2"));
         assert_eq!(presented_keys(&h).collect::<Vec<_>>(), ["sk-2", "sk-1"]);
-        assert!(
-            constant_time_eq(b"abc", b"abc")
-                && !constant_time_eq(b"abc", b"abd")
-                && !constant_time_eq(b"a", b"ab")
-        );
+    }
+
+    #[test]
+    fn empty_or_malformed_credential_headers_present_no_key() {
+        for (api_key, auth) in [
+            ("", "Bearer"),
+            (" ", "Bearer "),
+            ("", "Bearer   "),
+            ("", "Basic sk-1"),
+            ("", "sk-1"),
+            ("", "Token sk-1"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("x-api-key", HeaderValue::from_str(api_key).unwrap());
+            h.insert(header::AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+            assert_eq!(presented_keys(&h).count(), 0, "{api_key:?} {auth:?}");
+        }
     }
 }

@@ -218,13 +218,14 @@ impl Upstream {
                 return Err(UpstreamError::transient(ApiError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "upstream {} ({url}) did not answer within {} s (router_settings.timeout)",
+                        "upstream {} ({}) did not answer within {} s (router_settings.timeout)",
                         d.provider.name,
+                        d.shown_url(endpoint),
                         self.timeouts.first_byte.as_secs_f64()
                     ),
                 )));
             }
-            Ok(Err(e)) => return Err(transport_error(d, url.as_str(), &e)),
+            Ok(Err(e)) => return Err(transport_error(d, &d.shown_url(endpoint), &e)),
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
@@ -250,6 +251,7 @@ impl Upstream {
     }
 }
 
+/// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
 fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
     let mut cause = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
@@ -257,6 +259,7 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
         cause = s.to_string();
         src = s.source();
     }
+    let cause = crate::redact::known(&cause, &d.secret_values()).into_owned();
     let (kind, what, hint) = if e.is_connect() {
         (
             ErrorKind::Unreachable,
@@ -288,13 +291,15 @@ fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamErr
 }
 
 /// The error for a non-2xx upstream answer: its kind and status as
-/// [`protocol::classify::upstream_error`] reads them, and the upstream's message, named.
+/// [`protocol::classify::upstream_error`] reads them, and the upstream's message, named. What the
+/// upstream echoes of the deployment's credentials (its key, say) is redacted.
 pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
     let ApiError {
         kind,
         status: client_status,
         message,
     } = protocol::classify::upstream_error(status, body);
+    let message = crate::redact::known(&message, &d.secret_values()).into_owned();
     if kind == ErrorKind::ContextLengthExceeded {
         // Claude Code compacts the conversation when the message says the prompt is too long.
         return ApiError {
@@ -324,7 +329,8 @@ pub fn status_error(d: &Deployment, status: u16, body: &[u8]) -> ApiError {
         ),
         ErrorKind::NotFound => format!(
             "; check the model id '{}' and api_base {}",
-            d.upstream_model, d.api_base
+            d.upstream_model,
+            d.shown_api_base()
         ),
         _ => String::new(),
     };

@@ -1,5 +1,7 @@
-//! Claude Code: the environment, plus `--settings` carrying the same `env`, because a user
-//! `settings.json` `env` block otherwise beats the shell (agents.md §1 "Precedence").
+//! Claude Code: the environment, plus `--settings <file>` carrying the same `env`, because a user
+//! `settings.json` `env` block otherwise beats the shell (agents.md §1 "Precedence"). The file
+//! holds the key, so it is written 0600 in the launch's private directory, never passed inline
+//! (an inline `--settings '{…}'` shows the key to every local user in `ps`).
 
 use super::{Launch, Prepared};
 use crate::error::Result;
@@ -47,8 +49,11 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
         env_vars::ANTHROPIC_API_KEY.into(),
         serde_json::Value::String(String::new()),
     );
-    p.args.push("--settings".into());
-    p.args
-        .push(serde_json::json!({ "env": env }).to_string().into());
+    if let Some(dir) = l.private_dir {
+        let path = dir.join("claude-settings.json");
+        super::write_generated(&path, &serde_json::json!({ "env": env }).to_string())?;
+        p.args.push("--settings".into());
+        p.args.push(path.into_os_string());
+    }
     Ok(())
 }

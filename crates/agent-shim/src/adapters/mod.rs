@@ -1,6 +1,10 @@
 //! Agent adapters (DESIGN.md §4.5): each turns (endpoint, key, profile, model) into one agent's own
 //! configuration for one launch — environment, leading arguments, generated files under the state
 //! dir — without changing the user's files. Chosen by the command's name, or `--agent`.
+//!
+//! No key ever goes on the agent's command line (any local user can read it in `ps` or
+//! `/proc/<pid>/cmdline`): keys go in the environment (readable only by the user), or in a 0600
+//! file in the launch's private directory ([`private_dir`]) whose path is passed instead.
 
 mod claude;
 pub use claude::CLAUDE_VARS;
@@ -83,8 +87,8 @@ impl Agent {
 }
 
 /// Where the agent sends its requests: the gateway (which speaks every protocol) or, with
-/// `--direct`, the provider itself.
-#[derive(Debug, Clone)]
+/// `--direct`, the provider itself. `Debug` shows neither the key nor URL credentials.
+#[derive(Clone)]
 pub struct Endpoint {
     /// Root URL, without `/v1` (Anthropic clients append `/v1/messages`).
     pub root: String,
@@ -98,6 +102,24 @@ pub struct Endpoint {
     /// Model ids to give the agent, by the profile's model names (the provider's own ids when
     /// direct; the gateway's model names otherwise).
     pub model_ids: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = if self.key.is_empty() {
+            ""
+        } else {
+            gateway::redact::REDACTED
+        };
+        f.debug_struct("Endpoint")
+            .field("root", &gateway::redact::url(&self.root))
+            .field("openai_base", &gateway::redact::url(&self.openai_base))
+            .field("key", &key)
+            .field("protocol", &self.protocol)
+            .field("provider", &self.provider)
+            .field("model_ids", &self.model_ids)
+            .finish()
+    }
 }
 
 impl Endpoint {
@@ -119,6 +141,9 @@ pub struct Launch<'a> {
     pub model: String,
     /// Where generated configuration goes.
     pub state_dir: &'a Path,
+    /// The launch's private directory ([`private_dir`]) for files that hold keys; `None` when
+    /// nothing is launched (`agent-shim env`), and then no such file is written.
+    pub private_dir: Option<&'a Path>,
 }
 
 impl Launch<'_> {
@@ -160,6 +185,51 @@ impl Launch<'_> {
             .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
         Ok(dir)
     }
+}
+
+/// The subdirectory of the state dir holding each launch's private directory.
+const LAUNCHES: &str = "launches";
+
+/// Creates the private directory of the launch this process is about to become (`with` execs
+/// the agent, so the agent keeps this process's id): `<state dir>/launches/<pid>`, mode 0700,
+/// emptied of an earlier launch's files. Directories of launches whose process has ended are
+/// removed on the way. Errors name the directory.
+pub fn private_dir(state_dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let root = state_dir.join(LAUNCHES);
+    let fail = |p: &Path, e: std::io::Error| {
+        CliError::failed(format!("cannot create {}: {e}", p.display()))
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&root)
+        .map_err(|e| fail(&root, e))?;
+    if let Ok(entries) = std::fs::read_dir(&root) {
+        for entry in entries.flatten() {
+            let ended = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+                .and_then(rustix::process::Pid::from_raw)
+                .is_some_and(|pid| {
+                    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+                });
+            if ended {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = root.join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| fail(&dir, e))?;
+    // The mode given at creation is masked by the umask; make sure of it.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| fail(&dir, e))?;
+    Ok(dir)
 }
 
 /// What to change about the agent's process.
@@ -271,7 +341,8 @@ fn read_user_json(path: &Path) -> Result<serde_json::Value> {
     }
 }
 
-/// Writes a generated file (mode 0600: it may name key variables, never holds keys).
+/// Writes a generated file, mode 0600 (it may name key variables; only files in the launch's
+/// private directory hold keys).
 fn write_generated(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

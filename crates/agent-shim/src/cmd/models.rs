@@ -59,6 +59,7 @@ fn show(name: &str) -> Result<ExitCode> {
         return Err(unknown_model(name, &models));
     }
     for m in group {
+        // Serialising a definition redacts its credentials (`gateway::redact`).
         let mut v = serde_json::to_value(&m.item).unwrap_or(Value::Null);
         v["source"] = json!(m.source.to_string());
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -160,7 +161,12 @@ fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
 async fn outcome(
     resp: reqwest::Result<reqwest::Response>,
 ) -> std::result::Result<(String, u64, u64), String> {
-    let resp = resp.map_err(|e| format!("the gateway did not answer: {e}"))?;
+    let resp = resp.map_err(|e| {
+        format!(
+            "the gateway did not answer: {}",
+            gateway::redact::urls_in(&e.to_string())
+        )
+    })?;
     let status = resp.status();
     let body: Value = resp
         .json()

@@ -53,13 +53,22 @@ pub fn run(action: ProfilesAction) -> Result<ExitCode> {
                     println!(
                         "{tier:8} {m}  →  {}  {}  key {key}  ({})",
                         params.model,
-                        params.api_base.as_deref().unwrap_or("default endpoint"),
+                        params
+                            .api_base
+                            .as_deref()
+                            .map_or("default endpoint".into(), gateway::redact::url),
                         d.source
                     );
                 }
             }
             for (k, v) in &p.item.env {
-                println!("env      {k}={v}");
+                // A value named like a secret is one; a URL may carry credentials.
+                let shown = if gateway::redact::is_secret_name(k) {
+                    gateway::redact::REDACTED.into()
+                } else {
+                    gateway::redact::urls_in(v)
+                };
+                println!("env      {k}={shown}");
             }
         }
         ProfilesAction::Install => install(&settings)?,

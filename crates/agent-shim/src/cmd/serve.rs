@@ -108,7 +108,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let gw = Gateway::bind(addr, config).await.map_err(|e| CliError::failed(e.to_string()))?;
+        let gw = Gateway::bind(addr, config).await.map_err(|e| match e {
+            // A configuration the user must change: exit code 2.
+            gateway::StartError::NoKeyOnPublicAddress(_) => CliError::usage(e.to_string()),
+            gateway::StartError::Bind { .. } => CliError::failed(e.to_string()),
+        })?;
         for e in &gw.definition_errors {
             tracing::warn!("not serving {e}");
         }

@@ -18,7 +18,7 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
     let now = now_ms();
     let target = Target::of(&settings)?;
     let gateway = if target.external {
-        json!({"external": true, "url": target.url})
+        json!({"external": true, "url": target.shown_url()})
     } else {
         match daemon::block_on(daemon::probe(&settings)) {
             Probe::Ours(h) | Probe::OursOtherVersion(h) => json!({

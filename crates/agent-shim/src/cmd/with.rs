@@ -82,7 +82,7 @@ pub fn launch(
             "agent-shim: {} talks to {} directly ({}), without the gateway",
             agent.name(),
             e.provider,
-            e.root
+            gateway::redact::url(&e.root)
         );
         e
     } else {
@@ -105,6 +105,7 @@ pub fn launch(
         }
         through(&target, agent)
     };
+    let private = adapters::private_dir(&settings.state_dir)?;
     let launch = Launch {
         agent,
         profile_name,
@@ -113,8 +114,15 @@ pub fn launch(
         models: &models,
         model,
         state_dir: &settings.state_dir,
+        private_dir: Some(&private),
     };
-    let prepared = adapters::prepare(&launch)?;
+    let prepared = match adapters::prepare(&launch) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&private);
+            return Err(e);
+        }
+    };
     let mut cmd = Command::new(program);
     cmd.args(&prepared.args).args(rest);
     for name in &prepared.env_remove {
@@ -122,6 +130,7 @@ pub fn launch(
     }
     cmd.envs(prepared.env.iter().map(|(k, v)| (k, v)));
     let err = cmd.exec();
+    let _ = std::fs::remove_dir_all(&private);
     let shown = program.to_string_lossy();
     Err(match err.kind() {
         std::io::ErrorKind::NotFound => CliError::with_code(
@@ -234,9 +243,9 @@ fn direct_endpoint(
     {
         return Err(CliError::usage(format!(
             "--direct: profile '{profile_name}' mixes endpoints ({} for {}, {} for {name}); one agent can reach only one",
-            first.api_base,
+            first.shown_api_base(),
             first.model_name(),
-            d.api_base
+            d.shown_api_base()
         )));
     }
     let key = match &first.key {

@@ -14,7 +14,8 @@ use std::net::IpAddr;
 pub struct ConfigFile {
     pub host: Option<IpAddr>,
     pub port: Option<u16>,
-    /// A literal key or `os.environ/NAME`.
+    /// A literal key or `os.environ/NAME`; an empty or blank value is no key (one is generated).
+    #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
     // Read by the usage log (not used yet: usage is logged to the gateway log).
     #[allow(dead_code)]
@@ -49,14 +50,25 @@ pub struct ConfigFile {
     pub _guardrails: Option<IgnoredAny>,
 }
 
-/// `proxy:` — a LiteLLM proxy the user keeps running.
-#[derive(Debug, Deserialize)]
+/// `proxy:` — a LiteLLM proxy the user keeps running. `Debug` redacts the URL's credentials.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalProxy {
-    /// Its base URL, e.g. `http://127.0.0.1:4000`.
+    /// Its base URL, e.g. `http://127.0.0.1:4000`; show it through [`gateway::redact::url`].
     pub url: String,
-    /// Its master key (a literal or `os.environ/NAME`).
-    pub master_key: SecretString,
+    /// Its master key (a literal or `os.environ/NAME`); an empty or blank value is no key, which
+    /// [`crate::registration::Target::of`] refuses.
+    #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
+    pub master_key: Option<SecretString>,
+}
+
+impl std::fmt::Debug for ExternalProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalProxy")
+            .field("url", &gateway::redact::url(&self.url))
+            .field("master_key", &self.master_key)
+            .finish()
+    }
 }
 
 /// LiteLLM's `router_settings`; keys other than these are accepted and ignored.
@@ -74,6 +86,8 @@ pub struct RouterSettingsFile {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct GeneralSettings {
+    /// As `master_key` at the top level: empty or blank is no key.
+    #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
     #[allow(dead_code)]
     pub database_url: Option<String>,
@@ -119,5 +133,27 @@ router_settings:
         assert_eq!(c.model_list.len(), 1);
         assert_eq!(c.master_key().unwrap().expose(), "sk-1234");
         assert_eq!(c.router_settings.unwrap().num_retries, Some(3));
+    }
+
+    #[test]
+    fn empty_master_key_is_no_key() {
+        for text in [
+            "master_key: \"\"\n",
+            "master_key: \"  \"\n",
+            "master_key:\n",
+            "general_settings:\n  master_key: \"\"\n",
+            "master_key: \" \"\ngeneral_settings:\n  master_key: \"\"\n",
+        ] {
+            let c: ConfigFile = crate::settings::yaml::parse(text, "config.yaml").unwrap();
+            assert!(c.master_key().is_none(), "{text:?}");
+        }
+        let c: ConfigFile = crate::settings::yaml::parse(
+            "proxy:\n  url: http://u:PW@h:4000\n  master_key: \"\"\n",
+            "config.yaml",
+        )
+        .unwrap();
+        let p = c.proxy.unwrap();
+        assert!(p.master_key.is_none());
+        assert!(!format!("{p:?}").contains("PW"), "{p:?}");
     }
 }

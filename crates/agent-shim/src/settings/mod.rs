@@ -7,6 +7,8 @@
 //! - directories: `AGENT_SHIM_CONFIG_DIR` / `AGENT_SHIM_STATE_DIR` > XDG defaults;
 //! - master key: config.yaml `master_key` (or LiteLLM `general_settings.master_key`) >
 //!   `AGENT_SHIM_MASTER_KEY` > `.secrets` > a new random key written to `.secrets` on first use.
+//!   An empty or blank value anywhere is unset ([`SecretString`] cannot hold one), so the gateway
+//!   never runs with an empty key.
 //!
 //! Loading has no side effects: reading settings never creates a file.
 

@@ -49,20 +49,19 @@ pub fn read(path: &Path) -> Result<BTreeMap<String, String>> {
         .collect())
 }
 
-/// `name` from the environment, else from the file.
+/// `name` from the environment, else from the file. An empty or blank value is unset (in
+/// either place).
 pub fn lookup(path: &Path, name: &str) -> Result<Option<SecretString>> {
-    if let Some(v) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
-        return Ok(Some(SecretString::new(v)));
+    if let Some(v) = std::env::var(name).ok().and_then(SecretString::new) {
+        return Ok(Some(v));
     }
-    Ok(read(path)?
-        .remove(name)
-        .filter(|v| !v.is_empty())
-        .map(SecretString::new))
+    Ok(read(path)?.remove(name).and_then(SecretString::new))
 }
 
 /// The master key: `AGENT_SHIM_MASTER_KEY` from the environment or the file, else a new random
-/// `sk-shim-…` key saved to the file (created 0600) and returned. Concurrent first runs agree on
-/// one key: the check and the write happen under the file's lock.
+/// `sk-shim-…` key saved to the file (created 0600) and returned. An empty or blank value counts
+/// as unset, so it is replaced by a generated key. Concurrent first runs agree on one key: the
+/// check and the write happen under the file's lock.
 pub fn master_key(path: &Path) -> Result<SecretString> {
     if let Some(k) = lookup(path, env_vars::MASTER_KEY)? {
         return Ok(k);
@@ -78,7 +77,7 @@ pub fn master_key(path: &Path) -> Result<SecretString> {
         .collect();
     let key = format!("sk-shim-{key}");
     set_locked(path, env_vars::MASTER_KEY, &key)?;
-    Ok(SecretString::new(key))
+    SecretString::new(key).ok_or_else(|| CliError::failed("the generated master key is empty"))
 }
 
 /// An exclusive lock on `<path>.lock`, held until dropped, so read-modify-writes of the file from
@@ -221,8 +220,8 @@ impl FileSecrets {
 
 impl SecretSource for FileSecrets {
     fn get(&self, name: &str) -> Option<SecretString> {
-        if let Some(v) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
-            return Some(SecretString::new(v));
+        if let Some(v) = std::env::var(name).ok().and_then(SecretString::new) {
+            return Some(v);
         }
         let mtime = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
@@ -240,7 +239,7 @@ impl SecretSource for FileSecrets {
         cache
             .as_ref()
             .and_then(|(_, m)| m.get(name))
-            .map(|v| SecretString::new(v.as_str()))
+            .and_then(SecretString::new)
     }
 }
 
@@ -295,5 +294,17 @@ mod tests {
         let b = master_key(&p).unwrap();
         assert!(a.expose().starts_with("sk-shim-") && a.expose().len() == 48);
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn empty_master_key_in_secrets_is_replaced_by_a_generated_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".secrets");
+        set(&p, env_vars::MASTER_KEY, "  ").unwrap();
+        let k = master_key(&p).unwrap();
+        assert!(k.expose().starts_with("sk-shim-"), "a key is generated");
+        assert_eq!(read(&p).unwrap()[env_vars::MASTER_KEY], k.expose());
+        set(&p, "GROQ_API_KEY", "").unwrap();
+        assert!(FileSecrets::new(p.clone()).get("GROQ_API_KEY").is_none());
     }
 }

@@ -4,9 +4,11 @@
 mod agent_configs;
 mod agents_e2e;
 mod claude_e2e;
+mod cmdline_secrets;
 mod common;
 mod concurrency;
 mod config_errors;
+mod credentials;
 mod env_cmd;
 mod external_proxy;
 mod handshake;

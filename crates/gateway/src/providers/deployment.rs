@@ -51,8 +51,8 @@ pub enum Origin {
     Admin,
 }
 
-/// A model definition ready to serve.
-#[derive(Debug)]
+/// A model definition ready to serve. Its `Debug` output redacts credentials (the URL's, the
+/// key, header values) as [`crate::redact`] does.
 pub struct Deployment {
     /// `model_info.id`, else derived from the model name, provider model and endpoint, so that
     /// re-registering the same deployment (say, with a key) replaces it.
@@ -62,7 +62,8 @@ pub struct Deployment {
     pub provider: &'static ProviderInfo,
     /// The id the upstream expects (after the provider prefix).
     pub upstream_model: String,
-    /// Base URL without a trailing `/`.
+    /// Base URL without a trailing `/`. It may carry credentials (`user:password@`): show it
+    /// through [`crate::redact::url`].
     pub api_base: String,
     pub key: ApiKey,
     /// Variable named in errors about the key.
@@ -153,7 +154,7 @@ impl Deployment {
         let key_ref = params.api_key.clone().or_else(|| {
             provider
                 .key_env
-                .map(|v| SecretString::new(format!("os.environ/{v}")))
+                .and_then(|v| SecretString::new(format!("os.environ/{v}")))
         });
         let key_var = key_ref
             .as_ref()
@@ -179,11 +180,13 @@ impl Deployment {
         for (k, v) in params.extra_headers.iter().flatten() {
             let name = http::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| err(format!("extra_headers: '{k}' is not a valid header name")))?;
-            let value = http::HeaderValue::from_str(v).map_err(|_| {
+            let mut value = http::HeaderValue::from_str(v).map_err(|_| {
                 err(format!(
                     "extra_headers: the value of '{k}' is not a valid header value"
                 ))
             })?;
+            // Not printed by `Debug`, and not indexed by HTTP/2 header compression.
+            value.set_sensitive(true);
             extra_headers.push((name, value));
         }
         let cap = params
@@ -269,10 +272,11 @@ impl Deployment {
                 .enumerate()
             {
                 let text = d.endpoint(e);
+                let shown = crate::redact::url(&text);
                 let bad = |why: String| DefinitionError {
                     model_name: d.definition.model_name.clone(),
                     reason: format!(
-                        "litellm_params.api_base gives the upstream URL '{text}', {why}; \
+                        "litellm_params.api_base gives the upstream URL '{shown}', {why}; \
                          write it in full, e.g. http://localhost:8000/v1"
                     ),
                 };
@@ -317,6 +321,37 @@ impl Deployment {
         &self.definition.model_name
     }
 
+    /// An upstream endpoint's URL as it may be shown (in errors and logs): credentials redacted.
+    pub fn shown_url(&self, e: Endpoint) -> String {
+        crate::redact::url(self.url(e).as_str()).into_owned()
+    }
+
+    /// `api_base` as it may be shown.
+    pub fn shown_api_base(&self) -> String {
+        crate::redact::url(&self.api_base).into_owned()
+    }
+
+    /// The secret values this deployment sends (its key, header values, the URL's password),
+    /// for [`crate::redact::known`] to remove from what an upstream answers.
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let ApiKey::Value(k) = &self.key {
+            out.push(k.expose());
+        }
+        out.extend(
+            self.extra_headers
+                .iter()
+                .filter_map(|(_, v)| v.to_str().ok()),
+        );
+        for u in &self.urls {
+            out.extend(u.password());
+            if u.password().is_none() && !u.username().is_empty() {
+                out.push(u.username());
+            }
+        }
+        out
+    }
+
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
@@ -335,6 +370,31 @@ impl Deployment {
             _ if b.ends_with("/chat/completions") => b.clone(),
             _ => format!("{b}/chat/completions"),
         }
+    }
+}
+
+impl fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deployment")
+            .field("id", &self.id)
+            .field("origin", &self.origin)
+            .field("definition", &self.definition)
+            .field("provider", &self.provider.name)
+            .field("upstream_model", &self.upstream_model)
+            .field("api_base", &self.shown_api_base())
+            .field("key", &self.key)
+            .field("key_var", &self.key_var)
+            .field("protocol", &self.protocol)
+            .field(
+                "extra_headers",
+                &self
+                    .extra_headers
+                    .iter()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>(),
+            )
+            .field("overrides", &self.overrides)
+            .finish_non_exhaustive()
     }
 }
 
@@ -481,5 +541,32 @@ mod tests {
         assert!(msg.starts_with("model 'm'"), "{msg}");
         assert!(msg.contains("litellm_params.api_base"), "{msg}");
         assert!(msg.contains("localhost:8000/v1/chat/completions"), "{msg}");
+    }
+
+    #[test]
+    fn deployment_debug_shows_no_credentials() {
+        let mut d = def("openai/x", Some("http://user:URLPASS-1@h:1/v1"));
+        d.litellm_params.api_key = SecretString::new("KEY-VALUE-2");
+        d.litellm_params.extra_headers =
+            Some([("X-Auth".to_owned(), "HDR-VALUE-3".to_owned())].into());
+        d.litellm_params.other.insert(
+            "aws_secret_access_key".into(),
+            serde_json::json!("AWS-VALUE-4"),
+        );
+        let d = Deployment::new(d, Origin::Config, &HashMap::new()).unwrap();
+        let shown = format!("{d:?}");
+        for planted in ["URLPASS-1", "KEY-VALUE-2", "HDR-VALUE-3", "AWS-VALUE-4"] {
+            assert!(!shown.contains(planted), "{planted} in {shown}");
+        }
+        assert!(
+            shown.contains("user:[redacted]@h:1") && shown.contains("x-auth"),
+            "{shown}"
+        );
+        let mut secrets = d.secret_values();
+        secrets.sort_unstable();
+        assert_eq!(
+            secrets,
+            ["HDR-VALUE-3", "KEY-VALUE-2", "URLPASS-1", "URLPASS-1"]
+        );
     }
 }

@@ -23,7 +23,7 @@ pub fn def(name: &str, model: &str, api_base: &str) -> ModelDefinition {
         litellm_params: LitellmParams {
             model: model.into(),
             api_base: Some(api_base.into()),
-            api_key: Some(SecretString::new("sk-upstream")),
+            api_key: SecretString::new("sk-upstream"),
             ..LitellmParams::default()
         },
         model_info: Default::default(),
@@ -84,7 +84,7 @@ pub fn config(
         default_profile: None,
         registered,
         lease_sink,
-        master_key: Some(SecretString::new(MASTER_KEY)),
+        master_key: SecretString::new(MASTER_KEY),
         secrets: Arc::new(secrets),
         router,
         timeouts: Timeouts {

@@ -7,6 +7,7 @@
 
 mod admin;
 mod common;
+mod credentials;
 mod errors;
 mod faults;
 mod limits;

@@ -203,7 +203,7 @@ async fn health_reports_the_instance_and_the_requests_in_flight() {
 #[tokio::test]
 async fn admin_keys_reports_what_the_gateway_itself_has() {
     let mut needs = def("needs-key", "openai/x", "http://127.0.0.1:9/v1");
-    needs.litellm_params.api_key = Some(gateway::SecretString::new("os.environ/NOT_SET_HERE"));
+    needs.litellm_params.api_key = gateway::SecretString::new("os.environ/NOT_SET_HERE");
     let mut failing = def("bad-command", "openai/y", "http://127.0.0.1:9/v1");
     failing.litellm_params.key_command = Some(vec!["false".into()]);
     let gw = gateway(vec![
