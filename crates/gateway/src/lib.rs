@@ -57,6 +57,8 @@ pub struct GatewayConfig {
     pub registered: Registered,
     /// Told when a request uses a defined model that was not registered.
     pub lease_sink: Option<Arc<dyn LeaseSink>>,
+    /// Required from clients (`Authorization: Bearer` or `x-api-key`) when set; never empty
+    /// ([`SecretString`]). `None` is refused on a non-loopback address ([`Gateway::bind`]).
     pub master_key: Option<SecretString>,
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,

@@ -33,7 +33,8 @@ pub struct GatewayState {
     pub registry: Registry,
     pub upstream: Upstream,
     pub router: RouterSettings,
-    /// Required from clients as `Authorization: Bearer` or `x-api-key` when set.
+    /// Required from clients as `Authorization: Bearer` or `x-api-key` when set (never empty),
+    /// compared in constant time ([`SecretString::matches`]).
     pub master_key: Option<SecretString>,
     pub lease_sink: Option<Arc<dyn LeaseSink>>,
     pub secrets: Arc<dyn SecretSource>,

@@ -49,8 +49,8 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
         env_vars::ANTHROPIC_API_KEY.into(),
         serde_json::Value::String(String::new()),
     );
-    if let Some(dir) = l.private_dir {
-        let path = dir.join("claude-settings.json");
+    if l.launching {
+        let path = super::private_dir(l.state_dir)?.join("claude-settings.json");
         super::write_generated(&path, &serde_json::json!({ "env": env }).to_string())?;
         p.args.push("--settings".into());
         p.args.push(path.into_os_string());

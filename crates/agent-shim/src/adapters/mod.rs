@@ -141,9 +141,9 @@ pub struct Launch<'a> {
     pub model: String,
     /// Where generated configuration goes.
     pub state_dir: &'a Path,
-    /// The launch's private directory ([`private_dir`]) for files that hold keys; `None` when
-    /// nothing is launched (`agent-shim env`), and then no such file is written.
-    pub private_dir: Option<&'a Path>,
+    /// Whether a process is launched (`with`), rather than only its environment printed
+    /// (`env`): only then are files that hold keys written ([`private_dir`]).
+    pub launching: bool,
 }
 
 impl Launch<'_> {
@@ -190,10 +190,16 @@ impl Launch<'_> {
 /// The subdirectory of the state dir holding each launch's private directory.
 const LAUNCHES: &str = "launches";
 
-/// Creates the private directory of the launch this process is about to become (`with` execs
-/// the agent, so the agent keeps this process's id): `<state dir>/launches/<pid>`, mode 0700,
-/// emptied of an earlier launch's files. Directories of launches whose process has ended are
-/// removed on the way. Errors name the directory.
+/// The private directory of the launch this process is about to become (`with` execs the agent,
+/// so the agent keeps this process's id): `<state dir>/launches/<pid>`.
+pub fn private_dir_path(state_dir: &Path) -> PathBuf {
+    state_dir
+        .join(LAUNCHES)
+        .join(std::process::id().to_string())
+}
+
+/// Creates [`private_dir_path`], mode 0700, emptied of an earlier launch's files. Directories of
+/// launches whose process has ended are removed on the way. Errors name the directory.
 pub fn private_dir(state_dir: &Path) -> Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let root = state_dir.join(LAUNCHES);
@@ -220,7 +226,7 @@ pub fn private_dir(state_dir: &Path) -> Result<PathBuf> {
             }
         }
     }
-    let dir = root.join(std::process::id().to_string());
+    let dir = private_dir_path(state_dir);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::DirBuilder::new()
         .mode(0o700)
@@ -354,4 +360,41 @@ fn write_generated(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
     std::io::Write::write_all(&mut f, text.as_bytes())
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_debug_shows_no_key_or_url_credentials() {
+        let e = Endpoint {
+            root: "http://u:URL-PASS-1@h:1".into(),
+            openai_base: "http://u:URL-PASS-1@h:1/v1".into(),
+            key: "sk-ENDPOINT-KEY-2".into(),
+            protocol: Protocol::Anthropic,
+            provider: "anthropic".into(),
+            model_ids: BTreeMap::new(),
+        };
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("URL-PASS-1") && !shown.contains("ENDPOINT-KEY-2"),
+            "{shown}"
+        );
+        assert!(shown.contains("u:[redacted]@h:1"), "{shown}");
+    }
+
+    #[test]
+    fn private_dir_is_0700_and_stale_launches_are_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        // A launch whose process has ended (no process has pid 2^22 + 1: above pid_max's limit).
+        let stale = state.path().join(LAUNCHES).join("4194305");
+        std::fs::create_dir_all(&stale).unwrap();
+        let dir = private_dir(state.path()).unwrap();
+        assert_eq!(dir, private_dir_path(state.path()));
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert!(!stale.exists(), "the ended launch's directory is removed");
+    }
 }

@@ -29,7 +29,7 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
         models: &models,
         model: profile.item.sonnet_model.clone(),
         state_dir: &settings.state_dir,
-        private_dir: None,
+        launching: false,
     };
     let prepared = adapters::prepare(&launch)?;
     let mut out = String::new();

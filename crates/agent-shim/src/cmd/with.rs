@@ -105,7 +105,6 @@ pub fn launch(
         }
         through(&target, agent)
     };
-    let private = adapters::private_dir(&settings.state_dir)?;
     let launch = Launch {
         agent,
         profile_name,
@@ -114,8 +113,10 @@ pub fn launch(
         models: &models,
         model,
         state_dir: &settings.state_dir,
-        private_dir: Some(&private),
+        launching: true,
     };
+    // Files holding keys for this launch (if the adapter wrote any); removed if it fails.
+    let private = adapters::private_dir_path(&settings.state_dir);
     let prepared = match adapters::prepare(&launch) {
         Ok(p) => p,
         Err(e) => {

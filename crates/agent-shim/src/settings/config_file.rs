@@ -17,9 +17,11 @@ pub struct ConfigFile {
     /// A literal key or `os.environ/NAME`; an empty or blank value is no key (one is generated).
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
-    // Read by the usage log (not used yet: usage is logged to the gateway log).
+    // Read by the usage log (not used yet: usage is logged to the gateway log). A database URL
+    // carries a password, so it is held as a secret (not shown by `Debug`).
     #[allow(dead_code)]
-    pub database_url: Option<String>,
+    #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
+    pub database_url: Option<SecretString>,
     /// How long a model stays registered after its last directory was left (default 15).
     pub lease_minutes: Option<f64>,
     /// The janitor runs at most this often (default 60).
@@ -90,7 +92,8 @@ pub struct GeneralSettings {
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
     #[allow(dead_code)]
-    pub database_url: Option<String>,
+    #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
+    pub database_url: Option<SecretString>,
     /// Other LiteLLM settings (`alerting`, …), accepted and ignored.
     #[serde(flatten)]
     pub _other: BTreeMap<String, Value>,
