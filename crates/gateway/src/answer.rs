@@ -157,12 +157,7 @@ pub async fn read_body(
             Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
             Ok(Ok(None)) => return Ok(body.freeze()),
             Ok(Err(e)) => {
-                let mut cause = e.to_string();
-                let mut src = std::error::Error::source(&e);
-                while let Some(s) = src {
-                    cause = s.to_string();
-                    src = s.source();
-                }
+                let cause = crate::upstream::deepest_cause(&e);
                 return Err(UpstreamError::transient(ApiError {
                     kind: ErrorKind::Api,
                     status: 502,

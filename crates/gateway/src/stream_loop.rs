@@ -146,12 +146,7 @@ fn relay<S: Stage + 'static>(
 
 /// The error event for a broken upstream connection, naming its deepest cause.
 fn mid_stream(upstream: &str, e: &reqwest::Error) -> ApiError {
-    let mut cause = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        cause = s.to_string();
-        src = s.source();
-    }
+    let cause = crate::upstream::deepest_cause(e);
     if e.is_timeout() {
         return ApiError::new(
             ErrorKind::Timeout,

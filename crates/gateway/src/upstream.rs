@@ -251,15 +251,21 @@ impl Upstream {
     }
 }
 
-/// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
-fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
-    let mut cause = String::new();
-    let mut src: Option<&dyn std::error::Error> = Some(e);
+/// The innermost error's text (e.g. "Connection reset by peer" rather than reqwest's "error
+/// sending request"), which says what actually went wrong.
+pub fn deepest_cause(e: &dyn std::error::Error) -> String {
+    let mut cause = e.to_string();
+    let mut src = e.source();
     while let Some(s) = src {
         cause = s.to_string();
         src = s.source();
     }
-    let cause = crate::redact::known(&cause, &d.secret_values()).into_owned();
+    cause
+}
+
+/// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
+fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
+    let cause = crate::redact::known(&deepest_cause(e), &d.secret_values()).into_owned();
     let (kind, what, hint) = if e.is_connect() {
         (
             ErrorKind::Unreachable,

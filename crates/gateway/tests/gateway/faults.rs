@@ -142,7 +142,12 @@ fn faults() -> Vec<Fault> {
         Fault {
             name: "stall-before-headers",
             steps: reply(json!({"text": TEXT, "latency_ms": 5000})),
-            expect: |_| (error(504, "api_error", &["did not answer within 1 s"]), 2),
+            expect: |_| {
+                (
+                    error(504, "timeout_error", &["did not answer within 1 s"]),
+                    2,
+                )
+            },
         },
         Fault {
             name: "stall-mid-body",
@@ -155,7 +160,11 @@ fn faults() -> Vec<Fault> {
                     1,
                 ),
                 false => (
-                    error(504, "api_error", &["stopped sending its answer mid-way"]),
+                    error(
+                        504,
+                        "timeout_error",
+                        &["stopped sending its answer mid-way"],
+                    ),
                     2,
                 ),
             },

@@ -166,7 +166,10 @@ pub fn stream_error(client: Client, body: &[u8]) -> String {
             let v = json_of(last);
             assert_eq!(v["type"], "error");
             let kind = v["error"]["type"].as_str().unwrap();
-            assert!(matches!(kind, "api_error" | "overloaded_error"), "{v}");
+            assert!(
+                matches!(kind, "api_error" | "overloaded_error" | "timeout_error"),
+                "{v}"
+            );
             assert!(
                 events
                     .iter()
