@@ -7,6 +7,7 @@ mod claude_code_request;
 mod codex_request;
 mod error_mapping;
 mod fuzz_seeds;
+mod pipeline;
 mod provider_streams;
 mod responses;
 mod responses_api;

@@ -2,11 +2,11 @@
 //! the provider's recorded shape: Mistral's `thinking` content parts, and a Responses upstream's
 //! consecutive assistant messages reaching Chat clients.
 
+use crate::pipeline::run;
 use bytes::BytesMut;
 use protocol::check::{parse_sse, rebuild, rebuild_responses};
 use protocol::ir::StreamEvent;
-use protocol::sse::SseParser;
-use protocol::stream::{ClientEncoder, UpstreamDecoder};
+use protocol::stream::ClientEncoder;
 use protocol::target::{ResponseContext, ToolNames};
 use protocol::{anthropic, openai_chat, openai_responses};
 use serde_json::{Value, json};
@@ -26,38 +26,6 @@ fn fixture(path: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-/// Feeds `bytes` in `chunk`-byte reads through a decoder and an encoder, as the gateway does.
-fn run(
-    bytes: &[u8],
-    chunk: usize,
-    decoder: &mut dyn UpstreamDecoder,
-    encoder: &mut dyn ClientEncoder,
-) -> (Vec<StreamEvent>, BytesMut) {
-    let mut parser = SseParser::new();
-    let (mut sse, mut events, mut out) = (Vec::new(), Vec::new(), BytesMut::new());
-    let mut pump = |sse: &[protocol::sse::SseEvent], end: bool, events: &mut Vec<StreamEvent>| {
-        let before = events.len();
-        for e in sse {
-            decoder.on_event(e, events);
-        }
-        if end {
-            decoder.on_end(events);
-        }
-        for ev in &events[before..] {
-            encoder.encode(ev, &mut out);
-        }
-    };
-    for piece in bytes.chunks(chunk) {
-        sse.clear();
-        parser.feed(piece, &mut sse).unwrap();
-        pump(&sse, false, &mut events);
-    }
-    sse.clear();
-    parser.finish(&mut sse);
-    pump(&sse, true, &mut events);
-    (events, out)
 }
 
 /// A recorded Chat upstream stream into a client encoder, the same for whole and 7-byte reads.
