@@ -198,6 +198,10 @@ pub struct ServeArgs {
     /// [default: one per CPU]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: Option<u16>,
+    /// Leave the caller's session and terminal first (`setsid`). Set by `agent-shim proxy start`,
+    /// which runs the gateway in the background; hidden from help.
+    #[arg(long, hide = true)]
+    pub new_session: bool,
     #[command(flatten)]
     pub net: NetArgs,
 }

@@ -9,7 +9,6 @@ use crate::settings::Settings;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,6 +238,8 @@ pub async fn start(settings: &Settings) -> Result<Value> {
         &settings.host.to_string(),
         "--port",
         &settings.port.to_string(),
+        // The child calls setsid itself (cmd/serve.rs), out of this terminal's session.
+        "--new-session",
     ])
     .stdin(Stdio::null())
     .stdout(
@@ -246,14 +247,6 @@ pub async fn start(settings: &Settings) -> Result<Value> {
             .map_err(|e| CliError::failed(e.to_string()))?,
     )
     .stderr(log);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            rustix::process::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
     let mut child = cmd
         .spawn()
         .map_err(|e| CliError::failed(format!("cannot start the gateway: {e}")))?;

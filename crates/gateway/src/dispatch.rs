@@ -16,9 +16,9 @@ use crate::upstream::UpstreamError;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use protocol::anthropic;
-use protocol::ir::{ApiError, Dropped, Part, Request, StopReason, Usage};
+use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
 use protocol::passthrough::Fields;
 use protocol::shape::ShapeError;
 use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
@@ -146,7 +146,16 @@ async fn try_generate(
             break;
         }
     }
-    let e = last.expect("at least one deployment was tried");
+    let Some(e) = last else {
+        // Only a group with no deployment gets here: a registry invariant, answered, not panicked.
+        return Err(err(ApiError::new(
+            ErrorKind::NotFound,
+            format!(
+                "model '{}' (group '{}') has no deployment to send it to; add one to its definition",
+                req.model, resolved.group
+            ),
+        )));
+    };
     Err(ClientError {
         protocol: client,
         error: e.error,
@@ -200,11 +209,14 @@ fn memfind(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
-    if req.decoded.is_none() {
-        let r = codec::decode_request(req.client, req.body, false);
-        req.decoded = Some(r.map_err(|e| Failure::Client(ClientError::new(req.client, e)))?);
+    match &mut req.decoded {
+        Some(r) => Ok(r),
+        slot @ None => {
+            let r = codec::decode_request(req.client, req.body, false);
+            let r = r.map_err(|e| Failure::Client(ClientError::new(req.client, e)))?;
+            Ok(slot.insert(r))
+        }
     }
-    Ok(req.decoded.as_ref().expect("decoded above"))
 }
 
 /// The context an answer is written in: a new id, the client's model name, the request's tools.
@@ -239,7 +251,7 @@ async fn pass_through(
     mut log: RequestLog,
 ) -> Result<Response, Failure> {
     let mut f = req.fields.clone();
-    f.set("model", d.upstream_model.as_str());
+    f.set("model", &d.upstream_model.as_str().into());
     let mut dropped = Dropped::default();
     for p in &d.chat.drop {
         if f.remove(p) {
@@ -251,7 +263,7 @@ async fn pass_through(
         if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
             && n > u64::from(cap)
         {
-            f.set(key, &cap);
+            f.set(key, &cap.into());
         }
     }
     if d.protocol() == Protocol::OpenAiChat
@@ -267,8 +279,8 @@ async fn pass_through(
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
-    let mut out = Response::builder().status(StatusCode::OK);
-    let headers = out.headers_mut().expect("builder has no error");
+    let mut out = HeaderMap::new();
+    let headers = &mut out;
     copy_passed_headers(resp.headers(), headers);
     add_dropped(headers, &dropped);
     if req.stream {
@@ -276,7 +288,7 @@ async fn pass_through(
         let ctx = context(req.client, &req.model, &[]);
         let watch = codec::stream_watch(req.client, ctx);
         let body = stream_loop::pass_through(resp, watch, stream_settings(gw, d), log);
-        return Ok(out.body(body).expect("valid response"));
+        return Ok(ok_response(out, body));
     }
     // The whole answer is read before anything is sent, so a body that breaks off is retried
     // like any failed attempt, and a body that is not JSON is never labelled as JSON.
@@ -290,7 +302,7 @@ async fn pass_through(
         header::CONTENT_TYPE,
         content_type.unwrap_or(HeaderValue::from_static("application/json")),
     );
-    Ok(out.body(Body::from(bytes)).expect("valid response"))
+    Ok(ok_response(out, Body::from(bytes)))
 }
 
 /// The stream limits and the upstream's name for `d`.
@@ -335,8 +347,8 @@ async fn translate(
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
-    let mut out = Response::builder().status(StatusCode::OK);
-    let h = out.headers_mut().expect("builder has no error");
+    let mut out = HeaderMap::new();
+    let h = &mut out;
     copy_passed_headers(resp.headers(), h);
     add_dropped(h, &dropped);
     if stream {
@@ -345,7 +357,7 @@ async fn translate(
         let encoder = codec::client_encoder(client, ctx, include_usage);
         let settings = stream_settings(gw, d);
         let body = stream_loop::translate(resp, decoder, encoder, settings, log);
-        return Ok(out.body(body).expect("valid response"));
+        return Ok(ok_response(out, body));
     }
     let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
         .await
@@ -366,9 +378,10 @@ async fn translate(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(out
-        .body(Body::from(codec::encode_response(client, &r, &ctx)))
-        .expect("valid response"))
+    Ok(ok_response(
+        out,
+        Body::from(codec::encode_response(client, &r, &ctx)),
+    ))
 }
 
 /// `mock_response`: a complete answer with no network (LiteLLM's mock requests).
@@ -395,23 +408,31 @@ fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<R
         usage,
     };
     log.first_byte();
-    let mut out = Response::builder().status(StatusCode::OK);
-    let h = out.headers_mut().expect("builder has no error");
+    let mut out = HeaderMap::new();
+    let h = &mut out;
     if req.stream {
         sse_headers(h);
         let events = protocol::stream::events_of_response(&r, 16);
         let encoder = codec::client_encoder(req.client, ctx, wants_usage(&req.fields));
         let body = stream_loop::from_events(events, encoder, log);
-        return Ok(out.body(body).expect("valid response"));
+        return Ok(ok_response(out, body));
     }
     log.usage = Some(r.usage);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(out
-        .body(Body::from(codec::encode_response(req.client, &r, &ctx)))
-        .expect("valid response"))
+    Ok(ok_response(
+        out,
+        Body::from(codec::encode_response(req.client, &r, &ctx)),
+    ))
+}
+
+/// A 200 answer with `headers` and `body` (built directly: no builder, so nothing can fail).
+fn ok_response(headers: HeaderMap, body: Body) -> Response {
+    let mut r = Response::new(body);
+    *r.headers_mut() = headers;
+    r
 }
 
 fn sse_headers(h: &mut HeaderMap) {

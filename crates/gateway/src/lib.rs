@@ -7,6 +7,18 @@
 //! the caller's runtime, for tests) run it; [`server::router`] gives the routes for in-process
 //! tests.
 
+// Product code answers bad input with an error in the caller's protocol, never a panic. Unit tests
+// are exempt through clippy.toml (`allow-*-in-tests`); a true invariant keeps its `expect` under a
+// narrowly scoped, commented `#[allow]`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
 pub mod answer;
 pub mod body;
 pub mod codec;

@@ -9,10 +9,13 @@ use protocol::ir::{Part, Request};
 use std::sync::OnceLock;
 use tiktoken_rs::CoreBPE;
 
-static BPE: OnceLock<CoreBPE> = OnceLock::new();
+static BPE: OnceLock<Result<CoreBPE, String>> = OnceLock::new();
 
-fn bpe() -> &'static CoreBPE {
-    BPE.get_or_init(|| tiktoken_rs::o200k_base().expect("the embedded o200k vocabulary loads"))
+/// The tokenizer, or why its embedded vocabulary did not load (kept: it is not retried).
+fn bpe() -> Result<&'static CoreBPE, String> {
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| format!("the o200k_base vocabulary did not load: {e}"))
 }
 
 /// Tokens an image is counted as (Anthropic's estimate for a ~1.15 megapixel image).
@@ -20,35 +23,37 @@ const IMAGE_TOKENS: u64 = 1600;
 /// Per-message framing overhead.
 const MESSAGE_OVERHEAD: u64 = 4;
 
-fn count(text: &str) -> u64 {
-    bpe().encode_ordinary(text).len() as u64
+fn count(bpe: &CoreBPE, text: &str) -> u64 {
+    bpe.encode_ordinary(text).len() as u64
 }
 
-/// Input tokens of a request: system, every message part and every tool definition.
-pub fn count_request(req: &Request) -> u64 {
-    let mut n: u64 = req.system.iter().map(|s| count(s)).sum();
+/// Input tokens of a request: system, every message part and every tool definition. Errors
+/// only when the tokenizer's embedded vocabulary cannot load (a broken build), saying so.
+pub fn count_request(req: &Request) -> Result<u64, String> {
+    let bpe = bpe()?;
+    let mut n: u64 = req.system.iter().map(|s| count(bpe, s)).sum();
     for m in &req.messages {
         n += MESSAGE_OVERHEAD;
-        n += parts(&m.content);
+        n += parts(bpe, &m.content);
     }
     for t in &req.tools {
-        n += count(&t.name);
-        n += t.description.as_deref().map_or(0, count);
-        n += t.parameters.as_ref().map_or(0, |p| count(p.get()));
+        n += count(bpe, &t.name);
+        n += t.description.as_deref().map_or(0, |d| count(bpe, d));
+        n += t.parameters.as_ref().map_or(0, |p| count(bpe, p.get()));
     }
-    n
+    Ok(n)
 }
 
-fn parts(content: &[Part]) -> u64 {
+fn parts(bpe: &CoreBPE, content: &[Part]) -> u64 {
     content
         .iter()
         .map(|p| match p {
-            Part::Text(t) => count(t),
+            Part::Text(t) => count(bpe, t),
             Part::Image(_) => IMAGE_TOKENS,
             Part::File { data, .. } => data.len() as u64 / 4,
-            Part::ToolCall(c) => count(&c.name) + count(&c.arguments),
-            Part::ToolResult(r) => parts(&r.content),
-            Part::Reasoning(r) => count(&r.text),
+            Part::ToolCall(c) => count(bpe, &c.name) + count(bpe, &c.arguments),
+            Part::ToolResult(r) => parts(bpe, &r.content),
+            Part::Reasoning(r) => count(bpe, &r.text),
         })
         .sum()
 }
@@ -62,10 +67,10 @@ mod tests {
         let body = br#"{"model":"m","system":"You are helpful.","messages":[{"role":"user","content":"Hello there"}],
             "tools":[{"name":"Bash","description":"Run a shell command","input_schema":{"type":"object"}}]}"#;
         let req = protocol::anthropic::decode_request(body).unwrap();
-        let n = count_request(&req);
+        let n = count_request(&req).unwrap();
         // "You are helpful." (4) + "Hello there" (2) + overhead (4) + tool name, description, schema.
         assert!((15..40).contains(&n), "{n}");
         let bare = br#"{"model":"m","messages":[{"role":"user","content":"Hello there"}]}"#;
-        assert!(count_request(&protocol::anthropic::decode_request(bare).unwrap()) < n);
+        assert!(count_request(&protocol::anthropic::decode_request(bare).unwrap()).unwrap() < n);
     }
 }

@@ -120,21 +120,32 @@ impl Upstream {
         }
     }
 
-    /// This thread's client.
-    fn client(&self) -> &reqwest::Client {
-        self.clients[crate::workers::current() % self.clients.len()].get_or_init(|| {
-            reqwest::Client::builder()
-                // No read timeout: it would bound the wait for the headers too (which
-                // `first_byte` governs); silences inside bodies are timed by their readers
-                // (`answer::read_body`, the stream loop) with `idle`.
-                .connect_timeout(self.timeouts.connect)
-                .tcp_nodelay(true)
-                .pool_idle_timeout(Duration::from_secs(90))
-                .pool_max_idle_per_host(256)
-                .user_agent(concat!("agent-shim/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .expect("the HTTP client configuration is valid")
-        })
+    /// This thread's client, built on first use. Building fails only when the TLS backend cannot
+    /// start (e.g. no usable root certificates): that request is answered with the reason.
+    fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+        let cell = &self.clients[crate::workers::current() % self.clients.len()];
+        if let Some(c) = cell.get() {
+            return Ok(c);
+        }
+        let client = reqwest::Client::builder()
+            // No read timeout: it would bound the wait for the headers too (which
+            // `first_byte` governs); silences inside bodies are timed by their readers
+            // (`answer::read_body`, the stream loop) with `idle`.
+            .connect_timeout(self.timeouts.connect)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("agent-shim/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                UpstreamError::fatal(ApiError::new(
+                    ErrorKind::Api,
+                    format!("agent-shim cannot set up its HTTP client: {e}"),
+                ))
+            })?;
+        // Another request on this thread cannot have won the race (one runtime per thread), but
+        // if it did, its client is as good as this one.
+        Ok(cell.get_or_init(|| client))
     }
 
     /// The key for `d`, looking again (environment, then `.secrets`) if it was missing at
@@ -181,7 +192,7 @@ impl Upstream {
         let key = self.key(d).await.map_err(UpstreamError::fatal)?;
         let url = d.url(endpoint);
         let mut req = self
-            .client()
+            .client()?
             .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, answer::expected(stream))

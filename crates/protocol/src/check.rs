@@ -7,6 +7,15 @@
 //! Built only with the `test-support` feature, which the test targets of this workspace enable
 //! through their dev-dependencies: it panics by design and is no part of the product.
 
+// A test validator: panicking on a violation is its job (its callers are tests and fuzz targets),
+// so the product's panic lints (src/lib.rs) do not apply here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
 use crate::sse::{SseEvent, SseParser};
 use serde_json::{Value, json};
 

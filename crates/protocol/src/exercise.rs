@@ -11,6 +11,15 @@
 //!   `Error`; then through every client encoder, each output checked by what its clients accept
 //!   ([`crate::check`]).
 
+// A test validator: panicking on a violation is its job (its callers are tests and fuzz targets),
+// so the product's panic lints (src/lib.rs) do not apply here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
 use crate::check::{Strictness, parse_sse, rebuild_responses, rebuild_with};
 use crate::ir::{BlockStart, Delta, StreamEvent};
 use crate::sse::{SseEvent, SseParser, write_event};

@@ -5,6 +5,18 @@
 //!
 //! Pure: no I/O and no async runtime. The gateway drives these functions one event at a time.
 
+// Product code answers bad input with an error in the caller's protocol, never a panic. Unit tests
+// are exempt through clippy.toml (`allow-*-in-tests`); a true invariant keeps its `expect` under a
+// narrowly scoped, commented `#[allow]`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented
+)]
+
 pub mod anthropic;
 #[cfg(feature = "test-support")]
 pub mod check;

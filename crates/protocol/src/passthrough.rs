@@ -4,9 +4,9 @@
 
 use crate::ir::ApiError;
 use crate::shape::{self, ShapeError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -78,9 +78,10 @@ impl<'a> Fields<'a> {
         self.get(key).is_some()
     }
 
-    /// Sets `key` to `value`, in place when it exists, else at the end.
-    pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
-        let raw = serde_json::value::to_raw_value(value).expect("serialising a value cannot fail");
+    /// Sets `key` to `value`, in place when it exists, else at the end. (A [`Value`] rather than
+    /// any `Serialize`: a `Value` always serialises, so this cannot fail.)
+    pub fn set(&mut self, key: &str, value: &Value) {
+        let raw = crate::wire::raw_value(value);
         match self.items.iter_mut().find(|(k, _)| k == key) {
             Some((_, v)) => *v = Cow::Owned(raw),
             None => self
@@ -120,7 +121,7 @@ impl<'a> Fields<'a> {
             if i > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, k.as_ref()).expect("writing to a Vec cannot fail");
+            crate::wire::write_json(&mut out, k.as_ref());
             out.push(b':');
             out.extend_from_slice(v.get().as_bytes());
         }
@@ -158,7 +159,7 @@ mod tests {
         let mut f = Fields::parse(body).unwrap();
         assert_eq!(f.get_str("model").as_deref(), Some("claude-x"));
         assert_eq!(f.get_bool("stream"), Some(true));
-        f.set("model", "upstream-id");
+        f.set("model", &"upstream-id".into());
         assert!(f.remove("metadata"));
         let out = String::from_utf8(f.to_vec()).unwrap();
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Serde helpers shared by the wire types of every protocol.
 
-use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::fmt;
 use std::marker::PhantomData;
@@ -79,11 +79,41 @@ impl ImageUrl {
     }
 }
 
+// The JSON writers below are the crate's only `expect`s. serde_json fails to serialise only a map
+// with non-string keys or a `Serialize` impl that returns an error, and writing to a `Vec` cannot
+// fail; the values given here are this crate's wire structs (derived impls, string-keyed maps),
+// `serde_json::Value`s and `&str`s, so none of them can fail. Kept crate-private so no caller can
+// hand them anything else.
+
+/// The JSON text of a wire value this crate built.
+#[allow(clippy::expect_used)]
+pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("a wire value serialises")
+}
+
+/// Appends the JSON text of a wire value this crate built (e.g. a `&str`, quoted and escaped).
+#[allow(clippy::expect_used)]
+pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("a wire value serialises into a Vec");
+}
+
+/// A [`serde_json::Value`] as raw JSON.
+#[allow(clippy::expect_used)]
+pub(crate) fn raw_value(v: &serde_json::Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v).expect("a JSON value serialises")
+}
+
+/// A JSON literal of this crate (a constant, checked by its tests) as raw JSON.
+#[allow(clippy::expect_used)]
+pub(crate) fn raw_literal(text: &'static str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).expect("a JSON literal of this crate is valid JSON")
+}
+
 /// Serialises a JSON value held as raw text; an empty or invalid text becomes `{}`.
 pub fn raw_object(text: &str) -> Box<RawValue> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return RawValue::from_string("{}".to_owned()).expect("literal JSON");
+        return raw_literal("{}");
     }
     match serde_json::from_str::<&RawValue>(trimmed) {
         Ok(v) if trimmed.starts_with('{') => v.to_owned(),
@@ -91,7 +121,7 @@ pub fn raw_object(text: &str) -> Box<RawValue> {
         // an object (Anthropic `tool_use.input` must be one) and nothing is lost.
         _ => {
             let wrapped = serde_json::json!({ "_raw_arguments": text });
-            RawValue::from_string(wrapped.to_string()).expect("serialised JSON")
+            raw_value(&wrapped)
         }
     }
 }

@@ -19,6 +19,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if args.new_session {
+        // A background gateway (`proxy start`) leaves the session of the terminal it was started
+        // from, so closing that terminal or a Ctrl-C there does not reach it. Done here, in the
+        // child itself, rather than in a `pre_exec` hook of the parent (which needs `unsafe`):
+        // the spawned child is not a process-group leader, so `setsid` succeeds.
+        rustix::process::setsid().map_err(|e| {
+            CliError::failed(format!(
+                "cannot detach the gateway from the terminal (setsid): {e}"
+            ))
+        })?;
+    }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
     let models: Vec<_> = catalog::load_models(&settings)?

@@ -45,7 +45,7 @@ pub async fn count_tokens(
             .find(|d| d.protocol() == Protocol::Anthropic)
     }) && let Ok(mut f) = Fields::parse(&body)
     {
-        f.set("model", d.upstream_model.as_str());
+        f.set("model", &d.upstream_model.as_str().into());
         let url = d.url(Endpoint::CountTokens);
         if let Ok(resp) = gw
             .upstream
@@ -58,11 +58,15 @@ pub async fn count_tokens(
         }
     }
     match tokio::task::spawn_blocking(move || tokens::count_request(&req)).await {
-        Ok(n) => json(
+        Ok(Ok(n)) => json(
             serde_json::json!({ "input_tokens": n })
                 .to_string()
                 .into_bytes(),
         ),
+        Ok(Err(why)) => err(ApiError::new(
+            ErrorKind::Api,
+            format!("token counting failed: {why}"),
+        )),
         Err(_) => err(ApiError::new(ErrorKind::Api, "token counting failed")),
     }
 }

@@ -1,7 +1,9 @@
 //! A deployment: one model definition resolved against the provider table into everything a
 //! request needs (endpoint URL, key, quirks), once, when the definition is registered.
 
-use super::table::{PROVIDERS, Protocol, ProviderInfo, provider, provider_names};
+use super::table::{
+    ANTHROPIC, MOCK, OPENAI, PROVIDERS, Protocol, ProviderInfo, provider, provider_names,
+};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
 use crate::secrets::SecretSource;
 use protocol::target::{AnthropicTarget, ChatTarget, ResponsesTarget};
@@ -108,15 +110,13 @@ impl Deployment {
         };
         let params = &def.litellm_params;
         let (provider, upstream_model) = if params.mock_response.is_some() {
-            (provider("mock").expect("mock row"), params.model.clone())
+            (&MOCK, params.model.clone())
         } else {
             match params.model.split_once('/') {
                 Some((prefix, rest)) => match provider(prefix) {
                     Some(p) => (p, rest.to_owned()),
                     // An unknown prefix with an explicit endpoint is an OpenAI-compatible server.
-                    None if params.api_base.is_some() => {
-                        (provider("openai").expect("openai row"), rest.to_owned())
-                    }
+                    None if params.api_base.is_some() => (&OPENAI, rest.to_owned()),
                     None => {
                         return Err(err(format!(
                             "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
@@ -126,13 +126,8 @@ impl Deployment {
                         )));
                     }
                 },
-                None if params.model.starts_with("claude") => {
-                    (provider("anthropic").expect("row"), params.model.clone())
-                }
-                None => (
-                    provider("openai").expect("openai row"),
-                    params.model.clone(),
-                ),
+                None if params.model.starts_with("claude") => (&ANTHROPIC, params.model.clone()),
+                None => (&OPENAI, params.model.clone()),
             }
         };
         if params.model.trim().is_empty() {
@@ -398,6 +393,9 @@ impl fmt::Debug for Deployment {
     }
 }
 
+/// The URL a mock deployment (which sends nothing) holds.
+// A literal URL: the parse cannot fail (tests build mock deployments, so it runs under test too).
+#[allow(clippy::expect_used)]
 fn placeholder_url() -> reqwest::Url {
     reqwest::Url::parse("http://127.0.0.1/").expect("a literal URL")
 }

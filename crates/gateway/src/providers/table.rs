@@ -81,21 +81,38 @@ const OPENAI_LIKE: ProviderInfo = ProviderInfo {
     docs: "https://platform.openai.com/docs/api-reference/chat/create",
 };
 
+/// The `anthropic` row: also a bare `claude…` model name.
+pub const ANTHROPIC: ProviderInfo = ProviderInfo {
+    name: "anthropic",
+    protocol: Protocol::Anthropic,
+    api_base: Some("https://api.anthropic.com"),
+    key_env: Some("ANTHROPIC_API_KEY"),
+    docs: "https://docs.claude.com/en/api/messages",
+    ..OPENAI_LIKE
+};
+
+/// The `openai` row: also a model name with no prefix, and an unknown prefix with `api_base`.
+pub const OPENAI: ProviderInfo = ProviderInfo {
+    // o-series and gpt-5 reject `max_tokens` (litellm#13381).
+    max_tokens_field: MaxTokensField::MaxCompletionTokens,
+    ..OPENAI_LIKE
+};
+
+/// The `mock` row: a definition with `mock_response`.
+pub const MOCK: ProviderInfo = ProviderInfo {
+    name: "mock",
+    protocol: Protocol::Mock,
+    api_base: None,
+    key_env: None,
+    key_required: false,
+    docs: "https://docs.litellm.ai/docs/completion/mock_requests",
+    ..OPENAI_LIKE
+};
+
 /// Every provider agent-shim knows, by prefix.
 pub static PROVIDERS: &[ProviderInfo] = &[
-    ProviderInfo {
-        name: "anthropic",
-        protocol: Protocol::Anthropic,
-        api_base: Some("https://api.anthropic.com"),
-        key_env: Some("ANTHROPIC_API_KEY"),
-        docs: "https://docs.claude.com/en/api/messages",
-        ..OPENAI_LIKE
-    },
-    ProviderInfo {
-        // o-series and gpt-5 reject `max_tokens` (litellm#13381).
-        max_tokens_field: MaxTokensField::MaxCompletionTokens,
-        ..OPENAI_LIKE
-    },
+    ANTHROPIC,
+    OPENAI,
     ProviderInfo {
         name: "cerebras",
         api_base: Some("https://api.cerebras.ai/v1"),
@@ -230,15 +247,7 @@ pub static PROVIDERS: &[ProviderInfo] = &[
         docs: "https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
         ..OPENAI_LIKE
     },
-    ProviderInfo {
-        name: "mock",
-        protocol: Protocol::Mock,
-        api_base: None,
-        key_env: None,
-        key_required: false,
-        docs: "https://docs.litellm.ai/docs/completion/mock_requests",
-        ..OPENAI_LIKE
-    },
+    MOCK,
 ];
 
 /// The row for a provider prefix.

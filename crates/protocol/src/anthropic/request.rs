@@ -318,8 +318,7 @@ pub fn encode_request(
     target: &AnthropicTarget,
     dropped: &mut crate::ir::Dropped,
 ) -> Vec<u8> {
-    let custom_schema: Box<RawValue> =
-        RawValue::from_string(CUSTOM_TOOL_SCHEMA.to_owned()).expect("literal JSON");
+    let custom_schema: Box<RawValue> = crate::wire::raw_literal(CUSTOM_TOOL_SCHEMA);
     let mut system: Vec<Value> = req
         .system
         .iter()
@@ -464,7 +463,7 @@ pub fn encode_request(
         thinking,
         metadata: req.user.as_ref().map(|u| json!({"user_id": u})),
     };
-    serde_json::to_vec(&out).expect("serialising a request cannot fail")
+    crate::wire::to_json(&out)
 }
 
 fn tool_result_block(r: &ToolResult) -> Value {

@@ -136,14 +136,14 @@ pub fn encode_response(r: &Response) -> Vec<u8> {
         stop_sequence,
         usage: OutUsage::from(&r.usage),
     };
-    serde_json::to_vec(&out).expect("serialising a response cannot fail")
+    crate::wire::to_json(&out)
 }
 
 /// The `tool_use.input` object of a call: custom (raw-string) calls are wrapped as `{"input": …}`.
 pub fn tool_input(c: &ToolCall) -> Box<RawValue> {
     if c.kind == ToolKind::Custom {
         let v = serde_json::json!({ "input": c.arguments });
-        return RawValue::from_string(v.to_string()).expect("serialised JSON");
+        return crate::wire::raw_value(&v);
     }
     raw_object(&c.arguments)
 }
@@ -246,14 +246,13 @@ struct OutErrorDetail<'a> {
 
 /// Encodes an error as `{"type":"error","error":{"type","message"}}`.
 pub fn encode_error(e: &ApiError) -> Vec<u8> {
-    serde_json::to_vec(&OutError {
+    crate::wire::to_json(&OutError {
         kind: "error",
         error: OutErrorDetail {
             kind: error_type(e.kind),
             message: &e.message,
         },
     })
-    .expect("serialising an error cannot fail")
 }
 
 /// The message of an Anthropic error body, if `body` is one.

@@ -163,7 +163,7 @@ impl StreamEncoder {
 }
 
 fn write_json<T: Serialize>(out: &mut BytesMut, event: &str, v: &T) {
-    let data = serde_json::to_vec(v).expect("serialising an event cannot fail");
+    let data = crate::wire::to_json(v);
     write_event(out, Some(event), &data);
 }
 

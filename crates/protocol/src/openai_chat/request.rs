@@ -279,7 +279,7 @@ pub fn encode_request(req: &Request, target: &ChatTarget, dropped: &mut Dropped)
             .filter(|_| keep("response_format", true, dropped)),
         user: req.user.as_deref().filter(|_| keep("user", true, dropped)),
     };
-    serde_json::to_vec(&out).expect("serialising a request cannot fail")
+    crate::wire::to_json(&out)
 }
 
 /// Adds `text` to the leading system message, creating it when absent.
@@ -507,7 +507,7 @@ fn encode_tool<'a>(t: &'a Tool, target: &ChatTarget, names: &ToolNames) -> OutTo
                     "{d}\n\nPass the whole input as the string parameter `input`. Its grammar:\n{def}"
                 )));
             }
-            Cow::Owned(RawValue::from_string(CUSTOM_TOOL_SCHEMA.to_owned()).expect("literal JSON"))
+            Cow::Owned(crate::wire::raw_literal(CUSTOM_TOOL_SCHEMA))
         }
     };
     OutTool {
@@ -678,8 +678,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, ApiError> {
                 name: f.name,
                 description: f.description,
                 parameters: Some(f.parameters.unwrap_or_else(|| {
-                    RawValue::from_string(r#"{"type":"object","properties":{}}"#.into())
-                        .expect("literal JSON")
+                    crate::wire::raw_literal(r#"{"type":"object","properties":{}}"#)
                 })),
                 kind: ToolKind::Function,
                 format: None,

@@ -189,7 +189,7 @@ pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(&r.stop_reason)}],
         "usage": usage_json(&r.usage),
     });
-    serde_json::to_vec(&body).expect("serialising a response cannot fail")
+    crate::wire::to_json(&body)
 }
 
 /// `(type, code)` of an OpenAI error body for a kind. A used-up quota is OpenAI's own
@@ -239,7 +239,7 @@ struct OutErrorDetail<'a> {
 /// Encodes an error as `{"error":{"message","type","param","code"}}`.
 pub fn encode_error(e: &ApiError) -> Vec<u8> {
     let (kind, code) = error_type_code(e.kind);
-    serde_json::to_vec(&OutError {
+    crate::wire::to_json(&OutError {
         error: OutErrorDetail {
             message: &e.message,
             kind,
@@ -247,7 +247,6 @@ pub fn encode_error(e: &ApiError) -> Vec<u8> {
             code,
         },
     })
-    .expect("serialising an error cannot fail")
 }
 
 /// The message of an OpenAI error body, if `body` is one.

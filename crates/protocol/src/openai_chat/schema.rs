@@ -53,7 +53,7 @@ pub fn clean_schema(schema: &RawValue, dialect: SchemaDialect) -> Cow<'_, RawVal
         SchemaDialect::Gemini => gemini(&mut v),
         SchemaDialect::Full => {}
     }
-    Cow::Owned(RawValue::from_string(v.to_string()).expect("serialised JSON"))
+    Cow::Owned(crate::wire::raw_value(&v))
 }
 
 fn strip_keyword(v: &mut Value, key: &str) {

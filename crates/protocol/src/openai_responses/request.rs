@@ -9,7 +9,6 @@ use crate::ir::{
 };
 use crate::shape::{self, ShapeError};
 use crate::wire::StringOr;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -517,8 +516,7 @@ fn tool_from_wire(t: WireTool, i: usize, dropped: &mut Dropped) -> Result<Option
             name,
             description: t.description,
             parameters: Some(t.parameters.unwrap_or_else(|| {
-                RawValue::from_string(r#"{"type":"object","properties":{}}"#.into())
-                    .expect("literal JSON")
+                crate::wire::raw_literal(r#"{"type":"object","properties":{}}"#)
             })),
             kind: ToolKind::Function,
             format: None,

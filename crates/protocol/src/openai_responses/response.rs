@@ -198,7 +198,7 @@ pub fn encode_response(r: &Response, ctx: &ResponseContext) -> Vec<u8> {
     }
     let (status, incomplete) = status_of(&r.stop_reason);
     let body = response_object(ctx, status, output, Some(&r.usage), incomplete, None);
-    serde_json::to_vec(&body).expect("serialising a response cannot fail")
+    crate::wire::to_json(&body)
 }
 
 /// Decodes a `response` object from a Responses upstream. A `failed` response is returned as its

@@ -143,7 +143,7 @@ impl StreamEncoder {
         if let Value::Object(f) = fields {
             m.extend(f);
         }
-        let data = serde_json::to_vec(&Value::Object(m)).expect("serialising an event cannot fail");
+        let data = crate::wire::to_json(&Value::Object(m));
         write_event(out, Some(kind), &data);
     }
 

@@ -157,7 +157,7 @@ pub fn encode_request(req: &Request, target: &ResponsesTarget, dropped: &mut Dro
         stream: req.stream,
         store: false,
     };
-    serde_json::to_vec(&out).expect("serialising a request cannot fail")
+    crate::wire::to_json(&out)
 }
 
 /// `text: {format}` from Chat's `response_format`.
