@@ -369,17 +369,25 @@ impl StreamDecoder {
                     data: block.data.unwrap_or_default(),
                 },
             ),
-            "tool_use" => match block.name.filter(|n| !n.is_empty()) {
-                Some(name) => (
+            // A call without a name or an id cannot be answered: the client could neither run
+            // it nor send its result back.
+            "tool_use" => match (
+                block.name.filter(|n| !n.is_empty()),
+                block.id.filter(|i| !i.is_empty()),
+            ) {
+                (Some(name), Some(id)) => (
                     OpenKind::Tool,
                     BlockStart::ToolCall {
-                        id: block.id.unwrap_or_default(),
+                        id,
                         name,
                         kind: ToolKind::Function,
                     },
                 ),
-                None => {
+                (None, _) => {
                     return self.invalid(out, format!("tool_use block {index} without a name"));
+                }
+                (_, None) => {
+                    return self.invalid(out, format!("tool_use block {index} without an id"));
                 }
             },
             _ => {

@@ -197,3 +197,27 @@ fn anthropic_upstream_delta_for_a_block_not_open_fails_the_stream() {
     );
     assert!(final_error(&decoded(Wire::Anthropic, before_start)).contains("before message_start"));
 }
+
+/// Found by the anthropic_stream fuzz target in CI: a `tool_use` block without an `id` went on to
+/// Responses clients as a `function_call` with an empty `call_id`, which no client can answer.
+#[test]
+fn anthropic_upstream_tool_use_without_an_id_fails_the_stream() {
+    let stream = concat!(
+        "event: message_start\n",
+        r#"data: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":3,"output_tokens":1}}}"#,
+        "\n\nevent: content_block_start\n",
+        r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","qd":"toolu_1","name":"Bash","input":{}}}"#,
+        "\n\n",
+    );
+    let events = decoded(Wire::Anthropic, stream);
+    assert!(
+        final_error(&events).contains("tool_use block 0 without an id"),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::BlockStart { .. })),
+        "no call goes out: {events:?}"
+    );
+}
