@@ -1,0 +1,215 @@
+//! Unit tests of the registry: group order, leases, reloads and what they keep.
+
+use super::*;
+use crate::model::LitellmParams;
+
+fn def(name: &str, model: &str) -> ModelDefinition {
+    ModelDefinition {
+        model_name: name.into(),
+        litellm_params: LitellmParams {
+            model: model.into(),
+            ..LitellmParams::default()
+        },
+        model_info: Default::default(),
+    }
+}
+
+#[test]
+fn resolves_names_suffixes_and_claude_tiers() {
+    let tiers = Tiers {
+        opus: "big".into(),
+        sonnet: "mid".into(),
+        haiku: "small".into(),
+    };
+    let (reg, errs) = Registry::new(
+        vec![
+            def("big", "openai/a"),
+            def("mid", "openai/b"),
+            def("small", "openai/c"),
+        ],
+        [("p".to_owned(), tiers)].into(),
+        None,
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert!(errs.is_empty());
+    let s = reg.snapshot();
+    assert_eq!(s.resolve("mid", None).unwrap().group, "mid");
+    assert_eq!(s.resolve("big[1m]", None).unwrap().group, "big");
+    assert_eq!(
+        s.resolve("claude-opus-4-8", Some("p")).unwrap().group,
+        "big"
+    );
+    assert_eq!(
+        s.resolve("claude-3-5-haiku-20241022", None).unwrap().group,
+        "small"
+    );
+    assert!(s.resolve("claude-opus-4-8", Some("other")).is_none());
+    assert!(s.resolve("gpt-9", Some("p")).is_none());
+}
+
+#[test]
+fn default_profile_resolves_claude_ids_when_the_request_names_none() {
+    let a = Tiers {
+        opus: "a".into(),
+        sonnet: "a".into(),
+        haiku: "a".into(),
+    };
+    let b = Tiers {
+        opus: "b".into(),
+        sonnet: "b".into(),
+        haiku: "b".into(),
+    };
+    let defs = vec![def("a", "openai/a"), def("b", "openai/b")];
+    let profiles: HashMap<String, Tiers> = [("pa".to_owned(), a), ("pb".to_owned(), b)].into();
+    let (reg, _) = Registry::new(
+        defs.clone(),
+        profiles.clone(),
+        None,
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert!(
+        reg.snapshot().resolve("claude-sonnet-4-5", None).is_none(),
+        "two profiles, none chosen"
+    );
+    let (reg, _) = Registry::new(
+        defs,
+        profiles,
+        Some("pb".into()),
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert_eq!(
+        reg.snapshot()
+            .resolve("claude-sonnet-4-5", None)
+            .unwrap()
+            .group,
+        "b"
+    );
+    assert_eq!(
+        reg.snapshot()
+            .resolve("claude-sonnet-4-5", Some("pa"))
+            .unwrap()
+            .group,
+        "a"
+    );
+}
+
+#[test]
+fn groups_keep_order_and_same_id_replaces() {
+    let mut a = def("g", "openai/a");
+    a.litellm_params.order = Some(2);
+    let mut b = def("g", "openai/b");
+    b.litellm_params.order = Some(1);
+    let (reg, _) = Registry::new(
+        vec![a.clone(), b],
+        HashMap::new(),
+        None,
+        Registered::Only(vec![]),
+        &HashMap::new(),
+    );
+    assert!(!reg.snapshot().is_registered("g"));
+    a.litellm_params.api_key = crate::model::SecretString::new("k");
+    reg.upsert(a, &HashMap::new()).unwrap();
+    let s = reg.snapshot();
+    let g = s.group("g").unwrap();
+    assert_eq!(
+        g.len(),
+        2,
+        "same model and endpoint is the same deployment, whatever the key"
+    );
+    reg.upsert(def("g", "openai/c"), &HashMap::new()).unwrap();
+    assert_eq!(reg.snapshot().group("g").unwrap().len(), 3);
+    assert_eq!(g[0].upstream_model, "b");
+    assert!(s.is_registered("g"));
+    assert!(reg.deregister("g"));
+    let s = reg.snapshot();
+    assert!(!s.is_registered("g"));
+    assert_eq!(
+        s.group("g").unwrap().len(),
+        2,
+        "the admin-added deployment went; the configured ones stay, also the one registered \
+         again through the admin API"
+    );
+}
+
+#[test]
+fn a_reload_replaces_definitions_and_keeps_leases_and_given_keys() {
+    let mut x = def("x", "openai/x");
+    x.litellm_params.api_key = crate::model::SecretString::new("os.environ/NOPE");
+    let (reg, _) = Registry::new(
+        vec![x.clone(), def("y", "openai/y")],
+        HashMap::new(),
+        None,
+        Registered::Only(vec![]),
+        &HashMap::new(),
+    );
+    let given = reg.snapshot().group("x").unwrap()[0].id.clone();
+    // `enter` registers x with the key from the user's shell, and an admin-only group.
+    let mut with_key = x.clone();
+    with_key.litellm_params.api_key = crate::model::SecretString::new("sk-shell");
+    reg.upsert(with_key, &HashMap::new()).unwrap();
+    reg.upsert(def("admin-only", "openai/z"), &HashMap::new())
+        .unwrap();
+    reg.upsert(def("y", "openai/old-y"), &HashMap::new())
+        .unwrap();
+    let build = |defs: Vec<ModelDefinition>| -> Vec<Deployment> {
+        defs.into_iter()
+            .map(|d| Deployment::new(d, Origin::Config, &HashMap::new()).unwrap())
+            .collect()
+    };
+    let mut y2 = def("y", "openai/y2");
+    y2.model_info.context_window = Some(1000);
+    for round in 0..2 {
+        let changed = reg.replace_config(
+            build(vec![x.clone(), y2.clone()]),
+            [("p".to_owned(), Tiers::default())].into(),
+            Some("p".into()),
+        );
+        let s = reg.snapshot();
+        assert_eq!(
+            changed,
+            if round == 0 { vec!["x", "y"] } else { vec![] },
+            "round {round}"
+        );
+        assert_eq!(
+            s.registered_names(),
+            ["x", "y", "admin-only"],
+            "leases kept"
+        );
+        let x_now = &s.group("x").unwrap()[0];
+        assert_eq!(x_now.id, given);
+        assert!(
+            matches!(&x_now.key, ApiKey::Value(k) if k.expose() == "sk-shell"),
+            "round {round}: the key the admin API gave is kept: {:?}",
+            x_now.key
+        );
+        let y: Vec<&str> = s
+            .group("y")
+            .unwrap()
+            .iter()
+            .map(|d| d.upstream_model.as_str())
+            .collect();
+        assert_eq!(y, ["y2"], "the old admin registration of y went");
+        assert_eq!(s.group("admin-only").unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn register_and_delete_by_id() {
+    let (reg, _) = Registry::new(
+        vec![def("x", "openai/x")],
+        HashMap::new(),
+        None,
+        Registered::Only(vec![]),
+        &HashMap::new(),
+    );
+    assert_eq!(reg.register(&["x".into(), "nope".into()]), ["x"]);
+    assert!(reg.register(&["x".into()]).is_empty());
+    let added = reg.upsert(def("y", "openai/y"), &HashMap::new()).unwrap();
+    assert_eq!(reg.snapshot().registered_names(), ["x", "y"]);
+    assert_eq!(reg.delete_deployment(&added.id).as_deref(), Some("y"));
+    assert!(reg.snapshot().group("y").is_none());
+    assert_eq!(reg.delete_deployment("missing"), None);
+}
