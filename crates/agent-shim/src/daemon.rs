@@ -90,15 +90,22 @@ pub enum Probe {
 /// This binary's version, compared with the `/health` one.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// An HTTP client for one CLI command's calls to a gateway: `timeout` for the whole request,
+/// `connect` for the connection when given, and no proxy from the environment (the gateway is
+/// the user's own).
+pub fn cli_client(timeout: Duration, connect: Option<Duration>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder().timeout(timeout).no_proxy();
+    if let Some(c) = connect {
+        b = b.connect_timeout(c);
+    }
+    b.build()
+        .expect("a client with timeouts only always builds")
+}
+
 /// Asks `/health` on the configured address and tells whose gateway answers (see [`Probe`]).
 pub async fn probe(settings: &Settings) -> Probe {
     let url = format!("{}/health", settings.base_url());
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .timeout(Duration::from_secs(3))
-        .no_proxy()
-        .build()
-        .expect("client builds");
+    let client = cli_client(Duration::from_secs(3), Some(Duration::from_secs(1)));
     let resp = match client.get(&url).send().await {
         Ok(r) => r,
         // Refused: nothing listens.
@@ -320,11 +327,7 @@ async fn admin_call(
 ) -> Result<(reqwest::StatusCode, Value)> {
     let key = settings.master_key()?;
     let url = format!("{}{path}", settings.base_url());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .no_proxy()
-        .build()
-        .expect("client builds");
+    let client = cli_client(Duration::from_secs(60), None);
     let resp = client
         .post(&url)
         .bearer_auth(key.expose())

@@ -95,11 +95,7 @@ fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("client builds")
+    crate::daemon::cli_client(Duration::from_secs(30), None)
 }
 
 /// Registers the definitions of `names`; returns `(name, id the target gave)` for each.

@@ -114,11 +114,7 @@ fn test(target: &str, net: NetArgs) -> Result<ExitCode> {
                 )
             })?;
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .no_proxy()
-            .build()
-            .map_err(|e| CliError::failed(e.to_string()))?;
+        let http = crate::daemon::cli_client(Duration::from_secs(120), None);
         let width = names.iter().map(String::len).max().unwrap_or(8);
         let mut failures = 0;
         for name in &names {
