@@ -5,8 +5,10 @@
 //! a 502 that names the upstream URL and what it sent, never relabelled and passed on.
 
 use crate::providers::deployment::Deployment;
+use crate::transport::BodyStream;
 use crate::upstream::UpstreamError;
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use http::header;
 use protocol::ir::{ApiError, ErrorKind};
 use std::time::Duration;
@@ -25,14 +27,10 @@ const QUOTE_BYTES: usize = 512;
 /// How long reading that quote may take.
 const QUOTE_WAIT: Duration = Duration::from_secs(2);
 
-/// `upstream <provider> (<url>)`, as errors name an upstream; the URL's credentials redacted
-/// ([`crate::redact::url`]).
-pub fn name(d: &Deployment, url: &reqwest::Url) -> String {
-    format!(
-        "upstream {} ({})",
-        d.provider.name,
-        crate::redact::url(url.as_str())
-    )
+/// `upstream <provider> (<url>)`, as errors name an upstream; `shown_url` has its credentials
+/// redacted already ([`crate::transport::Transport::shown_url`]).
+pub fn name(d: &Deployment, shown_url: &str) -> String {
+    format!("upstream {} ({shown_url})", d.provider.name)
 }
 
 /// The error for an answer that cannot be used: 502 in the client's protocol.
@@ -48,7 +46,7 @@ fn bad_answer(message: String) -> UpstreamError {
 /// content type is accepted (the body's own checks still apply).
 pub async fn check(
     d: &Deployment,
-    url: &reqwest::Url,
+    url: &str,
     stream: bool,
     resp: reqwest::Response,
 ) -> Result<reqwest::Response, UpstreamError> {
@@ -145,32 +143,31 @@ fn excerpt(body: &[u8]) -> String {
 /// Reads a whole (non-streaming) answer, allowing `idle` between two chunks of it. A body that
 /// breaks off or stalls is a transient failure: nothing has reached the client yet, so the
 /// attempt is retried like any other.
+///
+/// `who` names the upstream ([`name`]).
 pub async fn read_body(
-    d: &Deployment,
-    url: &reqwest::Url,
-    mut resp: reqwest::Response,
+    who: &str,
+    mut resp: BodyStream,
     idle: Duration,
 ) -> Result<Bytes, UpstreamError> {
     let mut body = BytesMut::new();
     loop {
-        match tokio::time::timeout(idle, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
-            Ok(Ok(None)) => return Ok(body.freeze()),
-            Ok(Err(e)) => {
-                let cause = crate::upstream::deepest_cause(&e);
+        match tokio::time::timeout(idle, resp.next()).await {
+            Ok(Some(Ok(chunk))) => body.extend_from_slice(&chunk),
+            Ok(None) => return Ok(body.freeze()),
+            Ok(Some(Err(e))) => {
                 return Err(UpstreamError::transient(ApiError {
                     kind: ErrorKind::Api,
                     status: 502,
-                    message: format!("{} broke off its answer: {cause}", name(d, url)),
+                    message: format!("{who} broke off its answer: {}", e.cause),
                 }));
             }
             Err(_) => {
                 return Err(UpstreamError::transient(ApiError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "{} stopped sending its answer mid-way: nothing came for {} s \
+                        "{who} stopped sending its answer mid-way: nothing came for {} s \
                          (router_settings.stream_timeout)",
-                        name(d, url),
                         idle.as_secs_f64()
                     ),
                 )));
@@ -181,12 +178,12 @@ pub async fn read_body(
 
 /// Checks that a whole answer is JSON (a body cut where the connection closed cleanly, or a
 /// page under a JSON content type, is not).
-pub fn check_json(d: &Deployment, url: &reqwest::Url, body: &[u8]) -> Result<(), UpstreamError> {
+/// `who` names the upstream ([`name`]).
+pub fn check_json(who: &str, body: &[u8]) -> Result<(), UpstreamError> {
     match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         Ok(_) => Ok(()),
         Err(e) => Err(bad_answer(format!(
-            "{} answered 200 with a body that is not complete JSON ({e}): «{}»",
-            name(d, url),
+            "{who} answered 200 with a body that is not complete JSON ({e}): «{}»",
             excerpt(body)
         ))),
     }

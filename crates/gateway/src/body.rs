@@ -6,13 +6,14 @@
 //! a 413 in the caller's own protocol (Anthropic's `request_too_large` on `/v1/messages*`,
 //! OpenAI's error object elsewhere), never axum's plain-text rejection.
 
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::server::protocol_of;
 use crate::state::GatewayState;
 use axum::extract::{FromRequest, Request};
 use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
 }
 
 /// The 413 for a body over `limit` bytes (`announced`: its `content-length`).
-fn too_large(client: ClientProtocol, limit: usize, announced: Option<u64>) -> ClientError {
+fn too_large(client: Protocol, limit: usize, announced: Option<u64>) -> ClientError {
     let size = match announced {
         Some(n) => format!("of {} ", mib(n)),
         None => String::new(),

@@ -4,11 +4,9 @@
 //! internal model, and the mock answer.
 
 use crate::answer;
-use crate::codec;
-use crate::error::{ClientError, ClientProtocol, unknown_model};
+use crate::error::{ClientError, unknown_model};
 use crate::ids::{new_id, unix_now};
 use crate::providers::deployment::{Deployment, Endpoint};
-use crate::providers::table::Protocol;
 use crate::request_log::RequestLog;
 use crate::state::GatewayState;
 use crate::stream_loop::{self, StreamSettings};
@@ -17,8 +15,9 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
+use protocol::Protocol;
 use protocol::anthropic;
-use protocol::ir::{ApiError, Dropped, ErrorKind, Part, Request, StopReason, Usage};
+use protocol::ir::{ApiError, Dropped, ErrorKind, Request};
 use protocol::passthrough::Fields;
 use protocol::shape::ShapeError;
 use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
@@ -35,7 +34,7 @@ const PASSED_PREFIXES: &[&str] = &["anthropic-ratelimit-", "x-ratelimit-"];
 
 /// What the client sent, read once.
 struct Incoming<'a> {
-    client: ClientProtocol,
+    client: Protocol,
     headers: &'a HeaderMap,
     body: &'a Bytes,
     fields: Fields<'a>,
@@ -48,7 +47,7 @@ struct Incoming<'a> {
 /// Serves a generation request (`/v1/messages` or `/v1/chat/completions`).
 pub async fn generate(
     gw: &GatewayState,
-    client: ClientProtocol,
+    client: Protocol,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -60,7 +59,7 @@ pub async fn generate(
 
 async fn try_generate(
     gw: &GatewayState,
-    client: ClientProtocol,
+    client: Protocol,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ClientError> {
@@ -188,20 +187,17 @@ async fn serve_with(
     req: &mut Incoming<'_>,
     log: RequestLog,
 ) -> Result<Response, Failure> {
-    match d.protocol() {
-        Protocol::Mock => mock(d, req, log),
-        // History that holds reasoning from another model family must be cleaned first, which
-        // needs the full translation path (protocols.md §9).
-        p if p == codec::native(req.client) && !has_foreign_reasoning(req) => {
-            pass_through(gw, d, req, log).await
-        }
-        _ => translate(gw, d, req, log).await,
+    // History that holds reasoning from another model family must be cleaned first, which
+    // needs the full translation path (protocols.md §9).
+    if d.protocol() == req.client && !has_foreign_reasoning(req) {
+        pass_through(gw, d, req, log).await
+    } else {
+        translate(gw, d, req, log).await
     }
 }
 
 fn has_foreign_reasoning(req: &Incoming<'_>) -> bool {
-    req.client == ClientProtocol::Anthropic
-        && memfind(req.body, anthropic::FOREIGN_SIGNATURE.as_bytes())
+    req.client == Protocol::Anthropic && memfind(req.body, anthropic::FOREIGN_SIGNATURE.as_bytes())
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
@@ -212,7 +208,7 @@ fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
     match &mut req.decoded {
         Some(r) => Ok(r),
         slot @ None => {
-            let r = codec::decode_request(req.client, req.body, false);
+            let r = req.client.codec().decode_request(req.body);
             let r = r.map_err(|e| Failure::Client(ClientError::new(req.client, e)))?;
             Ok(slot.insert(r))
         }
@@ -220,9 +216,9 @@ fn decoded<'r>(req: &'r mut Incoming<'_>) -> Result<&'r Request, Failure> {
 }
 
 /// The context an answer is written in: a new id, the client's model name, the request's tools.
-fn context(client: ClientProtocol, model: &str, tools: &[protocol::ir::Tool]) -> ResponseContext {
+fn context(client: Protocol, model: &str, tools: &[protocol::ir::Tool]) -> ResponseContext {
     ResponseContext {
-        id: new_id(codec::id_prefix(client)),
+        id: new_id(client.codec().id_prefix()),
         model: model.to_owned(),
         created: unix_now(),
         tool_names: ToolNames::from_tools(tools),
@@ -253,12 +249,12 @@ async fn pass_through(
     let mut f = req.fields.clone();
     f.set("model", &d.upstream_model.as_str().into());
     let mut dropped = Dropped::default();
-    for p in &d.chat.drop {
+    for p in &d.target.chat.drop {
         if f.remove(p) {
             dropped.add(p);
         }
     }
-    let cap = d.chat.max_output_tokens;
+    let cap = d.target.chat.max_output_tokens;
     for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
         if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
             && n > u64::from(cap)
@@ -267,12 +263,11 @@ async fn pass_through(
         }
     }
     if d.protocol() == Protocol::OpenAiChat
-        && d.chat.max_tokens_field == MaxTokensField::MaxCompletionTokens
+        && d.target.chat.max_tokens_field == MaxTokensField::MaxCompletionTokens
     {
         f.rename("max_tokens", "max_completion_tokens");
     }
     let body = d.apply_overrides(f.to_vec());
-    let url = d.url(Endpoint::Generate);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, req.stream, req.headers)
@@ -281,23 +276,24 @@ async fn pass_through(
     log.dropped = dropped.header_value();
     let mut out = HeaderMap::new();
     let headers = &mut out;
-    copy_passed_headers(resp.headers(), headers);
+    copy_passed_headers(&resp.headers, headers);
     add_dropped(headers, &dropped);
     if req.stream {
         sse_headers(headers);
         let ctx = context(req.client, &req.model, &[]);
-        let watch = codec::stream_watch(req.client, ctx);
-        let body = stream_loop::pass_through(resp, watch, stream_settings(gw, d), log);
+        let watch = req.client.codec().stream_watch(ctx);
+        let body = stream_loop::pass_through(resp.body, watch, stream_settings(gw, d), log);
         return Ok(ok_response(out, body));
     }
     // The whole answer is read before anything is sent, so a body that breaks off is retried
     // like any failed attempt, and a body that is not JSON is never labelled as JSON.
-    let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
+    let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
+    let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
+    let bytes = answer::read_body(&who, resp.body, gw.upstream.timeouts.idle)
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.first_byte();
-    answer::check_json(d, url, &bytes).map_err(|e| failed(&mut log, e))?;
+    answer::check_json(&who, &bytes).map_err(|e| failed(&mut log, e))?;
     headers.insert(
         header::CONTENT_TYPE,
         content_type.unwrap_or(HeaderValue::from_static("application/json")),
@@ -311,7 +307,7 @@ fn stream_settings(gw: &GatewayState, d: &Deployment) -> StreamSettings {
     StreamSettings {
         ping: t.ping,
         idle: t.idle,
-        upstream: answer::name(d, d.url(Endpoint::Generate)),
+        upstream: answer::name(d, &d.transport.shown_url(Endpoint::Generate, true)),
     }
 }
 
@@ -337,10 +333,10 @@ async fn translate(
     let model = req.model.clone();
     let ir = decoded(req)?;
     let mut dropped = ir.dropped.clone();
-    let body = d.apply_overrides(codec::encode_request(ir, d, &mut dropped));
+    let upstream = d.protocol().codec();
+    let body = d.apply_overrides(upstream.encode_request(ir, &d.target, &mut dropped));
     let ctx = context(client, &model, &ir.tools);
     let stream = ir.stream;
-    let url = d.url(Endpoint::Generate);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, stream, headers)
@@ -349,25 +345,26 @@ async fn translate(
     log.dropped = dropped.header_value();
     let mut out = HeaderMap::new();
     let h = &mut out;
-    copy_passed_headers(resp.headers(), h);
+    copy_passed_headers(&resp.headers, h);
     add_dropped(h, &dropped);
     if stream {
         sse_headers(h);
-        let decoder = codec::upstream_decoder(d, &ctx, estimate);
-        let encoder = codec::client_encoder(client, ctx, include_usage);
+        let decoder = upstream.stream_decoder(&ctx, estimate);
+        let encoder = client.codec().stream_encoder(ctx, include_usage);
         let settings = stream_settings(gw, d);
-        let body = stream_loop::translate(resp, decoder, encoder, settings, log);
+        let body = stream_loop::translate(resp.body, decoder, encoder, settings, log);
         return Ok(ok_response(out, body));
     }
-    let bytes = answer::read_body(d, url, resp, gw.upstream.timeouts.idle)
+    let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
+    let bytes = answer::read_body(&who, resp.body, gw.upstream.timeouts.idle)
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.first_byte();
-    let r = match codec::decode_response(d, &bytes, &ctx) {
+    let r = match upstream.decode_response(&bytes, &ctx) {
         Ok(r) => r,
         Err(e) => {
             // A body that is not JSON is this deployment's fault: the next one is tried.
-            let e = answer::check_json(d, url, &bytes)
+            let e = answer::check_json(&who, &bytes)
                 .err()
                 .unwrap_or_else(|| UpstreamError::fatal(e));
             return Err(failed(&mut log, e));
@@ -380,51 +377,7 @@ async fn translate(
     );
     Ok(ok_response(
         out,
-        Body::from(codec::encode_response(client, &r, &ctx)),
-    ))
-}
-
-/// `mock_response`: a complete answer with no network (LiteLLM's mock requests).
-fn mock(d: &Deployment, req: &mut Incoming<'_>, mut log: RequestLog) -> Result<Response, Failure> {
-    let text = d
-        .definition
-        .litellm_params
-        .mock_response
-        .clone()
-        .unwrap_or_default();
-    let ctx = context(req.client, &req.model, &[]);
-    let usage = Usage {
-        input_tokens: (req.body.len() as u64 / 4).max(1),
-        output_tokens: (text.split_whitespace().count() as u64 * 4)
-            .div_ceil(3)
-            .max(1),
-        ..Usage::default()
-    };
-    let r = protocol::ir::Response {
-        id: ctx.id.clone(),
-        model: req.model.clone(),
-        content: vec![Part::Text(text)],
-        stop_reason: StopReason::EndTurn,
-        usage,
-    };
-    log.first_byte();
-    let mut out = HeaderMap::new();
-    let h = &mut out;
-    if req.stream {
-        sse_headers(h);
-        let events = protocol::stream::events_of_response(&r, 16);
-        let encoder = codec::client_encoder(req.client, ctx, wants_usage(&req.fields));
-        let body = stream_loop::from_events(events, encoder, log);
-        return Ok(ok_response(out, body));
-    }
-    log.usage = Some(r.usage);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok(ok_response(
-        out,
-        Body::from(codec::encode_response(req.client, &r, &ctx)),
+        Body::from(client.codec().encode_response(&r, &ctx)),
     ))
 }
 

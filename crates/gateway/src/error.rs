@@ -3,56 +3,20 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
-
-/// The wire API a client spoke to the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientProtocol {
-    Anthropic,
-    OpenAiChat,
-    OpenAiResponses,
-}
-
-impl ClientProtocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientProtocol::Anthropic => "anthropic",
-            ClientProtocol::OpenAiChat => "openai-chat",
-            ClientProtocol::OpenAiResponses => "openai-responses",
-        }
-    }
-
-    /// The HTTP status for `e` in this protocol (a used-up quota is 402 for Anthropic clients,
-    /// 429 `insufficient_quota` for OpenAI ones).
-    pub fn error_status(self, e: &ApiError) -> u16 {
-        match self {
-            ClientProtocol::Anthropic => protocol::anthropic::error_status(e),
-            ClientProtocol::OpenAiChat => protocol::openai_chat::error_status(e),
-            ClientProtocol::OpenAiResponses => protocol::openai_responses::error_status(e),
-        }
-    }
-
-    /// The error body for `e` in this protocol.
-    pub fn error_body(self, e: &ApiError) -> Vec<u8> {
-        match self {
-            ClientProtocol::Anthropic => protocol::anthropic::encode_error(e),
-            ClientProtocol::OpenAiChat => protocol::openai_chat::encode_error(e),
-            ClientProtocol::OpenAiResponses => protocol::openai_responses::encode_error(e),
-        }
-    }
-}
 
 /// An error on its way to a client.
 #[derive(Debug)]
 pub struct ClientError {
-    pub protocol: ClientProtocol,
+    pub protocol: Protocol,
     pub error: ApiError,
     /// `retry-after` from the upstream, passed on.
     pub retry_after: Option<HeaderValue>,
 }
 
 impl ClientError {
-    pub fn new(protocol: ClientProtocol, error: ApiError) -> ClientError {
+    pub fn new(protocol: Protocol, error: ApiError) -> ClientError {
         ClientError {
             protocol,
             error,
@@ -65,12 +29,13 @@ impl ClientError {
 /// the last guard for messages that quote an upstream URL.
 impl IntoResponse for ClientError {
     fn into_response(mut self) -> Response {
-        let status = StatusCode::from_u16(self.protocol.error_status(&self.error))
+        let codec = self.protocol.codec();
+        let status = StatusCode::from_u16(codec.error_status(&self.error))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let std::borrow::Cow::Owned(m) = crate::redact::urls_in(&self.error.message) {
             self.error.message = m;
         }
-        let mut r = (status, self.protocol.error_body(&self.error)).into_response();
+        let mut r = (status, codec.encode_error(&self.error)).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

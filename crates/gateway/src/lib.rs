@@ -21,7 +21,6 @@
 
 pub mod answer;
 pub mod body;
-pub mod codec;
 pub mod dispatch;
 pub mod error;
 pub mod handlers;
@@ -39,6 +38,7 @@ pub mod state;
 pub mod stream_loop;
 mod stream_pass;
 pub mod tokens;
+pub mod transport;
 pub mod upstream;
 pub mod workers;
 

@@ -1,7 +1,7 @@
 //! The axum router: routes, the master-key check, and the JSON answers for unknown paths and
 //! wrong methods (body limits: [`crate::body`]).
 
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::handlers::{admin, control, health, messages, models, openai};
 use crate::inflight;
 use crate::state::GatewayState;
@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode, header};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
 
@@ -87,13 +88,13 @@ async fn method_not_allowed(req: Request) -> Response {
 }
 
 /// The protocol whose error shape a path's callers expect.
-pub(crate) fn protocol_of(path: &str) -> ClientProtocol {
+pub(crate) fn protocol_of(path: &str) -> Protocol {
     if path.starts_with("/v1/messages") {
-        ClientProtocol::Anthropic
+        Protocol::Anthropic
     } else if path.ends_with("/responses") {
-        ClientProtocol::OpenAiResponses
+        Protocol::OpenAiResponses
     } else {
-        ClientProtocol::OpenAiChat
+        Protocol::OpenAiChat
     }
 }
 

@@ -15,17 +15,15 @@
 
 use crate::request_log::RequestLog;
 use crate::stream_pass::PassThrough;
+use crate::transport::{BodyError, BodyStream};
 use axum::body::Body;
 use bytes::{Bytes, BytesMut};
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use protocol::ir::{ApiError, ErrorKind, StreamEvent};
 use protocol::sse::{SseEvent, SseParser};
 use protocol::stream::{ClientEncoder, UpstreamDecoder};
 use protocol::stream_watch::StreamWatch;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
-
-type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// What happens to the upstream's bytes on their way to the client.
 pub(crate) trait Stage: Send {
@@ -53,7 +51,7 @@ pub struct StreamSettings {
 }
 
 struct Loop<S> {
-    upstream: ByteStream,
+    upstream: BodyStream,
     stage: S,
     out: BytesMut,
     settings: StreamSettings,
@@ -84,7 +82,7 @@ impl<S: Stage> Loop<S> {
     }
 
     /// The upstream connection broke (or reqwest's read timeout fired).
-    fn broken(&mut self, e: &reqwest::Error) {
+    fn broken(&mut self, e: &BodyError) {
         let err = mid_stream(&self.settings.upstream, e);
         self.stage.fail(err, &mut self.out, &mut self.log);
     }
@@ -124,13 +122,13 @@ impl<S: Stage> Loop<S> {
 
 /// The client body relaying `upstream` through `stage`.
 fn relay<S: Stage + 'static>(
-    upstream: reqwest::Response,
+    upstream: BodyStream,
     stage: S,
     settings: StreamSettings,
     log: RequestLog,
 ) -> Body {
     let state = Loop {
-        upstream: Box::pin(upstream.bytes_stream()),
+        upstream,
         stage,
         out: BytesMut::new(),
         settings,
@@ -145,9 +143,9 @@ fn relay<S: Stage + 'static>(
 }
 
 /// The error event for a broken upstream connection, naming its deepest cause.
-fn mid_stream(upstream: &str, e: &reqwest::Error) -> ApiError {
-    let cause = crate::upstream::deepest_cause(e);
-    if e.is_timeout() {
+fn mid_stream(upstream: &str, e: &BodyError) -> ApiError {
+    let cause = &e.cause;
+    if e.timeout {
         return ApiError::new(
             ErrorKind::Timeout,
             format!("{upstream} stopped sending mid-stream ({cause}); the stream was abandoned"),
@@ -251,7 +249,7 @@ impl Stage for Translate {
 
 /// The client body for a translated stream.
 pub fn translate(
-    upstream: reqwest::Response,
+    upstream: BodyStream,
     decoder: Box<dyn UpstreamDecoder>,
     encoder: Box<dyn ClientEncoder>,
     settings: StreamSettings,
@@ -271,27 +269,10 @@ pub fn translate(
 /// The client body for a same-protocol stream: the upstream's bytes, whole events at a time,
 /// checked by `watch`, which also writes the error event if the stream fails.
 pub fn pass_through(
-    upstream: reqwest::Response,
+    upstream: BodyStream,
     watch: Box<dyn StreamWatch>,
     settings: StreamSettings,
     log: RequestLog,
 ) -> Body {
     relay(upstream, PassThrough::new(watch), settings, log)
-}
-
-/// The client body for events that are all known up front (mock answers).
-pub fn from_events(
-    events: Vec<StreamEvent>,
-    mut encoder: Box<dyn ClientEncoder>,
-    mut log: RequestLog,
-) -> Body {
-    let mut out = BytesMut::new();
-    for ev in &events {
-        if let StreamEvent::Finish { usage, .. } = ev {
-            log.usage = Some(*usage);
-        }
-        encoder.encode(ev, &mut out);
-    }
-    drop(log);
-    Body::from(out.freeze())
 }

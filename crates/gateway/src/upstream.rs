@@ -2,13 +2,11 @@
 //! that suit long streams, and the mapping of transport and HTTP failures to API errors that say
 //! which upstream failed and what to do.
 
-use crate::answer;
 use crate::model::SecretString;
 use crate::providers::deployment::{ApiKey, Deployment, Endpoint};
-use crate::providers::table::Protocol;
 use crate::secrets::SecretSource;
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, header};
+use crate::transport::{Answer, Outgoing};
+use http::{HeaderMap, HeaderValue};
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -69,6 +67,18 @@ impl UpstreamError {
         }
     }
 
+    /// The failure for a non-2xx answer with HTTP `status`: retried on 408, 429 and 5xx
+    /// overloads, except a used-up quota (a 429 from OpenAI that waiting does not help).
+    pub fn from_status(error: ApiError, status: u16, retry_after: Option<HeaderValue>) -> Self {
+        UpstreamError {
+            retryable: matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 529)
+                && error.kind != ErrorKind::Billing,
+            unusable_answer: false,
+            error,
+            retry_after,
+        }
+    }
+
     /// A failure no attempt will change.
     pub fn fatal(error: ApiError) -> UpstreamError {
         UpstreamError {
@@ -105,10 +115,6 @@ pub struct Upstream {
     secrets: Arc<dyn SecretSource>,
 }
 
-/// Headers a client sent that go on to an Anthropic upstream (Claude Code's gateway docs: forward
-/// `anthropic-beta` and `anthropic-version` verbatim).
-pub const FORWARDED_ANTHROPIC_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta"];
-
 impl Upstream {
     pub fn new(timeouts: Timeouts, secrets: Arc<dyn SecretSource>) -> Upstream {
         Upstream {
@@ -122,7 +128,7 @@ impl Upstream {
 
     /// This thread's client, built on first use. Building fails only when the TLS backend cannot
     /// start (e.g. no usable root certificates): that request is answered with the reason.
-    fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, UpstreamError> {
         let cell = &self.clients[crate::workers::current() % self.clients.len()];
         if let Some(c) = cell.get() {
             return Ok(c);
@@ -150,7 +156,7 @@ impl Upstream {
 
     /// The key for `d`, looking again (environment, then `.secrets`) if it was missing at
     /// registration. Errors name the variable to set.
-    async fn key(&self, d: &Deployment) -> Result<Option<SecretString>, ApiError> {
+    pub(crate) async fn key(&self, d: &Deployment) -> Result<Option<SecretString>, ApiError> {
         match &d.key {
             ApiKey::None => Ok(None),
             ApiKey::Value(v) => Ok(Some(v.clone())),
@@ -179,8 +185,8 @@ impl Upstream {
         }
     }
 
-    /// Sends `body` to `d`'s endpoint and returns the response once its headers arrived with a
-    /// 2xx status. Errors carry the upstream's own message.
+    /// Sends a request to `d`'s upstream through its transport and returns the answer once its
+    /// headers arrived with a 2xx status. Errors carry the upstream's own message.
     pub async fn send(
         &self,
         d: &Deployment,
@@ -188,77 +194,14 @@ impl Upstream {
         body: Vec<u8>,
         stream: bool,
         client_headers: &HeaderMap,
-    ) -> Result<reqwest::Response, UpstreamError> {
-        let key = self.key(d).await.map_err(UpstreamError::fatal)?;
-        let url = d.url(endpoint);
-        let mut req = self
-            .client()?
-            .post(url.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, answer::expected(stream))
-            // Compressed answers are not asked for: a stream must not wait on a compressor's
-            // buffer. A server that compresses anyway with gzip is decoded as it streams
-            // (reqwest's `gzip`); any other encoding is refused in `answer::check`.
-            .header(header::ACCEPT_ENCODING, "identity");
-        match d.protocol() {
-            Protocol::Anthropic => {
-                if let Some(k) = &key {
-                    req = req.header("x-api-key", k.expose());
-                }
-                for name in FORWARDED_ANTHROPIC_HEADERS {
-                    if let Some(v) = client_headers.get(*name) {
-                        req = req.header(*name, v);
-                    }
-                }
-                if !client_headers.contains_key("anthropic-version") {
-                    req = req.header("anthropic-version", "2023-06-01");
-                }
-            }
-            _ => {
-                if let Some(k) = &key {
-                    req = req.bearer_auth(k.expose());
-                }
-            }
-        }
-        for (k, v) in &d.extra_headers {
-            req = req.header(k, v);
-        }
-        let sent = tokio::time::timeout(self.timeouts.first_byte, req.body(body).send()).await;
-        let resp = match sent {
-            Err(_) => {
-                return Err(UpstreamError::transient(ApiError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "upstream {} ({}) did not answer within {} s (router_settings.timeout)",
-                        d.provider.name,
-                        d.shown_url(endpoint),
-                        self.timeouts.first_byte.as_secs_f64()
-                    ),
-                )));
-            }
-            Ok(Err(e)) => return Err(transport_error(d, &d.shown_url(endpoint), &e)),
-            Ok(Ok(r)) => r,
+    ) -> Result<Answer, UpstreamError> {
+        let out = Outgoing {
+            endpoint,
+            body,
+            stream,
+            client_headers,
         };
-        let status = resp.status();
-        if status.is_success() {
-            return answer::check(d, url, stream, resp).await;
-        }
-        let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        // An error body that stalls must not hold the request: it is read for `idle` at most.
-        let body: Bytes = tokio::time::timeout(self.timeouts.idle, resp.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let error = status_error(d, status.as_u16(), &body);
-        Err(UpstreamError {
-            // A used-up quota comes as 429 from OpenAI, but waiting does not help.
-            retryable: matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 529)
-                && error.kind != ErrorKind::Billing,
-            unusable_answer: false,
-            error,
-            retry_after,
-        })
+        d.transport.send(self, d, out).await
     }
 }
 
@@ -275,7 +218,7 @@ pub fn deepest_cause(e: &dyn std::error::Error) -> String {
 }
 
 /// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
-fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
+pub(crate) fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
     let cause = crate::redact::known(&deepest_cause(e), &d.secret_values()).into_owned();
     let (kind, what, hint) = if e.is_connect() {
         (

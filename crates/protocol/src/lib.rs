@@ -21,6 +21,7 @@ pub mod anthropic;
 #[cfg(feature = "test-support")]
 pub mod check;
 pub mod classify;
+pub mod codec;
 #[cfg(feature = "test-support")]
 pub mod exercise;
 pub mod ir;
@@ -34,4 +35,5 @@ pub mod stream_watch;
 pub mod target;
 mod wire;
 
+pub use codec::{Codec, Protocol, Target};
 pub use ir::{ApiError, ErrorKind};

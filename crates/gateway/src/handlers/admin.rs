@@ -3,20 +3,21 @@
 //! as LiteLLM's do. Keys are never echoed: `litellm_params.api_key` is shown redacted.
 
 use crate::body::ClientBody;
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::model::ModelDefinition;
 use crate::providers::deployment::Deployment;
 use crate::state::GatewayState;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn bad(kind: ErrorKind, msg: String) -> Response {
-    ClientError::new(ClientProtocol::OpenAiChat, ApiError::new(kind, msg)).into_response()
+    ClientError::new(Protocol::OpenAiChat, ApiError::new(kind, msg)).into_response()
 }
 
 /// The LiteLLM `model_info` view of a deployment, with our additions.

@@ -7,7 +7,7 @@
 //!
 //! Both do their blocking work (files, `key_command`) on tokio's blocking pool, never on a worker.
 
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::providers::deployment::ApiKey;
 use crate::reload::ReloadError;
 use crate::state::GatewayState;
@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ fn error(kind: ErrorKind, status: StatusCode, message: String) -> Response {
         status: status.as_u16(),
         message,
     };
-    ClientError::new(ClientProtocol::OpenAiChat, e).into_response()
+    ClientError::new(Protocol::OpenAiChat, e).into_response()
 }
 
 /// `POST /admin/reload`.

@@ -3,14 +3,14 @@
 use crate::answer;
 use crate::body::ClientBody;
 use crate::dispatch;
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::providers::deployment::Endpoint;
-use crate::providers::table::Protocol;
 use crate::state::GatewayState;
 use crate::tokens;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, header};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use protocol::passthrough::Fields;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ pub async fn messages(
     headers: HeaderMap,
     ClientBody(body): ClientBody,
 ) -> Response {
-    dispatch::generate(&gw, ClientProtocol::Anthropic, &headers, body).await
+    dispatch::generate(&gw, Protocol::Anthropic, &headers, body).await
 }
 
 /// Counts input tokens: asked of the upstream when it is Anthropic (exact), else with the local
@@ -30,7 +30,7 @@ pub async fn count_tokens(
     headers: HeaderMap,
     ClientBody(body): ClientBody,
 ) -> Response {
-    let err = |e: ApiError| ClientError::new(ClientProtocol::Anthropic, e).into_response();
+    let err = |e: ApiError| ClientError::new(Protocol::Anthropic, e).into_response();
     let req = match protocol::anthropic::decode_request(&body) {
         Ok(r) => r,
         Err(e) => return err(e),
@@ -46,13 +46,13 @@ pub async fn count_tokens(
     }) && let Ok(mut f) = Fields::parse(&body)
     {
         f.set("model", &d.upstream_model.as_str().into());
-        let url = d.url(Endpoint::CountTokens);
+        let who = answer::name(&d, &d.shown_url(Endpoint::CountTokens));
         if let Ok(resp) = gw
             .upstream
             .send(&d, Endpoint::CountTokens, f.to_vec(), false, &headers)
             .await
-            && let Ok(bytes) = answer::read_body(&d, url, resp, gw.upstream.timeouts.idle).await
-            && answer::check_json(&d, url, &bytes).is_ok()
+            && let Ok(bytes) = answer::read_body(&who, resp.body, gw.upstream.timeouts.idle).await
+            && answer::check_json(&who, &bytes).is_ok()
         {
             return json(bytes.to_vec());
         }

@@ -5,11 +5,12 @@
 
 use crate::body::ClientBody;
 use crate::dispatch;
-use crate::error::{ClientError, ClientProtocol};
+use crate::error::ClientError;
 use crate::state::GatewayState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     ClientBody(body): ClientBody,
 ) -> Response {
-    dispatch::generate(&gw, ClientProtocol::OpenAiChat, &headers, body).await
+    dispatch::generate(&gw, Protocol::OpenAiChat, &headers, body).await
 }
 
 pub async fn responses(
@@ -26,7 +27,7 @@ pub async fn responses(
     headers: HeaderMap,
     ClientBody(body): ClientBody,
 ) -> Response {
-    dispatch::generate(&gw, ClientProtocol::OpenAiResponses, &headers, body).await
+    dispatch::generate(&gw, Protocol::OpenAiResponses, &headers, body).await
 }
 
 /// `GET /v1/responses`: the WebSocket transport is not offered.
@@ -38,7 +39,7 @@ pub async fn responses_websocket() -> Response {
                   \"stream\": true (set supports_websockets = false for this provider)"
             .into(),
     };
-    let mut r = ClientError::new(ClientProtocol::OpenAiResponses, e).into_response();
+    let mut r = ClientError::new(Protocol::OpenAiResponses, e).into_response();
     r.headers_mut()
         .insert(header::UPGRADE, HeaderValue::from_static("HTTP/1.1"));
     r

@@ -1,12 +1,12 @@
 //! A deployment: one model definition resolved against the provider table into everything a
 //! request needs (endpoint URL, key, quirks), once, when the definition is registered.
 
-use super::table::{
-    ANTHROPIC, MOCK, OPENAI, PROVIDERS, Protocol, ProviderInfo, provider, provider_names,
-};
+use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, provider_names};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
 use crate::secrets::SecretSource;
+use crate::transport::{Transport, Unbuilt};
 use protocol::target::{AnthropicTarget, ChatTarget, ResponsesTarget};
+use protocol::{Protocol, Target};
 use std::fmt;
 
 /// Where the upstream key comes from, resolved at registration.
@@ -70,14 +70,14 @@ pub struct Deployment {
     pub key: ApiKey,
     /// Variable named in errors about the key.
     pub key_var: Option<String>,
-    pub chat: ChatTarget,
-    pub anthropic: AnthropicTarget,
-    pub responses: ResponsesTarget,
-    /// The wire API used upstream: the provider's, or `litellm_params.api_mode`.
+    /// What the upstream accepts, per protocol (the codec of [`Deployment::protocol`] reads its
+    /// part).
+    pub target: Target,
+    /// The wire API used upstream: the provider's (or the one its transport picks for the model
+    /// id), or `litellm_params.api_mode`.
     protocol: Protocol,
-    /// [`Endpoint::Generate`] and [`Endpoint::CountTokens`] URLs, parsed once (parsing a URL
-    /// on every request was 2% of the gateway's CPU).
-    urls: [reqwest::Url; 2],
+    /// How requests reach the upstream (the provider row's [`crate::transport::TransportKind`]).
+    pub transport: Box<dyn Transport>,
     pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
     pub overrides: Vec<(String, serde_json::Value)>,
@@ -130,6 +130,14 @@ impl Deployment {
                 None => (&OPENAI, params.model.clone()),
             }
         };
+        let (routed, upstream_model) = provider.transport.route(provider.protocol, &upstream_model);
+        let protocol = match params.api_mode {
+            _ if !provider.transport.api_mode_applies() => routed,
+            None => routed,
+            Some(ApiMode::Chat) => Protocol::OpenAiChat,
+            Some(ApiMode::Responses) => Protocol::OpenAiResponses,
+            Some(ApiMode::Anthropic) => Protocol::Anthropic,
+        };
         if params.model.trim().is_empty() {
             return Err(err(
                 "litellm_params.model is empty; write it as <provider>/<model id>".into(),
@@ -138,7 +146,7 @@ impl Deployment {
         let api_base = match (&params.api_base, provider.api_base) {
             (Some(b), _) => b.trim_end_matches('/').to_owned(),
             (None, Some(b)) => b.to_owned(),
-            (None, None) if provider.protocol == Protocol::Mock => String::new(),
+            (None, None) if !provider.transport.needs_api_base() => String::new(),
             (None, None) => {
                 return Err(err(format!(
                     "provider '{}' has no default endpoint; set litellm_params.api_base (e.g. http://localhost:8000/v1)",
@@ -226,12 +234,6 @@ impl Deployment {
             max_output_tokens: cap,
             drop: chat.drop.clone(),
         };
-        let protocol = match (provider.protocol, params.api_mode) {
-            (Protocol::Mock, _) | (_, None) => provider.protocol,
-            (_, Some(ApiMode::Chat)) => Protocol::OpenAiChat,
-            (_, Some(ApiMode::Responses)) => Protocol::OpenAiResponses,
-            (_, Some(ApiMode::Anthropic)) => Protocol::Anthropic,
-        };
         let overrides = OVERRIDABLE
             .iter()
             .filter_map(|k| params.other.get(*k).map(|v| ((*k).to_owned(), v.clone())))
@@ -254,46 +256,23 @@ impl Deployment {
             api_base,
             key,
             key_var,
-            chat,
-            anthropic,
-            responses,
+            target: Target {
+                chat,
+                anthropic,
+                responses,
+            },
             protocol,
-            urls: [placeholder_url(), placeholder_url()],
+            transport: Box::new(Unbuilt),
             extra_headers,
         };
-        if protocol != Protocol::Mock {
-            for (i, e) in [Endpoint::Generate, Endpoint::CountTokens]
-                .into_iter()
-                .enumerate()
-            {
-                let text = d.endpoint(e);
-                let shown = crate::redact::url(&text);
-                let bad = |why: String| DefinitionError {
-                    model_name: d.definition.model_name.clone(),
-                    reason: format!(
-                        "litellm_params.api_base gives the upstream URL '{shown}', {why}; \
-                         write it in full, e.g. http://localhost:8000/v1"
-                    ),
-                };
-                let url = reqwest::Url::parse(&text)
-                    .map_err(|why| bad(format!("which is not a URL ({why})")))?;
-                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                    return Err(bad(
-                        "which is not an http:// or https:// URL with a host".into()
-                    ));
-                }
-                d.urls[i] = url;
-            }
-        }
+        d.transport = provider
+            .transport
+            .build(&d, secrets)
+            .map_err(|reason| DefinitionError {
+                model_name: d.definition.model_name.clone(),
+                reason,
+            })?;
         Ok(d)
-    }
-
-    /// The parsed URL of an upstream endpoint.
-    pub fn url(&self, e: Endpoint) -> &reqwest::Url {
-        &self.urls[match e {
-            Endpoint::Generate => 0,
-            Endpoint::CountTokens => 1,
-        }]
     }
 
     /// `body` with this deployment's [`OVERRIDABLE`] parameters applied.
@@ -318,7 +297,7 @@ impl Deployment {
 
     /// An upstream endpoint's URL as it may be shown (in errors and logs): credentials redacted.
     pub fn shown_url(&self, e: Endpoint) -> String {
-        crate::redact::url(self.url(e).as_str()).into_owned()
+        self.transport.shown_url(e, false)
     }
 
     /// `api_base` as it may be shown.
@@ -338,33 +317,12 @@ impl Deployment {
                 .iter()
                 .filter_map(|(_, v)| v.to_str().ok()),
         );
-        for u in &self.urls {
-            out.extend(u.password());
-            if u.password().is_none() && !u.username().is_empty() {
-                out.push(u.username());
-            }
-        }
+        out.extend(self.transport.secret_values());
         out
     }
 
     pub fn protocol(&self) -> Protocol {
         self.protocol
-    }
-
-    /// The generation endpoint: `…/chat/completions`, `…/responses` or `…/v1/messages`,
-    /// following LiteLLM's rule that OpenAI bases include `/v1` and Anthropic bases do not.
-    pub fn endpoint(&self, path: Endpoint) -> String {
-        let b = &self.api_base;
-        match (self.protocol(), path) {
-            (Protocol::Anthropic, Endpoint::Generate) => anthropic_url(b, "/v1/messages"),
-            (Protocol::Anthropic, Endpoint::CountTokens) => {
-                anthropic_url(b, "/v1/messages/count_tokens")
-            }
-            (Protocol::OpenAiResponses, _) if b.ends_with("/responses") => b.clone(),
-            (Protocol::OpenAiResponses, _) => format!("{b}/responses"),
-            _ if b.ends_with("/chat/completions") => b.clone(),
-            _ => format!("{b}/chat/completions"),
-        }
     }
 }
 
@@ -393,28 +351,11 @@ impl fmt::Debug for Deployment {
     }
 }
 
-/// The URL a mock deployment (which sends nothing) holds.
-// A literal URL: the parse cannot fail (tests build mock deployments, so it runs under test too).
-#[allow(clippy::expect_used)]
-fn placeholder_url() -> reqwest::Url {
-    reqwest::Url::parse("http://127.0.0.1/").expect("a literal URL")
-}
-
 /// Which upstream endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Generate,
     CountTokens,
-}
-
-fn anthropic_url(base: &str, path: &str) -> String {
-    if let Some(root) = base.strip_suffix("/v1/messages") {
-        return format!("{root}{path}");
-    }
-    match base.strip_suffix("/v1") {
-        Some(root) => format!("{root}{path}"),
-        None => format!("{base}{path}"),
-    }
 }
 
 /// Every known provider's key variable, for `secrets` templates and `env` hints.
@@ -448,11 +389,11 @@ mod tests {
             Deployment::new(def("cerebras/gpt-oss-120b", None), Origin::Config, &secrets).unwrap();
         assert_eq!(d.upstream_model, "gpt-oss-120b");
         assert_eq!(
-            d.endpoint(Endpoint::Generate),
+            d.shown_url(Endpoint::Generate),
             "https://api.cerebras.ai/v1/chat/completions"
         );
         assert!(matches!(d.key, ApiKey::Value(ref v) if v.expose() == "k"));
-        assert!(d.chat.drops("metadata") && d.chat.drops("top_k"));
+        assert!(d.target.chat.drops("metadata") && d.target.chat.drops("top_k"));
         let d = Deployment::new(
             def("groq/moonshotai/kimi-k2", None),
             Origin::Config,
@@ -492,11 +433,11 @@ mod tests {
             let d = Deployment::new(def("anthropic/claude-x", Some(base)), Origin::Config, &none)
                 .unwrap();
             assert_eq!(
-                d.endpoint(Endpoint::Generate),
+                d.shown_url(Endpoint::Generate),
                 "https://api.anthropic.com/v1/messages"
             );
             assert_eq!(
-                d.endpoint(Endpoint::CountTokens),
+                d.shown_url(Endpoint::CountTokens),
                 "https://api.anthropic.com/v1/messages/count_tokens"
             );
         }
@@ -517,11 +458,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            d.endpoint(Endpoint::Generate),
+            d.shown_url(Endpoint::Generate),
             "http://h:1/v1/chat/completions"
         );
         assert_eq!(
-            d.url(Endpoint::Generate).as_str(),
+            d.shown_url(Endpoint::Generate).as_str(),
             "http://h:1/v1/chat/completions"
         );
     }

@@ -6,39 +6,21 @@
 //! cited there. Parameters listed in `rejects` are documented as unsupported or were reported to
 //! fail with a 400/422.
 
+use crate::transport::TransportKind;
+use crate::transport::http::HTTP;
+use crate::transport::mock::MOCK as MOCK_TRANSPORT;
+pub use protocol::Protocol;
 use protocol::target::{MaxTokensField, ReasoningControl, SchemaDialect, ToolIdFormat};
-
-/// A wire API an upstream speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// Anthropic Messages.
-    Anthropic,
-    /// OpenAI Chat Completions.
-    OpenAiChat,
-    /// OpenAI Responses.
-    OpenAiResponses,
-    /// Answers from `mock_response`, no network.
-    Mock,
-}
-
-impl Protocol {
-    /// The name used in docs, errors and logs (DESIGN.md §2).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Anthropic => "anthropic",
-            Protocol::OpenAiChat => "openai-chat",
-            Protocol::OpenAiResponses => "openai-responses",
-            Protocol::Mock => "mock",
-        }
-    }
-}
 
 /// One row of the table.
 #[derive(Debug)]
 pub struct ProviderInfo {
     /// The `litellm_params.model` prefix.
     pub name: &'static str,
+    /// The wire API its endpoint speaks (a [`TransportKind`] may pick another per model id).
     pub protocol: Protocol,
+    /// How requests travel: HTTP, the mock, AWS (SigV4 and event-stream), a child process.
+    pub transport: &'static dyn TransportKind,
     /// Default `api_base`; `None` when the user must give one.
     pub api_base: Option<&'static str>,
     /// Environment variable holding the key; `None` when no key is needed.
@@ -66,6 +48,7 @@ pub struct ProviderInfo {
 const OPENAI_LIKE: ProviderInfo = ProviderInfo {
     name: "openai",
     protocol: Protocol::OpenAiChat,
+    transport: &HTTP,
     api_base: Some("https://api.openai.com/v1"),
     key_env: Some("OPENAI_API_KEY"),
     key_required: true,
@@ -101,7 +84,8 @@ pub const OPENAI: ProviderInfo = ProviderInfo {
 /// The `mock` row: a definition with `mock_response`.
 pub const MOCK: ProviderInfo = ProviderInfo {
     name: "mock",
-    protocol: Protocol::Mock,
+    protocol: Protocol::OpenAiChat,
+    transport: &MOCK_TRANSPORT,
     api_base: None,
     key_env: None,
     key_required: false,
@@ -275,7 +259,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), PROVIDERS.len());
         for p in PROVIDERS {
-            if p.protocol != Protocol::Mock && p.name != "hosted_vllm" {
+            if p.name != "mock" && p.name != "hosted_vllm" {
                 assert!(p.api_base.is_some(), "{} has no default api_base", p.name);
             }
             assert!(!p.key_required || p.key_env.is_some(), "{}", p.name);

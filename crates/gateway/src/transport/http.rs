@@ -1,0 +1,216 @@
+//! The HTTP transport: JSON request bodies POSTed to the protocol's endpoint under `api_base`,
+//! answers as JSON or SSE. Authentication follows the protocol (Anthropic's `x-api-key` and
+//! `anthropic-version`, a bearer token otherwise). Endpoint URLs are built and parsed once, at
+//! registration (parsing a URL on every request was 2% of the gateway's CPU).
+
+use super::{Answer, BodyError, BodyStream, Outgoing, Transport, TransportKind};
+use crate::answer;
+use crate::providers::deployment::{Deployment, Endpoint};
+use crate::secrets::SecretSource;
+use crate::upstream::{Upstream, UpstreamError, status_error, transport_error};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use http::header;
+use protocol::Protocol;
+use protocol::ir::{ApiError, ErrorKind};
+
+/// Headers a client sent that go on to an Anthropic upstream (Claude Code's gateway docs: forward
+/// `anthropic-beta` and `anthropic-version` verbatim).
+pub const FORWARDED_ANTHROPIC_HEADERS: &[&str] = &["anthropic-version", "anthropic-beta"];
+
+/// The table rows' value for providers reached over plain HTTP.
+pub static HTTP: HttpKind = HttpKind;
+
+#[derive(Debug)]
+/// [`TransportKind`] of the HTTP providers.
+pub struct HttpKind;
+
+impl TransportKind for HttpKind {
+    fn build(&self, d: &Deployment, _: &dyn SecretSource) -> Result<Box<dyn Transport>, String> {
+        let parse = |e: Endpoint| {
+            let text = endpoint(d.protocol(), &d.api_base, e);
+            let shown = crate::redact::url(&text);
+            let bad = |why: String| {
+                format!(
+                    "litellm_params.api_base gives the upstream URL '{shown}', {why}; \
+                     write it in full, e.g. http://localhost:8000/v1"
+                )
+            };
+            let url = reqwest::Url::parse(&text)
+                .map_err(|why| bad(format!("which is not a URL ({why})")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(bad(
+                    "which is not an http:// or https:// URL with a host".into()
+                ));
+            }
+            Ok(url)
+        };
+        Ok(Box::new(HttpTransport {
+            protocol: d.protocol(),
+            api_base: d.api_base.clone(),
+            urls: [parse(Endpoint::Generate)?, parse(Endpoint::CountTokens)?],
+        }))
+    }
+}
+
+/// A deployment's HTTP endpoints.
+pub struct HttpTransport {
+    protocol: Protocol,
+    api_base: String,
+    /// [`Endpoint::Generate`] and [`Endpoint::CountTokens`].
+    urls: [reqwest::Url; 2],
+}
+
+impl HttpTransport {
+    fn url(&self, e: Endpoint) -> &reqwest::Url {
+        &self.urls[match e {
+            Endpoint::Generate => 0,
+            Endpoint::CountTokens => 1,
+        }]
+    }
+}
+
+/// The endpoint URL for `protocol` under `base`: `…/chat/completions`, `…/responses` or
+/// `…/v1/messages`, following LiteLLM's rule that OpenAI bases include `/v1` and Anthropic bases
+/// do not.
+pub fn endpoint(protocol: Protocol, base: &str, path: Endpoint) -> String {
+    match (protocol, path) {
+        (Protocol::Anthropic, Endpoint::Generate) => anthropic_url(base, "/v1/messages"),
+        (Protocol::Anthropic, Endpoint::CountTokens) => {
+            anthropic_url(base, "/v1/messages/count_tokens")
+        }
+        (Protocol::OpenAiResponses, _) if base.ends_with("/responses") => base.to_owned(),
+        (Protocol::OpenAiResponses, _) => format!("{base}/responses"),
+        _ if base.ends_with("/chat/completions") => base.to_owned(),
+        _ => format!("{base}/chat/completions"),
+    }
+}
+
+fn anthropic_url(base: &str, path: &str) -> String {
+    if let Some(root) = base.strip_suffix("/v1/messages") {
+        return format!("{root}{path}");
+    }
+    match base.strip_suffix("/v1") {
+        Some(root) => format!("{root}{path}"),
+        None => format!("{base}{path}"),
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send<'a>(
+        &'a self,
+        up: &'a Upstream,
+        d: &'a Deployment,
+        out: Outgoing<'a>,
+    ) -> BoxFuture<'a, Result<Answer, UpstreamError>> {
+        Box::pin(self.post(up, d, out))
+    }
+
+    fn shown_url(&self, e: Endpoint, _: bool) -> String {
+        crate::redact::url(self.url(e).as_str()).into_owned()
+    }
+
+    fn secret_values(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for u in &self.urls {
+            out.extend(u.password());
+            if u.password().is_none() && !u.username().is_empty() {
+                out.push(u.username());
+            }
+        }
+        out
+    }
+
+    fn direct_base(&self) -> Option<&str> {
+        Some(&self.api_base)
+    }
+}
+
+impl HttpTransport {
+    async fn post(
+        &self,
+        up: &Upstream,
+        d: &Deployment,
+        out: Outgoing<'_>,
+    ) -> Result<Answer, UpstreamError> {
+        let key = up.key(d).await.map_err(UpstreamError::fatal)?;
+        let url = self.url(out.endpoint);
+        let mut req = up
+            .client()?
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, answer::expected(out.stream))
+            // Compressed answers are not asked for: a stream must not wait on a compressor's
+            // buffer. A server that compresses anyway with gzip is decoded as it streams
+            // (reqwest's `gzip`); any other encoding is refused in `answer::check`.
+            .header(header::ACCEPT_ENCODING, "identity");
+        if self.protocol == Protocol::Anthropic {
+            if let Some(k) = &key {
+                req = req.header("x-api-key", k.expose());
+            }
+            for name in FORWARDED_ANTHROPIC_HEADERS {
+                if let Some(v) = out.client_headers.get(*name) {
+                    req = req.header(*name, v);
+                }
+            }
+            if !out.client_headers.contains_key("anthropic-version") {
+                req = req.header("anthropic-version", "2023-06-01");
+            }
+        } else if let Some(k) = &key {
+            req = req.bearer_auth(k.expose());
+        }
+        for (k, v) in &d.extra_headers {
+            req = req.header(k, v);
+        }
+        let shown = || self.shown_url(out.endpoint, out.stream);
+        let timeouts = up.timeouts;
+        let sent = tokio::time::timeout(timeouts.first_byte, req.body(out.body).send()).await;
+        let resp = match sent {
+            Err(_) => {
+                return Err(UpstreamError::transient(ApiError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "upstream {} ({}) did not answer within {} s (router_settings.timeout)",
+                        d.provider.name,
+                        shown(),
+                        timeouts.first_byte.as_secs_f64()
+                    ),
+                )));
+            }
+            Ok(Err(e)) => return Err(transport_error(d, &shown(), &e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if status.is_success() {
+            let resp = answer::check(d, &shown(), out.stream, resp).await?;
+            let headers = resp.headers().clone();
+            return Ok(Answer {
+                headers,
+                body: body_stream(resp),
+            });
+        }
+        let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+        // An error body that stalls must not hold the request: it is read for `idle` at most.
+        let body: Bytes = tokio::time::timeout(timeouts.idle, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Err(UpstreamError::from_status(
+            status_error(d, status.as_u16(), &body),
+            status.as_u16(),
+            retry_after,
+        ))
+    }
+}
+
+/// A reqwest body as a [`BodyStream`], its errors worded by their deepest cause.
+pub fn body_stream(resp: reqwest::Response) -> BodyStream {
+    Box::pin(resp.bytes_stream().map(|r| {
+        r.map_err(|e| BodyError {
+            timeout: e.is_timeout(),
+            cause: crate::upstream::deepest_cause(&e),
+        })
+    }))
+}
