@@ -17,10 +17,11 @@
 //!   must be defined when using toolUse and toolResult content blocks"): a stub tool when the
 //!   request offers none ([`STUB_TOOL_NAME`]);
 //! - `ToolName` is `[a-zA-Z0-9_-]{1,64}` ([`ToolNames::strict`]) and `ToolUseId`
-//!   `[a-zA-Z0-9_.:-]{1,64}` ([`tool_use_id`]); `toolChoice` has no `none` member: the tools are
-//!   withheld instead;
+//!   `[a-zA-Z0-9_.:-]{1,64}` ([`super::tool_use_id`]); `toolChoice` has no `none` member: the
+//!   tools are withheld instead;
 //! - `inferenceConfig.temperature` and `topP` are in 0..=1.
 
+use super::formats::{document_format, document_name, image_format, tool_use_id};
 use super::types::*;
 use crate::anthropic::request::{CUSTOM_TOOL_SCHEMA, FOREIGN_SIGNATURE};
 use crate::anthropic::response::tool_input;
@@ -49,8 +50,8 @@ pub const PLACEHOLDER_TEXT: &str = ".";
 /// The text of a tool result that has no content (Bedrock refuses blank text, hermes-agent#55092).
 pub const EMPTY_TOOL_RESULT: &str = "(no output)";
 
-/// At most this many `cachePoint`s per request (Anthropic's limit of four breakpoints, which
-/// Bedrock applies to Claude too).
+/// At most this many `cachePoint`s per request (Bedrock user guide, "Prompt caching": four
+/// checkpoints for Claude, Anthropic's own limit of four breakpoints).
 const MAX_CACHE_POINTS: usize = 4;
 
 /// Encodes a request for a Bedrock Converse upstream as the body of `POST
@@ -157,26 +158,6 @@ fn is_claude(t: &ConverseTarget) -> bool {
     t.supports_thinking || t.model.contains("anthropic.") || t.model.contains("claude")
 }
 
-/// `toolUseId` for an id of the history: kept when it matches Bedrock's `ToolUseId`
-/// (`[a-zA-Z0-9_.:-]{1,64}`); otherwise every other character becomes `_`, and an empty or long
-/// id is cut to 55 characters plus `_` and 8 hex digits of its SHA-256, so a call and its result
-/// still match.
-pub fn tool_use_id(id: &str) -> Cow<'_, str> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
-    if (1..=64).contains(&id.len()) && id.chars().all(allowed) {
-        return Cow::Borrowed(id);
-    }
-    let clean: String = id
-        .chars()
-        .map(|c| if allowed(c) { c } else { '_' })
-        .collect();
-    if (1..=64).contains(&clean.len()) {
-        return Cow::Owned(clean);
-    }
-    let head: String = clean.chars().take(55).collect();
-    Cow::Owned(format!("{head}_{}", crate::target::hash_hex8(id)))
-}
-
 fn stub_tool(schema: &RawValue) -> OutTool<'_> {
     OutTool::ToolSpec(OutToolSpec {
         name: Cow::Borrowed(STUB_TOOL_NAME),
@@ -198,36 +179,6 @@ fn output_config(f: &Value, dropped: &mut Dropped) -> Option<Value> {
         def["name"] = json!(name);
     }
     Some(json!({"textFormat": {"type": "json_schema", "structure": {"jsonSchema": def}}}))
-}
-
-/// A document `name` Bedrock accepts (letters, digits, single spaces, hyphens, parentheses,
-/// square brackets; at most 200 characters), numbered when another document of the request
-/// already has it.
-fn document_name(name: Option<&str>, taken: &[String]) -> String {
-    let mut out = String::new();
-    for c in name.unwrap_or("").chars() {
-        let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '(' | ')' | '[' | ']') {
-            c
-        } else {
-            ' '
-        };
-        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
-            continue;
-        }
-        out.push(c);
-        if out.len() >= 180 {
-            break;
-        }
-    }
-    let base = out.trim_end();
-    let base = if base.is_empty() { "document" } else { base };
-    let mut name = base.to_owned();
-    let mut n = 1;
-    while taken.contains(&name) {
-        n += 1;
-        name = format!("{base} ({n})");
-    }
-    name
 }
 
 /// The state of one encoding.

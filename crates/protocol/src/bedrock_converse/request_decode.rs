@@ -3,10 +3,11 @@
 //! Shapes follow the API reference "Converse"; a union with no member or several, a missing
 //! required field, or an unknown role, format or status is refused in [`shape`]'s words.
 
+use super::formats::{document_media_type, image_media_type};
 use super::request::STUB_TOOL_NAME;
 use super::types::{
     BytesSource, CachePoint, ConverseRequest, DocumentBlock, ImageBlock, OutputConfig,
-    ToolResultBlock, WireToolChoice, document_media_type, image_media_type,
+    ToolResultBlock, WireToolChoice,
 };
 use crate::ir::{
     ApiError, CacheBreakpoint, CacheSpot, Dropped, Effort, ImageSource, Message, Part, Reasoning,

@@ -403,6 +403,7 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// An encoder for the answer `ctx` describes.
     pub fn new(ctx: ResponseContext) -> StreamEncoder {
         StreamEncoder { _ctx: ctx }
     }

@@ -143,6 +143,8 @@ pub struct ReasoningBlock {
     pub redacted_content: Option<String>,
 }
 
+/// `ReasoningTextBlock`: the reasoning and the signature that verifies it (to be sent back
+/// unmodified, API reference `ReasoningTextBlock`).
 #[derive(Debug, Deserialize)]
 pub struct ReasoningText {
     #[serde(default)]
@@ -219,6 +221,7 @@ pub struct WireToolChoice {
     pub tool: Option<SpecificTool>,
 }
 
+/// `SpecificToolChoice`: `{name}`.
 #[derive(Debug, Deserialize)]
 pub struct SpecificTool {
     pub name: String,
@@ -232,6 +235,7 @@ pub struct OutputConfig {
     pub text_format: Option<TextFormat>,
 }
 
+/// `OutputFormat`: `{type: "json_schema", structure}`.
 #[derive(Debug, Deserialize)]
 pub struct TextFormat {
     #[serde(rename = "type")]
@@ -239,12 +243,14 @@ pub struct TextFormat {
     pub structure: Option<FormatStructure>,
 }
 
+/// `OutputFormatStructure` (a union): `{jsonSchema}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FormatStructure {
     pub json_schema: Option<JsonSchemaDefinition>,
 }
 
+/// `JsonSchemaDefinition`: `{schema: <JSON text>, name, description}`.
 #[derive(Debug, Deserialize)]
 pub struct JsonSchemaDefinition {
     pub schema: String,
@@ -305,6 +311,7 @@ pub struct BlockStartPayload {
     pub tool_use: Option<ToolUseStart>,
 }
 
+/// `ToolUseBlockStart`: `{toolUseId, name}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolUseStart {
@@ -323,11 +330,13 @@ pub struct DeltaPayload {
     pub reasoning_content: Option<ReasoningDelta>,
 }
 
+/// `ToolUseBlockDelta`: `{input: <a fragment of the input's JSON text>}`.
 #[derive(Debug, Deserialize)]
 pub struct ToolUseDelta {
     pub input: Option<String>,
 }
 
+/// `ReasoningContentBlockDelta` (a union): `{text}`, `{signature}` or `{redactedContent}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasoningDelta {
@@ -501,63 +510,4 @@ pub(super) struct OutToolSpec<'a> {
 #[derive(Serialize)]
 pub(super) struct OutSchema<'a> {
     pub(super) json: &'a RawValue,
-}
-
-/// Image media types and their `ImageFormat`s.
-const IMAGE_FORMATS: &[(&str, &str)] = &[
-    ("image/png", "png"),
-    ("image/jpeg", "jpeg"),
-    ("image/gif", "gif"),
-    ("image/webp", "webp"),
-];
-
-/// Document media types and their `DocumentFormat`s.
-const DOCUMENT_FORMATS: &[(&str, &str)] = &[
-    ("application/pdf", "pdf"),
-    ("text/csv", "csv"),
-    ("application/msword", "doc"),
-    (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "docx",
-    ),
-    ("application/vnd.ms-excel", "xls"),
-    (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "xlsx",
-    ),
-    ("text/html", "html"),
-    ("text/plain", "txt"),
-    ("text/markdown", "md"),
-];
-
-/// The image `format` for a media type (`image/jpg` counts as `image/jpeg`).
-pub fn image_format(media_type: &str) -> Option<&'static str> {
-    let m = media_type.trim().to_ascii_lowercase();
-    let m = if m == "image/jpg" { "image/jpeg" } else { &m };
-    IMAGE_FORMATS.iter().find(|(t, _)| *t == m).map(|(_, f)| *f)
-}
-
-/// The media type of an image `format`.
-pub fn image_media_type(format: &str) -> Option<&'static str> {
-    IMAGE_FORMATS
-        .iter()
-        .find(|(_, f)| *f == format)
-        .map(|(t, _)| *t)
-}
-
-/// The document `format` for a media type.
-pub fn document_format(media_type: &str) -> Option<&'static str> {
-    let m = media_type.trim().to_ascii_lowercase();
-    DOCUMENT_FORMATS
-        .iter()
-        .find(|(t, _)| *t == m)
-        .map(|(_, f)| *f)
-}
-
-/// The media type of a document `format`.
-pub fn document_media_type(format: &str) -> Option<&'static str> {
-    DOCUMENT_FORMATS
-        .iter()
-        .find(|(_, f)| *f == format)
-        .map(|(t, _)| *t)
 }
