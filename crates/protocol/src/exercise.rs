@@ -2,8 +2,8 @@
 //! and the regression tests of what they found. Each runs one input through everything the
 //! gateway would do with it and panics on a violation:
 //!
-//! - [`request`]: a client's request body through its decoder, then into every upstream protocol;
-//!   each encoded request is JSON.
+//! - [`request`]: a request body through its decoder, then into every upstream protocol; each
+//!   encoded request is JSON.
 //! - [`sse`]: bytes through [`SseParser`] whole and in small pieces: the same events; every event
 //!   written back by [`write_event`] parses to itself.
 //! - [`upstream_stream`]: an upstream's SSE body through its stream decoder, whole and in small
@@ -25,10 +25,10 @@ use crate::ir::{BlockStart, Delta, StreamEvent};
 use crate::sse::{SseEvent, SseParser, write_event};
 use crate::stream::{ClientEncoder, UpstreamDecoder};
 use crate::target::{
-    AnthropicTarget, ChatTarget, ReasoningControl, ResponseContext, ResponsesTarget, SchemaDialect,
-    ToolIdFormat, ToolNames,
+    AnthropicTarget, ChatTarget, ConverseTarget, ReasoningControl, ResponseContext,
+    ResponsesTarget, SchemaDialect, ToolIdFormat, ToolNames,
 };
-use crate::{anthropic, ir, openai_chat, openai_responses};
+use crate::{anthropic, bedrock_converse, ir, openai_chat, openai_responses};
 use bytes::BytesMut;
 use serde::de::IgnoredAny;
 
@@ -38,6 +38,9 @@ pub enum Wire {
     Anthropic,
     Chat,
     Responses,
+    /// AWS Bedrock Converse (an upstream; its streams as [`bedrock_converse::StreamDecoder`]
+    /// reads them).
+    Converse,
 }
 
 /// Decodes `body` as a `client` request (an error is a fine answer) and encodes what decodes into
@@ -47,6 +50,7 @@ pub fn request(client: Wire, body: &[u8]) {
         Wire::Anthropic => anthropic::decode_request(body),
         Wire::Chat => openai_chat::decode_request(body),
         Wire::Responses => openai_responses::decode_request(body),
+        Wire::Converse => bedrock_converse::decode_request(body),
     };
     let Ok(req) = decoded else {
         return;
@@ -86,6 +90,14 @@ pub fn request(client: Wire, body: &[u8]) {
         &t,
         &mut dropped,
     ));
+    for (model, supports_thinking) in [("meta.llama3-70b", false), ("anthropic.claude-x", true)] {
+        let t = ConverseTarget {
+            model: model.into(),
+            max_output_tokens: Some(1000),
+            supports_thinking,
+        };
+        encoded.push(bedrock_converse::encode_request(&req, &t, &mut dropped));
+    }
     for body in encoded {
         assert!(
             serde_json::from_slice::<IgnoredAny>(&body).is_ok(),
@@ -155,6 +167,7 @@ fn decoder(upstream: Wire) -> Box<dyn UpstreamDecoder> {
         Wire::Anthropic => Box::new(anthropic::StreamDecoder::new("client-model")),
         Wire::Chat => Box::new(openai_chat::StreamDecoder::new(ctx(), 7)),
         Wire::Responses => Box::new(openai_responses::StreamDecoder::new(ctx(), 7)),
+        Wire::Converse => Box::new(bedrock_converse::StreamDecoder::new(ctx(), 7)),
     }
 }
 

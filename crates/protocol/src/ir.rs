@@ -36,9 +36,33 @@ pub struct Request {
     /// Structured output, as Chat's `response_format` object
     /// (`{type:"json_schema", json_schema:{name, schema, strict}}` or `{type:"json_object"}`).
     pub response_format: Option<serde_json::Value>,
+    /// Prompt-cache breakpoints the client set (Anthropic `cache_control`), in the order it set
+    /// them. Encoders for upstreams without explicit breakpoints report `cache_control` as dropped.
+    pub cache_breakpoints: Vec<CacheBreakpoint>,
     /// Names of request fields the decoder could not carry into this model, reported to the
     /// client in `x-agent-shim-dropped` (DESIGN.md §4.1).
     pub dropped: Dropped,
+}
+
+/// A prompt-cache breakpoint: the prompt up to and including the item at [`CacheBreakpoint::at`]
+/// may be cached (Anthropic `cache_control: {type: "ephemeral", ttl}` on a system block, a tool or
+/// a content block; Bedrock Converse `cachePoint` after one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheBreakpoint {
+    pub at: CacheSpot,
+    /// The cache lifetime the client asked for (`"5m"`, `"1h"`), if any.
+    pub ttl: Option<String>,
+}
+
+/// The item a [`CacheBreakpoint`] follows, by its position in the [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheSpot {
+    /// `system[i]`.
+    System(usize),
+    /// `tools[i]`.
+    Tool(usize),
+    /// `messages[message].content[part]` (for a tool result, the whole result).
+    Part { message: usize, part: usize },
 }
 
 /// The set of field names lost in a translation, in first-seen order, without duplicates.

@@ -1,5 +1,5 @@
 //! Protocol translation for agent-shim: the wire types of the Anthropic Messages, OpenAI Chat
-//! Completions and OpenAI Responses APIs, one internal model ([`ir`]) they all decode into and
+//! Completions, OpenAI Responses and AWS Bedrock Converse APIs, one internal model ([`ir`]) they all decode into and
 //! encode from, the streaming state machines, an SSE parser, and byte-exact same-protocol
 //! pass-through, and the user-worded errors for input of the wrong shape ([`shape`]).
 //!
@@ -18,6 +18,7 @@
 )]
 
 pub mod anthropic;
+pub mod bedrock_converse;
 #[cfg(feature = "test-support")]
 pub mod check;
 pub mod classify;

@@ -76,6 +76,24 @@ impl ClientEncoder for crate::openai_responses::StreamEncoder {
     }
 }
 
+impl UpstreamDecoder for crate::bedrock_converse::StreamDecoder {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) {
+        crate::bedrock_converse::StreamDecoder::on_event(self, ev, out)
+    }
+    fn on_end(&mut self, out: &mut Vec<StreamEvent>) {
+        crate::bedrock_converse::StreamDecoder::on_end(self, out)
+    }
+    fn is_finished(&self) -> bool {
+        crate::bedrock_converse::StreamDecoder::is_finished(self)
+    }
+}
+
+impl ClientEncoder for crate::bedrock_converse::StreamEncoder {
+    fn encode(&mut self, ev: &StreamEvent, out: &mut BytesMut) {
+        crate::bedrock_converse::StreamEncoder::encode(self, ev, out)
+    }
+}
+
 /// Turns a complete answer into the events a stream of it would carry, for answers that are not
 /// streamed upstream (mock responses, non-streaming upstreams). Text is cut into pieces of about
 /// `piece` characters so clients see a real stream.

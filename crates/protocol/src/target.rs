@@ -81,6 +81,21 @@ pub struct AnthropicTarget {
     pub supports_thinking: bool,
 }
 
+/// Quirks of an AWS Bedrock Converse upstream (`POST /model/{modelId}/converse` and
+/// `/converse-stream` on `bedrock-runtime.{region}.amazonaws.com`; protocols.md §7).
+#[derive(Debug, Clone, Default)]
+pub struct ConverseTarget {
+    /// The model id, inference-profile id or ARN. It goes in the URL path (percent-encoded: `:`
+    /// is `%3A`), never in the body, so the encoder does not use it.
+    pub model: String,
+    /// Output-token cap: `inferenceConfig.maxTokens` is the client's limit clamped to it, or it
+    /// when the client gave none.
+    pub max_output_tokens: Option<u32>,
+    /// Whether the model takes Anthropic's `thinking` object in `additionalModelRequestFields`
+    /// (Claude models with extended thinking). Without it reasoning requests are dropped.
+    pub supports_thinking: bool,
+}
+
 /// Quirks of an OpenAI Responses upstream (OpenAI's own `/v1/responses` and compatible hosts).
 #[derive(Debug, Clone, Default)]
 pub struct ResponsesTarget {
@@ -100,7 +115,8 @@ impl ResponsesTarget {
 }
 
 /// Tool names longer than an upstream's 64-character limit, shortened deterministically
-/// (first 55 characters, `_`, 8 hex digits of their SHA-256, as LiteLLM does), and the way back;
+/// (first 55 characters, `_`, 8 hex digits of their SHA-256, as LiteLLM does), names with
+/// characters outside `[a-zA-Z0-9_-]` made [strict](ToolNames::strict), and the way back;
 /// plus the names of the request's custom (raw-string) tools, whose calls a Responses client must
 /// receive as `custom_tool_call`s although the upstream saw a function.
 /// Built from the request's tool list, so no state outlives a request.
@@ -118,11 +134,17 @@ impl ToolNames {
 
     /// The mapping for the tool names of a request.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> ToolNames {
-        let pairs = names
-            .into_iter()
-            .filter(|n| n.len() > Self::MAX_LEN)
-            .map(|n| (Self::shorten_name(n), n.to_owned()))
-            .collect();
+        let mut pairs = Vec::new();
+        for n in names {
+            let short = Self::cut(n);
+            if short != n {
+                pairs.push((short.clone().into_owned(), n.to_owned()));
+            }
+            let strict = Self::strict(n);
+            if strict != n && strict != short {
+                pairs.push((strict.into_owned(), n.to_owned()));
+            }
+        }
         ToolNames {
             pairs,
             custom: Vec::new(),
@@ -147,18 +169,38 @@ impl ToolNames {
 
     /// The deterministic short form of `name`.
     pub fn shorten_name(name: &str) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(name.as_bytes());
         let mut cut = 55.min(name.len());
         while !name.is_char_boundary(cut) {
             cut -= 1;
         }
-        let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}_{hex}", &name[..cut])
+        format!("{}_{}", &name[..cut], hash_hex8(name))
+    }
+
+    /// The name for an upstream that takes only `[a-zA-Z0-9_-]{1,64}` (Bedrock Converse's
+    /// `ToolName` shape): `name` itself when it fits, [`ToolNames::shorten_name`] when it is only
+    /// too long; otherwise every other character becomes `_` and `_` plus 8 hex digits of the
+    /// original's SHA-256 follow (after at most 55 characters), so distinct names stay distinct
+    /// and [`ToolNames::restore`] finds the original.
+    pub fn strict(name: &str) -> std::borrow::Cow<'_, str> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if !name.is_empty() && name.chars().all(allowed) {
+            return Self::cut(name);
+        }
+        let clean: String = name
+            .chars()
+            .take(55)
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect();
+        std::borrow::Cow::Owned(format!("{clean}_{}", hash_hex8(name)))
     }
 
     /// The name to send upstream.
     pub fn shorten<'a>(&self, name: &'a str) -> std::borrow::Cow<'a, str> {
+        Self::cut(name)
+    }
+
+    /// `name`, or its short form when it is longer than [`ToolNames::MAX_LEN`].
+    fn cut(name: &str) -> std::borrow::Cow<'_, str> {
         if name.len() > Self::MAX_LEN {
             std::borrow::Cow::Owned(Self::shorten_name(name))
         } else {
@@ -173,6 +215,13 @@ impl ToolNames {
             .find(|(short, _)| short == name)
             .map_or_else(|| name.to_owned(), |(_, long)| long.clone())
     }
+}
+
+/// The first 8 hex digits of the SHA-256 of `s`.
+pub(crate) fn hash_hex8(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(s.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `id` as exactly 9 characters `[a-zA-Z0-9]`: kept when it already is, else derived from its
@@ -226,6 +275,32 @@ mod tests {
         assert_eq!(names.restore(&short), long);
         assert_eq!(names.shorten("short"), "short");
         assert_eq!(names.restore("short"), "short");
+    }
+
+    #[test]
+    fn strict_names_fit_the_converse_pattern_and_round_trip() {
+        let names = ToolNames::new(["Bash", "container.exec", "", "ünï"]);
+        let fits = |n: &str| {
+            (1..=64).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        assert_eq!(ToolNames::strict("Bash"), "Bash");
+        for n in ["container.exec", "", "ünï", &"x.".repeat(50)] {
+            let s = ToolNames::strict(n);
+            assert!(fits(&s), "{s:?}");
+            assert_ne!(s, n);
+        }
+        assert!(ToolNames::strict("container.exec").starts_with("container_exec_"));
+        assert_ne!(ToolNames::strict("a.b"), ToolNames::strict("a:b"));
+        for n in ["container.exec", "", "ünï"] {
+            assert_eq!(names.restore(&ToolNames::strict(n)), n);
+        }
+        // A long name with other characters keeps its Chat short form too.
+        let long = "mcp.server.".to_owned() + &"y".repeat(60);
+        let names = ToolNames::new([long.as_str()]);
+        assert_eq!(names.restore(&ToolNames::shorten_name(&long)), long);
+        assert_eq!(names.restore(&ToolNames::strict(&long)), long);
     }
 
     #[test]

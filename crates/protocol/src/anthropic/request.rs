@@ -2,8 +2,8 @@
 
 use super::types::{BLOCK_TYPES, Block, MessagesRequest, Source, WireTool};
 use crate::ir::{
-    ApiError, Effort, ImageSource, Message, Part, Reasoning, ReasoningPart, Request, Role, Tool,
-    ToolCall, ToolChoice, ToolKind, ToolResult,
+    ApiError, CacheBreakpoint, CacheSpot, Effort, ImageSource, Message, Part, Reasoning,
+    ReasoningPart, Request, Role, Tool, ToolCall, ToolChoice, ToolKind, ToolResult,
 };
 use crate::shape::{self, ShapeError};
 use crate::target::AnthropicTarget;
@@ -71,11 +71,12 @@ fn from_wire(w: MessagesRequest) -> Request {
         Some(StringOr::String(s)) => req.system.push(s),
         Some(StringOr::Items(blocks)) => {
             for b in blocks {
-                if b.cache_control.is_some() {
-                    req.dropped.add("cache_control");
-                }
                 if let Some(t) = b.text {
                     req.system.push(t);
+                }
+                if let Some(cc) = b.cache_control {
+                    let at = req.system.len().checked_sub(1).map(CacheSpot::System);
+                    mark_cache(&mut req, at, &cc);
                 }
             }
         }
@@ -87,18 +88,37 @@ fn from_wire(w: MessagesRequest) -> Request {
             "system" => Role::System,
             _ => Role::User,
         };
+        let message = req.messages.len();
         let content = match m.content {
             StringOr::String(s) => vec![Part::Text(s)],
-            StringOr::Items(blocks) => blocks
-                .into_iter()
-                .filter_map(|b| block_to_part(b, &mut req))
-                .collect(),
+            StringOr::Items(blocks) => {
+                let mut parts = Vec::with_capacity(blocks.len());
+                for mut b in blocks {
+                    let cc = take_cache_control(&mut b);
+                    if let Some(p) = block_to_part(b, &mut req) {
+                        parts.push(p);
+                    }
+                    if let Some(cc) = cc {
+                        let at = parts
+                            .len()
+                            .checked_sub(1)
+                            .map(|part| CacheSpot::Part { message, part });
+                        mark_cache(&mut req, at, &cc);
+                    }
+                }
+                parts
+            }
         };
         req.messages.push(Message { role, content });
     }
-    for t in w.tools.unwrap_or_default() {
+    for mut t in w.tools.unwrap_or_default() {
+        let cc = t.cache_control.take();
         if let Some(tool) = tool_from_wire(t, &mut req) {
             req.tools.push(tool);
+        }
+        if let Some(cc) = cc {
+            let at = req.tools.len().checked_sub(1).map(CacheSpot::Tool);
+            mark_cache(&mut req, at, &cc);
         }
     }
     if let Some(tc) = w.tool_choice {
@@ -150,6 +170,35 @@ fn from_wire(w: MessagesRequest) -> Request {
     req
 }
 
+/// Records a `cache_control` breakpoint after `at` (the item it was set on; the one before when
+/// that item is not carried, e.g. a server-tool block). With nothing before it, it is dropped.
+fn mark_cache(req: &mut Request, at: Option<CacheSpot>, cache_control: &Value) {
+    match at {
+        Some(at) => req.cache_breakpoints.push(CacheBreakpoint {
+            at,
+            ttl: cache_control
+                .get("ttl")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        }),
+        None => req.dropped.add("cache_control"),
+    }
+}
+
+/// A block's `cache_control`, or for a `tool_result` the first among its content blocks': a
+/// breakpoint inside a tool result marks the whole result.
+fn take_cache_control(b: &mut Block) -> Option<Value> {
+    let mut found = b.cache_control.take();
+    if let Some(StringOr::Items(inner)) = &mut b.content {
+        for i in inner {
+            if let Some(cc) = i.cache_control.take() {
+                found = found.or(Some(cc));
+            }
+        }
+    }
+    found
+}
+
 /// `output_config.format` / `output_format` (`{type:"json_schema", schema}`) as the internal form,
 /// which is Chat's `response_format` object.
 fn structured_output(f: Value) -> Option<Value> {
@@ -160,9 +209,6 @@ fn structured_output(f: Value) -> Option<Value> {
 }
 
 fn block_to_part(b: Block, req: &mut Request) -> Option<Part> {
-    if b.cache_control.is_some() {
-        req.dropped.add("cache_control");
-    }
     match b.kind.as_str() {
         "text" => b.text.map(Part::Text),
         "image" => match image_source(b.source) {
@@ -243,9 +289,6 @@ fn document(src: Option<Source>, title: Option<String>, req: &mut Request) -> Op
 }
 
 fn tool_from_wire(t: WireTool, req: &mut Request) -> Option<Tool> {
-    if t.cache_control.is_some() {
-        req.dropped.add("cache_control");
-    }
     match t.input_schema {
         Some(schema) => Some(Tool {
             name: t.name,
@@ -319,6 +362,9 @@ pub fn encode_request(
     dropped: &mut crate::ir::Dropped,
 ) -> Vec<u8> {
     let custom_schema: Box<RawValue> = crate::wire::raw_literal(CUSTOM_TOOL_SCHEMA);
+    if !req.cache_breakpoints.is_empty() {
+        dropped.add("cache_control");
+    }
     let mut system: Vec<Value> = req
         .system
         .iter()

@@ -89,7 +89,8 @@ pub struct Block {
     pub thinking: Option<String>,
     pub signature: Option<String>,
     pub data: Option<String>,
-    pub cache_control: Option<IgnoredAny>,
+    /// `{type:"ephemeral", ttl}`: kept as a value, read leniently (only `ttl` matters).
+    pub cache_control: Option<serde_json::Value>,
 }
 
 /// Image or document source.
@@ -113,7 +114,7 @@ pub struct WireTool {
     pub description: Option<String>,
     pub input_schema: Option<Box<RawValue>>,
     pub strict: Option<bool>,
-    pub cache_control: Option<IgnoredAny>,
+    pub cache_control: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -134,6 +134,10 @@ struct OutFunction<'a> {
 /// Encodes a request for a Chat Completions upstream, applying `target`'s quirks. Everything the
 /// upstream will not receive is added to `dropped`. Returns the JSON body.
 pub fn encode_request(req: &Request, target: &ChatTarget, dropped: &mut Dropped) -> Vec<u8> {
+    if !req.cache_breakpoints.is_empty() {
+        // Prompt caching is automatic on these APIs; explicit breakpoints have no equivalent.
+        dropped.add("cache_control");
+    }
     let names = ToolNames::new(req.tools.iter().map(|t| t.name.as_str()));
     let id = |id: &'_ str| -> String {
         match target.tool_ids {

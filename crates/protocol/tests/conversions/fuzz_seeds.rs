@@ -7,7 +7,7 @@ use protocol::ir::StreamEvent;
 use protocol::sse::SseParser;
 use protocol::stream::UpstreamDecoder;
 use protocol::target::{ResponseContext, ToolNames};
-use protocol::{anthropic, openai_chat, openai_responses};
+use protocol::{anthropic, bedrock_converse, openai_chat, openai_responses};
 use std::path::Path;
 
 fn fixtures(dir: &str, ext: &str) -> Vec<(String, Vec<u8>)> {
@@ -31,6 +31,7 @@ fn recorded_requests_pass_the_request_exercise() {
         ("claude_code_request.json", Wire::Anthropic),
         ("chat_request.json", Wire::Chat),
         ("codex_request.json", Wire::Responses),
+        ("converse_request.json", Wire::Converse),
     ] {
         let body = std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,6 +49,7 @@ fn recorded_streams_pass_the_sse_and_stream_exercises() {
         ("anthropic_stream", Wire::Anthropic),
         ("chat_stream", Wire::Chat),
         ("responses_stream", Wire::Responses),
+        ("converse_stream", Wire::Converse),
     ] {
         for (name, bytes) in fixtures(dir, "sse") {
             eprintln!("{name}");
@@ -101,6 +103,7 @@ fn decoded(wire: Wire, body: &str) -> Vec<StreamEvent> {
         Wire::Anthropic => Box::new(anthropic::StreamDecoder::new("m")),
         Wire::Chat => Box::new(openai_chat::StreamDecoder::new(ctx(), 0)),
         Wire::Responses => Box::new(openai_responses::StreamDecoder::new(ctx(), 0)),
+        Wire::Converse => Box::new(bedrock_converse::StreamDecoder::new(ctx(), 0)),
     };
     for e in &sse {
         d.on_event(e, &mut events);

@@ -5,6 +5,7 @@ mod chat_client;
 mod chat_stream;
 mod claude_code_request;
 mod codex_request;
+mod converse;
 mod error_mapping;
 mod fuzz_seeds;
 mod pipeline;
