@@ -13,6 +13,8 @@
 //! # Ok(()) }
 //! ```
 
+mod bedrock;
+mod builder;
 mod errors;
 mod inspect;
 mod listener;
@@ -26,6 +28,13 @@ mod script;
 mod server;
 mod sse;
 
+pub use bedrock::AwsCall;
+pub use bedrock::config::{AwsConfig, AwsCredentials, BedrockOperation, SsoConfig, StsConfig};
+pub use bedrock::eventstream::STREAM_EXCEPTIONS as BEDROCK_STREAM_EXCEPTIONS;
+pub use bedrock::invoke::ANTHROPIC_VERSION as BEDROCK_ANTHROPIC_VERSION;
+pub use bedrock::sigv4::SigV4Info;
+pub use bedrock::validate::TOOL_CONFIG_REQUIRED;
+pub use builder::FakeProviderBuilder;
 pub use provider::{FakeProvider, FakeProviderThread};
 pub use script::{
     ErrorSpec, Fault, Protocol, Reply, Script, Step, StreamOpts, ToolCallSpec, UsageSpec, When,
