@@ -282,6 +282,28 @@ mod tests {
     }
 
     #[test]
+    fn converse_roles_tools_and_results() {
+        let body = json!({"toolConfig": {"tools": [{"toolSpec": {"name": "w"}}]}, "messages": [
+            {"role": "user", "content": [{"text": "q"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "w", "input": {}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "t",
+                "content": [{"text": "sunny"}, {"json": {"c": 21}}]}}]}
+        ]});
+        let v = RequestView::new(Protocol::BedrockConverse, "/x", "", &body);
+        assert!(v.has_tools);
+        assert_eq!(
+            view(Protocol::BedrockConverse, &body),
+            (Some("tool".into()), "sunny\n{\"c\":21}".into())
+        );
+        let invoke = json!({"messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": "out"}]}]});
+        assert_eq!(
+            view(Protocol::BedrockInvoke, &invoke),
+            (Some("tool".into()), "out".into())
+        );
+    }
+
+    #[test]
     fn garbage_bodies_yield_empty_facts() {
         for body in [
             json!(null),

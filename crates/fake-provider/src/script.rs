@@ -193,7 +193,8 @@ pub struct When {
     /// Equals the request path (without query string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Equals `body.stream` (absent in the body counts as false).
+    /// Equals `body.stream` (absent in the body counts as false); for Bedrock, whether the
+    /// operation streams (`InvokeModelWithResponseStream`, `ConverseStream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// The API family the request arrived on.
@@ -235,7 +236,8 @@ pub struct Reply {
     /// Extra response headers (any reply).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// Streaming options (used only when the request has `"stream": true`).
+    /// Streaming options (used only when the request has `"stream": true`, or is a streaming
+    /// Bedrock operation; for Bedrock an "event" is an event-stream frame).
     #[serde(default, skip_serializing_if = "StreamOpts::is_default")]
     pub stream: StreamOpts,
     /// Repeat `text` N times; streamed as exactly N deltas.

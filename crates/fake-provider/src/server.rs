@@ -319,7 +319,13 @@ fn respond(
         let e = ApiError::from_spec(status, reply.error.as_ref());
         if let Some(f @ (Fault::Cut | Fault::Stall)) = reply.fault {
             // The error body's first half, then an abort or a stall.
-            let body = Bytes::from(error_body(family, &e).to_string());
+            let (aws_kind, aws_message) =
+                bedrock::errors::scripted_parts(status, reply.error.as_ref());
+            let body = if family.is_bedrock() {
+                Bytes::from(json!({ "message": aws_message }).to_string())
+            } else {
+                Bytes::from(error_body(family, &e).to_string())
+            };
             let half = body.slice(..body.len() / 2);
             let end = if f == Fault::Cut {
                 End::Cut
@@ -336,6 +342,11 @@ fn respond(
             );
             *resp.status_mut() =
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(v) = bedrock::errors::error_type_header(aws_kind)
+                && family.is_bedrock()
+            {
+                resp.headers_mut().insert("x-amzn-errortype", v);
+            }
             return resp;
         }
         if family.is_bedrock() {

@@ -505,7 +505,8 @@ async fn faults_on_event_streams() {
         r#"{"steps":[
             {"when":{"model":"cut"},"reply":{"text":"a b c d e f g h","fault":"cut"}},
             {"when":{"model":"garbage"},"reply":{"text":"a b c","fault":"garbage"}},
-            {"when":{"model":"wrong"},"reply":{"text":"a b c","fault":"wrong_kind"}}
+            {"when":{"model":"wrong"},"reply":{"text":"a b c","fault":"wrong_kind"}},
+            {"when":{"model":"cut429"},"reply":{"status":429,"fault":"cut"}}
         ]}"#,
     )
     .await;
@@ -518,6 +519,15 @@ async fn faults_on_event_streams() {
     assert!(first.is_ok());
     let second = aws_smithy_eventstream::frame::read_message_from(&mut rest);
     assert!(second.is_err(), "the second frame's CRC is wrong");
+    let r = post(fake.addr(), &path("cut429", op), &[], &converse_body()).await;
+    assert_eq!(r.status, 429);
+    assert!(!r.complete);
+    assert!(error_type(&r).is_some_and(|t| t.starts_with("ThrottlingException:")));
+    assert!(
+        r.text().starts_with(r#"{"message":"Too many"#),
+        "{}",
+        r.text()
+    );
     let r = post(fake.addr(), &path("wrong", op), &[], &converse_body()).await;
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json()["output"]["message"]["content"][0]["text"], "a b c");

@@ -115,18 +115,30 @@ pub(crate) fn bedrock_error(
     aws_error(status, kind, BEDROCK_NS, Some(message), extra)
 }
 
+/// Error type and message of a script's `status` + `error` reply (defaults by status).
+pub(crate) fn scripted_parts(status: u16, spec: Option<&ErrorSpec>) -> (&str, &str) {
+    let kind = spec
+        .and_then(|s| s.kind.as_deref())
+        .unwrap_or_else(|| default_type(status));
+    let message = spec
+        .and_then(|s| s.message.as_deref())
+        .unwrap_or_else(|| default_message(kind));
+    (kind, message)
+}
+
+/// The `x-amzn-ErrorType` value of a Bedrock-modelled error.
+pub(crate) fn error_type_header(kind: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("{kind}:{BEDROCK_NS}")).ok()
+}
+
 /// A script's `status` + `error` reply on a Bedrock route.
 pub(crate) fn scripted(
     status: u16,
     spec: Option<&ErrorSpec>,
     extra: &BTreeMap<String, String>,
 ) -> Response {
-    bedrock_error(
-        status,
-        spec.and_then(|s| s.kind.as_deref()),
-        spec.and_then(|s| s.message.as_deref()),
-        extra,
-    )
+    let (kind, message) = scripted_parts(status, spec);
+    aws_error(status, kind, BEDROCK_NS, Some(message), extra)
 }
 
 /// 400 `ValidationException` with `message`.
