@@ -1,6 +1,6 @@
 //! HTTP error bodies in each protocol's shape (OpenAI `{"error":{...}}`,
-//! Anthropic `{"type":"error","error":{...}}`) and default error types per
-//! status code.
+//! Anthropic `{"type":"error","error":{...}}`, Bedrock `{"message":…}` with the type in
+//! `x-amzn-ErrorType`) and default error types per status code.
 
 use std::collections::BTreeMap;
 
@@ -92,6 +92,7 @@ pub(crate) fn error_body(protocol: Protocol, e: &ApiError<'_>) -> Value {
         Protocol::OpenaiChat | Protocol::OpenaiResponses => {
             json!({ "error": openai_error_object(e) })
         }
+        Protocol::BedrockInvoke | Protocol::BedrockConverse => json!({ "message": e.message }),
     }
 }
 
@@ -101,6 +102,14 @@ pub(crate) fn error_response(
     e: &ApiError<'_>,
     extra_headers: &BTreeMap<String, String>,
 ) -> Response {
+    if protocol.is_bedrock() {
+        return crate::bedrock::errors::bedrock_error(
+            e.status,
+            e.kind,
+            Some(e.message),
+            extra_headers,
+        );
+    }
     let body = error_body(protocol, e).to_string();
     json_response(e.status, body, extra_headers)
 }

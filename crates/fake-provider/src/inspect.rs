@@ -1,9 +1,10 @@
 //! Reads the facts a script can match on out of a parsed request body,
-//! normalised across the three protocols (model, stream flag, tools, last
+//! normalised across the protocols (model, stream flag, tools, last
 //! role, last tool result).
 
 use serde_json::Value;
 
+use crate::bedrock::config::BedrockOperation;
 use crate::script::Protocol;
 
 /// The matchable view of one API request.
@@ -18,6 +19,9 @@ pub(crate) struct RequestView<'a> {
     pub stream: bool,
     pub has_tools: bool,
     pub last_role: Option<&'a str>,
+    /// Bedrock only: the operation (set by the router, as are `model` and `stream`, which
+    /// Bedrock takes from the path).
+    pub operation: Option<BedrockOperation>,
 }
 
 impl<'a> RequestView<'a> {
@@ -31,11 +35,11 @@ impl<'a> RequestView<'a> {
             body,
             model: body.get("model").and_then(Value::as_str).unwrap_or(""),
             stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
-            has_tools: body
-                .get("tools")
+            has_tools: tools(protocol, body)
                 .and_then(Value::as_array)
                 .is_some_and(|t| !t.is_empty()),
             last_role: last_role(protocol, body),
+            operation: None,
         }
     }
 
@@ -45,8 +49,29 @@ impl<'a> RequestView<'a> {
     }
 }
 
+/// The request's tool list (Converse keeps it in `toolConfig.tools`).
+fn tools(protocol: Protocol, body: &Value) -> Option<&Value> {
+    match protocol {
+        Protocol::BedrockConverse => body.get("toolConfig")?.get("tools"),
+        _ => body.get("tools"),
+    }
+}
+
 fn last_role(protocol: Protocol, body: &Value) -> Option<&str> {
     match protocol {
+        Protocol::BedrockConverse => {
+            let last = body.get("messages")?.as_array()?.last()?;
+            let role = last.get("role")?.as_str()?;
+            let has_result = last
+                .get("content")
+                .and_then(Value::as_array)
+                .is_some_and(|blocks| blocks.iter().any(|b| b.get("toolResult").is_some()));
+            if role == "user" && has_result {
+                Some("tool")
+            } else {
+                Some(role)
+            }
+        }
         Protocol::OpenaiChat => {
             let last = body.get("messages")?.as_array()?.last()?;
             match last.get("role")?.as_str()? {
@@ -54,7 +79,7 @@ fn last_role(protocol: Protocol, body: &Value) -> Option<&str> {
                 other => Some(other),
             }
         }
-        Protocol::Anthropic => {
+        Protocol::Anthropic | Protocol::BedrockInvoke => {
             let last = body.get("messages")?.as_array()?.last()?;
             let role = last.get("role")?.as_str()?;
             let has_result = last
@@ -120,7 +145,25 @@ fn last_tool_result(protocol: Protocol, body: &Value) -> Option<String> {
             })?;
             Some(content_text(m.get("content")?, &["text"]))
         }
-        Protocol::Anthropic => {
+        Protocol::BedrockConverse => {
+            let msgs = body.get("messages")?.as_array()?;
+            let result = msgs
+                .iter()
+                .rev()
+                .filter_map(|m| m.get("content").and_then(Value::as_array))
+                .find_map(|blocks| blocks.iter().rev().find_map(|b| b.get("toolResult")))?;
+            let parts = result.get("content").and_then(Value::as_array)?;
+            let texts: Vec<String> = parts
+                .iter()
+                .filter_map(|p| match (p.get("text"), p.get("json")) {
+                    (Some(Value::String(t)), _) => Some(t.clone()),
+                    (_, Some(j)) => Some(j.to_string()),
+                    _ => None,
+                })
+                .collect();
+            Some(texts.join("\n"))
+        }
+        Protocol::Anthropic | Protocol::BedrockInvoke => {
             let msgs = body.get("messages")?.as_array()?;
             let block = msgs
                 .iter()
@@ -235,6 +278,28 @@ mod tests {
         assert_eq!(
             view(Protocol::OpenaiResponses, &body).0.as_deref(),
             Some("user")
+        );
+    }
+
+    #[test]
+    fn converse_roles_tools_and_results() {
+        let body = json!({"toolConfig": {"tools": [{"toolSpec": {"name": "w"}}]}, "messages": [
+            {"role": "user", "content": [{"text": "q"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "w", "input": {}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "t",
+                "content": [{"text": "sunny"}, {"json": {"c": 21}}]}}]}
+        ]});
+        let v = RequestView::new(Protocol::BedrockConverse, "/x", "", &body);
+        assert!(v.has_tools);
+        assert_eq!(
+            view(Protocol::BedrockConverse, &body),
+            (Some("tool".into()), "sunny\n{\"c\":21}".into())
+        );
+        let invoke = json!({"messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": "out"}]}]});
+        assert_eq!(
+            view(Protocol::BedrockInvoke, &invoke),
+            (Some("tool".into()), "out".into())
         );
     }
 

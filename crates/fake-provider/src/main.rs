@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use fake_provider::{FakeProvider, Script};
 
-/// Scripted fake upstream LLM provider (Anthropic / OpenAI Chat / OpenAI Responses).
+/// Scripted fake upstream LLM provider (Anthropic / OpenAI Chat / OpenAI Responses / AWS Bedrock).
 #[derive(Debug, Parser)]
 #[command(name = "fake-provider", version)]
 struct Args {

@@ -12,7 +12,7 @@ use crate::script::{Protocol, Reply, Script, When};
 pub(crate) struct ActiveScript {
     pub script: Script,
     used: Vec<AtomicU32>,
-    enabled: [bool; 3],
+    enabled: [bool; 5],
 }
 
 fn slot(p: Protocol) -> usize {
@@ -20,12 +20,14 @@ fn slot(p: Protocol) -> usize {
         Protocol::OpenaiChat => 0,
         Protocol::Anthropic => 1,
         Protocol::OpenaiResponses => 2,
+        Protocol::BedrockInvoke => 3,
+        Protocol::BedrockConverse => 4,
     }
 }
 
 impl ActiveScript {
     pub fn new(script: Script) -> Self {
-        let mut enabled = [false; 3];
+        let mut enabled = [false; 5];
         for p in &script.protocols {
             enabled[slot(*p)] = true;
         }
@@ -69,6 +71,7 @@ impl ActiveScript {
 /// True when every given condition of `when` holds for `view`.
 pub(crate) fn when_matches(when: &When, view: &RequestView<'_>) -> bool {
     when.protocol.is_none_or(|p| p == view.protocol)
+        && when.operation.is_none_or(|o| Some(o) == view.operation)
         && when.path.as_deref().is_none_or(|p| p == view.path)
         && when.model.as_deref().is_none_or(|m| m == view.model)
         && when.stream.is_none_or(|s| s == view.stream)

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::bedrock::auth::AwsState;
+use crate::builder::FakeProviderBuilder;
 use crate::listener::{Conn, FaultListener};
 use crate::script::Script;
 use crate::server::{RecordedRequest, Shared, router};
@@ -21,6 +23,11 @@ pub struct FakeProvider {
 }
 
 impl FakeProvider {
+    /// A builder: AWS credentials, replies per Bedrock model and operation, then start.
+    pub fn builder() -> FakeProviderBuilder {
+        FakeProviderBuilder::new()
+    }
+
     /// Binds `127.0.0.1:0` and serves on a spawned task.
     pub async fn start(script: Script) -> std::io::Result<FakeProvider> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -63,6 +70,21 @@ impl FakeProvider {
     /// Replaces the script; step `times` counters restart.
     pub fn set_script(&self, script: Script) {
         self.shared.set_script(script);
+    }
+
+    /// The recorded requests of the AWS routes (Bedrock runtime, SSO portal, STS).
+    pub fn aws_requests(&self) -> Vec<RecordedRequest> {
+        self.shared.aws_requests()
+    }
+
+    /// How many times the fake SSO portal handed out credentials (GetRoleCredentials).
+    pub fn sso_calls(&self) -> usize {
+        AwsState::count(&self.shared.aws.sso_calls)
+    }
+
+    /// How many times the fake STS handed out credentials (AssumeRole).
+    pub fn sts_calls(&self) -> usize {
+        AwsState::count(&self.shared.aws.sts_calls)
     }
 }
 
@@ -148,6 +170,21 @@ impl FakeProviderThread {
     /// Replaces the script; step `times` counters restart.
     pub fn set_script(&self, script: Script) {
         self.shared.set_script(script);
+    }
+
+    /// The recorded requests of the AWS routes (Bedrock runtime, SSO portal, STS).
+    pub fn aws_requests(&self) -> Vec<RecordedRequest> {
+        self.shared.aws_requests()
+    }
+
+    /// How many times the fake SSO portal handed out credentials (GetRoleCredentials).
+    pub fn sso_calls(&self) -> usize {
+        AwsState::count(&self.shared.aws.sso_calls)
+    }
+
+    /// How many times the fake STS handed out credentials (AssumeRole).
+    pub fn sts_calls(&self) -> usize {
+        AwsState::count(&self.shared.aws.sts_calls)
     }
 }
 

@@ -28,9 +28,18 @@ fn usage_json(u: &Usage, output: u64) -> Value {
     })
 }
 
-fn event(v: &Value) -> Bytes {
+/// Puts one stream event on the wire: `(event type, event JSON) -> bytes`. SSE
+/// (`event: …\ndata: …\n\n`) for the Anthropic API, a Bedrock `chunk` frame for
+/// InvokeModelWithResponseStream.
+pub(crate) type Framer<'f> = &'f dyn Fn(&str, &str) -> Bytes;
+
+fn sse_frame(kind: &str, json: &str) -> Bytes {
+    named_event(kind, json)
+}
+
+fn event(frame: Framer<'_>, v: &Value) -> Bytes {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("unknown");
-    named_event(kind, &v.to_string())
+    frame(kind, &v.to_string())
 }
 
 impl<'a> AnthropicRender<'a> {
@@ -81,7 +90,13 @@ impl<'a> AnthropicRender<'a> {
 
     /// The SSE events of a streaming reply.
     pub fn events(&self, opts: &StreamOpts) -> Vec<Bytes> {
+        self.events_framed(opts, &sse_frame)
+    }
+
+    /// The events of a streaming reply, each put on the wire by `frame`.
+    pub fn events_framed(&self, opts: &StreamOpts, frame: Framer<'_>) -> Vec<Bytes> {
         let p = self.plan;
+        let event = |v: &Value| event(frame, v);
         let mut out = Vec::new();
         out.push(event(&json!({
             "type": "message_start",
@@ -104,7 +119,7 @@ impl<'a> AnthropicRender<'a> {
             event(&json!({"type": "content_block_start", "index": index, "content_block": block}))
         };
         let delta = |index: usize, delta_json: &str| {
-            named_event(
+            frame(
                 "content_block_delta",
                 &format!(
                     "{{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{delta_json}}}"
@@ -182,13 +197,16 @@ impl<'a> AnthropicRender<'a> {
 
 /// The mid-stream `error` event for `fail_after`.
 pub(crate) fn failure_event(spec: Option<&ErrorSpec>) -> Bytes {
-    event(&json!({
-        "type": "error",
-        "error": {
-            "type": spec.and_then(|s| s.kind.as_deref()).unwrap_or("overloaded_error"),
-            "message": spec.and_then(|s| s.message.as_deref()).unwrap_or("Overloaded"),
-        },
-    }))
+    event(
+        &sse_frame,
+        &json!({
+            "type": "error",
+            "error": {
+                "type": spec.and_then(|s| s.kind.as_deref()).unwrap_or("overloaded_error"),
+                "message": spec.and_then(|s| s.message.as_deref()).unwrap_or("Overloaded"),
+            },
+        }),
+    )
 }
 
 /// The `count_tokens` response body.

@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One of the three API families the fake provider can speak.
+use crate::bedrock::config::{AwsConfig, BedrockOperation};
+
+/// One of the API families the fake provider can speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
@@ -17,6 +19,11 @@ pub enum Protocol {
     Anthropic,
     /// OpenAI Responses (`/v1/responses`, `/responses`).
     OpenaiResponses,
+    /// AWS Bedrock InvokeModel for Claude (`/model/{modelId}/invoke`,
+    /// `/model/{modelId}/invoke-with-response-stream`): Anthropic Messages bodies.
+    BedrockInvoke,
+    /// AWS Bedrock Converse (`/model/{modelId}/converse`, `/model/{modelId}/converse-stream`).
+    BedrockConverse,
 }
 
 impl Protocol {
@@ -26,16 +33,25 @@ impl Protocol {
             Protocol::OpenaiChat => "openai-chat",
             Protocol::Anthropic => "anthropic",
             Protocol::OpenaiResponses => "openai-responses",
+            Protocol::BedrockInvoke => "bedrock-invoke",
+            Protocol::BedrockConverse => "bedrock-converse",
         }
     }
 
-    /// All three protocols (the default of [`Script::protocols`]).
+    /// All protocols (the default of [`Script::protocols`]).
     pub fn all() -> Vec<Protocol> {
         vec![
             Protocol::OpenaiChat,
             Protocol::Anthropic,
             Protocol::OpenaiResponses,
+            Protocol::BedrockInvoke,
+            Protocol::BedrockConverse,
         ]
+    }
+
+    /// Whether this is one of the AWS Bedrock families.
+    pub fn is_bedrock(self) -> bool {
+        matches!(self, Protocol::BedrockInvoke | Protocol::BedrockConverse)
     }
 }
 
@@ -44,7 +60,7 @@ impl Protocol {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Script {
-    /// API families that answer; the others return 404. Default: all three.
+    /// API families that answer; the others return 404. Default: all.
     #[serde(default = "Protocol::all")]
     pub protocols: Vec<Protocol>,
     /// If set, every API request must carry this key (Bearer, or `x-api-key`
@@ -63,6 +79,10 @@ pub struct Script {
     /// Reply used when no step matches; absent means a 500 error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Reply>,
+    /// AWS: SigV4 credentials for the Bedrock routes, the fake SSO portal and STS. Absent:
+    /// Bedrock requests are not authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsConfig>,
 }
 
 fn default_models() -> Vec<String> {
@@ -90,6 +110,7 @@ impl Default for Script {
             record: true,
             steps: Vec::new(),
             default: None,
+            aws: None,
         }
     }
 }
@@ -172,12 +193,18 @@ pub struct When {
     /// Equals the request path (without query string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Equals `body.stream` (absent in the body counts as false).
+    /// Equals `body.stream` (absent in the body counts as false); for Bedrock, whether the
+    /// operation streams (`InvokeModelWithResponseStream`, `ConverseStream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
     /// The API family the request arrived on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<Protocol>,
+    /// The Bedrock operation (`"InvokeModel"`, `"InvokeModelWithResponseStream"`,
+    /// `"Converse"`, `"ConverseStream"`); never holds for the other families. For Bedrock,
+    /// `model` compares the decoded model id of the path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<BedrockOperation>,
 }
 
 /// What to answer. Rendered in whichever protocol the request used.
@@ -209,7 +236,8 @@ pub struct Reply {
     /// Extra response headers (any reply).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    /// Streaming options (used only when the request has `"stream": true`).
+    /// Streaming options (used only when the request has `"stream": true`, or is a streaming
+    /// Bedrock operation; for Bedrock an "event" is an event-stream frame).
     #[serde(default, skip_serializing_if = "StreamOpts::is_default")]
     pub stream: StreamOpts,
     /// Repeat `text` N times; streamed as exactly N deltas.
@@ -447,7 +475,7 @@ mod tests {
     fn defaults() {
         let s = Script::from_json("{}").expect("empty script");
         assert_eq!(s, Script::default());
-        assert_eq!(s.protocols.len(), 3);
+        assert_eq!(s.protocols.len(), 5);
         assert_eq!(s.models, vec!["fake-model"]);
         assert!(s.record);
     }

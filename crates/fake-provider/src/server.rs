@@ -13,6 +13,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::bedrock::auth::AwsState;
+use crate::bedrock::{self, AwsCall, AwsRequest, Routed, converse, eventstream, invoke};
 use crate::errors::{ApiError, add_headers, error_body, error_response, json_response};
 use crate::inspect::RequestView;
 use crate::listener::Conn;
@@ -43,6 +45,10 @@ pub struct RecordedRequest {
     /// The body exactly as received (lossy UTF-8), for byte-exactness checks.
     #[serde(default)]
     pub raw_body: String,
+    /// AWS routes (Bedrock runtime, SSO portal, STS): the operation, the decoded model id,
+    /// the SigV4 header's parts and whether the fake refused the request. `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsCall>,
 }
 
 /// State shared by the server tasks and the [`crate::FakeProvider`] handle.
@@ -50,6 +56,8 @@ pub struct RecordedRequest {
 pub(crate) struct Shared {
     script: RwLock<Arc<ActiveScript>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Credentials the fake SSO portal / STS issued, and their call counts.
+    pub aws: AwsState,
 }
 
 impl Shared {
@@ -57,6 +65,7 @@ impl Shared {
         Arc::new(Shared {
             script: RwLock::new(Arc::new(ActiveScript::new(script))),
             requests: Mutex::new(Vec::new()),
+            aws: AwsState::default(),
         })
     }
 
@@ -79,6 +88,12 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The recorded requests of the AWS routes.
+    pub fn aws_requests(&self) -> Vec<RecordedRequest> {
+        let all = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        all.iter().filter(|r| r.aws.is_some()).cloned().collect()
     }
 
     /// Forgets recorded requests.
@@ -145,6 +160,18 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let script = shared.script();
     let parsed = parse_body(&bytes);
+    let aws = bedrock::route(
+        script.script.aws.as_ref(),
+        &shared.aws,
+        &AwsRequest {
+            method: &parts.method,
+            path: &path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &bytes,
+            parsed: &parsed,
+        },
+    );
     if script.script.record {
         shared.record(RecordedRequest {
             method: parts.method.to_string(),
@@ -153,24 +180,20 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             headers: header_map(&parts.headers),
             body: parsed.clone(),
             raw_body: String::from_utf8_lossy(&bytes).into_owned(),
+            aws: aws.as_ref().map(|(call, _)| call.clone()),
         });
     }
-    let family = match (&parts.method, path.as_str()) {
-        (&Method::POST, "/v1/chat/completions" | "/chat/completions") => Protocol::OpenaiChat,
-        (&Method::POST, "/v1/messages") => Protocol::Anthropic,
-        (&Method::POST, "/v1/messages/count_tokens") => {
-            return count_tokens(&script, &parts.headers, bytes.len());
-        }
-        (&Method::POST, "/v1/responses" | "/responses") => Protocol::OpenaiResponses,
-        (&Method::GET, "/v1/models" | "/models") => return models(&script, &parts.headers),
-        (&Method::GET, "/health") => {
-            return json_response(200, r#"{"status":"ok"}"#, no_headers());
-        }
-        _ => {
-            let msg = format!("fake-provider: no route for {} {path}", parts.method);
-            let e = ApiError::new(404, &msg);
-            return error_response(Protocol::OpenaiChat, &e, no_headers());
-        }
+    let target = match aws {
+        Some((_, Routed::Done(resp))) => return resp,
+        Some((_, Routed::Bedrock(target))) => Some(target),
+        None => None,
+    };
+    let family = match &target {
+        Some(t) => t.family(),
+        None => match route_family(&script, &parts.method, &path, &parts.headers, bytes.len()) {
+            Route::Api(f) => f,
+            Route::Answer(resp) => return resp,
+        },
     };
     if let Some(resp) = gate(&script, family, &parts.headers) {
         return resp;
@@ -180,7 +203,12 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return error_response(family, &e, no_headers());
     }
     let raw = String::from_utf8_lossy(&bytes);
-    let view = RequestView::new(family, &path, &raw, &parsed);
+    let mut view = RequestView::new(family, &path, &raw, &parsed);
+    if let Some(t) = &target {
+        view.model = &t.model_id;
+        view.stream = t.op.is_stream();
+        view.operation = Some(t.op);
+    }
     let Some(reply) = script.select(&view) else {
         let e = ApiError::new(500, "fake-provider: no script step matched and no default");
         return error_response(family, &e, no_headers());
@@ -192,6 +220,41 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .get::<ConnectInfo<Conn>>()
         .map(|ConnectInfo(c)| c);
     respond(family, reply, &view, conn)
+}
+
+/// Where a non-AWS path goes.
+enum Route {
+    /// An API call of this family, answered from the script.
+    Api(Protocol),
+    /// Not an API call: this answer.
+    Answer(Response),
+}
+
+/// The API family of a non-AWS path, or the answer of a path that is not an API call.
+fn route_family(
+    script: &ActiveScript,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body_len: usize,
+) -> Route {
+    Route::Api(match (method, path) {
+        (&Method::POST, "/v1/chat/completions" | "/chat/completions") => Protocol::OpenaiChat,
+        (&Method::POST, "/v1/messages") => Protocol::Anthropic,
+        (&Method::POST, "/v1/messages/count_tokens") => {
+            return Route::Answer(count_tokens(script, headers, body_len));
+        }
+        (&Method::POST, "/v1/responses" | "/responses") => Protocol::OpenaiResponses,
+        (&Method::GET, "/v1/models" | "/models") => return Route::Answer(models(script, headers)),
+        (&Method::GET, "/health") => {
+            return Route::Answer(json_response(200, r#"{"status":"ok"}"#, no_headers()));
+        }
+        _ => {
+            let msg = format!("fake-provider: no route for {method} {path}");
+            let e = ApiError::new(404, &msg);
+            return Route::Answer(error_response(Protocol::OpenaiChat, &e, no_headers()));
+        }
+    })
 }
 
 /// Protocol restriction (404) and auth (401) checks.
@@ -206,6 +269,10 @@ fn gate(script: &ActiveScript, family: Protocol, headers: &HeaderMap) -> Option<
             &ApiError::new(404, &msg),
             no_headers(),
         ));
+    }
+    if family.is_bedrock() {
+        // Bedrock requests were authenticated by the AWS router.
+        return None;
     }
     let key = script.script.api_key.as_deref()?;
     if bearer(headers) == Some(key)
@@ -252,7 +319,13 @@ fn respond(
         let e = ApiError::from_spec(status, reply.error.as_ref());
         if let Some(f @ (Fault::Cut | Fault::Stall)) = reply.fault {
             // The error body's first half, then an abort or a stall.
-            let body = Bytes::from(error_body(family, &e).to_string());
+            let (aws_kind, aws_message) =
+                bedrock::errors::scripted_parts(status, reply.error.as_ref());
+            let body = if family.is_bedrock() {
+                Bytes::from(json!({ "message": aws_message }).to_string())
+            } else {
+                Bytes::from(error_body(family, &e).to_string())
+            };
             let half = body.slice(..body.len() / 2);
             let end = if f == Fault::Cut {
                 End::Cut
@@ -269,7 +342,15 @@ fn respond(
             );
             *resp.status_mut() =
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(v) = bedrock::errors::error_type_header(aws_kind)
+                && family.is_bedrock()
+            {
+                resp.headers_mut().insert("x-amzn-errortype", v);
+            }
             return resp;
+        }
+        if family.is_bedrock() {
+            return bedrock::errors::scripted(status, reply.error.as_ref(), &reply.headers);
         }
         return error_response(family, &e, &reply.headers);
     }
@@ -323,12 +404,32 @@ fn respond(
                 (Value::Null, Some(p))
             }
         }
+        Protocol::BedrockInvoke | Protocol::BedrockConverse => {
+            let converse = family == Protocol::BedrockConverse;
+            if !stream && converse {
+                (converse::full(&plan), None)
+            } else if !stream {
+                (AnthropicRender::new(&plan).full(), None)
+            } else {
+                let frames = if converse {
+                    converse::frames(&plan)
+                } else {
+                    invoke::frames(&plan, opts)
+                };
+                let p = sse::apply_faults(frames, opts, |_| eventstream::exception(fail_spec));
+                (Value::Null, Some(p))
+            }
+        }
     };
     let Some(mut planned) = planned else {
         let body = full.to_string();
         let body_faults = reply.fault.is_some_and(|f| f != Fault::WrongKind);
         if !body_faults && !reply.gzip {
-            return json_response(200, body, &reply.headers);
+            let mut resp = json_response(200, body, &reply.headers);
+            if family == Protocol::BedrockInvoke {
+                invoke::add_invoke_headers(&mut resp, &plan);
+            }
+            return resp;
         }
         let bytes = Bytes::from(body);
         let half = bytes.slice(..bytes.len() / 2);
@@ -349,7 +450,12 @@ fn respond(
     match reply.fault {
         Some(Fault::Garbage) => {
             let at = planned.events.len().min(1);
-            planned.events.insert(at, Bytes::from_static(GARBAGE_EVENT));
+            let garbage = if family.is_bedrock() {
+                eventstream::corrupt()
+            } else {
+                Bytes::from_static(GARBAGE_EVENT)
+            };
+            planned.events.insert(at, garbage);
         }
         Some(f @ (Fault::Cut | Fault::Stall)) => {
             planned.events.truncate(planned.events.len() / 2);
@@ -360,6 +466,16 @@ fn respond(
             };
         }
         _ => {}
+    }
+    if family.is_bedrock() {
+        let mut resp = faulted(reply, eventstream::CONTENT_TYPE, planned);
+        if family == Protocol::BedrockInvoke {
+            resp.headers_mut().insert(
+                "x-amzn-bedrock-content-type",
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        return resp;
     }
     let mut resp = faulted(reply, "text/event-stream", planned);
     resp.headers_mut()

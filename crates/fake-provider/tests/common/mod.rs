@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod bedrock;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -243,4 +245,60 @@ pub async fn start(script: &str) -> fake_provider::FakeProvider {
     fake_provider::FakeProvider::start(script)
         .await
         .expect("start")
+}
+
+/// One `application/vnd.amazon.eventstream` frame: its string headers and JSON payload.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub payload: Value,
+}
+
+impl Frame {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    /// `:event-type`, or `!` + `:exception-type` for an exception frame.
+    pub fn kind(&self) -> String {
+        match self.header(":message-type") {
+            Some("exception") => format!("!{}", self.header(":exception-type").unwrap_or("?")),
+            _ => self.header(":event-type").unwrap_or("?").to_string(),
+        }
+    }
+}
+
+/// Decodes a whole event-stream body, checking both CRCs of every frame (panics otherwise).
+pub fn event_frames(body: &[u8]) -> Vec<Frame> {
+    let mut rest = body;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let m = aws_smithy_eventstream::frame::read_message_from(&mut rest)
+            .unwrap_or_else(|e| panic!("bad frame #{} ({e})", out.len()));
+        let headers = m
+            .headers()
+            .iter()
+            .filter_map(|h| {
+                let v = h.value().as_string().ok()?;
+                Some((h.name().as_str().to_string(), v.as_str().to_string()))
+            })
+            .collect();
+        let payload = serde_json::from_slice(m.payload())
+            .unwrap_or_else(|e| panic!("frame payload not JSON ({e})"));
+        out.push(Frame { headers, payload });
+    }
+    out
+}
+
+/// The Anthropic event JSON of each `chunk` frame (base64 of `bytes` decoded).
+pub fn chunk_events(frames: &[Frame]) -> Vec<Value> {
+    frames
+        .iter()
+        .filter(|f| f.kind() == "chunk")
+        .map(|f| {
+            let b64 = f.payload["bytes"].as_str().expect("bytes");
+            let raw = aws_smithy_types::base64::decode(b64).expect("base64");
+            serde_json::from_slice(&raw).expect("chunk JSON")
+        })
+        .collect()
 }
