@@ -10,9 +10,11 @@
 
 use crate::ir::{ApiError, Dropped, Request, Response};
 use crate::stream::{ClientEncoder, UpstreamDecoder};
-use crate::stream_watch::{AnthropicWatch, ChatWatch, ResponsesWatch, StreamWatch};
-use crate::target::{AnthropicTarget, ChatTarget, ResponseContext, ResponsesTarget};
-use crate::{anthropic, openai_chat, openai_responses};
+use crate::stream_watch::{AnthropicWatch, ChatWatch, ConverseWatch, ResponsesWatch, StreamWatch};
+use crate::target::{
+    AnthropicTarget, ChatTarget, ConverseTarget, ResponseContext, ResponsesTarget,
+};
+use crate::{anthropic, bedrock_converse, openai_chat, openai_responses};
 
 /// A wire API, spoken by a client to the gateway or by the gateway to an upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +25,8 @@ pub enum Protocol {
     OpenAiChat,
     /// OpenAI Responses (`/v1/responses`).
     OpenAiResponses,
+    /// AWS Bedrock Converse (`/model/{id}/converse[-stream]`); spoken to upstreams only.
+    BedrockConverse,
 }
 
 impl Protocol {
@@ -31,6 +35,7 @@ impl Protocol {
         Protocol::Anthropic,
         Protocol::OpenAiChat,
         Protocol::OpenAiResponses,
+        Protocol::BedrockConverse,
     ];
 
     /// The name used in docs, errors and logs (DESIGN.md §2): `anthropic`, `openai-chat`, ….
@@ -44,6 +49,7 @@ impl Protocol {
             Protocol::Anthropic => &AnthropicCodec,
             Protocol::OpenAiChat => &ChatCodec,
             Protocol::OpenAiResponses => &ResponsesCodec,
+            Protocol::BedrockConverse => &ConverseCodec,
         }
     }
 }
@@ -61,6 +67,7 @@ pub struct Target {
     pub chat: ChatTarget,
     pub anthropic: AnthropicTarget,
     pub responses: ResponsesTarget,
+    pub converse: ConverseTarget,
 }
 
 /// One protocol's reading and writing of requests, answers, streams and errors. All methods are
@@ -103,6 +110,7 @@ pub trait Codec: Sync {
 struct AnthropicCodec;
 struct ChatCodec;
 struct ResponsesCodec;
+struct ConverseCodec;
 
 impl Codec for AnthropicCodec {
     fn name(&self) -> &'static str {
@@ -212,6 +220,42 @@ impl Codec for ResponsesCodec {
     }
 }
 
+impl Codec for ConverseCodec {
+    fn name(&self) -> &'static str {
+        "bedrock-converse"
+    }
+    fn id_prefix(&self) -> &'static str {
+        "msg_"
+    }
+    fn decode_request(&self, body: &[u8]) -> Result<Request, ApiError> {
+        bedrock_converse::decode_request(body)
+    }
+    fn encode_request(&self, req: &Request, target: &Target, dropped: &mut Dropped) -> Vec<u8> {
+        bedrock_converse::encode_request(req, &target.converse, dropped)
+    }
+    fn decode_response(&self, body: &[u8], ctx: &ResponseContext) -> Result<Response, ApiError> {
+        bedrock_converse::decode_response(body, ctx)
+    }
+    fn encode_response(&self, r: &Response, ctx: &ResponseContext) -> Vec<u8> {
+        bedrock_converse::encode_response(r, ctx)
+    }
+    fn stream_decoder(&self, ctx: &ResponseContext, estimate: u64) -> Box<dyn UpstreamDecoder> {
+        Box::new(bedrock_converse::StreamDecoder::new(ctx.clone(), estimate))
+    }
+    fn stream_encoder(&self, ctx: ResponseContext, _: bool) -> Box<dyn ClientEncoder> {
+        Box::new(bedrock_converse::StreamEncoder::new(ctx))
+    }
+    fn stream_watch(&self, ctx: ResponseContext) -> Box<dyn StreamWatch> {
+        Box::new(ConverseWatch::new(ctx))
+    }
+    fn error_status(&self, e: &ApiError) -> u16 {
+        bedrock_converse::error_status(e)
+    }
+    fn encode_error(&self, e: &ApiError) -> Vec<u8> {
+        bedrock_converse::encode_error(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,7 +263,15 @@ mod tests {
     #[test]
     fn names_are_the_design_vocabulary() {
         let names: Vec<_> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
-        assert_eq!(names, ["anthropic", "openai-chat", "openai-responses"]);
+        assert_eq!(
+            names,
+            [
+                "anthropic",
+                "openai-chat",
+                "openai-responses",
+                "bedrock-converse"
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, p
 use crate::model::{ApiMode, ModelDefinition, SecretString};
 use crate::secrets::SecretSource;
 use crate::transport::{Transport, Unbuilt};
-use protocol::target::{AnthropicTarget, ChatTarget, ResponsesTarget};
+use protocol::target::{AnthropicTarget, ChatTarget, ConverseTarget, ResponsesTarget};
 use protocol::{Protocol, Target};
 use std::fmt;
 
@@ -257,6 +257,11 @@ impl Deployment {
             key,
             key_var,
             target: Target {
+                converse: ConverseTarget {
+                    model: chat.model.clone(),
+                    max_output_tokens: cap,
+                    supports_thinking: supports_reasoning,
+                },
                 chat,
                 anthropic,
                 responses,

@@ -1,5 +1,6 @@
 //! Upstream providers: the data table of what each one speaks and rejects, and deployments (model
 //! definitions resolved against it).
 
+pub mod bedrock;
 pub mod deployment;
 pub mod table;

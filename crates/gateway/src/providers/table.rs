@@ -98,6 +98,19 @@ pub static PROVIDERS: &[ProviderInfo] = &[
     ANTHROPIC,
     OPENAI,
     ProviderInfo {
+        name: "bedrock",
+        // InvokeModel for Claude; the transport picks Converse for other model ids.
+        protocol: Protocol::Anthropic,
+        transport: &crate::providers::bedrock::BEDROCK,
+        // The endpoint follows the region: bedrock-runtime.<region>.amazonaws.com.
+        api_base: None,
+        // Signed with AWS credentials (aws_* parameters, the profile or the environment).
+        key_env: None,
+        key_required: false,
+        docs: "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
+        ..ANTHROPIC
+    },
+    ProviderInfo {
         name: "cerebras",
         api_base: Some("https://api.cerebras.ai/v1"),
         key_env: Some("CEREBRAS_API_KEY"),
@@ -259,7 +272,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), PROVIDERS.len());
         for p in PROVIDERS {
-            if p.name != "mock" && p.name != "hosted_vllm" {
+            if p.transport.needs_api_base() && p.name != "hosted_vllm" {
                 assert!(p.api_base.is_some(), "{} has no default api_base", p.name);
             }
             assert!(!p.key_required || p.key_env.is_some(), "{}", p.name);

@@ -7,8 +7,8 @@
 //! not wait on AWS; only the first request (or one after they expired) waits for a resolution,
 //! and concurrent ones share it. No lock is held across an `.await`.
 
-use aws_config::{BehaviorVersion, Region};
 use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use protocol::ir::{ApiError, ErrorKind};
@@ -224,9 +224,10 @@ impl AwsAuth {
     fn no_credentials(&self, cause: &str) -> ApiError {
         let profile = self.profile_name();
         let lower = cause.to_ascii_lowercase();
-        let fix = if lower.contains("sso") || lower.contains("token") && lower.contains("expired")
-        {
-            format!("the AWS SSO session has expired or was never started: run `aws sso login --profile {profile}`")
+        let fix = if lower.contains("sso") || lower.contains("token") && lower.contains("expired") {
+            format!(
+                "the AWS SSO session has expired or was never started: run `aws sso login --profile {profile}`"
+            )
         } else {
             format!(
                 "set litellm_params.aws_profile_name (or AWS_PROFILE) to a profile in ~/.aws/config, \

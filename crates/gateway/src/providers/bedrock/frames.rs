@@ -280,7 +280,10 @@ mod tests {
         );
         let (text, err) = run(bytes, Framing::Converse, 3).await;
         assert_eq!(err, None);
-        assert_eq!(text, "event: messageStart\ndata: {\"role\":\"assistant\"}\n\n");
+        assert_eq!(
+            text,
+            "event: messageStart\ndata: {\"role\":\"assistant\"}\n\n"
+        );
     }
 
     #[tokio::test]

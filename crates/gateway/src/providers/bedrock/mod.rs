@@ -447,7 +447,11 @@ mod tests {
             "us.meta.llama3-3-70b-instruct-v1:0",
             "amazon.nova-pro-v1:0",
         ] {
-            assert_eq!(route(id), (Protocol::BedrockConverse, id.to_owned()), "{id}");
+            assert_eq!(
+                route(id),
+                (Protocol::BedrockConverse, id.to_owned()),
+                "{id}"
+            );
         }
         assert_eq!(
             route("converse/us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
