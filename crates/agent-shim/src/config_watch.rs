@@ -7,14 +7,13 @@ use crate::cli::NetArgs;
 use crate::error::CliError;
 use crate::settings::catalog::{self, Source};
 use crate::settings::{Settings, env_vars, secrets};
-use gateway::state::GatewayState;
+use gateway::Handle;
 use gateway::{ConfigSource, Loaded};
 use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the watcher waits for a burst of file events (an editor's save is several) to end.
@@ -192,7 +191,7 @@ fn is_config_file(path: &Path, config_dir: &Path, config_file: &Path) -> bool {
 /// and the `--config` file's directory) and reloads `state` after each burst of changes, on a
 /// thread of its own. A watcher that cannot start is logged; `agent-shim proxy reload` still
 /// works.
-pub fn watch(settings: &Settings, state: Arc<GatewayState>) {
+pub fn watch(settings: &Settings, state: Handle) {
     if let Err(e) = try_watch(settings, state) {
         tracing::warn!(
             "not watching the configuration files ({e}); after editing them run `agent-shim proxy reload`"
@@ -200,7 +199,7 @@ pub fn watch(settings: &Settings, state: Arc<GatewayState>) {
     }
 }
 
-fn try_watch(settings: &Settings, state: Arc<GatewayState>) -> std::result::Result<(), String> {
+fn try_watch(settings: &Settings, state: Handle) -> std::result::Result<(), String> {
     let config_dir = settings.config_dir.clone();
     if !config_dir.exists() {
         std::fs::create_dir_all(&config_dir)
@@ -249,7 +248,7 @@ fn try_watch(settings: &Settings, state: Arc<GatewayState>) -> std::result::Resu
 }
 
 /// Reloads on SIGHUP (`systemctl reload`, `kill -HUP`), off the runtime's thread.
-pub async fn reload_on_sighup(state: Arc<GatewayState>) {
+pub async fn reload_on_sighup(state: Handle) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;

@@ -69,7 +69,7 @@ fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value
     let params = &def.litellm_params;
     if let Some(argv) = &params.key_command {
         // Run here, where a password manager can prompt on the user's terminal.
-        let key = gateway::secrets::run_key_command(argv, true)
+        let key = gateway::run_key_command(argv, true)
             .map_err(|e| CliError::failed(format!("model '{}': {e}", def.model_name)))?;
         body["litellm_params"]["api_key"] = json!(key.expose());
         if let Some(p) = body["litellm_params"].as_object_mut() {
@@ -82,7 +82,7 @@ fn registration_body(settings: &Settings, def: &ModelDefinition) -> Result<Value
         Some(k) => k.env_reference().map(str::to_owned),
         None => def
             .provider_prefix()
-            .and_then(gateway::providers::table::provider)
+            .and_then(gateway::provider)
             .and_then(|p| p.key_env)
             .map(str::to_owned),
     };

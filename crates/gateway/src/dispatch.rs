@@ -332,6 +332,12 @@ async fn translate(
     let include_usage = wants_usage(&req.fields);
     let model = req.model.clone();
     let ir = decoded(req)?;
+    let prepared = d
+        .transport
+        .prepare(&gw.upstream, ir)
+        .await
+        .map_err(|e| failed(&mut log, e))?;
+    let ir = prepared.as_ref().unwrap_or(ir);
     let mut dropped = ir.dropped.clone();
     let upstream = d.protocol().codec();
     let body = d.apply_overrides(upstream.encode_request(ir, &d.target, &mut dropped));

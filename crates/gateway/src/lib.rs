@@ -19,36 +19,42 @@
     clippy::unimplemented
 )]
 
-pub mod answer;
-pub mod body;
-pub mod dispatch;
-pub mod error;
-pub mod handlers;
-pub mod ids;
-pub mod inflight;
-pub mod model;
-pub mod providers;
+mod answer;
+mod body;
+mod dispatch;
+mod error;
+mod handlers;
+mod ids;
+mod inflight;
+mod model;
+mod providers;
 pub mod redact;
-pub mod registry;
-pub mod reload;
-pub mod request_log;
-pub mod secrets;
-pub mod server;
-pub mod state;
-pub mod stream_loop;
+mod registry;
+mod reload;
+mod request_log;
+mod secrets;
+mod server;
+mod state;
+mod stream_loop;
 mod stream_pass;
-pub mod tokens;
-pub mod transport;
-pub mod upstream;
-pub mod workers;
+mod tokens;
+mod transport;
+mod upstream;
+mod workers;
 
-pub use model::{LitellmParams, ModelDefinition, ModelInfo, SecretString};
-pub use providers::deployment::DefinitionError;
+// The public API: what the binary (and tests) use. Everything else is internal.
+pub use body::DEFAULT_MAX_REQUEST_BODY;
+pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER};
+pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString};
+pub use protocol::Protocol;
+pub use providers::deployment::{ApiKey, DefinitionError, Deployment, Origin, key_variables};
+pub use providers::table::{ProviderInfo, provider};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
-pub use secrets::{EnvSecrets, SecretSource};
+pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
 pub use state::{Instance, RouterSettings};
 pub use upstream::Timeouts;
+pub use workers::default_count as default_workers;
 
 use registry::Registry;
 use state::GatewayState;
@@ -163,9 +169,10 @@ impl Gateway {
         self.listener.local_addr()
     }
 
-    /// The shared state (for the admin side of the binary and for tests).
-    pub fn state(&self) -> Arc<GatewayState> {
-        self.state.clone()
+    /// A handle for the binary's side jobs (reloading the configuration, lease expiry) that
+    /// outlives [`Gateway::serve`].
+    pub fn handle(&self) -> Handle {
+        Handle(self.state.clone())
     }
 
     /// Serves on `workers` threads with a runtime each ([`workers`]) until `shutdown`
@@ -194,5 +201,30 @@ impl Gateway {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
+    }
+}
+
+/// A running gateway's controls, shared with the binary's side jobs. Its `Debug` output shows
+/// the registry, credentials redacted.
+#[derive(Clone)]
+pub struct Handle(Arc<GatewayState>);
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Handle").field(&self.0.registry).finish()
+    }
+}
+
+impl Handle {
+    /// Reads the configuration again from the [`GatewayConfig::source`] and applies it
+    /// (blocking: file reads and key commands). Errors: no source, or a configuration that
+    /// does not load (the running one is kept).
+    pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.0.reload()
+    }
+
+    /// Takes `model_name` out of service (its lease expired); `true` when it was registered.
+    pub fn unregister(&self, model_name: &str) -> bool {
+        self.0.registry.deregister(model_name)
     }
 }

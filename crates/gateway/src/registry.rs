@@ -307,13 +307,6 @@ impl Registry {
         })
     }
 
-    /// Sets the tier map of a profile.
-    pub fn set_profile(&self, name: &str, tiers: Tiers) {
-        self.update(|s| {
-            s.profiles.insert(name.to_owned(), tiers);
-        });
-    }
-
     /// Publishes a new configuration in one swap (a reload): `deployments` (from the files, all
     /// [`Origin::Config`]) replace every model group they define, and the profiles and default
     /// profile are replaced. What the running gateway learned at run time is kept:

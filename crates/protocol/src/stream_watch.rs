@@ -264,6 +264,52 @@ impl StreamWatch for ResponsesWatch {
     }
 }
 
+/// Bedrock ConverseStream (re-framed as SSE, `event:` the event type): complete at `metadata`
+/// (usage comes after `messageStop`); an exception event ends it too.
+pub struct ConverseWatch {
+    ctx: ResponseContext,
+    finished: bool,
+}
+
+impl ConverseWatch {
+    pub fn new(ctx: ResponseContext) -> ConverseWatch {
+        ConverseWatch {
+            ctx,
+            finished: false,
+        }
+    }
+}
+
+impl StreamWatch for ConverseWatch {
+    fn on_event(&mut self, ev: &SseEvent) -> Result<(), ApiError> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&ev.data).map_err(|e| unreadable(ev, &e))?;
+        let name = ev.event.as_deref().unwrap_or_default();
+        if name == "metadata" || name.ends_with("Exception") {
+            self.finished = true;
+        }
+        Ok(())
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn on_end(&mut self) -> Option<ApiError> {
+        (!self.finished).then(|| {
+            ApiError::new(
+                ErrorKind::Api,
+                "upstream closed the stream before its metadata event",
+            )
+        })
+    }
+
+    fn write_error(&mut self, e: &ApiError, out: &mut BytesMut) {
+        crate::bedrock_converse::StreamEncoder::new(self.ctx.clone())
+            .encode(&StreamEvent::Error(e.clone()), out);
+        self.finished = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,51 +442,5 @@ mod tests {
                 "response.failed"
             ]
         );
-    }
-}
-
-/// Bedrock ConverseStream (re-framed as SSE, `event:` the event type): complete at `metadata`
-/// (usage comes after `messageStop`); an exception event ends it too.
-pub struct ConverseWatch {
-    ctx: ResponseContext,
-    finished: bool,
-}
-
-impl ConverseWatch {
-    pub fn new(ctx: ResponseContext) -> ConverseWatch {
-        ConverseWatch {
-            ctx,
-            finished: false,
-        }
-    }
-}
-
-impl StreamWatch for ConverseWatch {
-    fn on_event(&mut self, ev: &SseEvent) -> Result<(), ApiError> {
-        serde_json::from_str::<serde::de::IgnoredAny>(&ev.data).map_err(|e| unreadable(ev, &e))?;
-        let name = ev.event.as_deref().unwrap_or_default();
-        if name == "metadata" || name.ends_with("Exception") {
-            self.finished = true;
-        }
-        Ok(())
-    }
-
-    fn is_finished(&self) -> bool {
-        self.finished
-    }
-
-    fn on_end(&mut self) -> Option<ApiError> {
-        (!self.finished).then(|| {
-            ApiError::new(
-                ErrorKind::Api,
-                "upstream closed the stream before its metadata event",
-            )
-        })
-    }
-
-    fn write_error(&mut self, e: &ApiError, out: &mut BytesMut) {
-        crate::bedrock_converse::StreamEncoder::new(self.ctx.clone())
-            .encode(&StreamEvent::Error(e.clone()), out);
-        self.finished = true;
     }
 }

@@ -6,7 +6,7 @@
 use super::opencode::merge;
 use super::{KEY_VAR, Launch, Prepared, read_user_json, write_generated};
 use crate::error::Result;
-use gateway::providers::table::Protocol;
+use gateway::Protocol;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

@@ -18,7 +18,7 @@ use crate::error::{CliError, Result};
 use crate::settings::catalog::{ProfileMeta, Sourced};
 use crate::settings::env_vars;
 use gateway::ModelDefinition;
-use gateway::providers::table::Protocol;
+use gateway::Protocol;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -325,7 +325,7 @@ fn generic_env(l: &Launch, p: &mut Prepared) {
         set(
             &mut p.env,
             env_vars::ANTHROPIC_CUSTOM_HEADERS,
-            format!("{}: {}", gateway::dispatch::PROFILE_HEADER, l.profile_name),
+            format!("{}: {}", gateway::PROFILE_HEADER, l.profile_name),
         );
     }
     p.env_remove.push(env_vars::ANTHROPIC_API_KEY);

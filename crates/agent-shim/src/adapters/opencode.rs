@@ -7,7 +7,7 @@
 
 use super::{KEY_VAR, Launch, Prepared};
 use crate::error::{CliError, Result};
-use gateway::providers::table::Protocol;
+use gateway::Protocol;
 use serde_json::{Value, json};
 
 /// (provider id, npm package, protocol) of the providers agent-shim defines.

@@ -46,7 +46,7 @@ pub fn run(action: ProfilesAction) -> Result<ExitCode> {
                         None => d
                             .item
                             .provider_prefix()
-                            .and_then(gateway::providers::table::provider)
+                            .and_then(gateway::provider)
                             .and_then(|p| p.key_env)
                             .map_or_else(|| "no key".into(), |v| format!("os.environ/{v}")),
                     };

@@ -32,7 +32,7 @@ pub fn run(action: SecretsAction) -> Result<ExitCode> {
             for name in file.keys() {
                 println!("{name}  ({})", path.display());
             }
-            for var in gateway::providers::deployment::key_variables() {
+            for var in gateway::key_variables() {
                 if !file.contains_key(var) && std::env::var(var).is_ok_and(|v| !v.is_empty()) {
                     println!("{var}  (environment)");
                 }

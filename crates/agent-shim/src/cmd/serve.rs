@@ -112,7 +112,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let interval = settings.janitor_interval();
     let workers = args
         .workers
-        .map_or_else(gateway::workers::default_count, usize::from);
+        .map_or_else(gateway::default_workers, usize::from);
     // This runtime accepts connections and runs the janitor; requests run on the workers.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -127,9 +127,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         for e in &gw.definition_errors {
             tracing::warn!("not serving {e}");
         }
-        tokio::spawn(janitor_timer(gw.state(), state_dir, interval));
-        config_watch::watch(&settings, gw.state());
-        tokio::spawn(config_watch::reload_on_sighup(gw.state()));
+        tokio::spawn(janitor_timer(gw.handle(), state_dir, interval));
+        config_watch::watch(&settings, gw.handle());
+        tokio::spawn(config_watch::reload_on_sighup(gw.handle()));
         tracing::info!(%addr, config = %settings.config_path.display(), "agent-shim gateway listening on http://{addr}");
         gw.serve_workers(workers, shutdown_signal())
             .await
@@ -213,11 +213,7 @@ fn spawn_lease_writer(
 }
 
 /// Runs the janitor every `interval` and unregisters what it releases.
-async fn janitor_timer(
-    state: Arc<gateway::state::GatewayState>,
-    dir: std::path::PathBuf,
-    interval: Duration,
-) {
+async fn janitor_timer(state: gateway::Handle, dir: std::path::PathBuf, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -231,7 +227,7 @@ async fn janitor_timer(
         match removed {
             Ok(Ok(Some(rows))) => {
                 for row in rows {
-                    if state.registry.deregister(&row.model_name) {
+                    if state.unregister(&row.model_name) {
                         tracing::info!(model = %row.model_name, "lease expired; model unregistered");
                     }
                 }

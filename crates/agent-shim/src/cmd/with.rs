@@ -12,7 +12,7 @@ use crate::settings::Settings;
 use crate::settings::catalog::{self, ProfileMeta, Sourced};
 use crate::settings::secrets::FileSecrets;
 use gateway::ModelDefinition;
-use gateway::providers::deployment::{ApiKey, Deployment, Origin};
+use gateway::{ApiKey, Deployment, Origin};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
@@ -164,7 +164,7 @@ async fn check_keys(settings: &Settings, program: &OsString, models: &[String]) 
                 (Some("missing"), Some(var)) if !vars.iter().any(|v| v == var) => {
                     vars.push(var.to_owned());
                     let mut msg =
-                        gateway::secrets::missing_key_message(name, provider, var);
+                        gateway::missing_key_message(name, provider, var);
                     if std::env::var(var).is_ok_and(|v| !v.trim().is_empty()) {
                         msg.push_str(&format!(
                             " ({var} is set in this shell, but the gateway keeps the environment it was started with)"
@@ -266,13 +266,12 @@ fn direct_endpoint(
         }
     };
     let root = first.api_base.trim_end_matches("/v1").to_owned();
-    let openai_base = if first.api_base.ends_with("/v1")
-        || first.protocol() != gateway::providers::table::Protocol::Anthropic
-    {
-        first.api_base.clone()
-    } else {
-        format!("{}/v1", first.api_base)
-    };
+    let openai_base =
+        if first.api_base.ends_with("/v1") || first.protocol() != gateway::Protocol::Anthropic {
+            first.api_base.clone()
+        } else {
+            format!("{}/v1", first.api_base)
+        };
     Ok(Endpoint {
         root,
         openai_base,

@@ -297,9 +297,9 @@ mod tests {
             let defs = profile_models(&models, required, p).unwrap();
             assert!(!defs.is_empty());
             for d in defs {
-                gateway::providers::deployment::Deployment::new(
+                gateway::Deployment::new(
                     d,
-                    gateway::providers::deployment::Origin::Config,
+                    gateway::Origin::Config,
                     &std::collections::HashMap::new(),
                 )
                 .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));

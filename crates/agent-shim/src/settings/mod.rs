@@ -164,7 +164,7 @@ impl Settings {
     pub fn max_request_body(&self) -> usize {
         self.config
             .max_request_body_mb
-            .map_or(gateway::body::DEFAULT_MAX_REQUEST_BODY, |mb| {
+            .map_or(gateway::DEFAULT_MAX_REQUEST_BODY, |mb| {
                 (mb as usize).saturating_mul(1024 * 1024)
             })
     }

@@ -107,7 +107,7 @@ pub fn template() -> String {
          # agent-shim refuses to read it otherwise. `os.environ/NAME` in model definitions reads\n\
          # the environment first, then this file.\n",
     );
-    for var in gateway::providers::deployment::key_variables() {
+    for var in gateway::key_variables() {
         t.push_str(&format!("# {var}: \"...\"\n"));
     }
     t

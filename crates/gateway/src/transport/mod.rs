@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use protocol::Protocol;
+use protocol::ir::Request;
 use std::pin::Pin;
 
 /// A failure while reading an answer's body after its headers arrived.
@@ -59,6 +60,16 @@ pub trait Transport: Send + Sync {
         d: &'a Deployment,
         out: Outgoing<'a>,
     ) -> BoxFuture<'a, Result<Answer, UpstreamError>>;
+    /// What the upstream cannot take, rewritten before a translated request is encoded (Bedrock
+    /// Converse takes no image URLs: they are fetched). `None`: nothing to change, the common
+    /// case, answered without waiting.
+    fn prepare<'a>(
+        &'a self,
+        _up: &'a Upstream,
+        _req: &'a Request,
+    ) -> BoxFuture<'a, Result<Option<Request>, UpstreamError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
     /// The upstream URL errors and logs name for `endpoint`, credentials redacted.
     fn shown_url(&self, endpoint: Endpoint, stream: bool) -> String;
     /// Secret values this transport sends beyond the deployment's key (a URL's password), for

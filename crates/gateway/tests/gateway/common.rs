@@ -91,7 +91,7 @@ pub fn config(
             ping: Duration::from_millis(200),
             ..Timeouts::default()
         },
-        max_request_body: gateway::body::DEFAULT_MAX_REQUEST_BODY,
+        max_request_body: gateway::DEFAULT_MAX_REQUEST_BODY,
         instance: gateway::Instance::default(),
         source: None,
     }

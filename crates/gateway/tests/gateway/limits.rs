@@ -72,7 +72,7 @@ fn addr(gw: &Running) -> String {
 /// Regression: a 70 MB body was read whole, then refused with axum's plain-text 413.
 #[tokio::test]
 async fn oversized_content_length_is_refused_before_the_body_is_sent() {
-    let gw = gateway_limited(gateway::body::DEFAULT_MAX_REQUEST_BODY).await;
+    let gw = gateway_limited(gateway::DEFAULT_MAX_REQUEST_BODY).await;
     for (path, anthropic) in [("/v1/messages", true), ("/v1/chat/completions", false)] {
         let mut s = TcpStream::connect(addr(&gw)).await.unwrap();
         // 100 GB announced, not one byte of it sent: the answer must come anyway.
@@ -136,7 +136,7 @@ async fn chunked_body_over_the_limit_is_413_in_the_callers_shape() {
 /// Bodies under the limit are served, including ones over axum's 2 MB default.
 #[tokio::test]
 async fn body_under_the_limit_is_served() {
-    let gw = gateway_limited(gateway::body::DEFAULT_MAX_REQUEST_BODY).await;
+    let gw = gateway_limited(gateway::DEFAULT_MAX_REQUEST_BODY).await;
     let big = "x".repeat(5 * 1024 * 1024);
     let body = json!({"model": "m", "max_tokens": 10,
                       "messages": [{"role": "user", "content": big}]});
@@ -149,7 +149,7 @@ async fn body_under_the_limit_is_served() {
 /// Regression: a known path asked with another method got an empty 405.
 #[tokio::test]
 async fn wrong_method_is_405_json_with_allow() {
-    let gw = gateway_limited(gateway::body::DEFAULT_MAX_REQUEST_BODY).await;
+    let gw = gateway_limited(gateway::DEFAULT_MAX_REQUEST_BODY).await;
     let cases = [
         ("GET", "/v1/messages", "POST", true),
         ("PUT", "/v1/chat/completions", "POST", false),
@@ -184,7 +184,7 @@ async fn wrong_method_is_405_json_with_allow() {
 /// Unknown paths are 404 JSON errors in the shape their prefix suggests.
 #[tokio::test]
 async fn unknown_path_is_404_json() {
-    let gw = gateway_limited(gateway::body::DEFAULT_MAX_REQUEST_BODY).await;
+    let gw = gateway_limited(gateway::DEFAULT_MAX_REQUEST_BODY).await;
     for (path, anthropic) in [("/v1/messages/batches", true), ("/v2/whatever", false)] {
         let resp = gw.post(path, &json!({})).await;
         assert_eq!(resp.status(), 404, "{path}");

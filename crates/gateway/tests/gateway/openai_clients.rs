@@ -233,7 +233,7 @@ async fn responses_client_custom_tool_round_trip_through_anthropic_upstream() {
 async fn responses_client_to_responses_upstream_passes_through_even_with_state() {
     let fake = fake(json!({"protocols": ["openai-responses"], "default": {"text": "from the Responses upstream"}})).await;
     let mut d = def("r", "openai/gpt-x", &format!("{}/v1", fake.base_url()));
-    d.litellm_params.api_mode = Some(gateway::model::ApiMode::Responses);
+    d.litellm_params.api_mode = Some(gateway::ApiMode::Responses);
     let gw = gateway(vec![d]).await;
     let mut req = codex_request("r");
     req["previous_response_id"] = json!("resp_earlier");

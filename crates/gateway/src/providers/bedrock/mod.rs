@@ -13,6 +13,7 @@
 
 pub mod credentials;
 pub mod frames;
+pub mod images;
 pub mod sign;
 
 use crate::answer;
@@ -404,6 +405,17 @@ impl BedrockTransport {
 }
 
 impl Transport for BedrockTransport {
+    fn prepare<'a>(
+        &'a self,
+        up: &'a Upstream,
+        req: &'a protocol::ir::Request,
+    ) -> BoxFuture<'a, Result<Option<protocol::ir::Request>, UpstreamError>> {
+        match self.framing {
+            Framing::Converse => Box::pin(images::inline(up, req)),
+            Framing::Invoke => Box::pin(std::future::ready(Ok(None))),
+        }
+    }
+
     fn send<'a>(
         &'a self,
         up: &'a Upstream,

@@ -2,8 +2,8 @@
 //! each route reaches, and what a complete answer and a failed stream look like in each.
 
 use crate::common::*;
+use gateway::ApiMode;
 use gateway::ModelDefinition;
-use gateway::model::ApiMode;
 use protocol::sse::{SseEvent, SseParser};
 use serde_json::{Value, json};
 
