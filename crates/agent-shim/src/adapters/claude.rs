@@ -75,17 +75,20 @@ pub fn finish(l: &Launch, p: &mut Prepared, aws_auth_refresh: Option<&str>) -> R
     if !l.launching {
         return Ok(());
     }
-    let user = UserConfig::locate(l.state_dir);
     if l.isolated {
         let dir = claude_isolated::prepare_dir(
             l.state_dir,
             l.profile_name,
-            &user,
+            &UserConfig::locate(l.state_dir),
             &claude_isolated::public_env(&env, &l.endpoint.key),
             aws_auth_refresh,
         )?;
         super::set(&mut p.env, "CLAUDE_CONFIG_DIR", dir.display().to_string());
-    } else if let Some(warning) = claude_isolated::override_warning(&user, &env, l.profile_name) {
+    } else if let Some(warning) = claude_isolated::override_warning(
+        &claude_isolated::settings_read_by_claude(),
+        &env,
+        l.profile_name,
+    ) {
         eprintln!("agent-shim: {warning}");
     }
     let path = super::private_dir(l.state_dir)?.join("claude-settings.json");

@@ -230,15 +230,24 @@ pub fn derive(
     out
 }
 
-/// The warning for a launch that is not isolated, when the user's settings set routing keys
+/// The `settings.json` a Claude Code started from this process reads at user level:
+/// `$CLAUDE_CONFIG_DIR/settings.json`, else `~/.claude/settings.json` (unlike
+/// [`UserConfig::locate`], an isolated dir in `CLAUDE_CONFIG_DIR` is taken as it is).
+pub fn settings_read_by_claude() -> PathBuf {
+    match std::env::var_os("CLAUDE_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join(SETTINGS),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".claude")
+            .join(SETTINGS),
+    }
+}
+
+/// The warning for a launch that is not isolated, when the settings at `path` set routing keys
 /// that the launch's `--settings` (`env`) does not override.
-pub fn override_warning(
-    user: &UserConfig,
-    env: &Map<String, Value>,
-    profile: &str,
-) -> Option<String> {
-    let path = user.settings_path();
-    let (settings, _) = read_user_settings(&path);
+pub fn override_warning(path: &Path, env: &Map<String, Value>, profile: &str) -> Option<String> {
+    let (settings, _) = read_user_settings(path);
     let keys: Vec<String> = routing_keys_in(&settings)
         .into_iter()
         .filter(|k| !env.contains_key(k))

@@ -271,13 +271,17 @@ fn the_warning_names_the_file_and_only_keys_the_launch_does_not_override() {
     let user = user_in(t.path());
     std::fs::create_dir_all(&user.dir).unwrap();
     let ours = obj(json!({"ANTHROPIC_BASE_URL": "http://gw"}));
-    assert_eq!(override_warning(&user, &ours, "p"), None, "no settings");
+    assert_eq!(
+        override_warning(&user.settings_path(), &ours, "p"),
+        None,
+        "no settings"
+    );
     std::fs::write(
         user.settings_path(),
         r#"{"env": {"ANTHROPIC_BASE_URL": "http://elsewhere", "CLAUDE_CODE_USE_BEDROCK": "1"}}"#,
     )
     .unwrap();
-    let w = override_warning(&user, &ours, "p").unwrap();
+    let w = override_warning(&user.settings_path(), &ours, "p").unwrap();
     assert!(
         w.starts_with(&format!(
             "{} sets CLAUDE_CODE_USE_BEDROCK in `env`",
