@@ -57,8 +57,10 @@ pub enum Command {
     Claude(ClaudeArgs),
     /// Print the shell hook to `eval` from your rc file.
     Hook(HookArgs),
-    /// Install the shell hook, completions and the run-claude / with-agent-shim links.
+    /// Install the shell hook, completions and the run-claude / with-agent-shim / openClaude links.
     Install(InstallArgs),
+    /// Remove what `install` added: the hook lines, the completion files and the links.
+    Uninstall(UninstallArgs),
     /// Print shell completions.
     Completion(HookArgs),
 }
@@ -84,7 +86,17 @@ pub struct InstallArgs {
     /// Show what would change without changing anything.
     #[arg(long)]
     pub dry_run: bool,
-    /// Directory for the run-claude and with-agent-shim links [default: ~/.local/bin]
+    /// Directory for the run-claude, with-agent-shim and openClaude links [default: ~/.local/bin]
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Show what would be removed without removing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Directory install put the links in [default: ~/.local/bin]
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
 }
@@ -232,6 +244,11 @@ pub struct WithArgs {
     /// speaks the agent's protocol).
     #[arg(long)]
     pub direct: bool,
+    /// Give Claude Code its own config dir (CLAUDE_CONFIG_DIR under the state dir): links to
+    /// yours, and a settings.json without the `env` keys that would override the routing
+    /// (CLAUDE_CODE_USE_BEDROCK, ANTHROPIC_MODEL, …). Also `isolated: true` in a profile.
+    #[arg(long)]
+    pub isolated: bool,
     /// The command to run, after `--` [default: the profile's `agent`].
     #[arg(
         trailing_var_arg = true,

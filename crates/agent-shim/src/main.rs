@@ -1,6 +1,7 @@
 //! The `agent-shim` binary. Invoked as `with-agent-shim` it behaves as `agent-shim with`; as
 //! `run-claude` (the seed's name for it), as `agent-shim`, where arguments that are not a
-//! subcommand go to Claude Code (`agent-shim claude …`).
+//! subcommand go to Claude Code (`agent-shim claude …`); as `openClaude` (the seed's name for its
+//! Bedrock launcher), as `agent-shim with bedrock --isolated -- claude …`.
 
 mod adapters;
 mod cli;
@@ -25,6 +26,11 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     if invoked_as == "with-agent-shim" {
         args.insert(1, "with".into());
+    } else if invoked_as == cmd::OPEN_CLAUDE {
+        // Every argument is Claude Code's.
+        let rest = args.split_off(1);
+        args.extend(["with", "bedrock", "--isolated", "--", "claude"].map(Into::into));
+        args.extend(rest);
     } else if invoked_as == "run-claude" && !cli::is_subcommand(args.get(1)) {
         // Bare `run-claude [args…]` launches Claude Code with the directory's profile.
         args.insert(1, "claude".into());

@@ -8,6 +8,7 @@
 
 mod claude;
 pub use claude::CLAUDE_VARS;
+mod claude_isolated;
 mod codex;
 mod crush;
 mod hermes;
@@ -15,7 +16,7 @@ mod opencode;
 mod template;
 
 use crate::error::{CliError, Result};
-use crate::settings::catalog::{ProfileMeta, Sourced};
+use crate::settings::catalog::{ProfileMeta, Sourced, Tier};
 use crate::settings::env_vars;
 use gateway::ModelDefinition;
 use gateway::Protocol;
@@ -144,6 +145,9 @@ pub struct Launch<'a> {
     /// Whether a process is launched (`with`), rather than only its environment printed
     /// (`env`): only then are files that hold keys written ([`private_dir`]).
     pub launching: bool,
+    /// Whether Claude Code gets its own `CLAUDE_CONFIG_DIR` (`with --isolated`, profile
+    /// `isolated: true`); other agents ignore it.
+    pub isolated: bool,
 }
 
 impl Launch<'_> {
@@ -168,6 +172,24 @@ impl Launch<'_> {
             })
     }
 
+    /// The id Claude Code gets for a tier: the endpoint's id for the tier's model, with `[1m]`
+    /// when the profile's `context_1m` (or the model's declared window) says so.
+    pub fn tier_id(&self, tier: Tier) -> String {
+        let model = self.profile.tier_model(tier);
+        let id = self.endpoint.model_id(model);
+        if self.tier_is_1m(tier) && !id.to_ascii_lowercase().ends_with(ONE_M) {
+            format!("{id}{ONE_M}")
+        } else {
+            id.to_owned()
+        }
+    }
+
+    /// Whether a tier is given to Claude Code as `<id>[1m]`.
+    pub fn tier_is_1m(&self, tier: Tier) -> bool {
+        self.profile
+            .tier_is_1m(tier, self.context_window(self.profile.tier_model(tier)))
+    }
+
     /// The profile's model names, deduplicated.
     pub fn profile_models(&self) -> Vec<&str> {
         self.profile.model_names()
@@ -186,6 +208,10 @@ impl Launch<'_> {
         Ok(dir)
     }
 }
+
+/// The suffix that turns on Claude Code's 1M context window for a model id (Claude Code strips it
+/// before sending; the gateway ignores it too).
+pub const ONE_M: &str = "[1m]";
 
 /// The subdirectory of the state dir holding each launch's private directory.
 const LAUNCHES: &str = "launches";
@@ -217,10 +243,7 @@ pub fn private_dir(state_dir: &Path) -> Result<PathBuf> {
                 .file_name()
                 .to_str()
                 .and_then(|n| n.parse::<i32>().ok())
-                .and_then(rustix::process::Pid::from_raw)
-                .is_some_and(|pid| {
-                    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
-                });
+                .is_some_and(process_ended);
             if ended {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
@@ -236,6 +259,12 @@ pub fn private_dir(state_dir: &Path) -> Result<PathBuf> {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| fail(&dir, e))?;
     Ok(dir)
+}
+
+/// Whether no process `pid` exists (any more).
+fn process_ended(pid: i32) -> bool {
+    rustix::process::Pid::from_raw(pid)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH))
 }
 
 /// What to change about the agent's process.
@@ -279,6 +308,18 @@ pub fn prepare(l: &Launch) -> Result<Prepared> {
             .map_err(|e| CliError::usage(format!("profile '{}', env {k}: {e}", l.profile_name)))?;
         set(&mut p.env, k, value);
     }
+    if l.agent == Agent::Claude {
+        let aws_auth_refresh = match &l.profile.aws_auth_refresh {
+            Some(cmd) => Some(template::expand(cmd, &ctx).map_err(|e| {
+                CliError::usage(format!(
+                    "profile '{}', aws_auth_refresh: {e}",
+                    l.profile_name
+                ))
+            })?),
+            None => None,
+        };
+        claude::finish(l, &mut p, aws_auth_refresh.as_deref())?;
+    }
     Ok(p)
 }
 
@@ -292,7 +333,6 @@ fn set(env: &mut Vec<(String, String)>, k: &str, v: String) {
 /// and the OpenAI family (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_MODEL`).
 fn generic_env(l: &Launch, p: &mut Prepared) {
     let e = l.endpoint;
-    let pm = l.profile;
     let tier = |m: &str| e.model_id(m).to_owned();
     for (k, v) in [
         (env_vars::ANTHROPIC_BASE_URL, e.root.clone()),
@@ -301,14 +341,18 @@ fn generic_env(l: &Launch, p: &mut Prepared) {
             env_vars::API_TIMEOUT_MS,
             crate::cmd::API_TIMEOUT_MS.to_owned(),
         ),
-        (env_vars::ANTHROPIC_DEFAULT_OPUS_MODEL, tier(&pm.opus_model)),
+        // Claude Code's tier variables, `[1m]` where the tier has a 1M window.
+        (
+            env_vars::ANTHROPIC_DEFAULT_OPUS_MODEL,
+            l.tier_id(Tier::Opus),
+        ),
         (
             env_vars::ANTHROPIC_DEFAULT_SONNET_MODEL,
-            tier(&pm.sonnet_model),
+            l.tier_id(Tier::Sonnet),
         ),
         (
             env_vars::ANTHROPIC_DEFAULT_HAIKU_MODEL,
-            tier(&pm.haiku_model),
+            l.tier_id(Tier::Haiku),
         ),
         (env_vars::PROFILE, l.profile_name.to_owned()),
         (env_vars::OPENAI_BASE_URL, e.openai_base.clone()),

@@ -30,6 +30,7 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
         model: profile.item.sonnet_model.clone(),
         state_dir: &settings.state_dir,
         launching: false,
+        isolated: profile.item.isolated,
     };
     let prepared = adapters::prepare(&launch)?;
     let mut out = String::new();

@@ -1,13 +1,22 @@
 //! `agent-shim install [--shell S]… [--dry-run] [--bin-dir DIR]`: adds the hook line to the rc file
 //! of each shell (once: a marked line is not added again), writes completions, and links
-//! `run-claude` and `with-agent-shim` to this binary.
+//! `run-claude`, `with-agent-shim` and `openClaude` to this binary. `agent-shim uninstall
+//! [--dry-run] [--bin-dir DIR]` removes exactly that: the marked lines, the completion files and
+//! the links that point to an agent-shim binary.
 
-use crate::cli::{InstallArgs, Shell};
+use crate::cli::{InstallArgs, Shell, UninstallArgs};
 use crate::error::{CliError, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const MARK: &str = "# agent-shim shell hook";
+
+/// The seed's Bedrock launcher: this binary invoked under this name runs
+/// `agent-shim with bedrock --isolated -- claude "$@"`.
+pub const OPEN_CLAUDE: &str = "openClaude";
+
+/// The links install makes to this binary.
+const LINKS: [&str; 3] = ["run-claude", "with-agent-shim", OPEN_CLAUDE];
 
 struct Plan {
     home: PathBuf,
@@ -168,12 +177,15 @@ fn login_shell() -> Option<Shell> {
     }
 }
 
-pub fn run(args: InstallArgs) -> Result<ExitCode> {
-    let home = std::env::var_os("HOME")
+fn home() -> Result<PathBuf> {
+    std::env::var_os("HOME")
         .map(PathBuf::from)
-        .ok_or_else(|| CliError::usage("HOME is not set"))?;
+        .ok_or_else(|| CliError::usage("HOME is not set"))
+}
+
+pub fn run(args: InstallArgs) -> Result<ExitCode> {
     let plan = Plan {
-        home,
+        home: home()?,
         exe: super::hook::own_path()?,
         dry_run: args.dry_run,
     };
@@ -195,10 +207,102 @@ pub fn run(args: InstallArgs) -> Result<ExitCode> {
     }
     let bin = args.bin_dir.unwrap_or_else(|| plan.home.join(".local/bin"));
     println!("links:");
-    plan.link(&bin, "run-claude")?;
-    plan.link(&bin, "with-agent-shim")?;
+    for name in LINKS {
+        plan.link(&bin, name)?;
+    }
     if !args.dry_run {
         println!("open a new shell (or source your rc file) to start using the hook");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl Plan {
+    fn say(&self, doing: &str, would: &str, what: &str) {
+        println!("  {}  {what}", if self.dry_run { would } else { doing });
+    }
+
+    /// Removes the marked hook lines from a shell's rc file (the rest stays byte for byte).
+    fn remove_hook(&self, shell: Shell) -> Result<()> {
+        let rc = self.rc_file(shell);
+        let Ok(old) = std::fs::read_to_string(&rc) else {
+            return Ok(());
+        };
+        if !old.lines().any(|l| l.contains(MARK)) {
+            return Ok(());
+        }
+        let kept: String = old
+            .split_inclusive('\n')
+            .filter(|l| !l.contains(MARK))
+            .collect();
+        self.say(
+            "remove   ",
+            "would remove",
+            &format!("hook line from {}", rc.display()),
+        );
+        if self.dry_run {
+            return Ok(());
+        }
+        std::fs::write(&rc, kept)
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", rc.display())))
+    }
+
+    fn remove_file(&self, path: &Path, what: &str) -> Result<()> {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Ok(());
+        }
+        self.say(
+            "remove   ",
+            "would remove",
+            &format!("{what}: {}", path.display()),
+        );
+        if self.dry_run {
+            return Ok(());
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| CliError::failed(format!("cannot remove {}: {e}", path.display())))
+    }
+
+    /// Removes `dir/name` if it is a link to this binary or to another `agent-shim`.
+    fn unlink(&self, dir: &Path, name: &str) -> Result<()> {
+        let path = dir.join(name);
+        match std::fs::read_link(&path) {
+            Ok(target)
+                if target == Path::new(&self.exe)
+                    || target.file_name().is_some_and(|n| n == "agent-shim") =>
+            {
+                self.remove_file(&path, "link")
+            }
+            Ok(target) => {
+                println!(
+                    "  skip     {} -> {} is not agent-shim's link",
+                    path.display(),
+                    target.display()
+                );
+                Ok(())
+            }
+            Err(_) if path.exists() => {
+                println!("  skip     {} is not a link", path.display());
+                Ok(())
+            }
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// `agent-shim uninstall`: what [`run`] added, for every shell.
+pub fn uninstall(args: UninstallArgs) -> Result<ExitCode> {
+    let plan = Plan {
+        home: home()?,
+        exe: super::hook::own_path()?,
+        dry_run: args.dry_run,
+    };
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        plan.remove_hook(shell)?;
+        plan.remove_file(&plan.completion_file(shell), "completions")?;
+    }
+    let bin = args.bin_dir.unwrap_or_else(|| plan.home.join(".local/bin"));
+    for name in LINKS {
+        plan.unlink(&bin, name)?;
     }
     Ok(ExitCode::SUCCESS)
 }

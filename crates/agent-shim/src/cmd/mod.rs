@@ -18,6 +18,7 @@ mod status;
 mod with;
 
 pub use env::API_TIMEOUT_MS;
+pub use install::OPEN_CLAUDE;
 
 use crate::cli::{Cli, Command};
 use crate::error::Result;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Claude(a) => claude::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Install(a) => install::run(a),
+        Command::Uninstall(a) => install::uninstall(a),
         Command::Completion(a) => completion::run(a),
     }
 }

@@ -70,6 +70,16 @@ pub fn run(action: ProfilesAction) -> Result<ExitCode> {
                 };
                 println!("env      {k}={shown}");
             }
+            if p.item.isolated {
+                println!("isolated: true (Claude Code gets its own config dir)");
+            }
+            if let Some(c) = &p.item.aws_auth_refresh {
+                println!("aws_auth_refresh: {}", gateway::redact::urls_in(c));
+            }
+            if let Some(c) = &p.item.context_1m {
+                let shown = serde_json::to_string(c).unwrap_or_default();
+                println!("context_1m: {shown}");
+            }
         }
         ProfilesAction::Install => install(&settings)?,
     }

@@ -1,4 +1,4 @@
-//! `agent-shim with <profile> [--agent A] [--model M] [--direct] -- <command> [args…]` (also
+//! `agent-shim with <profile> [--agent A] [--model M] [--direct] [--isolated] -- <command> [args…]` (also
 //! `with-agent-shim`): makes sure the gateway runs, configures the command for its agent (see
 //! `adapters`), then replaces this process with it. The command's exit code and signals are its
 //! own. Without a command, the profile's `agent` runs.
@@ -25,6 +25,8 @@ pub struct Options {
     pub agent: Option<String>,
     pub model: Option<String>,
     pub direct: bool,
+    /// Claude Code gets its own config dir (`--isolated`; profile `isolated: true` also does).
+    pub isolated: bool,
 }
 
 pub fn run(args: WithArgs) -> Result<ExitCode> {
@@ -33,6 +35,7 @@ pub fn run(args: WithArgs) -> Result<ExitCode> {
         agent: args.agent,
         model: args.model,
         direct: args.direct,
+        isolated: args.isolated,
     };
     launch(&settings, &args.profile, &args.command, &opts)
 }
@@ -66,6 +69,13 @@ pub fn launch(
         })?,
         None => Agent::from_command(Path::new(program)),
     };
+    if opts.isolated && agent != Agent::Claude {
+        return Err(CliError::usage(format!(
+            "--isolated gives Claude Code its own config dir, and `{}` is not Claude Code \
+             (add `--agent claude` if it is)",
+            program.to_string_lossy()
+        )));
+    }
     let model = opts
         .model
         .clone()
@@ -114,6 +124,7 @@ pub fn launch(
         model,
         state_dir: &settings.state_dir,
         launching: true,
+        isolated: opts.isolated || profile.item.isolated,
     };
     // Files holding keys for this launch (if the adapter wrote any); removed if it fails.
     let private = adapters::private_dir_path(&settings.state_dir);

@@ -22,6 +22,7 @@ macro_rules! builtin_profiles {
 /// Built-in profiles: (name, YAML).
 const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
     "anthropic",
+    "bedrock",
     "cerebras",
     "deepseek",
     "demo",
@@ -96,9 +97,95 @@ pub struct ProfileMeta {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub env: BTreeMap<String, String>,
+    /// Claude Code runs with its own `CLAUDE_CONFIG_DIR` (links to the user's, and a
+    /// `settings.json` without the `env` keys that would override routing), as `with --isolated`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
+    /// In an isolated launch, the `awsAuthRefresh` command Claude Code gets in place of the
+    /// user's `awsCredentialExport` (e.g. `aws sso login --profile X`); `${env:NAME}` expands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_auth_refresh: Option<String>,
+    /// Which tiers Claude Code is given as `<model>[1m]` (turning on its 1M context window):
+    /// `true` = opus and sonnet, `false` = none, or a list (`[opus, sonnet, haiku]`). Unset: the
+    /// tiers whose model declares `model_info.context_window` of 1,000,000 or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_1m: Option<Context1m>,
+}
+
+/// One of Claude Code's three model tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Opus,
+    Sonnet,
+    Haiku,
+}
+
+/// A profile's `context_1m`: `true`, `false` or a list of tiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Context1m {
+    /// `true`: opus and sonnet (the tiers Claude Code offers as `opus[1m]` / `sonnet[1m]`);
+    /// `false`: none.
+    All(bool),
+    /// Exactly these tiers.
+    Tiers(Vec<Tier>),
+}
+
+impl Serialize for Context1m {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Context1m::All(b) => s.serialize_bool(*b),
+            Context1m::Tiers(t) => t.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Context1m {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Context1m;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false, or a list of tiers (opus, sonnet, haiku)")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> std::result::Result<Context1m, E> {
+                Ok(Context1m::All(b))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Context1m, A::Error> {
+                let mut tiers = Vec::new();
+                while let Some(t) = seq.next_element::<Tier>()? {
+                    tiers.push(t);
+                }
+                Ok(Context1m::Tiers(tiers))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl ProfileMeta {
+    /// The model of one tier.
+    pub fn tier_model(&self, tier: Tier) -> &str {
+        match tier {
+            Tier::Opus => &self.opus_model,
+            Tier::Sonnet => &self.sonnet_model,
+            Tier::Haiku => &self.haiku_model,
+        }
+    }
+
+    /// Whether `tier` is given to Claude Code with the `[1m]` suffix; `window` is the context
+    /// window declared for the tier's model.
+    pub fn tier_is_1m(&self, tier: Tier, window: Option<u64>) -> bool {
+        match &self.context_1m {
+            Some(Context1m::All(all)) => *all && tier != Tier::Haiku,
+            Some(Context1m::Tiers(t)) => t.contains(&tier),
+            None => window.is_some_and(|w| w >= 1_000_000),
+        }
+    }
+
     pub fn tiers(&self) -> Tiers {
         Tiers {
             opus: self.opus_model.clone(),
@@ -354,6 +441,103 @@ mod tests {
             .to_string();
         assert!(
             e.contains("uses model 'a'") && e.contains("profiles/groq.yaml"),
+            "{e}"
+        );
+    }
+
+    /// The seed's openClaude routing (seeds/003) as the built-in `bedrock` profile. Serving it
+    /// needs the gateway's `bedrock` provider; until that is in the provider table the
+    /// definitions fail only as an unknown provider.
+    #[test]
+    fn builtin_bedrock_profile_mirrors_the_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let profiles = load_profiles(&s).unwrap();
+        let p = &profile(&profiles, "bedrock").unwrap().item;
+        assert_eq!(
+            (
+                p.opus_model.as_str(),
+                p.sonnet_model.as_str(),
+                p.haiku_model.as_str()
+            ),
+            ("claude-opus-4-6", "claude-sonnet-4-5", "qwen3-coder")
+        );
+        assert!(p.isolated);
+        assert_eq!(
+            p.context_1m,
+            Some(Context1m::Tiers(vec![Tier::Opus, Tier::Sonnet]))
+        );
+        assert_eq!(p.aws_auth_refresh.as_deref(), Some("aws sso login"));
+        assert_eq!(p.agent.as_deref(), Some("claude"));
+        let models = load_models(&s).unwrap();
+        let defs = profile_models(&models, "bedrock", &profiles["bedrock"]).unwrap();
+        let upstream: Vec<&str> = defs
+            .iter()
+            .map(|d| d.litellm_params.model.as_str())
+            .collect();
+        assert_eq!(
+            upstream,
+            [
+                "bedrock/us.anthropic.claude-opus-4-6-v1",
+                "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "bedrock/converse/qwen.qwen3-coder-480b-a35b-v1:0"
+            ]
+        );
+        for d in &defs {
+            let other = &d.litellm_params.other;
+            assert_eq!(other["aws_region_name"], "os.environ/AWS_REGION", "{d:?}");
+            assert_eq!(other["aws_profile_name"], "os.environ/AWS_PROFILE", "{d:?}");
+            match gateway::providers::deployment::Deployment::new(
+                d.clone(),
+                gateway::providers::deployment::Origin::Config,
+                &std::collections::HashMap::new(),
+            ) {
+                Ok(dep) => assert_eq!(dep.provider.name, "bedrock"),
+                Err(e) => assert!(
+                    e.to_string().contains("unknown provider 'bedrock'"),
+                    "{}: {e}",
+                    d.model_name
+                ),
+            }
+        }
+        let window = |n: &str| {
+            defs.iter()
+                .find(|d| d.model_name == n)
+                .and_then(|d| d.model_info.context_window)
+        };
+        assert_eq!(window("claude-opus-4-6"), Some(1_000_000));
+        assert_eq!(window("claude-sonnet-4-5"), Some(1_000_000));
+        assert!(!p.tier_is_1m(Tier::Haiku, window("qwen3-coder")));
+    }
+
+    #[test]
+    fn context_1m_is_true_false_or_a_list_of_tiers() {
+        let parse = |v: &str| {
+            yaml::parse::<ProfileFile>(
+                &format!("meta:\n  name: x\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n  context_1m: {v}\n"),
+                "p.yaml",
+            )
+            .map(|f| f.meta.unwrap())
+        };
+        let p = parse("true").unwrap();
+        assert!(p.tier_is_1m(Tier::Opus, None) && p.tier_is_1m(Tier::Sonnet, Some(1)));
+        assert!(!p.tier_is_1m(Tier::Haiku, Some(2_000_000)));
+        let p = parse("false").unwrap();
+        assert!(!p.tier_is_1m(Tier::Opus, Some(2_000_000)));
+        let p = parse("[haiku]").unwrap();
+        assert!(p.tier_is_1m(Tier::Haiku, None) && !p.tier_is_1m(Tier::Opus, Some(1_000_000)));
+        // Unset: by the model's declared window.
+        let p = parse("null").unwrap();
+        assert!(p.tier_is_1m(Tier::Opus, Some(1_000_000)));
+        assert!(!p.tier_is_1m(Tier::Opus, Some(999_999)) && !p.tier_is_1m(Tier::Opus, None));
+        let e = parse("[opus, big]").unwrap_err().to_string();
+        assert!(
+            e.starts_with("p.yaml:6:") && e.contains("context_1m"),
+            "{e}"
+        );
+        let e = parse("yes please").unwrap_err().to_string();
+        assert!(
+            e.contains("true, false, or a list of tiers (opus, sonnet, haiku)"),
             "{e}"
         );
     }

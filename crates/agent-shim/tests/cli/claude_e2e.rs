@@ -131,3 +131,119 @@ fn claude_code_runs_a_bash_tool_round_trip_through_a_chat_only_upstream() {
         "Claude Code was told the model's window: {result}"
     );
 }
+
+/// Regression (the seed's openClaude): a user whose `~/.claude/settings.json` sends Claude Code
+/// to Bedrock (`CLAUDE_CODE_USE_BEDROCK=1`) with another model (`ANTHROPIC_MODEL`) could not use
+/// `with`; with `--isolated` the real Claude Code answers through the gateway from the profile's
+/// model, keeps the user's files as they were and sees (and writes to) the user's history and
+/// projects through the isolated dir.
+#[test]
+fn isolated_e2e_claude_code_ignores_bedrock_and_model_in_the_users_settings() {
+    use crate::claude_isolated::{
+        BEDROCK_USER_SETTINGS, anthropic_fake, iso_profile, user_claude_files,
+    };
+    let claude = claude_binary();
+    let fake = anthropic_fake("Answer from the fake upstream.");
+    let s = Sandbox::new();
+    iso_profile(&s, &fake.base_url(), "");
+    user_claude_files(&s, BEDROCK_USER_SETTINGS);
+    let user_dir = s.home().join(".claude");
+    let settings = user_dir.join("settings.json");
+    let stamp = |p: &std::path::Path| {
+        (
+            std::fs::read(p).unwrap(),
+            std::fs::metadata(p).unwrap().modified().unwrap(),
+        )
+    };
+    let settings_before = stamp(&settings);
+    let history_before = std::fs::read_to_string(user_dir.join("history.jsonl")).unwrap();
+    let mut cmd = s.cmd(&[
+        "with",
+        "iso",
+        "--isolated",
+        "--",
+        &claude,
+        "-p",
+        "Say hello.",
+        "--output-format",
+        "json",
+    ]);
+    cmd.env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(std::process::Stdio::null());
+    let out = output_within(cmd, Duration::from_secs(180));
+    let printed = stdout(&out);
+    println!("claude -p printed: {printed}\nstderr: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "claude failed: {printed}\n{}",
+        stderr(&out)
+    );
+    let result: Value =
+        serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("{e}: {printed}"));
+    assert_eq!(result["is_error"], false, "{result}");
+    assert_eq!(
+        result["result"], "Answer from the fake upstream.",
+        "{result}"
+    );
+    assert_eq!(
+        result["modelUsage"]["iso-big[1m]"]["contextWindow"], 1_000_000,
+        "Claude Code used the profile's opus tier with its 1M window: {result}"
+    );
+
+    let reqs = fake.requests();
+    assert!(!reqs.is_empty(), "the answer came from the fake upstream");
+    for r in &reqs {
+        assert_eq!(r.path, "/v1/messages");
+        assert_eq!(
+            r.body["model"], "fake-big",
+            "the profile's model, not the settings' one"
+        );
+    }
+    assert!(
+        !fake
+            .requests()
+            .iter()
+            .any(|r| r.raw_body.contains("some-wrong-model"))
+    );
+
+    assert_eq!(
+        stamp(&settings),
+        settings_before,
+        "the user's settings.json is untouched"
+    );
+    let iso = s.state_dir().join("claude-isolated/iso");
+    let history = std::fs::read_to_string(iso.join("history.jsonl")).unwrap();
+    assert!(
+        history.starts_with(&history_before),
+        "the user's history, through the isolated dir: {history}"
+    );
+    let after = std::fs::read_to_string(user_dir.join("history.jsonl")).unwrap();
+    println!(
+        "claude -p {} the history file",
+        if after == history_before {
+            "did not append to"
+        } else {
+            "appended to"
+        }
+    );
+    // `-p` writes the session's transcript under projects/: it lands in the user's dir.
+    let transcripts = std::fs::read_dir(user_dir.join("projects"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != "p")
+        .count();
+    assert!(
+        transcripts > 0,
+        "the session transcript is in the user's projects dir"
+    );
+    assert!(
+        std::fs::symlink_metadata(s.home().join(".claude.json"))
+            .unwrap()
+            .is_file(),
+        "the user's state file is a file still"
+    );
+    assert_eq!(
+        std::fs::read_link(iso.join(".claude.json")).unwrap(),
+        s.home().join(".claude.json")
+    );
+}

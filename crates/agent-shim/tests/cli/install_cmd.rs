@@ -1,6 +1,6 @@
-//! `agent-shim install`: hook lines in the rc files (once), completion files, the `run-claude` and
-//! `with-agent-shim` links, `--dry-run`; the links' behaviour; `agent-shim completion` loading in
-//! each shell.
+//! `agent-shim install`: hook lines in the rc files (once), completion files, the `run-claude`,
+//! `with-agent-shim` and `openClaude` links, `--dry-run`; the links' behaviour; `agent-shim
+//! uninstall` removing exactly that; `agent-shim completion` loading in each shell.
 
 use crate::common::*;
 use std::collections::BTreeMap;
@@ -186,7 +186,7 @@ fn install_adds_hooks_once_completions_and_links() {
         );
     }
 
-    for name in ["run-claude", "with-agent-shim"] {
+    for name in ["run-claude", "with-agent-shim", "openClaude"] {
         let link = t.bin.join(name);
         let target = std::fs::read_link(&link)
             .unwrap_or_else(|e| panic!("{} is not a link: {e}", link.display()));
@@ -204,6 +204,13 @@ fn install_adds_hooks_once_completions_and_links() {
     assert_ok("second install", &o);
     let out = stdout(&o);
     assert_eq!(out.matches("hook already in").count(), 3, "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("  ok ") && l.contains(" -> "))
+            .count(),
+        3,
+        "the three links are there: {out}"
+    );
     assert_eq!(out.matches("(unchanged)").count(), 3, "{out}");
     assert!(!out.contains("add  ") && !out.contains("write  "), "{out}");
     assert_eq!(
@@ -349,6 +356,98 @@ fn run_claude_link_runs_agent_shim_subcommands() {
         .unwrap();
     assert_ok("with-agent-shim", &o);
     assert_eq!(stdout(&o).trim(), format!("demo {}", t.s.base_url()));
+}
+
+/// `openClaude [args…]` is `agent-shim with bedrock --isolated -- claude [args…]`; here the
+/// user's own `bedrock` profile (which overrides the built-in one by name) points at the demo
+/// models, and `claude` is a stub that prints what it got.
+#[test]
+fn open_claude_link_runs_claude_isolated_with_the_bedrock_profile() {
+    let t = Setup::new();
+    assert_ok("install", &t.install(&[]));
+    t.s.write_config(
+        "profiles/bedrock.yaml",
+        "meta:\n  name: bedrock\n  opus_model: demo/opus\n  sonnet_model: demo/sonnet\n  haiku_model: demo/haiku\n",
+    );
+    let stub = t.bin.join("claude");
+    std::fs::write(
+        &stub,
+        "#!/bin/sh\necho \"$AGENT_SHIM_PROFILE $CLAUDE_CONFIG_DIR\"\nshift 2\necho \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        t.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o =
+        t.s.cmd_at(
+            &t.bin.join("openClaude"),
+            &["-p", "hello there", "--model", "opus"],
+        )
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_ok("openClaude", &o);
+    let iso = t.s.state_dir().join("claude-isolated/bedrock");
+    assert_eq!(
+        stdout(&o),
+        format!("bedrock {}\n-p hello there --model opus\n", iso.display())
+    );
+}
+
+#[test]
+fn uninstall_removes_exactly_what_install_added() {
+    let t = Setup::new();
+    std::fs::write(t.bashrc(), "alias ll='ls -l'\n").unwrap();
+    std::fs::write(t.zshrc(), "setopt autocd\n").unwrap();
+    std::fs::create_dir_all(&t.bin).unwrap();
+    std::fs::write(t.bin.join("mine"), "#!/bin/sh\n").unwrap();
+    let completion_dir = t.s.home().join(".local/share/zsh/site-functions");
+    std::fs::create_dir_all(&completion_dir).unwrap();
+    std::fs::write(completion_dir.join("_git"), "#compdef git\n").unwrap();
+    let before = snapshot(t.s.dir.path());
+    assert_ok("install", &t.install(&[]));
+    assert_ne!(snapshot(t.s.dir.path()), before);
+
+    // The user pointed openClaude elsewhere since: not install's any more.
+    let mine = t.bin.join("openClaude");
+    std::fs::remove_file(&mine).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/true", &mine).unwrap();
+
+    let bin = t.bin.display().to_string();
+    let o = t.s.run(&["uninstall", "--dry-run", "--bin-dir", &bin]);
+    assert_ok("uninstall --dry-run", &o);
+    assert!(stdout(&o).contains("would remove"), "{}", stdout(&o));
+    let o = t.s.run(&["uninstall", "--bin-dir", &bin]);
+    assert_ok("uninstall", &o);
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!(
+            "{} -> /usr/bin/true is not agent-shim's link",
+            mine.display()
+        )),
+        "{out}"
+    );
+    let mut after = snapshot(t.s.dir.path());
+    assert_eq!(after.remove(&mine).as_deref(), Some("-> /usr/bin/true"));
+    // install created these directories for its files; uninstall leaves directories alone.
+    after.retain(|p, v| v != "<dir>" || before.contains_key(p));
+    // The fish rc file did not exist: install created it, uninstall leaves it empty.
+    let fish = t.config_fish();
+    assert_eq!(after.remove(&fish).as_deref(), Some(""));
+    assert_eq!(
+        after, before,
+        "uninstall left something of install's, or removed the user's"
+    );
+    let o = t.s.run(&["uninstall", "--bin-dir", &bin]);
+    assert_ok("a second uninstall", &o);
+    assert!(
+        !stdout(&o).contains("remove"),
+        "nothing left: {}",
+        stdout(&o)
+    );
 }
 
 fn completion_loads(shell: &str, script: &str) {

@@ -213,3 +213,47 @@ fn register_and_delete_by_id() {
     assert!(reg.snapshot().group("y").is_none());
     assert_eq!(reg.delete_deployment("missing"), None);
 }
+
+/// Claude Code is given `claude-opus-4-6[1m]` for a 1M-context tier (the openClaude launch mode):
+/// the suffix, in either case, is not part of the group name; an exact group beats the profile's
+/// tier mapping.
+#[test]
+fn a_1m_suffix_resolves_to_the_group_without_it() {
+    let tiers = Tiers {
+        opus: "other".into(),
+        sonnet: "claude-sonnet-4-5".into(),
+        haiku: "qwen3-coder".into(),
+    };
+    let (reg, errs) = Registry::new(
+        vec![
+            def("claude-opus-4-6", "openai/a"),
+            def("claude-sonnet-4-5", "openai/b"),
+            def("qwen3-coder", "openai/c"),
+            def("other", "openai/d"),
+        ],
+        [("bedrock".to_owned(), tiers)].into(),
+        None,
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert!(errs.is_empty());
+    let s = reg.snapshot();
+    for (asked, group) in [
+        ("claude-opus-4-6[1m]", "claude-opus-4-6"),
+        ("claude-opus-4-6[1M]", "claude-opus-4-6"),
+        ("claude-sonnet-4-5[1m]", "claude-sonnet-4-5"),
+        ("claude-opus-4-8[1m]", "other"),
+    ] {
+        assert_eq!(
+            s.resolve(asked, Some("bedrock"))
+                .map(|r| r.group)
+                .as_deref(),
+            Some(group),
+            "{asked}"
+        );
+    }
+    assert_eq!(
+        s.resolve("claude-opus-4-6[1m]", None).unwrap().deployments[0].upstream_model,
+        "a"
+    );
+}
