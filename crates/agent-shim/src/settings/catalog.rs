@@ -487,9 +487,9 @@ mod tests {
             let other = &d.litellm_params.other;
             assert_eq!(other["aws_region_name"], "os.environ/AWS_REGION", "{d:?}");
             assert_eq!(other["aws_profile_name"], "os.environ/AWS_PROFILE", "{d:?}");
-            match gateway::providers::deployment::Deployment::new(
+            match gateway::Deployment::new(
                 d.clone(),
-                gateway::providers::deployment::Origin::Config,
+                gateway::Origin::Config,
                 &std::collections::HashMap::new(),
             ) {
                 Ok(dep) => assert_eq!(dep.provider.name, "bedrock"),
