@@ -238,6 +238,13 @@ fn direct_endpoint(
         deployments.push((name, d));
     }
     let (_, first) = &deployments[0];
+    if let Some((name, d)) = deployments.iter().find(|(_, d)| d.direct_base().is_none()) {
+        return Err(CliError::usage(format!(
+            "--direct: model '{name}' ({}) is reached only through the gateway (it needs request \
+             signing or has no network endpoint); drop --direct",
+            d.provider.name
+        )));
+    }
     let wanted: Vec<&str> = agent.protocols().iter().map(|p| p.as_str()).collect();
     if !agent.protocols().contains(&first.protocol()) {
         return Err(CliError::usage(format!(

@@ -79,6 +79,24 @@ fn direct_is_refused_when_the_protocols_differ() {
     );
 }
 
+/// A Bedrock profile speaks Anthropic's body over InvokeModel, but an agent cannot sign SigV4:
+/// `--direct` must refuse rather than point Claude Code at a URL it cannot call.
+#[test]
+fn direct_is_refused_for_bedrock_which_needs_the_gateway_to_sign() {
+    let s = Sandbox::new();
+    let o = s
+        .cmd(&["with", "bedrock", "--direct", "--", "claude"])
+        .env("AWS_REGION", "us-west-2")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("(bedrock) is reached only through the gateway") && e.contains("drop --direct"),
+        "{e}"
+    );
+}
+
 #[test]
 fn direct_points_the_agent_at_the_provider() {
     let s = Sandbox::new();

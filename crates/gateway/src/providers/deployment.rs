@@ -305,6 +305,13 @@ impl Deployment {
         self.transport.shown_url(e, false)
     }
 
+    /// The base URL an agent could call itself with this deployment's protocol and key
+    /// (`agent-shim with --direct`); `None` when requests need the gateway (the mock, Bedrock's
+    /// SigV4 signing).
+    pub fn direct_base(&self) -> Option<&str> {
+        self.transport.direct_base()
+    }
+
     /// `api_base` as it may be shown.
     pub fn shown_api_base(&self) -> String {
         crate::redact::url(&self.api_base).into_owned()
