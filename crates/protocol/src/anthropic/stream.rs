@@ -179,6 +179,20 @@ struct WireEvent {
     delta: Option<WireDelta>,
     usage: Option<WireUsage>,
     error: Option<super::types::ErrorDetail>,
+    /// Bedrock InvokeModelWithResponseStream adds the final counts to `message_stop`
+    /// (field-2026-11.md §4.1).
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    bedrock_metrics: Option<BedrockMetrics>,
+}
+
+/// `amazon-bedrock-invocationMetrics`: token counts of the whole invocation.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BedrockMetrics {
+    input_token_count: Option<u64>,
+    output_token_count: Option<u64>,
+    cache_read_input_token_count: Option<u64>,
+    cache_write_input_token_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -325,6 +339,14 @@ impl StreamDecoder {
             "message_stop" => {
                 if let Some(o) = self.open.take() {
                     self.close(o, out);
+                }
+                if let Some(m) = w.bedrock_metrics {
+                    self.merge_usage(&WireUsage {
+                        input_tokens: m.input_token_count,
+                        output_tokens: m.output_token_count,
+                        cache_read_input_tokens: m.cache_read_input_token_count,
+                        cache_creation_input_tokens: m.cache_write_input_token_count,
+                    });
                 }
                 self.finished = true;
                 out.push(StreamEvent::Finish {

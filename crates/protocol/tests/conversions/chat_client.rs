@@ -151,3 +151,32 @@ fn anthropic_stream_to_chat_chunks() {
     assert_eq!(usage["completion_tokens"], 9);
     assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 3);
 }
+
+/// Bedrock's InvokeModelWithResponseStream adds `amazon-bedrock-invocationMetrics` to
+/// `message_stop`: its counts are the invocation's final usage.
+#[test]
+fn bedrock_invocation_metrics_are_read_into_usage() {
+    let upstream = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":11,\"outputTokenCount\":7,\"invocationLatency\":420,\"firstByteLatency\":90,\"cacheReadInputTokenCount\":5}}\n\n",
+    );
+    let mut dec = anthropic::StreamDecoder::new("m");
+    let mut events = Vec::new();
+    for e in parse_sse(upstream.as_bytes()) {
+        dec.on_event(&e, &mut events);
+    }
+    let usage = events
+        .iter()
+        .find_map(|e| match e {
+            protocol::ir::StreamEvent::Finish { usage, .. } => Some(*usage),
+            _ => None,
+        })
+        .expect("a finish event");
+    assert_eq!(usage.output_tokens, 7, "{usage:?}");
+    assert_eq!(usage.cache_read_tokens, 5, "{usage:?}");
+    assert_eq!(usage.uncached_input(), 11, "{usage:?}");
+}
