@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin;
+mod bedrock;
 mod common;
 mod credentials;
 mod errors;
