@@ -360,11 +360,13 @@ impl BedrockTransport {
             .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(500)]).into());
         let mut e = crate::upstream::status_error(d, status, body);
         if let Some(t) = &aws_type {
-            e.kind = protocol::bedrock_converse::exception_kind(t);
-            if e.kind == ErrorKind::InvalidRequest
-                && protocol::openai_chat::response::is_context_length_message(&said)
-            {
-                e.kind = ErrorKind::ContextLengthExceeded;
+            // Bedrock's own wording of a prompt that does not fit ("Input is too long for
+            // requested model.") counts as a context-length error too.
+            e.kind = protocol::bedrock_converse::exception_error(t, &said).kind;
+            if e.kind == ErrorKind::Authentication {
+                // AWS refuses the deployment's AWS credentials with 403, not the client's key:
+                // a 401 would make Claude Code and Codex ask their user to log in again.
+                e.kind = ErrorKind::Permission;
             }
             e.status = e.kind.status();
         }
@@ -394,6 +396,10 @@ impl BedrockTransport {
             "upstream bedrock answered {status} {name} for model '{}': {said}{hint}",
             d.model_name()
         );
+        if e.kind == ErrorKind::ContextLengthExceeded {
+            // Claude Code compacts the conversation when the message says so.
+            e.message = format!("prompt is too long: {}", e.message);
+        }
         let mut retry_after = h.get(header::RETRY_AFTER).cloned();
         if e.kind == ErrorKind::RateLimit && retry_after.is_none() {
             // Bedrock sends no retry-after; clients that honour it back off a little.
