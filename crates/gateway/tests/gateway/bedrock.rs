@@ -30,15 +30,20 @@ pub fn aws_fake() -> fake_provider::FakeProviderBuilder {
 
 /// A Bedrock model definition at the fake; `params` adds or overrides `litellm_params`.
 pub fn bedrock_def(name: &str, model: &str, fake: &FakeProvider, params: Value) -> ModelDefinition {
+    serde_json::from_value(bedrock_json(name, model, &fake.base_url(), params)).unwrap()
+}
+
+/// [`bedrock_def`] as JSON, for an endpoint `base`.
+pub fn bedrock_json(name: &str, model: &str, base: &str, params: Value) -> Value {
     let mut p = json!({
         "model": format!("bedrock/{model}"),
         "aws_region_name": REGION,
-        "aws_bedrock_runtime_endpoint": fake.base_url(),
+        "aws_bedrock_runtime_endpoint": base,
     });
     for (k, v) in params.as_object().unwrap() {
         p[k] = v.clone();
     }
-    serde_json::from_value(json!({"model_name": name, "litellm_params": p})).unwrap()
+    json!({"model_name": name, "litellm_params": p})
 }
 
 /// [`bedrock_def`] with the test keys, given as `os.environ/` references.

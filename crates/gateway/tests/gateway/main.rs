@@ -7,6 +7,7 @@
 
 mod admin;
 mod bedrock;
+mod bedrock_credentials;
 mod bedrock_errors;
 mod common;
 mod credentials;

@@ -17,6 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, OnceCell};
 
+/// The kind of an error in the deployment's AWS identity: 403 `permission_error`, as AWS answers
+/// unusable credentials. Not 401, which says the client's own key is wrong: Claude Code and Codex
+/// would ask their user to log in again.
+pub const DEPLOYMENT_IDENTITY: ErrorKind = ErrorKind::Permission;
+
 /// Credentials closer than this to their expiry are refreshed.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// Longest wait for another request's resolution.
@@ -183,7 +188,7 @@ impl AwsAuth {
                 let config = loader.load().await;
                 let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
                     ApiError::new(
-                        ErrorKind::Authentication,
+                        DEPLOYMENT_IDENTITY,
                         format!(
                             "no AWS region for model '{}': set litellm_params.aws_region_name, \
                              AWS_REGION, or `region` in the AWS profile{}",
@@ -236,7 +241,7 @@ impl AwsAuth {
             )
         };
         ApiError::new(
-            ErrorKind::Authentication,
+            DEPLOYMENT_IDENTITY,
             format!(
                 "no AWS credentials for model '{}' (profile '{profile}'): {cause}; {fix}",
                 self.model

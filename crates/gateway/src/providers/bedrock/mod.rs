@@ -364,9 +364,8 @@ impl BedrockTransport {
             // requested model.") counts as a context-length error too.
             e.kind = protocol::bedrock_converse::exception_error(t, &said).kind;
             if e.kind == ErrorKind::Authentication {
-                // AWS refuses the deployment's AWS credentials with 403, not the client's key:
-                // a 401 would make Claude Code and Codex ask their user to log in again.
-                e.kind = ErrorKind::Permission;
+                // AWS refused the deployment's credentials, not the client's key.
+                e.kind = credentials::DEPLOYMENT_IDENTITY;
             }
             e.status = e.kind.status();
         }

@@ -1,0 +1,490 @@
+//! Where a Bedrock deployment's AWS identity comes from: static keys from the gateway's secrets,
+//! a named profile of a shared credentials file, and SSO profiles whose role credentials the
+//! fake AWS SSO portal hands out; refreshed before they expire, and an expired SSO login named
+//! with its fix.
+//!
+//! `aws-config` reads the process environment (`HOME`, `AWS_CONFIG_FILE`,
+//! `AWS_ENDPOINT_URL_SSO`, …), which a test may not change (the tests of this binary share one
+//! process under `cargo test`, and `set_var` is unsafe code, which the workspace forbids). So
+//! those gateways run in a child process: this binary again, running [`child_gateway`] with the
+//! environment the test gives it. The test keeps the fake upstream, sends the requests and
+//! checks everything.
+
+use crate::bedrock::{CLAUDE, NOVA, REGION, accepted, aws_fake, bedrock_json, post, request};
+use crate::common::*;
+use crate::faults::clients::{Client, answer_text};
+use fake_provider::{AwsCredentials, BedrockOperation as Op, FakeProvider, Reply, SsoConfig};
+use gateway::{ModelDefinition, RouterSettings};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const CHILD: &str = "bedrock_credentials::child_gateway";
+const CHILD_MODELS: &str = "BEDROCK_CHILD_MODELS";
+const READY: &str = "BEDROCK_CHILD_GATEWAY=";
+
+/// A gateway serving the definitions in `$BEDROCK_CHILD_MODELS` until its standard input
+/// closes; it prints its URL first. Started by [`ChildGateway::start`].
+#[tokio::test]
+#[ignore = "started by the credential tests, in a process with the environment they give it"]
+async fn child_gateway() {
+    let models: Vec<ModelDefinition> =
+        serde_json::from_str(&std::env::var(CHILD_MODELS).unwrap()).unwrap();
+    let router = RouterSettings {
+        num_retries: 0,
+        max_retry_after: Duration::from_secs(1),
+    };
+    let gw = gateway_with(models, HashMap::new(), router).await;
+    println!("{READY}{}", gw.base);
+    tokio::task::spawn_blocking(|| {
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+}
+
+struct ChildGateway {
+    proc: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    output: tokio::task::JoinHandle<String>,
+    gw: Running,
+}
+
+impl ChildGateway {
+    /// Starts [`child_gateway`] with `models` and, of the AWS variables, only `env` (and no
+    /// instance metadata service, no proxies).
+    async fn start(models: Value, env: &[(&str, &Path)]) -> ChildGateway {
+        let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            CHILD,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AWS_") || k.to_ascii_lowercase().ends_with("_proxy") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_PROXY", "*")
+            .env(CHILD_MODELS, models.to_string())
+            .envs(env.iter().map(|(k, v)| (k, v.as_os_str())))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut proc = cmd.spawn().unwrap();
+        let stdin = proc.stdin.take();
+        let mut lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+        let mut seen = String::new();
+        let base = loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("the child gateway starts")
+                .unwrap();
+            match line {
+                // libtest may have written `test … ... ` on the same line.
+                Some(l) => match l.split_once(READY) {
+                    Some((_, base)) => break base.trim().to_owned(),
+                    None => seen += &format!("{l}\n"),
+                },
+                None => panic!("the child gateway ended before it served: {seen}"),
+            }
+        };
+        let output = tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                seen += &format!("{l}\n");
+            }
+            seen
+        });
+        let gw = Running {
+            base,
+            http: reqwest::Client::new(),
+        };
+        ChildGateway {
+            proc,
+            stdin,
+            output,
+            gw,
+        }
+    }
+
+    /// Stops the child, checking its test passed.
+    async fn stop(mut self) {
+        drop(self.stdin.take());
+        let status = self.proc.wait().await.unwrap();
+        let out = self.output.await.unwrap();
+        assert!(
+            status.success() && out.contains("1 passed"),
+            "{status}: {out}"
+        );
+    }
+}
+
+/// A fresh `HOME` for one test.
+fn home(test: &str) -> PathBuf {
+    let h = std::env::temp_dir().join(format!("br-cred-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&h);
+    std::fs::create_dir_all(h.join(".aws/sso/cache")).unwrap();
+    h
+}
+
+/// A Claude model `claude` at `fake` with `params`, and no region or keys unless they say so.
+fn models(fake: &FakeProvider, params: Value) -> Value {
+    let mut p = json!({"aws_region_name": ""});
+    for (k, v) in params.as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    json!([bedrock_json("claude", CLAUDE, &fake.base_url(), p)])
+}
+
+/// Sends `n` requests; each must be answered "ok".
+async fn ask(gw: &Running, n: usize) {
+    for i in 0..n {
+        let resp = post(
+            gw,
+            Client::Anthropic,
+            &request(Client::Anthropic, "claude", false),
+            &[],
+        )
+        .await;
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap();
+        assert_eq!(
+            status,
+            200,
+            "request {i}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(answer_text(Client::Anthropic, false, &body), "ok");
+    }
+}
+
+#[tokio::test]
+async fn static_keys_and_session_token_from_secrets_sign_every_request() {
+    let fake = FakeProvider::builder()
+        .aws_credentials(
+            AwsCredentials::new("ASIASTATIC", "static-secret").with_session_token("tok/1+2"),
+        )
+        .aws_region(REGION)
+        .bedrock(NOVA, Op::ConverseStream, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap();
+    let def: ModelDefinition = serde_json::from_value(bedrock_json(
+        "nova",
+        NOVA,
+        &fake.base_url(),
+        json!({"aws_access_key_id": "os.environ/K", "aws_secret_access_key": "os.environ/S",
+               "aws_session_token": "os.environ/T"}),
+    ))
+    .unwrap();
+    let secrets = HashMap::from([
+        ("K".to_owned(), "ASIASTATIC".to_owned()),
+        ("S".to_owned(), "static-secret".to_owned()),
+        ("T".to_owned(), "tok/1+2".to_owned()),
+    ]);
+    let gw = gateway_with(vec![def], secrets, RouterSettings::default()).await;
+    let resp = post(&gw, Client::Chat, &request(Client::Chat, "nova", true), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        answer_text(Client::Chat, true, &resp.bytes().await.unwrap()),
+        "ok"
+    );
+    let reqs = accepted(&fake, "ASIASTATIC");
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].headers["x-amz-security-token"], "tok/1+2");
+    let signed = &reqs[0]
+        .aws
+        .as_ref()
+        .unwrap()
+        .sigv4
+        .as_ref()
+        .unwrap()
+        .signed_headers;
+    assert!(
+        signed.iter().any(|h| h == "x-amz-security-token"),
+        "{signed:?}"
+    );
+}
+
+#[tokio::test]
+async fn named_profile_of_a_shared_credentials_file_gives_keys_and_region() {
+    let fake = aws_fake()
+        .aws_credentials(AwsCredentials::new("AKIDPROFILE", "profile-secret"))
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap();
+    let h = home("profile");
+    std::fs::write(
+        h.join("credentials"),
+        "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n\n\
+         [bedrock-test]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.join("config"),
+        format!("[profile bedrock-test]\nregion = {REGION}\n"),
+    )
+    .unwrap();
+    let child = ChildGateway::start(
+        models(&fake, json!({"aws_profile_name": "bedrock-test"})),
+        &[
+            ("HOME", &h),
+            ("AWS_SHARED_CREDENTIALS_FILE", &h.join("credentials")),
+            ("AWS_CONFIG_FILE", &h.join("config")),
+        ],
+    )
+    .await;
+    ask(&child.gw, 2).await;
+    child.stop().await;
+    assert_eq!(
+        accepted(&fake, "AKIDPROFILE").len(),
+        2,
+        "the profile's region too"
+    );
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// The SSO token cache file of a start URL (or session name) is named by its SHA-1; these are
+/// the names `aws-config`'s own tests give.
+const START_URL: &str = "https://d-92671207e4.awsapps.com/start";
+const START_URL_CACHE: &str = "13f9d35043871d073ab260e020f0ffde092cb14b.json";
+const SESSION: &str = "admin";
+const SESSION_CACHE: &str = "d033e22ae348aeb5660fc2140aec35850c4da997.json";
+const SSO_TOKEN: &str = "fake-sso-access-token";
+const ACCOUNT: &str = "123456789012";
+const ROLE: &str = "BedrockUser";
+
+fn sso_credentials(n: usize, lifetime: u64) -> AwsCredentials {
+    AwsCredentials::new(format!("ASIASSO{n}"), format!("sso-secret-{n}"))
+        .with_session_token(format!("sso-token-{n}"))
+        .expiring_in(lifetime)
+}
+
+/// A fake with the portal handing out `creds` in turn.
+async fn sso_fake(creds: Vec<AwsCredentials>) -> FakeProvider {
+    let mut sso = SsoConfig::new(SSO_TOKEN);
+    sso.account_id = Some(ACCOUNT.into());
+    sso.role_name = Some(ROLE.into());
+    sso.credentials = creds;
+    aws_fake()
+        .sso(sso)
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Writes the profile `sso-dev` (legacy: the start URL in the profile) and its cached token.
+fn legacy_sso_profile(h: &Path, token: &str, expires: &str) {
+    std::fs::write(
+        h.join(".aws/config"),
+        format!(
+            "[profile sso-dev]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n\
+             sso_account_id = {ACCOUNT}\nsso_role_name = {ROLE}\nregion = {REGION}\n"
+        ),
+    )
+    .unwrap();
+    let cache = json!({"startUrl": START_URL, "region": "us-east-1", "accessToken": token,
+                       "expiresAt": expires});
+    std::fs::write(
+        h.join(".aws/sso/cache").join(START_URL_CACHE),
+        cache.to_string(),
+    )
+    .unwrap();
+}
+
+/// Starts a gateway whose `claude` uses profile `sso-dev`, SSO at the fake.
+async fn sso_gateway(fake: &FakeProvider, h: &Path) -> ChildGateway {
+    let url = PathBuf::from(fake.base_url());
+    ChildGateway::start(
+        models(fake, json!({"aws_profile_name": "sso-dev"})),
+        &[("HOME", h), ("AWS_ENDPOINT_URL_SSO", &url)],
+    )
+    .await
+}
+
+/// The SSO portal requests the fake answered, checking they asked for the profile's role.
+fn portal_calls(fake: &FakeProvider) -> usize {
+    let calls: Vec<_> = fake
+        .aws_requests()
+        .into_iter()
+        .filter(|r| r.path == "/federation/credentials")
+        .collect();
+    for c in &calls {
+        assert_eq!(c.aws.as_ref().unwrap().rejected, None, "{c:?}");
+        let q = c.query.as_deref().unwrap_or_default();
+        assert!(
+            q.contains(&format!("account_id={ACCOUNT}"))
+                && q.contains(&format!("role_name={ROLE}")),
+            "{q}"
+        );
+    }
+    assert_eq!(calls.len(), fake.sso_calls());
+    calls.len()
+}
+
+/// The access key of each Bedrock request, in order, checking none was refused.
+fn signing_keys(fake: &FakeProvider) -> Vec<String> {
+    fake.aws_requests()
+        .iter()
+        .filter_map(|r| r.aws.as_ref())
+        .filter(|c| c.model_id.is_some())
+        .inspect(|c| assert_eq!(c.rejected, None, "{c:?}"))
+        .map(|c| c.sigv4.as_ref().unwrap().access_key_id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn sso_profile_signs_with_role_credentials_from_the_portal_fetched_once() {
+    let fake = sso_fake(vec![sso_credentials(1, 3600)]).await;
+    let h = home("sso");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let child = sso_gateway(&fake, &h).await;
+    ask(&child.gw, 3).await;
+    child.stop().await;
+    let reqs = accepted(&fake, "ASIASSO1");
+    assert_eq!(reqs.len(), 3);
+    assert!(
+        reqs.iter()
+            .all(|r| r.headers["x-amz-security-token"] == "sso-token-1")
+    );
+    assert_eq!(portal_calls(&fake), 1, "cached while they are fresh");
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// An `sso-session` profile whose portal is set by `endpoint_url` in the profile rather than by
+/// `AWS_ENDPOINT_URL_SSO`.
+#[tokio::test]
+async fn sso_session_profile_with_the_portal_in_the_profiles_endpoint_url() {
+    let fake = sso_fake(vec![sso_credentials(1, 3600)]).await;
+    let h = home("sso-session");
+    session_sso_profile(
+        &h,
+        &format!("endpoint_url = {}", fake.base_url()),
+        "2099-01-01T00:00:00Z",
+    );
+    let child = ChildGateway::start(
+        models(&fake, json!({"aws_profile_name": "sso-new"})),
+        &[("HOME", &h)],
+    )
+    .await;
+    ask(&child.gw, 1).await;
+    child.stop().await;
+    assert_eq!(accepted(&fake, "ASIASSO1").len(), 1);
+    assert_eq!(portal_calls(&fake), 1);
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// Credentials within five minutes of expiry still sign the request that finds them, and are
+/// renewed in the background: no request waits, none fails, the next ones use the new set.
+#[tokio::test]
+async fn short_lived_sso_credentials_are_renewed_in_the_background_without_a_failed_request() {
+    let fake = sso_fake(vec![sso_credentials(1, 120), sso_credentials(2, 3600)]).await;
+    let h = home("sso-refresh");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let child = sso_gateway(&fake, &h).await;
+    ask(&child.gw, 1).await;
+    assert_eq!(portal_calls(&fake), 1);
+    ask(&child.gw, 1).await;
+    let waited = Instant::now();
+    while fake.sso_calls() < 2 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no renewal");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ask(&child.gw, 2).await;
+    child.stop().await;
+    assert_eq!(
+        signing_keys(&fake),
+        ["ASIASSO1", "ASIASSO1", "ASIASSO2", "ASIASSO2"]
+    );
+    assert_eq!(portal_calls(&fake), 2);
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// Credentials about to expire (here: issued for 5 s) are not used: the request waits for new
+/// ones, and the fake never sees an expired key.
+#[tokio::test]
+async fn sso_credentials_about_to_expire_are_fetched_again_before_the_request() {
+    let fake = sso_fake(vec![
+        sso_credentials(1, 5),
+        sso_credentials(2, 5),
+        sso_credentials(3, 3600),
+    ])
+    .await;
+    let h = home("sso-expiry");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let child = sso_gateway(&fake, &h).await;
+    ask(&child.gw, 4).await;
+    child.stop().await;
+    assert_eq!(
+        signing_keys(&fake),
+        ["ASIASSO1", "ASIASSO2", "ASIASSO3", "ASIASSO3"]
+    );
+    assert_eq!(portal_calls(&fake), 3);
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// Writes the profile `sso-new` (an `sso-session`, whose token `aws-config` checks for expiry)
+/// and its cached token.
+fn session_sso_profile(h: &Path, extra: &str, expires: &str) {
+    std::fs::write(
+        h.join(".aws/config"),
+        format!(
+            "[profile sso-new]\nsso_session = {SESSION}\nsso_account_id = {ACCOUNT}\n\
+             sso_role_name = {ROLE}\nregion = {REGION}\n{extra}\n\
+             [sso-session {SESSION}]\nsso_start_url = {START_URL}\nsso_region = us-east-1\n"
+        ),
+    )
+    .unwrap();
+    let cache = json!({"startUrl": START_URL, "region": "us-east-1", "accessToken": SSO_TOKEN,
+                       "expiresAt": expires});
+    std::fs::write(
+        h.join(".aws/sso/cache").join(SESSION_CACHE),
+        cache.to_string(),
+    )
+    .unwrap();
+}
+
+/// An SSO login that has expired (the cached token of an `sso-session` is past `expiresAt`, or
+/// the portal no longer knows a legacy profile's token) is answered with the command that
+/// renews it, before anything reaches Bedrock.
+#[tokio::test]
+async fn expired_sso_login_says_to_run_aws_sso_login_with_the_profile() {
+    let fake = sso_fake(vec![sso_credentials(1, 3600)]).await;
+    for (case, profile) in [("cache-expired", "sso-new"), ("portal-refuses", "sso-dev")] {
+        let h = home(case);
+        if profile == "sso-new" {
+            session_sso_profile(&h, "", "2020-01-01T00:00:00Z");
+        } else {
+            legacy_sso_profile(&h, "a-token-the-portal-forgot", "2099-01-01T00:00:00Z");
+        }
+        let url = PathBuf::from(fake.base_url());
+        let child = ChildGateway::start(
+            models(&fake, json!({"aws_profile_name": profile})),
+            &[("HOME", &h), ("AWS_ENDPOINT_URL_SSO", &url)],
+        )
+        .await;
+        let req = request(Client::Anthropic, "claude", false);
+        let resp = post(&child.gw, Client::Anthropic, &req, &[]).await;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap();
+        child.stop().await;
+        let message = v["error"]["message"].as_str().unwrap();
+        assert_eq!(status, 403, "{case}: {v}");
+        let fix = format!("aws sso login --profile {profile}");
+        assert!(message.contains(&fix), "{case}: {message}");
+        assert!(
+            !message.contains("a-token-the-portal-forgot"),
+            "{case}: {message}"
+        );
+        let _ = std::fs::remove_dir_all(&h);
+    }
+    assert!(signing_keys(&fake).is_empty(), "nothing reached Bedrock");
+}
