@@ -658,3 +658,35 @@ async fn converse_model_is_healthy_and_answers_models_test() {
     let reqs = accepted(&fake, KEY_ID);
     assert_eq!(reqs[0].body["inferenceConfig"]["maxTokens"], 200);
 }
+
+/// Event-stream frames split across reads at every few bytes (inside the prelude, the headers,
+/// multi-byte characters) are put back together: the whole answer arrives.
+#[tokio::test]
+async fn frames_split_across_reads_reassemble_into_the_whole_answer() {
+    let text = "ünïcödé ✓ split everywhere, ".repeat(8);
+    let mut reply = Reply::text(text.clone()).with_reasoning("thought ✓");
+    reply.stream.chunk_bytes = Some(5);
+    let fake = aws_fake()
+        .bedrock(CLAUDE, Op::InvokeModelWithResponseStream, reply.clone())
+        .bedrock(NOVA, Op::ConverseStream, reply)
+        .start()
+        .await
+        .unwrap();
+    let gw = gateway_of(
+        vec![keyed("claude", CLAUDE, &fake), keyed("nova", NOVA, &fake)],
+        0,
+    )
+    .await;
+    for model in ["claude", "nova"] {
+        for client in [Client::Anthropic, Client::Chat, Client::Responses] {
+            let resp = post(&gw, client, &request(client, model, true), &[]).await;
+            assert_eq!(resp.status(), 200);
+            let body = resp.bytes().await.unwrap();
+            assert_eq!(answer_text(client, true, &body), text, "{model} {client:?}");
+            if client == Client::Anthropic {
+                let r = protocol::check::rebuild(&body);
+                assert_eq!(r.message["content"][0]["thinking"], "thought ✓", "{model}");
+            }
+        }
+    }
+}

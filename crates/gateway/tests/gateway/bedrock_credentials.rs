@@ -456,7 +456,7 @@ fn session_sso_profile(h: &Path, extra: &str, expires: &str) {
 /// the portal no longer knows a legacy profile's token) is answered with the command that
 /// renews it, before anything reaches Bedrock.
 #[tokio::test]
-async fn expired_sso_login_says_to_run_aws_sso_login_with_the_profile() {
+async fn expired_sso_login_is_a_403_saying_to_run_aws_sso_login_with_the_profile() {
     let fake = sso_fake(vec![sso_credentials(1, 3600)]).await;
     for (case, profile) in [("cache-expired", "sso-new"), ("portal-refuses", "sso-dev")] {
         let h = home(case);
@@ -487,4 +487,69 @@ async fn expired_sso_login_says_to_run_aws_sso_login_with_the_profile() {
         let _ = std::fs::remove_dir_all(&h);
     }
     assert!(signing_keys(&fake).is_empty(), "nothing reached Bedrock");
+}
+
+/// Requests that arrive together on a fresh gateway wait for one resolution of the profile:
+/// the portal is asked once, not once per request.
+#[tokio::test]
+async fn concurrent_first_requests_share_one_sso_resolution() {
+    let fake = sso_fake(vec![sso_credentials(1, 3600), sso_credentials(2, 3600)]).await;
+    let h = home("sso-concurrent");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let child = sso_gateway(&fake, &h).await;
+    futures_util::future::join_all((0..6).map(|_| ask(&child.gw, 1))).await;
+    child.stop().await;
+    assert_eq!(accepted(&fake, "ASIASSO1").len(), 6);
+    assert_eq!(portal_calls(&fake), 1);
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// `aws_role_name`: the static keys assume the role through STS (at the fake, by
+/// `AWS_ENDPOINT_URL_STS`), and Bedrock requests are signed with the role's credentials.
+#[tokio::test]
+async fn role_is_assumed_with_the_static_keys_and_its_credentials_sign() {
+    let role = "arn:aws:iam::123456789012:role/BedrockRole";
+    let fake = aws_fake()
+        .sts(fake_provider::StsConfig {
+            role_arn: Some(role.into()),
+            credentials: vec![
+                AwsCredentials::new("ASIAROLE", "role-secret").with_session_token("role-token"),
+            ],
+        })
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap();
+    let h = home("role");
+    let url = PathBuf::from(fake.base_url());
+    let params = json!({"aws_region_name": REGION, "aws_access_key_id": crate::bedrock::KEY_ID,
+        "aws_secret_access_key": crate::bedrock::SECRET, "aws_role_name": role,
+        "aws_session_name": "shim-test"});
+    let child = ChildGateway::start(
+        models(&fake, params),
+        &[("HOME", &h), ("AWS_ENDPOINT_URL_STS", &url)],
+    )
+    .await;
+    ask(&child.gw, 2).await;
+    child.stop().await;
+    let sts: Vec<_> = fake
+        .aws_requests()
+        .into_iter()
+        .filter(|r| r.path == "/")
+        .collect();
+    assert_eq!(sts.len(), 1, "assumed once");
+    let call = sts[0].aws.as_ref().unwrap();
+    assert_eq!(call.rejected, None);
+    let sig = call.sigv4.as_ref().unwrap();
+    assert_eq!(
+        (sig.access_key_id.as_str(), sig.service.as_str()),
+        (crate::bedrock::KEY_ID, "sts")
+    );
+    assert!(
+        sts[0].raw_body.contains("RoleSessionName=shim-test"),
+        "{}",
+        sts[0].raw_body
+    );
+    assert_eq!(accepted(&fake, "ASIAROLE").len(), 2);
+    let _ = std::fs::remove_dir_all(&h);
 }

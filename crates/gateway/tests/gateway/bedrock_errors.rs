@@ -6,7 +6,7 @@ use crate::bedrock::{
     CLAUDE, KEY_ID, NOVA, REGION, accepted, aws_fake, bedrock_def, gateway_of, post, request,
 };
 use crate::faults::clients::{Client, json_of, sse};
-use fake_provider::{BedrockOperation as Op, FakeProvider, Reply};
+use fake_provider::{BedrockOperation as Op, FakeProvider, Fault, Reply};
 use futures_util::future::join_all;
 use gateway::ModelDefinition;
 use serde_json::{Value, json};
@@ -220,19 +220,22 @@ async fn throttling_429_is_retried_then_a_429_with_retry_after() {
     }
 }
 
+/// A Bedrock refusal before any byte, and what each client must get for it.
+struct Case {
+    name: &'static str,
+    reply: Reply,
+    status: u16,
+    anthropic: &'static str,
+    /// Chat's `error.type` and `error.code`.
+    chat: (&'static str, Option<&'static str>),
+    words: &'static [&'static str],
+}
+
 /// Errors that no retry helps: each is sent once and reaches each client with its status, type
 /// and a message that names the fix.
 #[tokio::test]
 async fn refusals_before_the_stream_keep_their_status_and_name_the_fix() {
-    struct Case {
-        name: &'static str,
-        reply: Reply,
-        status: u16,
-        anthropic: &'static str,
-        chat: (&'static str, Option<&'static str>),
-        words: &'static [&'static str],
-    }
-    let cases = [
+    refusals(vec![
         Case {
             name: "denied",
             reply: Reply::http_error(
@@ -262,6 +265,32 @@ async fn refusals_before_the_stream_keep_their_status_and_name_the_fix() {
             words: &["ValidationException", "The provided request is not valid"],
         },
         Case {
+            name: "not-found",
+            reply: Reply::http_error(
+                404,
+                Some("ResourceNotFoundException"),
+                Some("Could not resolve the foundation model from the provided model identifier."),
+            ),
+            status: 404,
+            anthropic: "not_found_error",
+            chat: ("invalid_request_error", Some("model_not_found")),
+            words: &[
+                "ResourceNotFoundException",
+                "check the model id",
+                "cross-region ids",
+            ],
+        },
+    ])
+    .await;
+}
+
+/// Regression: Bedrock's "Input is too long for requested model." was a plain 400, and the
+/// message of a context-length error lacked "prompt is too long", the words on which Claude
+/// Code compacts the conversation.
+#[tokio::test]
+async fn bedrock_input_too_long_is_a_context_length_error_saying_prompt_is_too_long() {
+    refusals(vec![
+        Case {
             name: "too-long-invoke",
             reply: Reply::http_error(
                 400,
@@ -288,7 +317,12 @@ async fn refusals_before_the_stream_keep_their_status_and_name_the_fix() {
             chat: ("invalid_request_error", Some("context_length_exceeded")),
             words: &["prompt is too long", "215000 tokens"],
         },
-    ];
+    ])
+    .await;
+}
+
+/// Sends each case's request from each client, through both operations, streaming and not.
+async fn refusals(cases: Vec<Case>) {
     let mut b = aws_fake();
     let mut models = Vec::new();
     for c in &cases {
@@ -346,9 +380,11 @@ async fn refusals_before_the_stream_keep_their_status_and_name_the_fix() {
 }
 
 /// A request signed with the wrong secret: the fake's 403 InvalidSignatureException reaches the
-/// client as a 403 that says to check the AWS credentials, and is not retried.
+/// client as a 403 that says to check the AWS credentials, and is not retried. Regression: it
+/// was a 401 `authentication_error`, on which Claude Code and Codex send their user to log in to
+/// the gateway, whose key was fine.
 #[tokio::test]
-async fn wrong_secret_is_a_403_that_says_to_check_the_aws_credentials() {
+async fn wrong_secret_is_a_403_not_a_401_and_says_to_check_the_aws_credentials() {
     let fake = aws_fake()
         .bedrock(CLAUDE, Op::InvokeModel, Reply::text("never"))
         .bedrock(NOVA, Op::ConverseStream, Reply::text("never"))
@@ -381,5 +417,68 @@ async fn wrong_secret_is_a_403_that_says_to_check_the_aws_credentials() {
         let call = reqs[0].aws.as_ref().unwrap();
         assert_eq!(call.rejected.as_deref(), Some("InvalidSignatureException"));
         assert_eq!(call.sigv4.as_ref().unwrap().region, REGION);
+    }
+}
+
+/// A broken event stream — a frame whose CRC is wrong, or a connection cut inside the stream —
+/// ends each client's stream with its error event; it is not passed off as a complete answer.
+#[tokio::test]
+async fn corrupted_or_cut_event_streams_end_with_an_error_event() {
+    let text = "a long answer that the upstream will not finish sending";
+    let corrupt = || Reply {
+        fault: Some(Fault::Garbage),
+        ..Reply::text(text)
+    };
+    let cut = || {
+        let mut r = Reply::text(text);
+        r.stream.cut_after = Some(3);
+        r
+    };
+    let fake = aws_fake()
+        .bedrock(
+            &format!("{CLAUDE}-corrupt"),
+            Op::InvokeModelWithResponseStream,
+            corrupt(),
+        )
+        .bedrock(&format!("{NOVA}-corrupt"), Op::ConverseStream, corrupt())
+        .bedrock(
+            &format!("{CLAUDE}-cut"),
+            Op::InvokeModelWithResponseStream,
+            cut(),
+        )
+        .bedrock(&format!("{NOVA}-cut"), Op::ConverseStream, cut())
+        .start()
+        .await
+        .unwrap();
+    let mut models = Vec::new();
+    for case in ["corrupt", "cut"] {
+        models.push(keyed_model(
+            &format!("claude-{case}"),
+            &format!("{CLAUDE}-{case}"),
+            &fake,
+        ));
+        models.push(keyed_model(
+            &format!("nova-{case}"),
+            &format!("{NOVA}-{case}"),
+            &fake,
+        ));
+    }
+    let gw = gateway_of(models, 1).await;
+    for (case, words) in [
+        ("corrupt", "unreadable event-stream frame"),
+        ("cut", "unexpected EOF"),
+    ] {
+        for family in ["claude", "nova"] {
+            for client in CLIENTS {
+                let model = format!("{family}-{case}");
+                let resp = post(&gw, client, &request(client, &model, true), &[]).await;
+                assert_eq!(resp.status(), 200, "{model} {client:?}");
+                let (_, message) = stream_failure(client, &resp.bytes().await.unwrap());
+                assert!(
+                    message.contains("broke off the stream") && message.contains(words),
+                    "{model} {client:?}: {message}"
+                );
+            }
+        }
     }
 }
