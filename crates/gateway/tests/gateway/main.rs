@@ -9,6 +9,7 @@ mod admin;
 mod bedrock;
 mod bedrock_credentials;
 mod bedrock_errors;
+mod bedrock_history;
 mod common;
 mod credentials;
 mod errors;
