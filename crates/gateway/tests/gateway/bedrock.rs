@@ -438,3 +438,37 @@ async fn frames_split_across_reads_reassemble_into_the_whole_answer() {
         }
     }
 }
+
+/// Regression: a `litellm_params` key without a value (`aws_region_name:` in YAML) stopped the
+/// deployment ("must be a string"); it is unset, as in LiteLLM. And `api_base` names the
+/// endpoint when `aws_bedrock_runtime_endpoint` does not.
+#[tokio::test]
+async fn null_aws_params_are_unset_and_api_base_names_the_endpoint() {
+    let fake = aws_fake()
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap();
+    let def = bedrock_def(
+        "claude",
+        CLAUDE,
+        &fake,
+        json!({"aws_bedrock_runtime_endpoint": null, "api_base": fake.base_url(),
+               "aws_profile_name": null, "aws_session_token": null,
+               "aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET}),
+    );
+    let gw = gateway_of(vec![def], 0).await;
+    let resp = post(
+        &gw,
+        Client::Anthropic,
+        &request(Client::Anthropic, "claude", false),
+        &[],
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        answer_text(Client::Anthropic, false, &resp.bytes().await.unwrap()),
+        "ok"
+    );
+    assert_eq!(accepted(&fake, KEY_ID).len(), 1);
+}

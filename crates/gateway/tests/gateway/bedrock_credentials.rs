@@ -553,3 +553,44 @@ async fn role_is_assumed_with_the_static_keys_and_its_credentials_sign() {
     assert_eq!(accepted(&fake, "ASIAROLE").len(), 2);
     let _ = std::fs::remove_dir_all(&h);
 }
+
+/// Regression: requests that waited for another one's renewal took the cached credentials
+/// even when that renewal had failed and they had expired, and sent Bedrock requests AWS can
+/// only refuse. Now each such request reports the renewal's failure itself.
+#[tokio::test]
+async fn waiters_do_not_sign_with_expired_credentials_when_renewal_fails() {
+    let fake = sso_fake(vec![sso_credentials(1, 1), sso_credentials(2, 3600)]).await;
+    let h = home("sso-renewal-fails");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let child = sso_gateway(&fake, &h).await;
+    ask(&child.gw, 1).await;
+    // The login ends: the portal no longer knows the cached token.
+    let script = aws_fake()
+        .sso(SsoConfig::new("a-newer-token"))
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .build()
+        .unwrap();
+    fake.set_script(script);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let answers = futures_util::future::join_all((0..4).map(|_| async {
+        let req = request(Client::Anthropic, "claude", false);
+        let resp = post(&child.gw, Client::Anthropic, &req, &[]).await;
+        (resp.status(), resp.json::<Value>().await.unwrap())
+    }))
+    .await;
+    child.stop().await;
+    for (status, v) in answers {
+        assert_eq!(status, 403, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("aws sso login --profile sso-dev"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        signing_keys(&fake),
+        ["ASIASSO1"],
+        "no request signed with the expired key"
+    );
+    let _ = std::fs::remove_dir_all(&h);
+}

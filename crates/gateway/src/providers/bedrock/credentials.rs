@@ -122,10 +122,15 @@ impl AwsAuth {
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.refreshing.swap(true, Ordering::AcqRel) {
-            // Another request is resolving: wait for it, then use what it found.
+            // Another request is resolving: wait for it, then use what it found. When it
+            // failed, the cache still holds the old credentials: expired ones are not sent (AWS
+            // would refuse them); this request tries itself, and reports why it cannot.
             let waited = tokio::time::timeout(RESOLVE_WAIT, notified).await;
             if waited.is_ok()
                 && let Some(s) = self.cached()
+                && s.credentials
+                    .expiry()
+                    .is_none_or(|exp| exp > SystemTime::now())
             {
                 return Ok(s);
             }

@@ -161,7 +161,16 @@ struct Params<'a> {
 
 impl Params<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
-        let Some(v) = self.d.definition.litellm_params.other.get(key) else {
+        // A key without a value (`aws_region_name:` in YAML, null in JSON) is unset, as in
+        // LiteLLM.
+        let Some(v) = self
+            .d
+            .definition
+            .litellm_params
+            .other
+            .get(key)
+            .filter(|v| !v.is_null())
+        else {
             return Ok(None);
         };
         let Some(s) = v.as_str() else {
