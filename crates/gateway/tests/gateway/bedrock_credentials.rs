@@ -33,7 +33,7 @@ async fn child_gateway() {
     let models: Vec<ModelDefinition> =
         serde_json::from_str(&std::env::var(CHILD_MODELS).unwrap()).unwrap();
     let router = RouterSettings {
-        num_retries: 0,
+        num_retries: 1,
         max_retry_after: Duration::from_secs(1),
     };
     let gw = gateway_with(models, HashMap::new(), router).await;
@@ -398,11 +398,20 @@ async fn short_lived_sso_credentials_are_renewed_in_the_background_without_a_fai
         assert!(waited.elapsed() < Duration::from_secs(10), "no renewal");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    ask(&child.gw, 2).await;
+    // The portal has answered; the gateway stores the new set a moment later.
+    while signing_keys(&fake).last().map(String::as_str) != Some("ASIASSO2") {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the new set is not used"
+        );
+        ask(&child.gw, 1).await;
+    }
     child.stop().await;
-    assert_eq!(
-        signing_keys(&fake),
-        ["ASIASSO1", "ASIASSO1", "ASIASSO2", "ASIASSO2"]
+    let keys = signing_keys(&fake);
+    assert_eq!(keys[..2], ["ASIASSO1", "ASIASSO1"]);
+    assert!(
+        keys[2..].iter().all(|k| k == "ASIASSO1" || k == "ASIASSO2"),
+        "{keys:?}"
     );
     assert_eq!(portal_calls(&fake), 2);
     let _ = std::fs::remove_dir_all(&h);
@@ -592,5 +601,39 @@ async fn waiters_do_not_sign_with_expired_credentials_when_renewal_fails() {
         ["ASIASSO1"],
         "no request signed with the expired key"
     );
+    let _ = std::fs::remove_dir_all(&h);
+}
+
+/// When AWS calls credentials expired that the gateway still holds for fresh (its clock ahead
+/// of AWS's, a revoked session), they are forgotten and the request is tried again with new
+/// ones from the portal: the client never sees the failure.
+#[tokio::test]
+async fn credentials_aws_calls_expired_are_renewed_and_the_request_retried() {
+    let mut sso = SsoConfig::new(SSO_TOKEN);
+    sso.credentials = vec![sso_credentials(1, 3600), sso_credentials(2, 3600)];
+    let expired = Reply::http_error(
+        403,
+        Some("ExpiredTokenException"),
+        Some("The security token included in the request is expired"),
+    );
+    let fake = aws_fake()
+        .sso(sso)
+        .bedrock_times(CLAUDE, Op::InvokeModel, 1, expired)
+        .bedrock(CLAUDE, Op::InvokeModel, Reply::text("ok"))
+        .start()
+        .await
+        .unwrap();
+    let h = home("sso-expired-at-aws");
+    legacy_sso_profile(&h, SSO_TOKEN, "2099-01-01T00:00:00Z");
+    let url = PathBuf::from(fake.base_url());
+    let child = ChildGateway::start(
+        models(&fake, json!({"aws_profile_name": "sso-dev"})),
+        &[("HOME", &h), ("AWS_ENDPOINT_URL_SSO", &url)],
+    )
+    .await;
+    ask(&child.gw, 1).await;
+    child.stop().await;
+    assert_eq!(signing_keys(&fake), ["ASIASSO1", "ASIASSO2"]);
+    assert_eq!(fake.sso_calls(), 2);
     let _ = std::fs::remove_dir_all(&h);
 }

@@ -92,6 +92,14 @@ impl AwsAuth {
         self.settings.region.as_deref()
     }
 
+    /// Forgets the cached credentials, which AWS called expired (a clock ahead of AWS's, a
+    /// revoked session): the next request resolves them again.
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.cached.lock() {
+            *c = None;
+        }
+    }
+
     fn cached(&self) -> Option<Signing> {
         self.cached.lock().ok().and_then(|c| c.clone())
     }

@@ -413,7 +413,14 @@ impl BedrockTransport {
             // Bedrock sends no retry-after; clients that honour it back off a little.
             retry_after = Some(HeaderValue::from_static("2"));
         }
-        UpstreamError::from_status(e, status, retry_after)
+        let mut failed = UpstreamError::from_status(e, status, retry_after);
+        if aws_type.as_deref() == Some("ExpiredTokenException") {
+            // The cached credentials are not what AWS thinks: fetch new ones, and let the
+            // request be tried again with them.
+            self.auth.forget();
+            failed.retryable = true;
+        }
+        failed
     }
 }
 
