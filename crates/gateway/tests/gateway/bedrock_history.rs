@@ -261,3 +261,67 @@ async fn thinking_signature_system_and_cache_control_pass_through_invoke_byte_ex
         THOUGHT
     );
 }
+
+/// Claude through Converse (`bedrock/converse/…`) for Claude Code: the reasoning and its
+/// signature reach the client as a thinking block, and go back in the next request as signed
+/// `reasoningContent`, which Claude requires.
+#[tokio::test]
+async fn signed_reasoning_round_trips_through_converse_for_an_anthropic_client() {
+    let fake = aws_fake()
+        .bedrock_times(
+            CLAUDE,
+            Op::ConverseStream,
+            1,
+            Reply::thinking(THOUGHT, "Done."),
+        )
+        .bedrock(CLAUDE, Op::ConverseStream, Reply::text("Next."))
+        .start()
+        .await
+        .unwrap();
+    // As in LiteLLM, a deployment takes `thinking` when its model_info says it reasons.
+    let mut def = keyed("claude", &format!("converse/{CLAUDE}"), &fake);
+    def.model_info.supports_reasoning = Some(true);
+    let gw = gateway_of(vec![def], 0).await;
+    let mut req = request(Client::Anthropic, "claude", true);
+    req["max_tokens"] = json!(4000);
+    req["thinking"] = json!({"type": "enabled", "budget_tokens": 1024});
+    let r = protocol::check::rebuild(
+        &post(&gw, Client::Anthropic, &req, &[])
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert!(r.error.is_none(), "{:?}", r.error);
+    let thinking = r.message["content"][0].clone();
+    assert_eq!(
+        thinking,
+        json!({"type": "thinking", "thinking": THOUGHT, "signature": "fake-signature"})
+    );
+    let msgs = req["messages"].as_array_mut().unwrap();
+    msgs.push(
+        json!({"role": "assistant", "content": [thinking, {"type": "text", "text": "Done."}]}),
+    );
+    msgs.push(json!({"role": "user", "content": "Next?"}));
+    let resp = post(&gw, Client::Anthropic, &req, &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        answer_text(Client::Anthropic, true, &resp.bytes().await.unwrap()),
+        "Next."
+    );
+    let reqs = accepted(&fake, KEY_ID);
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        reqs[0].body["additionalModelRequestFields"]["thinking"]["type"], "enabled",
+        "{}",
+        reqs[0].body
+    );
+    assert_eq!(
+        reqs[1].body["messages"][1]["content"][0],
+        json!({"reasoningContent": {"reasoningText": {"text": THOUGHT, "signature": "fake-signature"}}})
+    );
+    assert_eq!(
+        reqs[1].body["messages"][1]["content"][1],
+        json!({"text": "Done."})
+    );
+}
