@@ -7,6 +7,7 @@
 
 mod admin;
 mod bedrock;
+mod bedrock_child;
 mod bedrock_credentials;
 mod bedrock_errors;
 mod bedrock_history;
