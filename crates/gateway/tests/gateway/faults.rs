@@ -6,7 +6,7 @@
 //! One fake upstream serves every row: each row has its own upstream model id, which the fake's
 //! script answers with the row's fault. Timeouts are a second, so stalls end quickly.
 
-mod clients;
+pub mod clients;
 
 use crate::common::*;
 use clients::{Client, Route, answer_text, definition, openai_type, stream_error};

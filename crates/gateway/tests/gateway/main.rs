@@ -6,6 +6,11 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin;
+mod bedrock;
+mod bedrock_child;
+mod bedrock_credentials;
+mod bedrock_errors;
+mod bedrock_history;
 mod common;
 mod credentials;
 mod errors;

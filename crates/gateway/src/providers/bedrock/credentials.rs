@@ -17,6 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, OnceCell};
 
+/// The kind of an error in the deployment's AWS identity: 403 `permission_error`, as AWS answers
+/// unusable credentials. Not 401, which says the client's own key is wrong: Claude Code and Codex
+/// would ask their user to log in again.
+pub const DEPLOYMENT_IDENTITY: ErrorKind = ErrorKind::Permission;
+
 /// Credentials closer than this to their expiry are refreshed.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 /// Longest wait for another request's resolution.
@@ -87,6 +92,14 @@ impl AwsAuth {
         self.settings.region.as_deref()
     }
 
+    /// Forgets the cached credentials, which AWS called expired (a clock ahead of AWS's, a
+    /// revoked session): the next request resolves them again.
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.cached.lock() {
+            *c = None;
+        }
+    }
+
     fn cached(&self) -> Option<Signing> {
         self.cached.lock().ok().and_then(|c| c.clone())
     }
@@ -117,10 +130,15 @@ impl AwsAuth {
         tokio::pin!(notified);
         notified.as_mut().enable();
         if self.refreshing.swap(true, Ordering::AcqRel) {
-            // Another request is resolving: wait for it, then use what it found.
+            // Another request is resolving: wait for it, then use what it found. When it
+            // failed, the cache still holds the old credentials: expired ones are not sent (AWS
+            // would refuse them); this request tries itself, and reports why it cannot.
             let waited = tokio::time::timeout(RESOLVE_WAIT, notified).await;
             if waited.is_ok()
                 && let Some(s) = self.cached()
+                && s.credentials
+                    .expiry()
+                    .is_none_or(|exp| exp > SystemTime::now())
             {
                 return Ok(s);
             }
@@ -183,7 +201,7 @@ impl AwsAuth {
                 let config = loader.load().await;
                 let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
                     ApiError::new(
-                        ErrorKind::Authentication,
+                        DEPLOYMENT_IDENTITY,
                         format!(
                             "no AWS region for model '{}': set litellm_params.aws_region_name, \
                              AWS_REGION, or `region` in the AWS profile{}",
@@ -236,7 +254,7 @@ impl AwsAuth {
             )
         };
         ApiError::new(
-            ErrorKind::Authentication,
+            DEPLOYMENT_IDENTITY,
             format!(
                 "no AWS credentials for model '{}' (profile '{profile}'): {cause}; {fix}",
                 self.model

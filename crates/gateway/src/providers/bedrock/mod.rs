@@ -162,7 +162,16 @@ struct Params<'a> {
 
 impl Params<'_> {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
-        let Some(v) = self.d.definition.litellm_params.other.get(key) else {
+        // A key without a value (`aws_region_name:` in YAML, null in JSON) is unset, as in
+        // LiteLLM.
+        let Some(v) = self
+            .d
+            .definition
+            .litellm_params
+            .other
+            .get(key)
+            .filter(|v| !v.is_null())
+        else {
             return Ok(None);
         };
         let Some(s) = v.as_str() else {
@@ -361,11 +370,12 @@ impl BedrockTransport {
             .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(500)]).into());
         let mut e = crate::upstream::status_error(d, status, body);
         if let Some(t) = &aws_type {
-            e.kind = protocol::bedrock_converse::exception_kind(t);
-            if e.kind == ErrorKind::InvalidRequest
-                && protocol::openai_chat::response::is_context_length_message(&said)
-            {
-                e.kind = ErrorKind::ContextLengthExceeded;
+            // Bedrock's own wording of a prompt that does not fit ("Input is too long for
+            // requested model.") counts as a context-length error too.
+            e.kind = protocol::bedrock_converse::exception_error(t, &said).kind;
+            if e.kind == ErrorKind::Authentication {
+                // AWS refused the deployment's credentials, not the client's key.
+                e.kind = credentials::DEPLOYMENT_IDENTITY;
             }
             e.status = e.kind.status();
         }
@@ -395,12 +405,23 @@ impl BedrockTransport {
             "upstream bedrock answered {status} {name} for model '{}': {said}{hint}",
             d.model_name()
         );
+        if e.kind == ErrorKind::ContextLengthExceeded {
+            // Claude Code compacts the conversation when the message says so.
+            e.message = format!("prompt is too long: {}", e.message);
+        }
         let mut retry_after = h.get(header::RETRY_AFTER).cloned();
         if e.kind == ErrorKind::RateLimit && retry_after.is_none() {
             // Bedrock sends no retry-after; clients that honour it back off a little.
             retry_after = Some(HeaderValue::from_static("2"));
         }
-        UpstreamError::from_status(e, status, retry_after)
+        let mut failed = UpstreamError::from_status(e, status, retry_after);
+        if aws_type.as_deref() == Some("ExpiredTokenException") {
+            // The cached credentials are not what AWS thinks: fetch new ones, and let the
+            // request be tried again with them.
+            self.auth.forget();
+            failed.retryable = true;
+        }
+        failed
     }
 }
 
