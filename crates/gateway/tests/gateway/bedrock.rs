@@ -257,7 +257,7 @@ async fn every_client_gets_text_and_usage_through_invoke_and_converse() {
 }
 
 /// A small PNG (1×1), base64.
-const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+pub const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 #[tokio::test]
 async fn base64_images_reach_converse_from_anthropic_and_chat_clients() {

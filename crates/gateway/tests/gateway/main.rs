@@ -11,6 +11,7 @@ mod bedrock_child;
 mod bedrock_credentials;
 mod bedrock_errors;
 mod bedrock_history;
+mod bedrock_images;
 mod common;
 mod credentials;
 mod errors;
