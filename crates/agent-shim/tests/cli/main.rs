@@ -3,6 +3,7 @@
 
 mod agent_configs;
 mod agents_e2e;
+mod bedrock_e2e;
 mod claude_e2e;
 mod claude_isolated;
 mod cmdline_secrets;
