@@ -318,3 +318,69 @@ fn bedrock_e2e_claude_code_main_model_on_invoke_and_haiku_subagent_on_converse()
         user_dir.join("history.jsonl")
     );
 }
+
+/// `models test` of a profile on Bedrock: every tier answers, the haiku tier through Converse
+/// (LiteLLM's health check reports such Converse models unhealthy; the seed works around it).
+#[test]
+fn models_test_of_a_bedrock_profile_answers_every_tier_including_converse() {
+    let script = json!({
+        "protocols": ["bedrock-invoke", "bedrock-converse"],
+        "aws": {
+            "credentials": [{"access_key_id": KEY_ID, "secret_access_key": SECRET,
+                             "session_token": SESSION_TOKEN}],
+            "region": REGION,
+            "models": [OPUS_ID, SONNET_ID, QWEN_ID]
+        },
+        "steps": [
+            {"when": {"protocol": "bedrock-converse", "model": QWEN_ID},
+             "reply": {"text": "Qwen through Converse."}},
+            {"when": {"protocol": "bedrock-invoke"},
+             "reply": {"text": "Claude through Invoke."}}
+        ],
+        "default": {"text": "unexpected request"}
+    });
+    let fake = FakeProviderThread::start(Script::from_json(&script.to_string()).unwrap()).unwrap();
+    let s = Sandbox::new();
+    bedrock_profile(&s, &fake.base_url());
+    let o = s
+        .cmd(&["models", "test", "br-e2e"])
+        .env("BR_E2E_KEY_ID", KEY_ID)
+        .env("BR_E2E_SECRET", SECRET)
+        .env("BR_E2E_SESSION_TOKEN", SESSION_TOKEN)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    println!("models test printed:\n{out}{}", stderr(&o));
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    for (model, text) in [
+        ("br-opus", "Claude through Invoke."),
+        ("br-sonnet", "Claude through Invoke."),
+        ("br-qwen", "Qwen through Converse."),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(model))
+            .unwrap_or_else(|| panic!("no line for {model}: {out}"));
+        assert!(line.starts_with("ok") && line.contains(text), "{line}");
+    }
+    let ops: Vec<(String, String)> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                format!("{:?}", call(r).operation).replace('"', ""),
+                model(r).to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        ops.iter()
+            .any(|(op, m)| op.starts_with("Converse") && m == QWEN_ID),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .any(|(op, m)| op.starts_with("InvokeModel") && m == SONNET_ID),
+        "{ops:?}"
+    );
+}
