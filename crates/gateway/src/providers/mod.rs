@@ -2,5 +2,6 @@
 //! definitions resolved against it).
 
 pub mod bedrock;
+pub mod claude_code;
 pub mod deployment;
 pub mod table;

@@ -111,6 +111,18 @@ pub static PROVIDERS: &[ProviderInfo] = &[
         ..ANTHROPIC
     },
     ProviderInfo {
+        name: "claude-code",
+        // The user's own `claude` CLI, run headless; its stream-json is re-framed as Messages.
+        protocol: Protocol::Anthropic,
+        transport: &crate::providers::claude_code::CLAUDE_CODE,
+        api_base: None,
+        // The CLI's own login (or `extra_env`) authenticates; no key is read or sent.
+        key_env: None,
+        key_required: false,
+        docs: "https://docs.claude.com/en/docs/claude-code/sdk/sdk-headless",
+        ..ANTHROPIC
+    },
+    ProviderInfo {
         name: "cerebras",
         api_base: Some("https://api.cerebras.ai/v1"),
         key_env: Some("CEREBRAS_API_KEY"),

@@ -1,0 +1,409 @@
+//! One CLI run: spawned in its own process group, its stdout read line by line (bounded), its
+//! stderr kept (the first few KiB) for errors, the whole group killed when the run is dropped.
+
+use super::NPM_PACKAGE;
+use super::lines::{Failure, Mapper, Step, Whole};
+use crate::transport::{Answer, BodyError, BodyStream};
+use crate::upstream::UpstreamError;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, header};
+use protocol::ir::{ApiError, ErrorKind};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Longest stdout line read; a longer one fails the request.
+const MAX_LINE: u64 = 16 << 20;
+/// How much of stderr errors quote.
+const MAX_STDERR: usize = 8 << 10;
+
+/// Variables dropped from the inherited environment unless `extra_env` sets them.
+const DROPPED_ENV: &[&str] = &["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "CLAUDECODE"];
+
+/// How to run the CLI for one request.
+pub struct Spec<'a> {
+    pub claude_path: &'a str,
+    pub model: &'a str,
+    pub system: &'a str,
+    pub cwd: &'a Path,
+    pub extra_env: &'a BTreeMap<String, String>,
+    pub timeout: Duration,
+    /// The deployment's model name, for messages.
+    pub model_name: &'a str,
+}
+
+/// A running CLI.
+pub struct Run {
+    child: Child,
+    pgid: Option<rustix::process::Pid>,
+    stdout: BufReader<ChildStdout>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+    deadline: Instant,
+    timeout: Duration,
+    claude_path: String,
+    model_name: String,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+/// A line read, or why none was.
+enum Read {
+    Line,
+    Eof,
+    Timeout,
+    Failed(String),
+}
+
+fn api(kind: ErrorKind, status: u16, message: String) -> ApiError {
+    ApiError {
+        kind,
+        status,
+        message,
+    }
+}
+
+impl Run {
+    /// Spawns the CLI and writes `stdin` to it (then closes it).
+    pub fn spawn(spec: &Spec<'_>, stdin: Vec<u8>) -> Result<Run, UpstreamError> {
+        let mut cmd = Command::new(spec.claude_path);
+        cmd.args([
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--tools",
+            "",
+            "--strict-mcp-config",
+            "--setting-sources",
+            "",
+            "--no-session-persistence",
+            "--model",
+            spec.model,
+            "--system-prompt",
+            spec.system,
+        ])
+        .current_dir(spec.cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+        for v in DROPPED_ENV {
+            cmd.env_remove(v);
+        }
+        cmd.envs(spec.extra_env);
+        let mut child = cmd.spawn().map_err(|e| {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "the Claude Code CLI was not found at litellm_params.claude_path '{}' (model '{}'): \
+                     install it with `npm install -g {NPM_PACKAGE}`, or set claude_path to its full path",
+                    spec.claude_path, spec.model_name
+                )
+            } else {
+                format!(
+                    "cannot start the Claude Code CLI '{}' (litellm_params.claude_path, model '{}'): {e}",
+                    spec.claude_path, spec.model_name
+                )
+            };
+            UpstreamError::fatal(api(ErrorKind::Api, 502, message))
+        })?;
+        let pgid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        if let Some(mut w) = child.stdin.take() {
+            tokio::spawn(async move {
+                // A CLI that exits early closes its stdin: its exit status says why.
+                let _ = w.write_all(&stdin).await;
+                let _ = w.shutdown().await;
+            });
+        }
+        let stderr = child.stderr.take().map(|mut e| {
+            tokio::spawn(async move {
+                let mut kept = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match e.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let room = MAX_STDERR.saturating_sub(kept.len());
+                            kept.extend_from_slice(&buf[..n.min(room)]);
+                        }
+                    }
+                }
+                kept
+            })
+        });
+        let Some(stdout) = child.stdout.take() else {
+            return Err(UpstreamError::fatal(api(
+                ErrorKind::Api,
+                502,
+                "the Claude Code CLI has no stdout".into(),
+            )));
+        };
+        Ok(Run {
+            child,
+            pgid,
+            stdout: BufReader::new(stdout),
+            stderr,
+            deadline: Instant::now() + spec.timeout,
+            timeout: spec.timeout,
+            claude_path: spec.claude_path.to_owned(),
+            model_name: spec.model_name.to_owned(),
+        })
+    }
+
+    fn kill_group(&mut self) {
+        if let Some(p) = self.pgid.take() {
+            let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+        }
+    }
+
+    async fn read_line(&mut self, buf: &mut Vec<u8>) -> Read {
+        buf.clear();
+        let mut limited = (&mut self.stdout).take(MAX_LINE);
+        let read = limited.read_until(b'\n', buf);
+        match tokio::time::timeout_at(self.deadline, read).await {
+            Err(_) => Read::Timeout,
+            Ok(Err(e)) => Read::Failed(format!("reading the CLI's output failed: {e}")),
+            Ok(Ok(0)) => Read::Eof,
+            Ok(Ok(_)) if buf.len() as u64 >= MAX_LINE && !buf.ends_with(b"\n") => Read::Failed(
+                format!("the CLI wrote a line longer than {} MiB", MAX_LINE >> 20),
+            ),
+            Ok(Ok(_)) => Read::Line,
+        }
+    }
+
+    /// The CLI's exit status (waited for briefly) and the start of its stderr.
+    async fn exit(&mut self) -> (Option<ExitStatus>, String) {
+        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok);
+        // Whatever the CLI left in its group goes with it.
+        self.kill_group();
+        let stderr = match self.stderr.take() {
+            Some(h) => tokio::time::timeout(Duration::from_secs(1), h)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        (status, String::from_utf8_lossy(&stderr).trim().to_owned())
+    }
+
+    fn timed_out(&mut self) -> UpstreamError {
+        self.kill_group();
+        UpstreamError::fatal(api(
+            ErrorKind::Timeout,
+            504,
+            format!(
+                "the Claude Code CLI did not finish the answer for model '{}' within {} s \
+                 (litellm_params.timeout); it was stopped",
+                self.model_name,
+                self.timeout.as_secs_f64()
+            ),
+        ))
+    }
+
+    /// The error for a run that ended without an answer.
+    async fn failed(&mut self, failure: Option<Failure>, why: Option<String>) -> UpstreamError {
+        let (status, stderr) = self.exit().await;
+        let said = failure
+            .as_ref()
+            .map(|f| f.message.clone())
+            .or(why)
+            .unwrap_or_default();
+        let text = format!("{said}\n{stderr}");
+        let brief = |s: &str| -> String {
+            let s = s.trim();
+            match s.char_indices().nth(500) {
+                Some((i, _)) => format!("{}…", &s[..i]),
+                None => s.to_owned(),
+            }
+        };
+        let quoted = brief(if said.is_empty() { &stderr } else { &said });
+        let api_status = failure.and_then(|f| f.api_status);
+        let lower = text.to_ascii_lowercase();
+        if api_status == Some(401)
+            || lower.contains("invalid api key")
+            || lower.contains("please run /login")
+            || lower.contains("not logged in")
+            || lower.contains("401")
+        {
+            return UpstreamError::fatal(api(
+                crate::providers::bedrock::credentials::DEPLOYMENT_IDENTITY,
+                ErrorKind::Permission.status(),
+                format!(
+                    "the Claude Code CLI for model '{}' is not logged in: run `claude` once and \
+                     `/login` as the user the gateway runs as (the CLI said: {quoted})",
+                    self.model_name
+                ),
+            ));
+        }
+        if api_status == Some(429) {
+            return UpstreamError::fatal(api(
+                ErrorKind::RateLimit,
+                429,
+                format!(
+                    "the Claude Code CLI for model '{}' is rate limited: {quoted}",
+                    self.model_name
+                ),
+            ));
+        }
+        let exited = match status {
+            Some(s) => format!("exited with {s}"),
+            None => "stopped".to_owned(),
+        };
+        UpstreamError::fatal(api(
+            ErrorKind::Api,
+            502,
+            format!(
+                "the Claude Code CLI '{}' {exited} without an answer for model '{}': {}",
+                self.claude_path,
+                self.model_name,
+                if quoted.is_empty() {
+                    "(nothing on stderr)".to_owned()
+                } else {
+                    quoted
+                }
+            ),
+        ))
+    }
+
+    /// Reads until the first SSE bytes, then streams the rest; errors before output are
+    /// [`UpstreamError`]s.
+    pub async fn stream(mut self) -> Result<Answer, UpstreamError> {
+        let mut mapper = Mapper::default();
+        let mut line = Vec::new();
+        let mut first = BytesMut::new();
+        let done = loop {
+            match self.read_line(&mut line).await {
+                Read::Timeout => return Err(self.timed_out()),
+                Read::Eof => return Err(self.failed(None, None).await),
+                Read::Failed(why) => return Err(self.failed(None, Some(why)).await),
+                Read::Line => {}
+            }
+            let step = match mapper.line(&line, &mut first) {
+                Ok(s) => s,
+                Err(why) => return Err(self.failed(None, Some(why)).await),
+            };
+            if let Some(f) = mapper.failure.clone().filter(|_| !mapper.started()) {
+                return Err(self.failed(Some(f), None).await);
+            }
+            if step == Step::Done {
+                break true;
+            }
+            if mapper.started() && !first.is_empty() {
+                break false;
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let first = futures_util::stream::once(std::future::ready(Ok(first.freeze())));
+        let rest = futures_util::stream::unfold(
+            (self, mapper, line, done),
+            |(mut run, mut mapper, mut line, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    let fail = |timeout: bool, cause: String| BodyError { timeout, cause };
+                    let err = match run.read_line(&mut line).await {
+                        Read::Line => None,
+                        Read::Timeout => {
+                            run.kill_group();
+                            Some(fail(
+                                true,
+                                format!(
+                                    "the Claude Code CLI did not finish within {} s \
+                                     (litellm_params.timeout); it was stopped",
+                                    run.timeout.as_secs_f64()
+                                ),
+                            ))
+                        }
+                        Read::Eof => {
+                            let (_, stderr) = run.exit().await;
+                            Some(fail(
+                                false,
+                                format!(
+                                    "the Claude Code CLI exited before finishing the answer: {}",
+                                    stderr.chars().take(500).collect::<String>()
+                                ),
+                            ))
+                        }
+                        Read::Failed(why) => Some(fail(false, why)),
+                    };
+                    if let Some(e) = err {
+                        return Some((Err(e), (run, mapper, line, true)));
+                    }
+                    let mut out = BytesMut::new();
+                    match mapper.line(&line, &mut out) {
+                        Err(why) => {
+                            tracing::warn!(model = %run.model_name, "claude-code: {why}");
+                            return Some((Err(fail(false, why)), (run, mapper, line, true)));
+                        }
+                        Ok(step) => {
+                            let done = step == Step::Done;
+                            if done {
+                                run.kill_group();
+                            }
+                            if !out.is_empty() || done {
+                                return Some((Ok(out.freeze()), (run, mapper, line, done)));
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        use futures_util::StreamExt;
+        let body: BodyStream = Box::pin(first.chain(rest));
+        Ok(Answer { headers, body })
+    }
+
+    /// Reads the whole run into one Messages JSON.
+    pub async fn whole(mut self) -> Result<Answer, UpstreamError> {
+        let mut whole = Whole::default();
+        let mut line = Vec::new();
+        loop {
+            match self.read_line(&mut line).await {
+                Read::Timeout => return Err(self.timed_out()),
+                Read::Eof => return Err(self.failed(None, None).await),
+                Read::Failed(why) => return Err(self.failed(None, Some(why)).await),
+                Read::Line => {}
+            }
+            match whole.line(&line) {
+                Err(why) => return Err(self.failed(None, Some(why)).await),
+                Ok(Step::Done) => break,
+                Ok(Step::More) => {}
+            }
+        }
+        if let Some(f) = whole.failure() {
+            return Err(self.failed(Some(f), None).await);
+        }
+        self.kill_group();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = Bytes::from(whole.message().to_string());
+        let body: BodyStream = Box::pin(futures_util::stream::once(std::future::ready(Ok(body))));
+        Ok(Answer { headers, body })
+    }
+}
