@@ -12,6 +12,7 @@ mod bedrock_credentials;
 mod bedrock_errors;
 mod bedrock_history;
 mod bedrock_images;
+mod claude_code;
 mod common;
 mod credentials;
 mod errors;
