@@ -217,3 +217,31 @@ async fn a_client_that_disconnects_mid_stream_leaves_no_cli_process() {
         "CLI processes left 3 s after the client went: {left:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_whose_login_is_refused_says_to_log_in_without_waiting_for_its_retries() {
+    let fake = fake(
+        json!({"protocols": ["anthropic"], "default": {"status": 401,
+        "error": {"type": "authentication_error", "message": "invalid x-api-key"}}}),
+    )
+    .await;
+    let cwd = private_cwd("login");
+    let claude = claude_binary();
+    let gw = gateway(vec![cc_def("cc", &fake, &cwd, claude.to_str().unwrap())]).await;
+    for (client, stream) in [(Client::Chat, true), (Client::Anthropic, false)] {
+        let started = std::time::Instant::now();
+        let resp = post_bearer(&gw, client.path(), &client.request("cc", stream)).await;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(status, 403, "{client:?}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("`/login`"), "{v}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(processes_in(&cwd).is_empty(), "{:?}", processes_in(&cwd));
+}

@@ -110,6 +110,26 @@ pub fn failure_of(result: &Value) -> Option<Failure> {
     })
 }
 
+/// A `system` `api_retry` line for a refused login (401/403): the CLI would retry it ten times
+/// with backoff, so it ends the run at once.
+pub fn auth_retry(v: &Value) -> Option<Failure> {
+    if v["type"] != "system" || v["subtype"] != "api_retry" {
+        return None;
+    }
+    let status = v["error_status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok());
+    let auth = matches!(status, Some(401 | 403)) || v["error"] == "authentication_failed";
+    auth.then(|| Failure {
+        message: format!(
+            "the Anthropic API refused the CLI's credentials ({} {})",
+            status.map_or_else(String::new, |s| s.to_string()),
+            v["error"].as_str().unwrap_or("authentication_failed")
+        ),
+        api_status: Some(401),
+    })
+}
+
 impl Mapper {
     /// Whether any message event was emitted.
     pub fn started(&self) -> bool {
@@ -128,6 +148,14 @@ impl Mapper {
         })?;
         match v["type"].as_str().unwrap_or_default() {
             "system" => {
+                if let Some(f) = auth_retry(&v) {
+                    event(
+                        out,
+                        &json!({"type": "error", "error": {"type": "authentication_error", "message": f.message}}),
+                    );
+                    self.failure = Some(f);
+                    return Ok(Step::Done);
+                }
                 if let Some(m) = v["model"].as_str() {
                     self.model = Some(m.to_owned());
                 }
@@ -272,6 +300,8 @@ pub struct Whole {
     id: Option<String>,
     model: Option<String>,
     content: Vec<Value>,
+    /// A refused login seen before any result.
+    refused: Option<Failure>,
     /// The `result` line, once read.
     pub result: Option<Value>,
 }
@@ -287,6 +317,10 @@ impl Whole {
             let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
             format!("the CLI wrote a line that is not JSON ({e}): {shown}")
         })?;
+        if let Some(f) = auth_retry(&v) {
+            self.refused = Some(f);
+            return Ok(Step::Done);
+        }
         match v["type"].as_str().unwrap_or_default() {
             "assistant" => {
                 let m = &v["message"];
@@ -309,7 +343,9 @@ impl Whole {
 
     /// The failure the result reported, if any.
     pub fn failure(&self) -> Option<Failure> {
-        self.result.as_ref().and_then(failure_of)
+        self.refused
+            .clone()
+            .or_else(|| self.result.as_ref().and_then(failure_of))
     }
 
     /// The Messages JSON of the answer.
@@ -447,6 +483,19 @@ mod tests {
                 api_status: Some(401)
             })
         );
+    }
+
+    #[test]
+    fn a_recorded_login_refusal_ends_the_run_at_once() {
+        let line = include_str!("fixtures/auth_retry.jsonl").trim();
+        let mut m = Mapper::default();
+        let mut out = BytesMut::new();
+        assert_eq!(m.line(line.as_bytes(), &mut out).unwrap(), Step::Done);
+        assert_eq!(m.failure.as_ref().unwrap().api_status, Some(401));
+        assert!(!m.started());
+        let mut w = Whole::default();
+        assert_eq!(w.line(line.as_bytes()).unwrap(), Step::Done);
+        assert_eq!(w.failure().unwrap().api_status, Some(401));
     }
 
     #[test]

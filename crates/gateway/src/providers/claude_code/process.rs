@@ -220,6 +220,10 @@ impl Run {
 
     /// The error for a run that ended without an answer.
     async fn failed(&mut self, failure: Option<Failure>, why: Option<String>) -> UpstreamError {
+        if failure.is_some() {
+            // The CLI may still be retrying: its exit status adds nothing.
+            self.kill_group();
+        }
         let (status, stderr) = self.exit().await;
         let said = failure
             .as_ref()
@@ -300,8 +304,13 @@ impl Run {
                 Ok(s) => s,
                 Err(why) => return Err(self.failed(None, Some(why)).await),
             };
-            if let Some(f) = mapper.failure.clone().filter(|_| !mapper.started()) {
-                return Err(self.failed(Some(f), None).await);
+            if let Some(f) = mapper.failure.clone() {
+                if !mapper.started() {
+                    return Err(self.failed(Some(f), None).await);
+                }
+                // Begun and failed: the error event ends the stream.
+                self.kill_group();
+                break true;
             }
             if step == Step::Done {
                 break true;
