@@ -245,3 +245,28 @@ async fn a_cli_whose_login_is_refused_says_to_log_in_without_waiting_for_its_ret
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(processes_in(&cwd).is_empty(), "{:?}", processes_in(&cwd));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_cli_is_stopped_after_the_timeout_with_a_504() {
+    let fake = fake(json!({"protocols": ["anthropic"], "default": {"text": TEXT,
+        "stream": {"delay_ms": 30000}}}))
+    .await;
+    let cwd = private_cwd("stall");
+    let claude = claude_binary();
+    let mut d = cc_def("cc", &fake, &cwd, claude.to_str().unwrap());
+    d.litellm_params.other.insert("timeout".into(), json!(3));
+    let gw = gateway(vec![d]).await;
+    let resp = post_bearer(&gw, "/v1/messages", &Client::Anthropic.request("cc", false)).await;
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(status, 504, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("litellm_params.timeout"),
+        "{v}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(processes_in(&cwd).is_empty(), "{:?}", processes_in(&cwd));
+}
