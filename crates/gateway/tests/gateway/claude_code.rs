@@ -1,6 +1,6 @@
 //! The `claude-code` provider with the real Claude Code CLI as its upstream, pointed through
-//! `extra_env` at the fake's Anthropic API with a test key (no subscription needed): Chat and
-//! Anthropic clients get the fake's text, tools are refused, a missing CLI is named, and a
+//! `extra_env` at the fake's Anthropic API with a test key (no subscription needed): Chat,
+//! Anthropic and Responses clients get the fake's text, tools are refused, a missing CLI is named, and a
 //! client that disconnects mid-answer leaves no CLI process behind.
 
 use crate::common::*;
@@ -114,6 +114,9 @@ async fn chat_and_anthropic_clients_get_the_fake_text_through_the_real_cli() {
         (Client::Chat, false),
         (Client::Chat, true),
         (Client::Anthropic, true),
+        (Client::Anthropic, false),
+        (Client::Responses, true),
+        (Client::Responses, false),
     ] {
         let resp = post_bearer(&gw, client.path(), &client.request("cc", stream)).await;
         let status = resp.status();
