@@ -10,6 +10,7 @@ pub mod request;
 pub mod request_decode;
 pub mod response;
 pub mod stream;
+mod tools;
 pub mod types;
 
 pub use formats::tool_use_id;

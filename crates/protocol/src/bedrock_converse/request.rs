@@ -22,12 +22,12 @@
 //! - `inferenceConfig.temperature` and `topP` are in 0..=1.
 
 use super::formats::{document_format, document_name, image_format, tool_use_id};
+use super::tools::{stub_tool, tool_spec, tool_use};
 use super::types::*;
 use crate::anthropic::request::{CUSTOM_TOOL_SCHEMA, FOREIGN_SIGNATURE};
-use crate::anthropic::response::tool_input;
 use crate::ir::{
     CacheBreakpoint, CacheSpot, Dropped, Effort, ImageSource, Message, Part, Reasoning,
-    ReasoningPart, Request, Role, Tool, ToolCall, ToolChoice, ToolResult, join_text,
+    ReasoningPart, Request, Role, ToolChoice, ToolResult, join_text,
 };
 use crate::target::{ConverseTarget, ToolNames};
 use serde_json::value::RawValue;
@@ -39,8 +39,6 @@ use std::borrow::Cow;
 /// (vxcontrol/pentagi#160; patriceckhart/zot#18 injects a stub the same way). Its description
 /// tells the model not to call it.
 pub const STUB_TOOL_NAME: &str = "agent_shim_no_tools";
-const STUB_TOOL_DESCRIPTION: &str =
-    "Placeholder: no tools are available for this turn. Never call this tool.";
 const STUB_TOOL_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
 
 /// The text of a user turn Bedrock requires but the conversation lacks (a conversation that
@@ -156,14 +154,6 @@ pub fn encode_request(req: &Request, t: &ConverseTarget, dropped: &mut Dropped) 
 /// may carry): the target says it takes `thinking`, or its id names Claude.
 fn is_claude(t: &ConverseTarget) -> bool {
     t.supports_thinking || t.model.contains("anthropic.") || t.model.contains("claude")
-}
-
-fn stub_tool(schema: &RawValue) -> OutTool<'_> {
-    OutTool::ToolSpec(OutToolSpec {
-        name: Cow::Borrowed(STUB_TOOL_NAME),
-        description: Some(STUB_TOOL_DESCRIPTION),
-        input_schema: OutSchema { json: schema },
-    })
 }
 
 /// `outputConfig` for a Chat-style `response_format` `{type:"json_schema", json_schema:{name,
@@ -348,21 +338,8 @@ impl<'a> Encoder<'a, '_> {
         let mut out = Vec::with_capacity(m.content.len());
         for (pi, p) in m.content.iter().enumerate() {
             match p {
-                Part::Text(t) if !t.trim().is_empty() => out.push(OutBlock::Text(Cow::Borrowed(t))),
-                Part::Text(_) => {}
-                Part::Image(src) => {
-                    if let Some(img) = self.image(src) {
-                        out.push(OutBlock::Image(img));
-                    }
-                }
-                Part::File {
-                    media_type,
-                    data,
-                    name,
-                } => {
-                    if let Some(d) = self.document(media_type, data, name.as_deref()) {
-                        out.push(OutBlock::Document(d));
-                    }
+                Part::Text(_) | Part::Image(_) | Part::File { .. } => {
+                    out.extend(self.plain(p).map(OutBlock::from));
                 }
                 Part::ToolResult(r) => {
                     self.tool_blocks = true;
@@ -465,28 +442,28 @@ impl<'a> Encoder<'a, '_> {
         }
     }
 
+    /// A text, image or document part as the block both user turns and tool results carry;
+    /// `None` for blank text and for media Converse cannot take (recorded in `dropped`).
+    fn plain(&mut self, p: &'a Part) -> Option<OutResultBlock<'a>> {
+        match p {
+            Part::Text(t) if !t.trim().is_empty() => Some(OutResultBlock::Text(Cow::Borrowed(t))),
+            Part::Image(src) => self.image(src).map(OutResultBlock::Image),
+            Part::File {
+                media_type,
+                data,
+                name,
+            } => self
+                .document(media_type, data, name.as_deref())
+                .map(OutResultBlock::Document),
+            _ => None,
+        }
+    }
+
     fn tool_result(&mut self, r: &'a ToolResult) -> OutToolResult<'a> {
         let mut content = Vec::with_capacity(r.content.len());
         for p in &r.content {
             match p {
-                Part::Text(t) if !t.trim().is_empty() => {
-                    content.push(OutResultBlock::Text(Cow::Borrowed(t)))
-                }
-                Part::Text(_) => {}
-                Part::Image(src) => {
-                    if let Some(img) = self.image(src) {
-                        content.push(OutResultBlock::Image(img));
-                    }
-                }
-                Part::File {
-                    media_type,
-                    data,
-                    name,
-                } => {
-                    if let Some(d) = self.document(media_type, data, name.as_deref()) {
-                        content.push(OutResultBlock::Document(d));
-                    }
-                }
+                Part::Text(_) | Part::Image(_) | Part::File { .. } => content.extend(self.plain(p)),
                 _ => self.dropped.add("content"),
             }
         }
@@ -533,24 +510,6 @@ impl<'a> Encoder<'a, '_> {
             return None;
         }
         Some(json!({"type": "enabled", "budget_tokens": budget}))
-    }
-}
-
-fn tool_spec<'a>(tool: &'a Tool, custom_schema: &'a RawValue) -> OutToolSpec<'a> {
-    OutToolSpec {
-        name: ToolNames::strict(&tool.name),
-        description: tool.description.as_deref().filter(|d| !d.trim().is_empty()),
-        input_schema: OutSchema {
-            json: tool.parameters.as_deref().unwrap_or(custom_schema),
-        },
-    }
-}
-
-fn tool_use(c: &ToolCall) -> OutToolUse<'_> {
-    OutToolUse {
-        tool_use_id: tool_use_id(&c.id),
-        name: ToolNames::strict(&c.name),
-        input: tool_input(c),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests of [`super::encode_request`].
 
 use super::*;
-use crate::ir::{Dropped, Message, ToolKind};
+use crate::ir::{Dropped, Message, Tool, ToolCall, ToolKind};
 use serde_json::Value;
 
 fn claude() -> ConverseTarget {

@@ -511,3 +511,13 @@ pub(super) struct OutToolSpec<'a> {
 pub(super) struct OutSchema<'a> {
     pub(super) json: &'a RawValue,
 }
+
+impl<'a> From<OutResultBlock<'a>> for OutBlock<'a> {
+    fn from(b: OutResultBlock<'a>) -> OutBlock<'a> {
+        match b {
+            OutResultBlock::Text(t) => OutBlock::Text(t),
+            OutResultBlock::Image(i) => OutBlock::Image(i),
+            OutResultBlock::Document(d) => OutBlock::Document(d),
+        }
+    }
+}
