@@ -71,17 +71,22 @@ fn bedrock_profile(s: &Sandbox, base: &str) {
     );
 }
 
-/// The fake Bedrock runtime: only these credentials, region and model ids; the conversation of
-/// the module's doc.
+/// The fake's `aws` settings: only these credentials, region and model ids are accepted.
+fn aws_block() -> Value {
+    json!({
+        "credentials": [{"access_key_id": KEY_ID, "secret_access_key": SECRET,
+                         "session_token": SESSION_TOKEN}],
+        "region": REGION,
+        "models": [OPUS_ID, SONNET_ID, QWEN_ID]
+    })
+}
+
+/// The fake Bedrock runtime: the `aws` settings of [`aws_block`]; the conversation of the
+/// module's doc.
 fn bedrock_fake() -> FakeProviderThread {
     let script = json!({
         "protocols": ["bedrock-invoke", "bedrock-converse"],
-        "aws": {
-            "credentials": [{"access_key_id": KEY_ID, "secret_access_key": SECRET,
-                             "session_token": SESSION_TOKEN}],
-            "region": REGION,
-            "models": [OPUS_ID, SONNET_ID, QWEN_ID]
-        },
+        "aws": aws_block(),
         "steps": [
             // Any haiku-tier request (the subagent's) gets the report.
             {"when": {"protocol": "bedrock-converse", "model": QWEN_ID},
@@ -325,12 +330,7 @@ fn bedrock_e2e_claude_code_main_model_on_invoke_and_haiku_subagent_on_converse()
 fn models_test_of_a_bedrock_profile_answers_every_tier_including_converse() {
     let script = json!({
         "protocols": ["bedrock-invoke", "bedrock-converse"],
-        "aws": {
-            "credentials": [{"access_key_id": KEY_ID, "secret_access_key": SECRET,
-                             "session_token": SESSION_TOKEN}],
-            "region": REGION,
-            "models": [OPUS_ID, SONNET_ID, QWEN_ID]
-        },
+        "aws": aws_block(),
         "steps": [
             {"when": {"protocol": "bedrock-converse", "model": QWEN_ID},
              "reply": {"text": "Qwen through Converse."}},
