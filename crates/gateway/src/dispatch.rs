@@ -332,11 +332,10 @@ async fn translate(
     let include_usage = wants_usage(&req.fields);
     let model = req.model.clone();
     let ir = decoded(req)?;
-    let prepared = d
-        .transport
-        .prepare(&gw.upstream, ir)
-        .await
-        .map_err(|e| failed(&mut log, e))?;
+    let prepared = match d.transport.prepare(&gw.upstream, ir) {
+        Some(rewrite) => Some(rewrite.await.map_err(|e| failed(&mut log, e))?),
+        None => None,
+    };
     let ir = prepared.as_ref().unwrap_or(ir);
     let mut dropped = ir.dropped.clone();
     let upstream = d.protocol().codec();

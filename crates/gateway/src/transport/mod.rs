@@ -61,14 +61,14 @@ pub trait Transport: Send + Sync {
         out: Outgoing<'a>,
     ) -> BoxFuture<'a, Result<Answer, UpstreamError>>;
     /// What the upstream cannot take, rewritten before a translated request is encoded (Bedrock
-    /// Converse takes no image URLs: they are fetched). `None`: nothing to change, the common
-    /// case, answered without waiting.
+    /// Converse takes no image URLs: they are fetched). `None`, the common case: nothing to
+    /// rewrite, decided without waiting or allocating.
     fn prepare<'a>(
         &'a self,
         _up: &'a Upstream,
         _req: &'a Request,
-    ) -> BoxFuture<'a, Result<Option<Request>, UpstreamError>> {
-        Box::pin(std::future::ready(Ok(None)))
+    ) -> Option<BoxFuture<'a, Result<Request, UpstreamError>>> {
+        None
     }
     /// The upstream URL errors and logs name for `endpoint`, credentials redacted.
     fn shown_url(&self, endpoint: Endpoint, stream: bool) -> String;

@@ -23,17 +23,18 @@ fn has_url_image(parts: &[Part]) -> bool {
     })
 }
 
-/// `req` with every non-`data:` image URL replaced by the fetched image; `None` when it has
-/// none (the common case, no copy made).
-pub async fn inline(up: &Upstream, req: &Request) -> Result<Option<Request>, UpstreamError> {
-    if !req.messages.iter().any(|m| has_url_image(&m.content)) {
-        return Ok(None);
-    }
+/// Whether `req` holds an image given by a URL other than `data:`.
+pub fn has_url_images(req: &Request) -> bool {
+    req.messages.iter().any(|m| has_url_image(&m.content))
+}
+
+/// A copy of `req` with every non-`data:` image URL replaced by the fetched image.
+pub async fn inline(up: &Upstream, req: &Request) -> Result<Request, UpstreamError> {
     let mut req = req.clone();
     for m in &mut req.messages {
         inline_parts(up, &mut m.content).await?;
     }
-    Ok(Some(req))
+    Ok(req)
 }
 
 async fn inline_parts(up: &Upstream, parts: &mut [Part]) -> Result<(), UpstreamError> {

@@ -430,10 +430,12 @@ impl Transport for BedrockTransport {
         &'a self,
         up: &'a Upstream,
         req: &'a protocol::ir::Request,
-    ) -> BoxFuture<'a, Result<Option<protocol::ir::Request>, UpstreamError>> {
+    ) -> Option<BoxFuture<'a, Result<protocol::ir::Request, UpstreamError>>> {
         match self.framing {
-            Framing::Converse => Box::pin(images::inline(up, req)),
-            Framing::Invoke => Box::pin(std::future::ready(Ok(None))),
+            Framing::Converse if images::has_url_images(req) => {
+                Some(Box::pin(images::inline(up, req)))
+            }
+            _ => None,
         }
     }
 
