@@ -29,7 +29,12 @@ pub const DROPPED_HEADER: &str = "x-agent-shim-dropped";
 pub const PROFILE_HEADER: &str = "x-agent-shim-profile";
 
 /// Upstream response headers passed on to the client.
-const PASSED_HEADERS: &[&str] = &["retry-after", "request-id", "x-request-id"];
+const PASSED_HEADERS: &[&str] = &[
+    "retry-after",
+    "request-id",
+    "x-request-id",
+    "x-agent-shim-cost-usd",
+];
 const PASSED_PREFIXES: &[&str] = &["anthropic-ratelimit-", "x-ratelimit-"];
 
 /// What the client sent, read once.
@@ -274,6 +279,7 @@ async fn pass_through(
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
+    log.reported_cost = resp.cost.clone();
     let mut out = HeaderMap::new();
     let headers = &mut out;
     copy_passed_headers(&resp.headers, headers);
@@ -348,6 +354,7 @@ async fn translate(
         .await
         .map_err(|e| failed(&mut log, e))?;
     log.dropped = dropped.header_value();
+    log.reported_cost = resp.cost.clone();
     let mut out = HeaderMap::new();
     let h = &mut out;
     copy_passed_headers(&resp.headers, h);

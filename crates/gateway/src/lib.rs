@@ -47,6 +47,7 @@ pub use body::DEFAULT_MAX_REQUEST_BODY;
 pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER};
 pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use protocol::Protocol;
+pub use providers::claude_code::group::set_harness_dir as set_claude_code_dir;
 pub use providers::deployment::{ApiKey, DefinitionError, Deployment, Origin, key_variables};
 pub use providers::table::{ProviderInfo, provider};
 pub use registry::{LeaseSink, Registered, Tiers};

@@ -1,7 +1,9 @@
 //! One record per request (DESIGN.md §4.4), written when the request ends — including when the
 //! client disconnects mid-stream, because it is written from `Drop`.
 
+use crate::transport::ReportedCost;
 use protocol::ir::Usage;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What is known about a request as it runs.
@@ -19,6 +21,8 @@ pub struct RequestLog {
     start: Instant,
     first_byte: Option<Duration>,
     pub error: Option<String>,
+    /// The cost the upstream reported itself (claude-code's `total_cost_usd`), in USD.
+    pub reported_cost: Option<Arc<ReportedCost>>,
 }
 
 impl RequestLog {
@@ -36,6 +40,7 @@ impl RequestLog {
             start: Instant::now(),
             first_byte: None,
             error: None,
+            reported_cost: None,
         }
     }
 
@@ -62,6 +67,7 @@ impl Drop for RequestLog {
             input_tokens = u.input_tokens,
             output_tokens = u.output_tokens,
             cache_read_tokens = u.cache_read_tokens,
+            cost_usd = self.reported_cost.as_ref().and_then(|c| c.get()),
             latency_ms = self.start.elapsed().as_secs_f64() * 1e3,
             ttfb_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3),
             dropped = %self.dropped,

@@ -81,6 +81,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             settings.config_path.display()
         )));
     }
+    // claude-code runs (and their sessions) live in the gateway's own directory.
+    gateway::set_claude_code_dir(settings.state_dir.join("claude-code"));
     let config = GatewayConfig {
         models,
         profiles,

@@ -185,10 +185,7 @@ impl HttpTransport {
         if status.is_success() {
             let resp = answer::check(d, &shown(), out.stream, resp).await?;
             let headers = resp.headers().clone();
-            return Ok(Answer {
-                headers,
-                body: body_stream(resp),
-            });
+            return Ok(Answer::new(headers, body_stream(resp)));
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
         // An error body that stalls must not hold the request: it is read for `idle` at most.

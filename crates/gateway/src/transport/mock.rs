@@ -102,6 +102,6 @@ impl MockTransport {
             Bytes::from(protocol::openai_chat::encode_response(&r, &ctx))
         };
         let body: BodyStream = Box::pin(futures_util::stream::once(async move { Ok(body) }));
-        Answer { headers, body }
+        Answer::new(headers, body)
     }
 }

@@ -20,6 +20,8 @@ use futures_util::future::BoxFuture;
 use protocol::Protocol;
 use protocol::ir::Request;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A failure while reading an answer's body after its headers arrived.
 #[derive(Debug, Clone)]
@@ -38,6 +40,51 @@ pub struct Answer {
     /// Response headers; the dispatch loop passes on `retry-after` and rate-limit ones.
     pub headers: HeaderMap,
     pub body: BodyStream,
+    /// The cost the upstream reports itself, filled in when the answer ends (the claude-code
+    /// provider's `total_cost_usd`); `None` for upstreams that report none.
+    pub cost: Option<Arc<ReportedCost>>,
+}
+
+impl Answer {
+    /// An answer without a reported cost.
+    pub fn new(headers: HeaderMap, body: BodyStream) -> Answer {
+        Answer {
+            headers,
+            body,
+            cost: None,
+        }
+    }
+}
+
+/// Response header with the cost an upstream reported for a whole (non-streamed) answer, in US
+/// dollars (as LiteLLM's `x-litellm-response-cost`); a stream's is in the request log only.
+pub const COST_HEADER: ::http::HeaderName =
+    ::http::HeaderName::from_static("x-agent-shim-cost-usd");
+
+/// A cost in US dollars an upstream reports for one answer, set once it is known (the bits of an
+/// `f64`; unset until then).
+#[derive(Debug)]
+pub struct ReportedCost(AtomicU64);
+
+impl Default for ReportedCost {
+    fn default() -> Self {
+        ReportedCost(AtomicU64::new(u64::MAX))
+    }
+}
+
+impl ReportedCost {
+    /// Records `usd` (a finite, non-negative amount; others are ignored).
+    pub fn set(&self, usd: f64) {
+        if usd.is_finite() && usd >= 0.0 {
+            self.0.store(usd.to_bits(), Ordering::Relaxed);
+        }
+    }
+
+    /// The recorded cost, if one was.
+    pub fn get(&self) -> Option<f64> {
+        let bits = self.0.load(Ordering::Relaxed);
+        (bits != u64::MAX).then(|| f64::from_bits(bits))
+    }
 }
 
 /// One request on its way to an upstream.

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const TEXT: &str = "Hello from the fake upstream through Claude Code.";
+pub const TEXT: &str = "Hello from the fake upstream through Claude Code.";
 
 /// The real `claude` binary: on PATH, else where the CI installs it.
-fn claude_binary() -> PathBuf {
+pub fn claude_binary() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -33,7 +33,7 @@ fn claude_binary() -> PathBuf {
 }
 
 /// A fresh empty directory for one test's CLI runs, so its processes can be found by cwd.
-fn private_cwd(tag: &str) -> PathBuf {
+pub fn private_cwd(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "agent-shim-cc-test-{tag}-{}-{}",
         std::process::id(),
@@ -43,6 +43,26 @@ fn private_cwd(tag: &str) -> PathBuf {
     d
 }
 
+/// The CLI's configuration directory for runs in `cwd` (beside it, so no test touches the
+/// user's `~/.claude`).
+pub fn config_dir(cwd: &Path) -> PathBuf {
+    let mut name = cwd.file_name().unwrap().to_owned();
+    name.push("-config");
+    cwd.with_file_name(name)
+}
+
+/// Waits up to `within` for every process in `cwd` to be gone; the ones left.
+pub async fn left_after(cwd: &Path, within: Duration) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let left = processes_in(cwd);
+        if left.is_empty() || start.elapsed() >= within {
+            return left;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -50,13 +70,14 @@ fn rand_suffix() -> u128 {
         .as_nanos()
 }
 
-fn cc_def(name: &str, fake: &FakeProvider, cwd: &Path, claude_path: &str) -> ModelDefinition {
+pub fn cc_def(name: &str, fake: &FakeProvider, cwd: &Path, claude_path: &str) -> ModelDefinition {
     serde_json::from_value(json!({"model_name": name, "litellm_params": {
         "model": "claude-code/sonnet",
         "claude_path": claude_path,
         "timeout": 60,
         "cwd": cwd.to_str().unwrap(),
-        "extra_env": {"ANTHROPIC_BASE_URL": fake.base_url(), "ANTHROPIC_API_KEY": "test"},
+        "extra_env": {"ANTHROPIC_BASE_URL": fake.base_url(), "ANTHROPIC_API_KEY": "test",
+            "CLAUDE_CONFIG_DIR": config_dir(cwd).to_str().unwrap()},
     }}))
     .unwrap()
 }
@@ -71,7 +92,7 @@ async fn setup(tag: &str, stream: Value) -> (FakeProvider, Running, PathBuf) {
     (fake, gw, cwd)
 }
 
-async fn post_bearer(gw: &Running, path: &str, body: &Value) -> reqwest::Response {
+pub async fn post_bearer(gw: &Running, path: &str, body: &Value) -> reqwest::Response {
     gw.http
         .post(format!("{}{path}", gw.base))
         .bearer_auth(MASTER_KEY)
@@ -83,7 +104,7 @@ async fn post_bearer(gw: &Running, path: &str, body: &Value) -> reqwest::Respons
 }
 
 /// Processes whose working directory is `cwd`.
-fn processes_in(cwd: &Path) -> Vec<String> {
+pub fn processes_in(cwd: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let p = e.path();
@@ -134,7 +155,9 @@ async fn chat_and_anthropic_clients_get_the_fake_text_through_the_real_cli() {
             String::from_utf8_lossy(&body)
         );
     }
-    assert!(processes_in(&cwd).is_empty(), "{:?}", processes_in(&cwd));
+    // Each CLI writes its session and exits on its own, within some 30 ms of its answer.
+    let left = left_after(&cwd, Duration::from_secs(3)).await;
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,17 +230,10 @@ async fn a_client_that_disconnects_mid_stream_leaves_no_cli_process() {
         "the CLI should be running mid-answer"
     );
     drop(body);
-    let mut left = processes_in(&cwd);
-    for _ in 0..30 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = processes_in(&cwd);
-    }
+    let left = left_after(&cwd, Duration::from_secs(1)).await;
     assert!(
         left.is_empty(),
-        "CLI processes left 3 s after the client went: {left:?}"
+        "CLI processes left 1 s after the client went: {left:?}"
     );
 }
 

@@ -13,6 +13,7 @@ mod bedrock_errors;
 mod bedrock_history;
 mod bedrock_images;
 mod claude_code;
+mod claude_code_sessions;
 mod common;
 mod credentials;
 mod errors;

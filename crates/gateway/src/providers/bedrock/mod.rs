@@ -349,7 +349,7 @@ impl BedrockTransport {
         } else {
             body
         };
-        Ok(Answer { headers, body })
+        Ok(Answer::new(headers, body))
     }
 
     /// A non-2xx answer: Bedrock's `{"message"}` body and `x-amzn-ErrorType` header, mapped to

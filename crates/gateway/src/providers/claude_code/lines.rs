@@ -5,6 +5,7 @@
 //! or becomes an Anthropic `error` event when it reports a failure. [`Whole`] collects the same
 //! lines into one Messages JSON for requests that do not stream.
 
+use super::report::{Report, auth_retry, parse, rate_limited, usage_of};
 use bytes::{BufMut, BytesMut};
 use serde_json::{Value, json};
 
@@ -18,13 +19,6 @@ const FORWARDED: &[&str] = &[
     "message_stop",
     "ping",
 ];
-
-/// A `result` line reporting failure: its words, and the API status the CLI saw, if any.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub message: String,
-    pub api_status: Option<u16>,
-}
 
 /// What one line meant for the stream.
 #[derive(Debug, PartialEq)]
@@ -44,8 +38,8 @@ pub struct Mapper {
     stopped: bool,
     /// Next content block index for synthesized blocks.
     next_index: u64,
-    /// Set by a `result` with `is_error`.
-    pub failure: Option<Failure>,
+    /// The failure, text and cost the run reported.
+    pub report: Report,
     /// The model the CLI reported, for synthesized events.
     model: Option<String>,
 }
@@ -63,99 +57,36 @@ pub fn event(out: &mut BytesMut, data: &Value) {
     out.put_slice(b"\n\n");
 }
 
-/// The Anthropic usage object of a `result` line.
-pub fn usage_of(result: &Value) -> Value {
-    let u = &result["usage"];
-    let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
-    json!({
-        "input_tokens": n("input_tokens"),
-        "output_tokens": n("output_tokens"),
-        "cache_read_input_tokens": n("cache_read_input_tokens"),
-        "cache_creation_input_tokens": n("cache_creation_input_tokens"),
-    })
-}
-
-/// The failure a `result` line reports, if it does.
-pub fn failure_of(result: &Value) -> Option<Failure> {
-    if !result["is_error"].as_bool().unwrap_or(false) {
-        return None;
-    }
-    let mut message = result["result"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .or_else(|| {
-            result["errors"]
-                .as_array()
-                .map(|e| {
-                    e.iter()
-                        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_default();
-    if message.is_empty() {
-        message = format!(
-            "the CLI reported {}",
-            result["subtype"].as_str().unwrap_or("an error")
-        );
-    }
-    Some(Failure {
-        message,
-        api_status: result["api_error_status"]
-            .as_u64()
-            .and_then(|s| u16::try_from(s).ok()),
-    })
-}
-
-/// A `system` `api_retry` line for a refused login (401/403): the CLI would retry it ten times
-/// with backoff, so it ends the run at once.
-pub fn auth_retry(v: &Value) -> Option<Failure> {
-    if v["type"] != "system" || v["subtype"] != "api_retry" {
-        return None;
-    }
-    let status = v["error_status"]
-        .as_u64()
-        .and_then(|s| u16::try_from(s).ok());
-    let auth = matches!(status, Some(401 | 403)) || v["error"] == "authentication_failed";
-    auth.then(|| Failure {
-        message: format!(
-            "the Anthropic API refused the CLI's credentials ({} {})",
-            status.map_or_else(String::new, |s| s.to_string()),
-            v["error"].as_str().unwrap_or("authentication_failed")
-        ),
-        api_status: Some(401),
-    })
-}
-
 impl Mapper {
     /// Whether any message event was emitted.
     pub fn started(&self) -> bool {
         self.started
     }
 
+    /// Whether `message_stop` was emitted: a client may stop reading there, so what follows it
+    /// (the `result` line) is read before it is sent.
+    pub fn stopped(&self) -> bool {
+        self.stopped
+    }
+
     /// Maps one stdout line, appending SSE to `out`. Errors name what was wrong with the line.
     pub fn line(&mut self, line: &[u8], out: &mut BytesMut) -> Result<Step, String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
+        let Some(v) = parse(line)? else {
             return Ok(Step::More);
+        };
+        let refused = auth_retry(&v)
+            .map(|f| (f, "authentication_error"))
+            .or_else(|| rate_limited(&v).map(|f| (f, "rate_limit_error")));
+        if let Some((f, kind)) = refused {
+            event(
+                out,
+                &json!({"type": "error", "error": {"type": kind, "message": f.message}}),
+            );
+            self.report.failure = Some(f);
+            return Ok(Step::Done);
         }
-        let v: Value = serde_json::from_slice(line).map_err(|e| {
-            let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
-            format!("the CLI wrote a line that is not JSON ({e}): {shown}")
-        })?;
         match v["type"].as_str().unwrap_or_default() {
             "system" => {
-                if let Some(f) = auth_retry(&v) {
-                    event(
-                        out,
-                        &json!({"type": "error", "error": {"type": "authentication_error", "message": f.message}}),
-                    );
-                    self.failure = Some(f);
-                    return Ok(Step::Done);
-                }
                 if let Some(m) = v["model"].as_str() {
                     self.model = Some(m.to_owned());
                 }
@@ -189,6 +120,11 @@ impl Mapper {
                 self.stopped = false;
             }
             "message_stop" => self.stopped = true,
+            "content_block_delta" => {
+                if let Some(t) = ev["delta"]["text"].as_str() {
+                    self.report.text.push_str(t);
+                }
+            }
             _ => {}
         }
         event(out, ev);
@@ -207,10 +143,15 @@ impl Mapper {
             let index = self.next_index;
             self.next_index += 1;
             let (start, delta) = match block["type"].as_str().unwrap_or_default() {
-                "text" => (
-                    json!({"type": "text", "text": ""}),
-                    json!({"type": "text_delta", "text": block["text"]}),
-                ),
+                "text" => {
+                    self.report
+                        .text
+                        .push_str(block["text"].as_str().unwrap_or_default());
+                    (
+                        json!({"type": "text", "text": ""}),
+                        json!({"type": "text_delta", "text": block["text"]}),
+                    )
+                }
                 "thinking" => (
                     json!({"type": "thinking", "thinking": ""}),
                     json!({"type": "thinking_delta", "thinking": block["thinking"]}),
@@ -261,12 +202,12 @@ impl Mapper {
     }
 
     fn result(&mut self, v: &Value, out: &mut BytesMut) {
-        if let Some(f) = failure_of(v) {
+        self.report.result(v);
+        if let Some(f) = &self.report.failure {
             event(
                 out,
                 &json!({"type": "error", "error": {"type": "api_error", "message": f.message}}),
             );
-            self.failure = Some(f);
             return;
         }
         if self.stopped {
@@ -300,25 +241,20 @@ pub struct Whole {
     id: Option<String>,
     model: Option<String>,
     content: Vec<Value>,
-    /// A refused login seen before any result.
-    refused: Option<Failure>,
+    /// The failure, text and cost the run reported.
+    pub report: Report,
     /// The `result` line, once read.
-    pub result: Option<Value>,
+    result: Option<Value>,
 }
 
 impl Whole {
     /// Reads one stdout line. Errors name what was wrong with it.
     pub fn line(&mut self, line: &[u8]) -> Result<Step, String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
+        let Some(v) = parse(line)? else {
             return Ok(Step::More);
-        }
-        let v: Value = serde_json::from_slice(line).map_err(|e| {
-            let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
-            format!("the CLI wrote a line that is not JSON ({e}): {shown}")
-        })?;
-        if let Some(f) = auth_retry(&v) {
-            self.refused = Some(f);
+        };
+        if let Some(f) = auth_retry(&v).or_else(|| rate_limited(&v)) {
+            self.report.failure = Some(f);
             return Ok(Step::Done);
         }
         match v["type"].as_str().unwrap_or_default() {
@@ -327,12 +263,20 @@ impl Whole {
                 self.id = self.id.take().or(m["id"].as_str().map(str::to_owned));
                 self.model = self.model.take().or(m["model"].as_str().map(str::to_owned));
                 for b in m["content"].as_array().into_iter().flatten() {
-                    if matches!(b["type"].as_str(), Some("text" | "thinking")) {
-                        self.content.push(b.clone());
+                    match b["type"].as_str() {
+                        Some("text") => {
+                            self.report
+                                .text
+                                .push_str(b["text"].as_str().unwrap_or_default());
+                            self.content.push(b.clone());
+                        }
+                        Some("thinking") => self.content.push(b.clone()),
+                        _ => {}
                     }
                 }
             }
             "result" => {
+                self.report.result(&v);
                 self.result = Some(v);
                 return Ok(Step::Done);
             }
@@ -341,27 +285,21 @@ impl Whole {
         Ok(Step::More)
     }
 
-    /// The failure the result reported, if any.
-    pub fn failure(&self) -> Option<Failure> {
-        self.refused
-            .clone()
-            .or_else(|| self.result.as_ref().and_then(failure_of))
-    }
-
     /// The Messages JSON of the answer.
-    pub fn message(self) -> Value {
-        let r = self.result.unwrap_or(Value::Null);
-        let mut content = self.content;
+    pub fn message(&mut self) -> Value {
+        let r = self.result.take().unwrap_or(Value::Null);
+        let mut content = std::mem::take(&mut self.content);
         if content.is_empty()
             && let Some(t) = r["result"].as_str().filter(|t| !t.is_empty())
         {
+            self.report.text = t.to_owned();
             content.push(json!({"type": "text", "text": t}));
         }
         json!({
-            "id": self.id.unwrap_or_else(|| crate::ids::new_id("msg_")),
+            "id": self.id.take().unwrap_or_else(|| crate::ids::new_id("msg_")),
             "type": "message",
             "role": "assistant",
-            "model": self.model.unwrap_or_default(),
+            "model": self.model.take().unwrap_or_default(),
             "content": content,
             "stop_reason": r["stop_reason"].as_str().unwrap_or("end_turn"),
             "stop_sequence": null,
@@ -373,6 +311,7 @@ impl Whole {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::claude_code::report::Failure;
 
     const PARTIAL: &str = include_str!("fixtures/partial.jsonl");
 
@@ -426,7 +365,9 @@ mod tests {
         );
         assert_eq!(text(&evs), "Hello from the fake upstream.");
         assert_eq!(evs[5]["delta"]["stop_reason"], "end_turn");
-        assert!(m.failure.is_none());
+        assert!(m.report.succeeded());
+        assert_eq!(m.report.text, "Hello from the fake upstream.");
+        assert!(m.report.cost_usd.is_some_and(|c| c > 0.0));
     }
 
     #[test]
@@ -477,10 +418,11 @@ mod tests {
         assert_eq!(evs[2]["delta"]["thinking"], "hmm");
         assert_eq!(evs[3]["type"], "error");
         assert_eq!(
-            m.failure,
+            m.report.failure,
             Some(Failure {
                 message: "Invalid API key · Please run /login".into(),
-                api_status: Some(401)
+                api_status: Some(401),
+                retry_after: None,
             })
         );
     }
@@ -491,11 +433,25 @@ mod tests {
         let mut m = Mapper::default();
         let mut out = BytesMut::new();
         assert_eq!(m.line(line.as_bytes(), &mut out).unwrap(), Step::Done);
-        assert_eq!(m.failure.as_ref().unwrap().api_status, Some(401));
+        assert_eq!(m.report.failure.as_ref().unwrap().api_status, Some(401));
         assert!(!m.started());
         let mut w = Whole::default();
         assert_eq!(w.line(line.as_bytes()).unwrap(), Step::Done);
-        assert_eq!(w.failure().unwrap().api_status, Some(401));
+        assert_eq!(w.report.failure.unwrap().api_status, Some(401));
+    }
+
+    #[test]
+    fn an_exhausted_window_ends_the_stream_with_a_rate_limit_error() {
+        let (m, evs) = run(&[
+            r#"{"type":"system","subtype":"init","model":"claude-sonnet-5"}"#,
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"rejected","resetsAt":4102444800,"rateLimitType":"seven_day"}}"#,
+        ]);
+        assert_eq!(types(&evs), ["error"]);
+        assert_eq!(evs[0]["error"]["type"], "rate_limit_error");
+        let f = m.report.failure.unwrap();
+        assert_eq!(f.api_status, Some(429));
+        assert!(f.retry_after.unwrap() > 60);
+        assert!(!m.started());
     }
 
     #[test]
@@ -511,8 +467,9 @@ mod tests {
         for l in PARTIAL.lines() {
             w.line(l.as_bytes()).unwrap();
         }
-        assert!(w.failure().is_none());
+        assert!(w.report.failure.is_none());
         let m = w.message();
+        assert_eq!(w.report.text, "Hello from the fake upstream.");
         assert_eq!(m["content"][0]["text"], "Hello from the fake upstream.");
         assert_eq!(m["stop_reason"], "end_turn");
         assert_eq!(m["usage"]["output_tokens"], 5);

@@ -2,8 +2,10 @@
 //! stderr kept (the first few KiB) for errors, the whole group killed when the run is dropped.
 
 use super::NPM_PACKAGE;
-use super::lines::{Failure, Mapper, Step, Whole};
-use crate::transport::{Answer, BodyError, BodyStream};
+use super::lines::{Mapper, Step, Whole};
+use super::report::{Failure, Report};
+use super::session::Turn;
+use crate::transport::{Answer, BodyError, BodyStream, ReportedCost};
 use crate::upstream::UpstreamError;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, header};
@@ -11,19 +13,27 @@ use protocol::ir::{ApiError, ErrorKind};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Longest stdout line read; a longer one fails the request.
 const MAX_LINE: u64 = 16 << 20;
+/// How long a CLI that answered may take to write its session and exit.
+const EXIT_GRACE: Duration = Duration::from_secs(10);
 /// How much of stderr errors quote.
 const MAX_STDERR: usize = 8 << 10;
 
 /// Variables dropped from the inherited environment unless `extra_env` sets them.
 const DROPPED_ENV: &[&str] = &["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "CLAUDECODE"];
+
+/// Variables set unless `extra_env` sets them: no title generation, telemetry or update checks
+/// (each an extra model call or connection per run).
+const QUIET_ENV: &[(&str, &str)] = &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")];
 
 /// How to run the CLI for one request.
 pub struct Spec<'a> {
@@ -39,7 +49,8 @@ pub struct Spec<'a> {
 
 /// A running CLI.
 pub struct Run {
-    child: Child,
+    /// `None` once handed to the reaper of a finished run.
+    child: Option<Child>,
     pgid: Option<rustix::process::Pid>,
     stdout: BufReader<ChildStdout>,
     stderr: Option<JoinHandle<Vec<u8>>>,
@@ -47,6 +58,11 @@ pub struct Run {
     timeout: Duration,
     claude_path: String,
     model_name: String,
+    /// The session this run continues or starts, committed when it answers in full.
+    turn: Option<Turn>,
+    /// The group slot held while the CLI runs.
+    permit: Arc<OwnedSemaphorePermit>,
+    cost: Arc<ReportedCost>,
 }
 
 impl Drop for Run {
@@ -72,8 +88,14 @@ fn api(kind: ErrorKind, status: u16, message: String) -> ApiError {
 }
 
 impl Run {
-    /// Spawns the CLI and writes `stdin` to it (then closes it).
-    pub fn spawn(spec: &Spec<'_>, stdin: Vec<u8>) -> Result<Run, UpstreamError> {
+    /// Spawns the CLI on `turn`'s session (`--resume` or `--session-id`; none: no session
+    /// files) and writes `stdin` to it (then closes it). The run holds `permit` until it ends.
+    pub fn spawn(
+        spec: &Spec<'_>,
+        stdin: Vec<u8>,
+        turn: Option<Turn>,
+        permit: Arc<OwnedSemaphorePermit>,
+    ) -> Result<Run, UpstreamError> {
         let mut cmd = Command::new(spec.claude_path);
         cmd.args([
             "-p",
@@ -88,7 +110,6 @@ impl Run {
             "--strict-mcp-config",
             "--setting-sources",
             "",
-            "--no-session-persistence",
             "--model",
             spec.model,
             "--system-prompt",
@@ -100,8 +121,16 @@ impl Run {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
+        match &turn {
+            Some(t) if t.resumed => cmd.args(["--resume", &t.id]),
+            Some(t) => cmd.args(["--session-id", &t.id]),
+            None => cmd.arg("--no-session-persistence"),
+        };
         for v in DROPPED_ENV {
             cmd.env_remove(v);
+        }
+        for (k, v) in QUIET_ENV {
+            cmd.env(k, v);
         }
         cmd.envs(spec.extra_env);
         let mut child = cmd.spawn().map_err(|e| {
@@ -153,7 +182,7 @@ impl Run {
             )));
         };
         Ok(Run {
-            child,
+            child: Some(child),
             pgid,
             stdout: BufReader::new(stdout),
             stderr,
@@ -161,7 +190,37 @@ impl Run {
             timeout: spec.timeout,
             claude_path: spec.claude_path.to_owned(),
             model_name: spec.model_name.to_owned(),
+            turn,
+            permit,
+            cost: Arc::new(ReportedCost::default()),
         })
+    }
+
+    /// The answer is complete: its cost is recorded, and when it succeeded the CLI is left to
+    /// finish writing its session and exit (within [`EXIT_GRACE`], else its group is killed);
+    /// the session is kept once it exited cleanly.
+    fn finished(&mut self, report: &Report) {
+        if let Some(c) = report.cost_usd {
+            self.cost.set(c);
+        }
+        let (Some(turn), Some(mut child), true) =
+            (self.turn.take(), self.child.take(), report.succeeded())
+        else {
+            self.kill_group();
+            return;
+        };
+        let pgid = self.pgid.take();
+        let exit = turn.commit(&report.text);
+        // The slot is the CLI's until it exited.
+        let permit = self.permit.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let status = tokio::time::timeout(EXIT_GRACE, child.wait()).await;
+            if let Some(p) = pgid {
+                let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
+            }
+            exit.exited(matches!(status, Ok(Ok(s)) if s.success()));
+        });
     }
 
     fn kill_group(&mut self) {
@@ -187,10 +246,13 @@ impl Run {
 
     /// The CLI's exit status (waited for briefly) and the start of its stderr.
     async fn exit(&mut self) -> (Option<ExitStatus>, String) {
-        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-            .await
-            .ok()
-            .and_then(Result::ok);
+        let status = match self.child.as_mut() {
+            Some(c) => tokio::time::timeout(Duration::from_secs(5), c.wait())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => None,
+        };
         // Whatever the CLI left in its group goes with it.
         self.kill_group();
         let stderr = match self.stderr.take() {
@@ -239,6 +301,7 @@ impl Run {
             }
         };
         let quoted = brief(if said.is_empty() { &stderr } else { &said });
+        let retry_after = failure.as_ref().and_then(|f| f.retry_after);
         let api_status = failure.and_then(|f| f.api_status);
         let lower = text.to_ascii_lowercase();
         if api_status == Some(401)
@@ -258,7 +321,7 @@ impl Run {
             ));
         }
         if api_status == Some(429) {
-            return UpstreamError::fatal(api(
+            let mut e = UpstreamError::fatal(api(
                 ErrorKind::RateLimit,
                 429,
                 format!(
@@ -266,6 +329,8 @@ impl Run {
                     self.model_name
                 ),
             ));
+            e.retry_after = retry_after.map(HeaderValue::from);
+            return e;
         }
         let exited = match status {
             Some(s) => format!("exited with {s}"),
@@ -302,9 +367,12 @@ impl Run {
             }
             let step = match mapper.line(&line, &mut first) {
                 Ok(s) => s,
-                Err(why) => return Err(self.failed(None, Some(why)).await),
+                Err(why) => {
+                    tracing::warn!(model = %self.model_name, "claude-code: {why}");
+                    return Err(self.failed(None, Some(why)).await);
+                }
             };
-            if let Some(f) = mapper.failure.clone() {
+            if let Some(f) = mapper.report.failure.clone() {
                 if !mapper.started() {
                     return Err(self.failed(Some(f), None).await);
                 }
@@ -313,9 +381,10 @@ impl Run {
                 break true;
             }
             if step == Step::Done {
+                self.finished(&mapper.report);
                 break true;
             }
-            if mapper.started() && !first.is_empty() {
+            if mapper.started() && !first.is_empty() && !mapper.stopped() {
                 break false;
             }
         };
@@ -325,12 +394,14 @@ impl Run {
             HeaderValue::from_static("text/event-stream"),
         );
         let first = futures_util::stream::once(std::future::ready(Ok(first.freeze())));
+        let cost = self.cost.clone();
         let rest = futures_util::stream::unfold(
             (self, mapper, line, done),
             |(mut run, mut mapper, mut line, done)| async move {
                 if done {
                     return None;
                 }
+                let mut out = BytesMut::new();
                 loop {
                     let fail = |timeout: bool, cause: String| BodyError { timeout, cause };
                     let err = match run.read_line(&mut line).await {
@@ -361,7 +432,6 @@ impl Run {
                     if let Some(e) = err {
                         return Some((Err(e), (run, mapper, line, true)));
                     }
-                    let mut out = BytesMut::new();
                     match mapper.line(&line, &mut out) {
                         Err(why) => {
                             tracing::warn!(model = %run.model_name, "claude-code: {why}");
@@ -370,10 +440,11 @@ impl Run {
                         Ok(step) => {
                             let done = step == Step::Done;
                             if done {
-                                run.kill_group();
+                                run.finished(&mapper.report);
                             }
-                            if !out.is_empty() || done {
-                                return Some((Ok(out.freeze()), (run, mapper, line, done)));
+                            if (!out.is_empty() && !mapper.stopped()) || done {
+                                let chunk = std::mem::take(&mut out).freeze();
+                                return Some((Ok(chunk), (run, mapper, line, done)));
                             }
                         }
                     }
@@ -381,8 +452,13 @@ impl Run {
             },
         );
         use futures_util::StreamExt;
+        let cost = Some(cost);
         let body: BodyStream = Box::pin(first.chain(rest));
-        Ok(Answer { headers, body })
+        Ok(Answer {
+            headers,
+            body,
+            cost,
+        })
     }
 
     /// Reads the whole run into one Messages JSON.
@@ -397,22 +473,35 @@ impl Run {
                 Read::Line => {}
             }
             match whole.line(&line) {
-                Err(why) => return Err(self.failed(None, Some(why)).await),
+                Err(why) => {
+                    tracing::warn!(model = %self.model_name, "claude-code: {why}");
+                    return Err(self.failed(None, Some(why)).await);
+                }
                 Ok(Step::Done) => break,
                 Ok(Step::More) => {}
             }
         }
-        if let Some(f) = whole.failure() {
+        if let Some(f) = whole.report.failure.clone() {
             return Err(self.failed(Some(f), None).await);
         }
-        self.kill_group();
+        let message = whole.message();
+        self.finished(&whole.report);
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let body = Bytes::from(whole.message().to_string());
+        if let Some(c) = self.cost.get()
+            && let Ok(v) = HeaderValue::from_str(&c.to_string())
+        {
+            headers.insert(crate::transport::COST_HEADER, v);
+        }
+        let body = Bytes::from(message.to_string());
         let body: BodyStream = Box::pin(futures_util::stream::once(std::future::ready(Ok(body))));
-        Ok(Answer { headers, body })
+        Ok(Answer {
+            headers,
+            body,
+            cost: Some(self.cost.clone()),
+        })
     }
 }
