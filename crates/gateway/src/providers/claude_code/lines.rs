@@ -448,10 +448,10 @@ mod tests {
         ]);
         assert_eq!(types(&evs), ["error"]);
         assert_eq!(evs[0]["error"]["type"], "rate_limit_error");
+        assert!(!m.started());
         let f = m.report.failure.unwrap();
         assert_eq!(f.api_status, Some(429));
         assert!(f.retry_after.unwrap() > 60);
-        assert!(!m.started());
     }
 
     #[test]
