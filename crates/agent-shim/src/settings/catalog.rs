@@ -520,20 +520,13 @@ mod tests {
         let profiles = load_profiles(&s).unwrap();
         let p = profile(&profiles, "claude-subscription").unwrap();
         let defs = profile_models(&load_models(&s).unwrap(), "claude-subscription", p).unwrap();
-        let names: Vec<(&str, &str)> = defs
-            .iter()
-            .map(|d| (d.model_name.as_str(), d.litellm_params.model.as_str()))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("claude-code/opus", "claude-code/opus"),
-                ("claude-code/sonnet", "claude-code/sonnet"),
-                ("claude-code/haiku", "claude-code/haiku")
-            ]
-        );
-        for d in defs {
+        assert_eq!(defs.len(), 3, "{defs:?}");
+        for (d, tier) in defs.into_iter().zip(["opus", "sonnet", "haiku"]) {
+            let m = format!("claude-code/{tier}");
+            assert_eq!((&d.model_name, &d.litellm_params.model), (&m, &m));
             assert!(d.litellm_params.api_key.is_none(), "{d:?}");
+            let env = &d.litellm_params.other["extra_env"];
+            assert_eq!(env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"], "1");
             let dep = gateway::Deployment::new(
                 d,
                 gateway::Origin::Config,

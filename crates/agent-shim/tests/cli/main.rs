@@ -6,6 +6,7 @@ mod agents_e2e;
 mod bedrock_e2e;
 mod claude_e2e;
 mod claude_isolated;
+mod claude_subscription;
 mod cmdline_secrets;
 mod common;
 mod concurrency;
