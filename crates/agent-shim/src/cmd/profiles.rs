@@ -41,23 +41,30 @@ pub fn run(action: ProfilesAction) -> Result<ExitCode> {
                 }
                 for d in defs {
                     let params = &d.item.litellm_params;
-                    let key = match &params.api_key {
-                        Some(k) => k.display_safe(),
-                        None => d
-                            .item
-                            .provider_prefix()
-                            .and_then(gateway::provider)
-                            .and_then(|p| p.key_env)
-                            .map_or_else(|| "no key".into(), |v| format!("os.environ/{v}")),
-                    };
-                    println!(
-                        "{tier:8} {m}  →  {}  {}  key {key}  ({})",
-                        params.model,
-                        params
+                    let (endpoint, key) = if d.item.provider_prefix() == Some("claude-code") {
+                        // No endpoint and no key: the user's `claude` CLI and its own login.
+                        let path = params.other.get("claude_path").and_then(|v| v.as_str());
+                        let cli = path.map_or("`claude` on PATH".into(), gateway::redact::urls_in);
+                        (format!("CLI {cli}"), "the CLI's login".to_owned())
+                    } else {
+                        let key = match &params.api_key {
+                            Some(k) => k.display_safe(),
+                            None => d
+                                .item
+                                .provider_prefix()
+                                .and_then(gateway::provider)
+                                .and_then(|p| p.key_env)
+                                .map_or_else(|| "no key".into(), |v| format!("os.environ/{v}")),
+                        };
+                        let endpoint = params
                             .api_base
                             .as_deref()
-                            .map_or("default endpoint".into(), gateway::redact::url),
-                        d.source
+                            .map_or("default endpoint".into(), gateway::redact::url);
+                        (endpoint.into_owned(), key)
+                    };
+                    println!(
+                        "{tier:8} {m}  →  {}  {endpoint}  key {key}  ({})",
+                        params.model, d.source
                     );
                 }
             }

@@ -97,9 +97,17 @@ fn human(r: &Value, now: i64) -> String {
     }
     let dirs = r["directories"].as_array().cloned().unwrap_or_default();
     out.push_str(&format!("directories  {}\n", dirs.len()));
+    // Wide enough for the longest profile name (`claude-subscription`), at least 12.
+    let pwidth = dirs
+        .iter()
+        .filter_map(|d| d["profile"].as_str())
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+        .max(12);
     for d in &dirs {
         out.push_str(&format!(
-            "  {}  {:<12} shells {}  seen {} ago  {}\n",
+            "  {}  {:<pwidth$} shells {}  seen {} ago  {}\n",
             d["token"].as_str().unwrap_or(""),
             d["profile"].as_str().unwrap_or(""),
             d["refs"],

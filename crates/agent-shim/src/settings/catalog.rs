@@ -24,6 +24,7 @@ const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
     "anthropic",
     "bedrock",
     "cerebras",
+    "claude-subscription",
     "deepseek",
     "demo",
     "gemini",
@@ -508,6 +509,34 @@ mod tests {
         assert_eq!(window("claude-opus-4-6"), Some(1_000_000));
         assert_eq!(window("claude-sonnet-4-5"), Some(1_000_000));
         assert!(!p.tier_is_1m(Tier::Haiku, window("qwen3-coder")));
+    }
+
+    /// The user's own subscription through the `claude` CLI (DESIGN.md §4.6): the CLI's tier
+    /// aliases on the `claude-code` provider, which reads no key.
+    #[test]
+    fn builtin_claude_subscription_profile_runs_the_cli_with_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(dir.path());
+        let profiles = load_profiles(&s).unwrap();
+        let p = profile(&profiles, "claude-subscription").unwrap();
+        let defs = profile_models(&load_models(&s).unwrap(), "claude-subscription", p).unwrap();
+        assert_eq!(defs.len(), 3, "{defs:?}");
+        for (d, tier) in defs.into_iter().zip(["opus", "sonnet", "haiku"]) {
+            let m = format!("claude-code/{tier}");
+            assert_eq!((&d.model_name, &d.litellm_params.model), (&m, &m));
+            assert!(d.litellm_params.api_key.is_none(), "{d:?}");
+            let env = &d.litellm_params.other["extra_env"];
+            assert_eq!(env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"], "1");
+            let dep = gateway::Deployment::new(
+                d,
+                gateway::Origin::Config,
+                &std::collections::HashMap::new(),
+            )
+            .unwrap();
+            assert_eq!(dep.provider.name, "claude-code");
+            assert!(dep.provider.key_env.is_none() && matches!(dep.key, gateway::ApiKey::None));
+        }
+        assert!(p.item.agent.is_none() && !p.item.isolated, "{:?}", p.item);
     }
 
     #[test]

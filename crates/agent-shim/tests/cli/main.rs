@@ -4,8 +4,10 @@
 mod agent_configs;
 mod agents_e2e;
 mod bedrock_e2e;
+mod claude_code_sdk;
 mod claude_e2e;
 mod claude_isolated;
+mod claude_subscription;
 mod cmdline_secrets;
 mod common;
 mod concurrency;

@@ -18,7 +18,7 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/sdk_clients
 const UPSTREAM_KEY: &str = "sk-fake-upstream-sdk";
 
 /// The venv's python, checked to import both SDKs.
-fn python() -> String {
+pub fn python() -> String {
     let py = std::env::var("AGENT_SHIM_TEST_PYTHON").unwrap_or_else(|_| {
         panic!(
             "AGENT_SHIM_TEST_PYTHON is not set: it must name a Python with the PyPI packages \
