@@ -525,8 +525,6 @@ mod tests {
             let m = format!("claude-code/{tier}");
             assert_eq!((&d.model_name, &d.litellm_params.model), (&m, &m));
             assert!(d.litellm_params.api_key.is_none(), "{d:?}");
-            let env = &d.litellm_params.other["extra_env"];
-            assert_eq!(env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"], "1");
             let dep = gateway::Deployment::new(
                 d,
                 gateway::Origin::Config,

@@ -53,12 +53,11 @@ fn setup() -> Setup {
     let cwd = s.dir.path().join("cli-cwd");
     std::fs::create_dir_all(&cwd).unwrap();
     let claude = claude_binary();
-    // The built-in definition's extra_env (models.yaml), plus the fake's address and a key.
+    // The fake's address and a key (the provider turns the CLI's title request off itself).
     let def = |name: &str, claude_path: &str, base: &str| {
         json!({"model_name": name, "litellm_params": {"model": "claude-code/sonnet",
             "claude_path": claude_path, "timeout": 60, "cwd": cwd.display().to_string(),
-            "extra_env": {"ANTHROPIC_BASE_URL": base, "ANTHROPIC_API_KEY": CLI_KEY,
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}}})
+            "extra_env": {"ANTHROPIC_BASE_URL": base, "ANTHROPIC_API_KEY": CLI_KEY}}})
     };
     let missing = s.dir.path().join("not-installed/claude");
     let config = json!({"model_list": [

@@ -28,8 +28,25 @@ const EXIT_GRACE: Duration = Duration::from_secs(10);
 /// How much of stderr errors quote.
 const MAX_STDERR: usize = 8 << 10;
 
-/// Variables dropped from the inherited environment unless `extra_env` sets them.
-const DROPPED_ENV: &[&str] = &["CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_API_KEY", "CLAUDECODE"];
+/// Whether an inherited variable is dropped from the CLI's environment (unless `extra_env` sets
+/// it): credentials other than the CLI's own login (`CLAUDE_CODE_OAUTH_TOKEN`, `ANTHROPIC_*`
+/// keys), and whatever routes it elsewhere — a gateway started from a shell that agent-shim set
+/// up inherits `ANTHROPIC_BASE_URL` pointing at itself, and the CLI would call the gateway that
+/// called it (`ANTHROPIC_*`, `CLAUDE_CODE_USE_*`, the model and window overrides).
+pub fn dropped_env(name: &str) -> bool {
+    name.starts_with("ANTHROPIC_")
+        || name.starts_with("CLAUDE_CODE_USE_")
+        || matches!(
+            name,
+            "CLAUDE_CODE_OAUTH_TOKEN"
+                | "CLAUDECODE"
+                | "CLAUDE_CODE_API_BASE_URL"
+                | "CLAUDE_CODE_SUBAGENT_MODEL"
+                | "CLAUDE_CODE_MAX_CONTEXT_TOKENS"
+                | "CLAUDE_CODE_DISABLE_1M_CONTEXT"
+                | "CLAUDE_CODE_ENTRYPOINT"
+        )
+}
 
 /// Variables set unless `extra_env` sets them: no title generation, telemetry or update checks
 /// (each an extra model call or connection per run).
@@ -45,6 +62,37 @@ pub struct Spec<'a> {
     pub timeout: Duration,
     /// The deployment's model name, for messages.
     pub model_name: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dropped_env;
+
+    #[test]
+    fn what_would_send_the_cli_elsewhere_is_not_inherited() {
+        for v in [
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL",
+            "ANTHROPIC_CUSTOM_HEADERS",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_USE_BEDROCK",
+            "CLAUDE_CODE_MAX_CONTEXT_TOKENS",
+            "CLAUDECODE",
+        ] {
+            assert!(dropped_env(v), "{v}");
+        }
+        for v in [
+            "HOME",
+            "PATH",
+            "CLAUDE_CONFIG_DIR",
+            "HTTPS_PROXY",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+        ] {
+            assert!(!dropped_env(v), "{v}");
+        }
+    }
 }
 
 /// A running CLI.
@@ -126,8 +174,10 @@ impl Run {
             Some(t) => cmd.args(["--session-id", &t.id]),
             None => cmd.arg("--no-session-persistence"),
         };
-        for v in DROPPED_ENV {
-            cmd.env_remove(v);
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(dropped_env) {
+                cmd.env_remove(name);
+            }
         }
         for (k, v) in QUIET_ENV {
             cmd.env(k, v);
