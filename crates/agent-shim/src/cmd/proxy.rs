@@ -53,6 +53,7 @@ pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
                     "gateway: not running (port {}); start it with `agent-shim proxy start`",
                     settings.port
                 );
+                service_elsewhere(&settings);
                 return Ok(ExitCode::from(3));
             }
         },
@@ -73,6 +74,23 @@ pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
         ProxyAction::Restart { force } => return restart(&settings, force),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Notes an installed service that listens on another address than this command's.
+fn service_elsewhere(settings: &Settings) {
+    let Ok(Some(inst)) = service::Installed::read(service::default_manager()) else {
+        return;
+    };
+    let (Some(host), Some(port)) = (inst.host(), inst.port()) else {
+        return;
+    };
+    if (host, port) != (settings.host, settings.port) {
+        println!(
+            "note:    the agent-shim service is installed for {host} port {port}; reach it with \
+             --host {host} --port {port} (or set host and port in {})",
+            settings.config_path.display()
+        );
+    }
 }
 
 /// What `proxy status` and `service status` say about a running gateway of this installation
