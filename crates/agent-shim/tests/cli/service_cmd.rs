@@ -239,7 +239,14 @@ fn install_with_a_user_systemd_enables_and_starts_it_and_restarts_it_when_reinst
     std::fs::remove_file(v.s.dir.path().join("calls")).unwrap();
     ok(
         "install again",
-        &v.run(&["service", "install", "--port", "8013"]),
+        &v.run(&[
+            "service",
+            "install",
+            "--port",
+            "8013",
+            "--host",
+            "127.0.0.2",
+        ]),
     );
     assert_eq!(
         v.calls()[2..],
@@ -250,7 +257,10 @@ fn install_with_a_user_systemd_enables_and_starts_it_and_restarts_it_when_reinst
         ]
     );
     let unit = std::fs::read_to_string(v.unit()).unwrap();
-    assert!(unit.contains(" --port 8013 "), "{unit}");
+    assert!(
+        unit.contains(" serve --host 127.0.0.2 --port 8013 --managed-by systemd\n"),
+        "{unit}"
+    );
     for (action, call) in [
         ("stop", "systemctl --user stop agent-shim.service"),
         ("start", "systemctl --user start agent-shim.service"),
@@ -271,6 +281,30 @@ fn install_with_a_user_systemd_enables_and_starts_it_and_restarts_it_when_reinst
         ]
     );
     assert!(!v.unit().exists() && !v.env_file().exists());
+}
+
+#[test]
+fn xdg_config_home_holds_the_unit_and_the_env_file() {
+    let v = Svc::new("offline");
+    let xdg = v.s.dir.path().join("xdg");
+    let o = v
+        .cmd(&["service", "install"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    ok("install", &o);
+    let want: BTreeSet<PathBuf> = ["agent-shim/service.env", "systemd/user/agent-shim.service"]
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(files(&xdg), want);
+    let o = v
+        .cmd(&["service", "uninstall"])
+        .env("XDG_CONFIG_HOME", &xdg)
+        .output()
+        .unwrap();
+    ok("uninstall", &o);
+    assert!(files(&xdg).is_empty());
 }
 
 #[test]

@@ -108,6 +108,13 @@ fn proxy_and_service_agree_on_the_gateway_the_service_runs() {
             "{}",
             stderr(&o)
         );
+        let o = v.run(&["proxy", "restart"]);
+        assert_eq!(o.status.code(), Some(1), "{manager}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("use `agent-shim service restart`"),
+            "{}",
+            stderr(&o)
+        );
         assert!(child.try_wait().unwrap().is_none(), "still running");
         // `with` uses it: the key check passes only because the gateway read SVC_TEST_KEY from
         // the env file (this command's environment has none).
