@@ -43,11 +43,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .collect();
     let master_key = settings.master_key()?;
     let _lock = PidLock::acquire(&settings)?;
-    // The service's gateway says so next to its pid file (`proxy stop` then leaves it alone).
-    let _mark = args
-        .managed_by
-        .map(|m| ServiceMark::write(&settings, m))
-        .transpose()?;
+    // The service's gateway says so next to its pid file (`proxy stop` then leaves it alone);
+    // another one removes a mark a killed service gateway left.
+    let _mark = match args.managed_by {
+        Some(m) => Some(ServiceMark::write(&settings, m)?),
+        None => {
+            let _ = std::fs::remove_file(settings.service_mark_path());
+            None
+        }
+    };
     // A managed gateway (the state database under the state dir) serves every definition but
     // registers only the leased models, plus those listed in its config file (LiteLLM style).
     let mut db = StateDb::open(&settings.state_dir)?;
