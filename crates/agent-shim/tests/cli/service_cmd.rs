@@ -155,6 +155,20 @@ fn verify(s: &Sandbox, unit: &Path) -> Result<(), String> {
 /// Models for the service: `svc-key` reads its key from `SVC_TEST_KEY` (set when installing),
 /// `svc-missing` from a variable set nowhere, `claude-code/sonnet` answers canned text (the
 /// seed's router asks for it), and a profile `svc` on `svc-key`.
+/// A sandbox with the test models, the service installed for `manager` from a shell where
+/// `SVC_TEST_KEY` holds [`KEY`], and what install printed.
+fn installed_with_key(manager: &str) -> (Svc, Output) {
+    let v = Svc::new("offline");
+    models(&v.s);
+    let o = v
+        .cmd(&["service", "--manager", manager, "install"])
+        .env("SVC_TEST_KEY", KEY)
+        .output()
+        .unwrap();
+    ok("install", &o);
+    (v, o)
+}
+
 fn models(s: &Sandbox) {
     s.write_config(
         "models.yaml",
@@ -434,14 +448,7 @@ fn the_launchd_plist_parses_and_uninstall_leaves_nothing() {
 #[test]
 fn the_env_file_holds_the_keys_and_nothing_else_does() {
     for manager in ["systemd", "launchd"] {
-        let v = Svc::new("offline");
-        models(&v.s);
-        let o = v
-            .cmd(&["service", "--manager", manager, "install"])
-            .env("SVC_TEST_KEY", KEY)
-            .output()
-            .unwrap();
-        ok("install", &o);
+        let (v, o) = installed_with_key(manager);
         let env = std::fs::read_to_string(v.env_file()).unwrap();
         let mode = std::fs::metadata(v.env_file())
             .unwrap()

@@ -73,14 +73,7 @@ fn field<'a>(out: &'a str, name: &str) -> &'a str {
 #[test]
 fn proxy_and_service_agree_on_the_gateway_the_service_runs() {
     for manager in ["systemd", "launchd"] {
-        let v = Svc::new("offline");
-        models(&v.s);
-        let o = v
-            .cmd(&["service", "--manager", manager, "install"])
-            .env("SVC_TEST_KEY", KEY)
-            .output()
-            .unwrap();
-        ok("install", &o);
+        let (v, _) = installed_with_key(manager);
         let mut child = start_as_the_service(&v, manager);
         wait_until(15, "the service's gateway", || {
             v.run(&["proxy", "status"]).status.success()
