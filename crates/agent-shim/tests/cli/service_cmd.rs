@@ -59,11 +59,7 @@ impl Svc {
     }
 
     fn path(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        path_with(&self.bin)
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -103,13 +99,7 @@ impl Svc {
 }
 
 fn ok(what: &str, o: &Output) {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
+    assert_ok(what, o);
 }
 
 /// Every file (and link) under `dir`, relative.
