@@ -135,10 +135,11 @@ pub fn encode_request(req: &Request, target: &ResponsesTarget, dropped: &mut Dro
         .as_ref()
         .filter(|_| keep("text", true, dropped))
         .and_then(text_format);
-    let max_output_tokens = req
-        .max_tokens
-        .map(|m| target.max_output_tokens.map_or(m, |cap| m.min(cap)))
-        .filter(|_| keep("max_output_tokens", true, dropped));
+    // Shared with pass-through (`quirks`).
+    let max_output_tokens = target.output_limit(req.max_tokens);
+    if req.max_tokens.is_some() && max_output_tokens.is_none() {
+        dropped.add("max_output_tokens");
+    }
     let out = OutRequest {
         model: &target.model,
         instructions: (!system.is_empty()).then(|| system.join("\n\n")),
