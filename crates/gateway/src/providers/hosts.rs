@@ -229,3 +229,91 @@ pub const CUSTOM_OPENAI: ProviderInfo = ProviderInfo {
     name: "custom_openai",
     ..OPENAI_LIKE_ANY
 };
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{LitellmParams, ModelDefinition};
+    use crate::providers::deployment::{Deployment, Endpoint, Origin};
+    use std::collections::HashMap;
+
+    fn def(model: &str) -> ModelDefinition {
+        ModelDefinition {
+            model_name: "m".into(),
+            litellm_params: LitellmParams {
+                model: model.into(),
+                ..LitellmParams::default()
+            },
+            model_info: Default::default(),
+        }
+    }
+
+    #[test]
+    fn every_row_calls_its_documented_endpoint_by_default() {
+        let s: HashMap<String, String> = [("CLOUDFLARE_ACCOUNT_ID".into(), "acc".into())].into();
+        for (model, url, id) in [
+            (
+                "together_ai/m",
+                "https://api.together.ai/v1/chat/completions",
+                "m",
+            ),
+            (
+                "fireworks_ai/glm-5p2",
+                "https://api.fireworks.ai/inference/v1/chat/completions",
+                "accounts/fireworks/models/glm-5p2",
+            ),
+            (
+                "fireworks_ai/accounts/me/models/tuned",
+                "https://api.fireworks.ai/inference/v1/chat/completions",
+                "accounts/me/models/tuned",
+            ),
+            (
+                "nvidia_nim/meta/m",
+                "https://integrate.api.nvidia.com/v1/chat/completions",
+                "meta/m",
+            ),
+            (
+                "github/openai/gpt-4.1",
+                "https://models.github.ai/inference/chat/completions",
+                "openai/gpt-4.1",
+            ),
+            (
+                "cloudflare/@cf/meta/m",
+                "https://api.cloudflare.com/client/v4/accounts/acc/ai/v1/chat/completions",
+                "@cf/meta/m",
+            ),
+            (
+                "cohere/command-a",
+                "https://api.cohere.ai/compatibility/v1/chat/completions",
+                "command-a",
+            ),
+            (
+                "moonshot/kimi",
+                "https://api.moonshot.ai/v1/chat/completions",
+                "kimi",
+            ),
+            (
+                "zai/glm",
+                "https://api.z.ai/api/paas/v4/chat/completions",
+                "glm",
+            ),
+            (
+                "dashscope/qwen",
+                "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions",
+                "qwen",
+            ),
+            (
+                "lm_studio/m",
+                "http://localhost:1234/v1/chat/completions",
+                "m",
+            ),
+        ] {
+            let d = Deployment::new(def(model), Origin::Config, &s).unwrap();
+            assert_eq!(d.shown_url(Endpoint::Generate), url, "{model}");
+            assert_eq!(d.upstream_model, id, "{model}");
+        }
+        for model in ["openai_like/m", "custom_openai/m"] {
+            let e = Deployment::new(def(model), Origin::Config, &s).unwrap_err();
+            assert!(e.to_string().contains("set litellm_params.api_base"), "{e}");
+        }
+    }
+}
