@@ -17,11 +17,11 @@ pub const TOGETHER_AI: ProviderInfo = ProviderInfo {
     name: "together_ai",
     api_base: Some("https://api.together.ai/v1"),
     base_env: Some("TOGETHER_AI_API_BASE"),
-    key_env: Some("TOGETHERAI_API_KEY"),
-    // LiteLLM tries these too (TOGETHER_API_KEY is Together's own name, and LiteLLM's first).
+    // Together's own name, and the first LiteLLM tries; then LiteLLM's others, in its order.
+    key_env: Some("TOGETHER_API_KEY"),
     key_env_also: &[
-        "TOGETHER_API_KEY",
         "TOGETHER_AI_API_KEY",
+        "TOGETHERAI_API_KEY",
         "TOGETHER_AI_TOKEN",
     ],
     accepts: &["top_k"],
@@ -36,9 +36,10 @@ pub const FIREWORKS_AI: ProviderInfo = ProviderInfo {
     name: "fireworks_ai",
     api_base: Some("https://api.fireworks.ai/inference/v1"),
     base_env: Some("FIREWORKS_API_BASE"),
-    key_env: Some("FIREWORKS_AI_API_KEY"),
+    // In LiteLLM's order (`FireworksAIConfig`).
+    key_env: Some("FIREWORKS_API_KEY"),
     key_env_also: &[
-        "FIREWORKS_API_KEY",
+        "FIREWORKS_AI_API_KEY",
         "FIREWORKSAI_API_KEY",
         "FIREWORKS_AI_TOKEN",
     ],
