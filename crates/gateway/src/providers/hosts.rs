@@ -286,6 +286,29 @@ mod tests {
         }
     }
 
+    /// The notes of README.md's provider table.
+    #[test]
+    fn rows_carry_the_quirks_the_readme_names() {
+        let s: HashMap<String, String> = HashMap::new();
+        let d = |m: &str| Deployment::new(def(m), Origin::Config, &s).unwrap();
+        assert!(!d("together_ai/m").target.chat.drops("top_k"));
+        assert!(d("cerebras/m").target.chat.drops("top_k"));
+        for m in ["deepseek/m", "moonshot/m"] {
+            assert!(d(m).target.chat.echo_reasoning_content, "{m}");
+        }
+        assert!(!d("openai/m").target.chat.echo_reasoning_content);
+        use protocol::target::{SchemaDialect, ToolIdFormat};
+        assert_eq!(d("mistral/m").target.chat.tool_ids, ToolIdFormat::Alnum9);
+        assert_eq!(d("gemini/m").target.chat.schema, SchemaDialect::Gemini);
+        assert_eq!(d("claude-sonnet-x").provider.name, "anthropic");
+        assert_eq!(d("gpt-x").provider.name, "openai");
+        let p = d("perplexity/sonar");
+        for param in ["tool_choice", "seed", "stop", "store"] {
+            assert!(p.target.chat.drops(param), "{param}");
+            assert!(p.target.responses.drops(param), "{param}");
+        }
+    }
+
     #[test]
     fn every_row_calls_its_documented_endpoint_by_default() {
         let s: HashMap<String, String> = [("CLOUDFLARE_ACCOUNT_ID".into(), "acc".into())].into();
