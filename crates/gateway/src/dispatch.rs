@@ -20,7 +20,7 @@ use protocol::anthropic;
 use protocol::ir::{ApiError, Dropped, ErrorKind, Request};
 use protocol::passthrough::Fields;
 use protocol::shape::ShapeError;
-use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
+use protocol::target::{ResponseContext, ToolNames};
 use std::time::Duration;
 
 /// Header naming what a cross-protocol translation could not carry (DESIGN.md §4.1).
@@ -251,28 +251,7 @@ async fn pass_through(
     req: &mut Incoming<'_>,
     mut log: RequestLog,
 ) -> Result<Response, Failure> {
-    let mut f = req.fields.clone();
-    f.set("model", &d.upstream_model.as_str().into());
-    let mut dropped = Dropped::default();
-    for p in &d.target.chat.drop {
-        if f.remove(p) {
-            dropped.add(p);
-        }
-    }
-    let cap = d.target.chat.max_output_tokens;
-    for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
-        if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
-            && n > u64::from(cap)
-        {
-            f.set(key, &cap.into());
-        }
-    }
-    if d.protocol() == Protocol::OpenAiChat
-        && d.target.chat.max_tokens_field == MaxTokensField::MaxCompletionTokens
-    {
-        f.rename("max_tokens", "max_completion_tokens");
-    }
-    let body = d.apply_overrides(f.to_vec());
+    let (body, dropped) = d.pass_through_body(&req.fields);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, req.stream, req.headers)
