@@ -4,4 +4,5 @@
 pub mod bedrock;
 pub mod claude_code;
 pub mod deployment;
+pub mod env_refs;
 pub mod table;
