@@ -111,6 +111,9 @@ impl ConfigSource for FilesSource {
     fn load(&self) -> std::result::Result<Loaded, String> {
         let err = |e: CliError| e.to_string();
         let settings = Settings::load(&self.net, self.config_override.as_deref()).map_err(err)?;
+        for w in &settings.config.warnings {
+            tracing::warn!("{w}");
+        }
         // A broken or readable-by-others .secrets file is an error here, not a missing key later.
         secrets::read(&settings.secrets_path()).map_err(err)?;
         let models = catalog::load_models(&settings).map_err(err)?;
@@ -143,6 +146,12 @@ impl ConfigSource for FilesSource {
                 .map(|(name, p)| (name, p.item.tiers()))
                 .collect(),
             default_profile: settings.config.default_profile.clone(),
+            model_group_alias: settings
+                .config
+                .model_group_alias
+                .clone()
+                .into_iter()
+                .collect(),
             register: settings
                 .config
                 .model_list

@@ -148,7 +148,11 @@ impl Deployment {
     /// built, and its key is reused (or, when the filled-in model names another provider whose
     /// key is not given, read from that provider's variable at request time). Cheap enough for
     /// the request path: no I/O.
-    pub fn specialize(&self, requested: &str, model: String) -> Result<Deployment, DefinitionError> {
+    pub fn specialize(
+        &self,
+        requested: &str,
+        model: String,
+    ) -> Result<Deployment, DefinitionError> {
         let mut def = self.definition.clone();
         def.model_name = requested.to_owned();
         def.litellm_params.model = model;
@@ -166,15 +170,22 @@ impl Deployment {
             (self.key.clone(), self.key_var.clone())
         } else {
             match provider.key_env {
-                Some(v) if provider.key_required => (
-                    ApiKey::Missing { var: v.to_owned() },
-                    Some(v.to_owned()),
-                ),
+                Some(v) if provider.key_required => {
+                    (ApiKey::Missing { var: v.to_owned() }, Some(v.to_owned()))
+                }
                 _ => (ApiKey::None, None),
             }
         };
         let no_lookups: std::collections::HashMap<String, String> = Default::default();
-        Self::build(def, self.origin, provider, upstream_model, key, key_var, &no_lookups)
+        Self::build(
+            def,
+            self.origin,
+            provider,
+            upstream_model,
+            key,
+            key_var,
+            &no_lookups,
+        )
     }
 
     /// Everything after the key: endpoint, headers, what the upstream accepts, the transport.
@@ -396,27 +407,49 @@ impl fmt::Debug for Deployment {
 }
 
 /// The provider of `params.model` and the model id after its prefix (the mock when
-/// `mock_response` is set). The error says what to change.
-fn provider_of(params: &crate::model::LitellmParams) -> Result<(&'static ProviderInfo, String), String> {
+/// `mock_response` is set). LiteLLM's `custom_llm_provider` names the provider when given, and
+/// the model is then taken as written (without that provider's prefix). The error says what to
+/// change.
+fn provider_of(
+    params: &crate::model::LitellmParams,
+) -> Result<(&'static ProviderInfo, String), String> {
     if params.model.trim().is_empty() {
         return Err("litellm_params.model is empty; write it as <provider>/<model id>".into());
     }
     if params.mock_response.is_some() {
         return Ok((&MOCK, params.model.clone()));
     }
+    let unknown = |prefix: &str| {
+        format!(
+            "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
+             or set litellm_params.api_base to use it as an OpenAI-compatible endpoint",
+            params.model,
+            provider_names().join(", ")
+        )
+    };
+    if let Some(custom) = params
+        .other
+        .get("custom_llm_provider")
+        .and_then(|v| v.as_str())
+    {
+        let model = params
+            .model
+            .strip_prefix(custom)
+            .and_then(|m| m.strip_prefix('/'))
+            .unwrap_or(&params.model)
+            .to_owned();
+        return match provider(custom) {
+            Some(p) => Ok((p, model)),
+            None if params.api_base.is_some() => Ok((&OPENAI, model)),
+            None => Err(unknown(custom)),
+        };
+    }
     Ok(match params.model.split_once('/') {
         Some((prefix, rest)) => match provider(prefix) {
             Some(p) => (p, rest.to_owned()),
             // An unknown prefix with an explicit endpoint is an OpenAI-compatible server.
             None if params.api_base.is_some() => (&OPENAI, rest.to_owned()),
-            None => {
-                return Err(format!(
-                    "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
-                     or set litellm_params.api_base to use it as an OpenAI-compatible endpoint",
-                    params.model,
-                    provider_names().join(", ")
-                ));
-            }
+            None => return Err(unknown(prefix)),
         },
         None if params.model.starts_with("claude") => (&ANTHROPIC, params.model.clone()),
         None => (&OPENAI, params.model.clone()),

@@ -90,29 +90,6 @@ fn missing(path: &str, var: &str) -> String {
     )
 }
 
-/// Whether `def` references a variable anywhere in `litellm_params` other than `api_key`.
-pub fn has_references(def: &ModelDefinition) -> bool {
-    fn any(v: &Value) -> bool {
-        match v {
-            Value::String(s) => s.starts_with(PREFIX),
-            Value::Array(a) => a.iter().any(any),
-            Value::Object(m) => m.values().any(any),
-            _ => false,
-        }
-    }
-    let p = &def.litellm_params;
-    p.model.starts_with(PREFIX)
-        || p.api_base.as_deref().is_some_and(|b| b.starts_with(PREFIX))
-        || p.mock_response
-            .as_deref()
-            .is_some_and(|m| m.starts_with(PREFIX))
-        || p.extra_headers
-            .iter()
-            .flatten()
-            .any(|(_, v)| v.starts_with(PREFIX))
-        || p.other.values().any(any)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,22 +122,26 @@ mod tests {
             "vertex_project": "os.environ/PROJ",
             "extra_body": {"a": ["x", "os.environ/DEEP"], "n": 3},
         }));
-        assert!(has_references(&d));
         resolve(&mut d, &secrets).unwrap();
         let p = &d.litellm_params;
         assert_eq!(p.model, "openai/gpt-x");
         assert_eq!(p.api_base.as_deref(), Some("http://h:1/v1"));
         assert_eq!(p.other["api_version"], "2024-10-21");
         assert_eq!(p.other["vertex_project"], "my-project");
-        assert_eq!(p.other["extra_body"], json!({"a": ["x", "deep-value"], "n": 3}));
+        assert_eq!(
+            p.other["extra_body"],
+            json!({"a": ["x", "deep-value"], "n": 3})
+        );
         let h = p.extra_headers.as_ref().unwrap();
-        assert_eq!((h["X-A"].as_str(), h["X-B"].as_str()), ("h-value", "literal"));
+        assert_eq!(
+            (h["X-A"].as_str(), h["X-B"].as_str()),
+            ("h-value", "literal")
+        );
         assert_eq!(
             p.api_key.as_ref().unwrap().env_reference(),
             Some("KEY"),
             "the key stays a reference: the deployment looks it up itself"
         );
-        assert!(!has_references(&d));
     }
 
     #[test]
@@ -181,10 +162,16 @@ mod tests {
                 .starts_with("litellm_params.extra_headers.X is os.environ/H,")
         );
         let mut d = def(json!({"model": "openai/x", "api_base": "os.environ/B"}));
-        assert!(resolve(&mut d, &none).unwrap_err().contains("secrets set B"));
+        assert!(
+            resolve(&mut d, &none)
+                .unwrap_err()
+                .contains("secrets set B")
+        );
         // The AWS chain supplies what is not set.
-        let mut d = def(json!({"model": "bedrock/x", "aws_region_name": "os.environ/AWS_REGION",
-                               "aws_profile_name": "os.environ/AWS_PROFILE"}));
+        let mut d = def(
+            json!({"model": "bedrock/x", "aws_region_name": "os.environ/AWS_REGION",
+                               "aws_profile_name": "os.environ/AWS_PROFILE"}),
+        );
         resolve(&mut d, &none).unwrap();
         assert!(d.litellm_params.other.is_empty(), "{d:?}");
     }

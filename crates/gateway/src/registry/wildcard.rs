@@ -21,6 +21,7 @@ const CACHE_LIMIT: usize = 512;
 /// A group name with wildcards, split at each `*`.
 #[derive(Debug, Clone)]
 pub struct Pattern {
+    /// The group's `model_name`, as written.
     pub group: String,
     parts: Vec<String>,
 }
@@ -93,10 +94,6 @@ impl Wildcards {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
     /// The group that serves `requested` and its deployments for that name; `groups` are the
     /// snapshot's groups.
     pub fn serve(
@@ -107,8 +104,8 @@ impl Wildcards {
         if self.patterns.is_empty() {
             return None;
         }
-        let cache = |m: &Mutex<HashMap<_, _>>| m.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(hit) = cache(&self.made).get(requested) {
+        let cache = || self.made.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache().get(requested) {
             return Some(hit.clone());
         }
         for p in self.patterns.iter() {
@@ -131,7 +128,7 @@ impl Wildcards {
                 continue;
             }
             let found = (p.group.clone(), made);
-            let mut c = cache(&self.made);
+            let mut c = cache();
             if c.len() >= CACHE_LIMIT {
                 c.clear();
             }
@@ -158,9 +155,18 @@ mod tests {
         assert_eq!(caps("openai/*", "openai/gpt-x"), Some(vec!["gpt-x".into()]));
         assert_eq!(caps("openai/*", "openai/"), Some(vec![String::new()]));
         assert_eq!(caps("openai/*", "anthropic/x"), None);
-        assert_eq!(caps("*", "anything/at/all"), Some(vec!["anything/at/all".into()]));
-        assert_eq!(caps("claude-*", "claude-opus-4-6"), Some(vec!["opus-4-6".into()]));
-        assert_eq!(caps("*-latest", "mistral-large-latest"), Some(vec!["mistral-large".into()]));
+        assert_eq!(
+            caps("*", "anything/at/all"),
+            Some(vec!["anything/at/all".into()])
+        );
+        assert_eq!(
+            caps("claude-*", "claude-opus-4-6"),
+            Some(vec!["opus-4-6".into()])
+        );
+        assert_eq!(
+            caps("*-latest", "mistral-large-latest"),
+            Some(vec!["mistral-large".into()])
+        );
         assert_eq!(caps("*-latest", "latest-mistral"), None);
         assert_eq!(
             caps("fo::*:static::*", "fo::hi:static::there"),
@@ -173,17 +179,21 @@ mod tests {
     #[test]
     fn fill_replaces_wildcards_in_order() {
         assert_eq!(fill("openai/*", &["gpt-x"], "openai/gpt-x"), "openai/gpt-x");
-        assert_eq!(fill("anthropic/*", &["claude-x"], "claude-x"), "anthropic/claude-x");
+        assert_eq!(
+            fill("anthropic/*", &["claude-x"], "claude-x"),
+            "anthropic/claude-x"
+        );
         assert_eq!(fill("openai/fixed", &["x"], "x"), "openai/fixed");
-        assert_eq!(fill("openai/fo::*:static::*", &["a", "b"], "r"), "openai/fo::a:static::b");
+        assert_eq!(
+            fill("openai/fo::*:static::*", &["a", "b"], "r"),
+            "openai/fo::a:static::b"
+        );
         assert_eq!(fill("openai/*", &["a", "b"], "requested"), "requested");
     }
 
     #[test]
     fn longer_patterns_are_tried_first() {
-        let names: Vec<String> = ["*", "claude-*", "claude-opus-*"]
-            .map(str::to_owned)
-            .into();
+        let names: Vec<String> = ["*", "claude-*", "claude-opus-*"].map(str::to_owned).into();
         let w = Wildcards::index(names.iter());
         let order: Vec<&str> = w.patterns.iter().map(|p| p.group.as_str()).collect();
         assert_eq!(order, ["claude-opus-*", "claude-*", "*"]);
