@@ -3,6 +3,10 @@
 //! deployment it defines is served or named in a warning. The exact output of each check is in
 //! the `.check` file next to it, so a change in what is served or named shows up here; the share
 //! of deployments served over all configs is asserted at the end.
+//!
+//! After a change that serves more (a provider row, an implemented key), run this test with
+//! `AGENT_SHIM_UPDATE_CHECKS=1` to rewrite the `.check` files, review their diff, and update the
+//! share below.
 
 use crate::common::*;
 use std::path::PathBuf;
@@ -74,11 +78,17 @@ fn real_litellm_configs_are_served_or_named() {
         let code = if counts[0] == counts[1] { 0 } else { 1 };
         assert_eq!(o.status.code(), Some(code), "{name}: {out}{}", stderr(&o));
         let check = fixtures().join(name.replace(".yaml", ".check"));
+        if std::env::var_os("AGENT_SHIM_UPDATE_CHECKS").is_some() {
+            std::fs::write(&check, &out).unwrap();
+        }
         let want = std::fs::read_to_string(&check).unwrap_or_default();
         if out != want {
             mismatches.push(format!("--- {}\n{want}+++ got\n{out}", check.display()));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-    assert_eq!((served, total), (0, 0), "share served over all configs");
+    // 117 of 176 (66%) on this branch; the rest are named: providers not in the table
+    // (together_ai, gradient_ai, cohere, zhipu, github, nvidia_nim, cloudflare), image models,
+    // and `ollama_chat` sent as OpenAI-compatible.
+    assert_eq!((served, total), (117, 176), "share served over all configs");
 }
