@@ -59,7 +59,7 @@ pub fn report(file: &Path) -> Result<Report> {
     litellm::apply(defs.iter_mut(), &settings.config, &origin)?;
     let secrets = FileSecrets::new(settings.secrets_path());
     let total = defs.len();
-    let mut served = 0;
+    let mut served: usize = 0;
     for (i, mut d) in defs.into_iter().enumerate() {
         let (line, named) = checked.deployments.get(i).copied().unwrap_or((0, false));
         // A check runs nothing: the key a command would print is not needed to build.
@@ -71,11 +71,7 @@ pub fn report(file: &Path) -> Result<Report> {
             Err(e) => lines.push(format!("not served: {origin}:{line}: {e}")),
         }
     }
-    let share = if total == 0 {
-        100
-    } else {
-        served * 100 / total
-    };
+    let share = (served * 100).checked_div(total).unwrap_or(100);
     lines.push(format!(
         "{origin}: {served} of {total} deployments served ({share}%), {} warnings",
         settings.config.warnings.len()

@@ -258,7 +258,10 @@ fn a_1m_suffix_resolves_to_the_group_without_it() {
     );
 }
 
-fn resolved(s: &Snapshot, name: &str) -> Option<(String, Vec<(String, String, String)>)> {
+/// (deployment's model name, provider, upstream model id)
+type Shown = (String, String, String);
+
+fn resolved(s: &Snapshot, name: &str) -> Option<(String, Vec<Shown>)> {
     s.resolve(name, None).map(|r| {
         let deps = r
             .deployments

@@ -76,11 +76,14 @@ pub fn fill(model: &str, caps: &[&str], requested: &str) -> String {
     out
 }
 
+/// A group and its deployments made for one requested name.
+pub type Served = (String, Vec<Arc<Deployment>>);
+
 /// The wildcard groups of a snapshot, most specific first, and the deployments made so far.
 #[derive(Debug, Default, Clone)]
 pub struct Wildcards {
     patterns: Arc<Vec<Pattern>>,
-    made: Arc<Mutex<HashMap<String, (String, Vec<Arc<Deployment>>)>>>,
+    made: Arc<Mutex<HashMap<String, Served>>>,
 }
 
 impl Wildcards {
@@ -100,7 +103,7 @@ impl Wildcards {
         &self,
         requested: &str,
         groups: &HashMap<String, Vec<Arc<Deployment>>>,
-    ) -> Option<(String, Vec<Arc<Deployment>>)> {
+    ) -> Option<Served> {
         if self.patterns.is_empty() {
             return None;
         }
