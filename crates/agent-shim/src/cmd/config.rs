@@ -24,8 +24,11 @@ pub fn run(action: ConfigAction) -> Result<ExitCode> {
 /// What a check found: the lines to print and how many deployments are served.
 #[derive(Debug)]
 pub struct Report {
+    /// Warnings, deployments not served, and the summary, one line each.
     pub lines: Vec<String>,
+    /// Deployments served (built, and named in no warning).
     pub served: usize,
+    /// Deployments the file defines.
     pub total: usize,
 }
 

@@ -99,7 +99,10 @@ pub struct LitellmSettings {
 /// `Debug` shows the names of the values, never the values.
 #[derive(Deserialize)]
 pub struct Credential {
+    /// The name `litellm_credential_name` gives.
     pub credential_name: String,
+    /// `litellm_params` keys and values (`api_key`, `api_base`, `api_version`, …) a deployment
+    /// gets when it does not give them itself.
     #[serde(default)]
     pub credential_values: BTreeMap<String, Value>,
     #[serde(default, rename = "credential_info")]

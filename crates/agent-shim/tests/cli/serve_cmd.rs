@@ -17,7 +17,7 @@ fn serves_a_litellm_config_and_stops_on_sigterm() {
          router_settings:\n  model_group_alias: {\"old-name\": canned}\n",
     )
     .unwrap();
-    let mut child = s
+    let child = s
         .cmd(&["serve", "--config", cfg.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()

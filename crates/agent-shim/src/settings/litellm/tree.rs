@@ -10,30 +10,31 @@ use std::collections::HashMap;
 #[derive(Debug, Clone)]
 pub enum Node {
     /// A scalar: its text, and whether it is a plain `null`/`~`/empty value.
-    Scalar {
-        text: String,
-        null: bool,
-    },
+    Scalar { text: String, null: bool },
+    /// A sequence, its items in order.
     Seq(Vec<Item>),
-    /// A mapping, its entries in document order (a key given twice appears twice).
-    Map {
-        entries: Vec<Entry>,
-        block: bool,
-    },
+    /// A mapping, its entries in document order (a key given twice appears twice), and whether
+    /// it is written in block style (not `{…}`).
+    Map { entries: Vec<Entry>, block: bool },
 }
 
 /// A sequence item and the line it starts on (1-based).
 #[derive(Debug, Clone)]
 pub struct Item {
+    /// Where the item starts (1-based).
     pub line: usize,
+    /// The item itself.
     pub node: Node,
 }
 
 /// A mapping entry: its key, the line it is on (1-based) and its value.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The key's text.
     pub key: String,
+    /// The key's line (1-based).
     pub line: usize,
+    /// The value.
     pub value: Node,
     /// Brought in by a merge key (`<<: *anchor`), on the merge's line.
     pub merged: bool,
