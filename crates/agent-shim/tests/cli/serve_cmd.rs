@@ -176,3 +176,56 @@ fn serve_with_one_worker_answers_requests() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"type\":\"message\""), "{body}");
 }
+
+/// `litellm_settings.num_retries` is the retry count when `router_settings` gives none, and
+/// `router_settings.num_retries` wins over it: attempts counted at a failing fake upstream.
+#[test]
+fn litellm_settings_num_retries_applies_unless_router_settings_sets_it() {
+    use fake_provider::{FakeProviderThread, Script};
+    for (settings, attempts) in [
+        ("litellm_settings:\n  num_retries: 0\n", 1),
+        (
+            "litellm_settings:\n  num_retries: 0\nrouter_settings:\n  num_retries: 1\n",
+            2,
+        ),
+    ] {
+        let script = serde_json::json!({"protocols": ["openai-chat"],
+            "default": {"status": 500, "error": {"message": "upstream broke"}}});
+        let fake =
+            FakeProviderThread::start(Script::from_json(&script.to_string()).unwrap()).unwrap();
+        let s = Sandbox::new();
+        let cfg = s.dir.path().join("litellm.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/x\n      api_base: {}/v1\n      api_key: sk-up\n\
+                 general_settings:\n  master_key: sk-retries\n{settings}",
+                fake.base_url()
+            ),
+        )
+        .unwrap();
+        let mut child = s
+            .cmd(&["serve", "--config", cfg.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("{}/v1/messages", s.base_url());
+        let body = serde_json::json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some((status, _)) = post_json(&url, "sk-retries", &body) {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "serve did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status >= 500, "{status}");
+        assert_eq!(fake.requests().len(), attempts, "{settings}");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        child.wait().unwrap();
+    }
+}
