@@ -6,10 +6,13 @@
 //! Left as written: `api_key`, which [`super::deployment::Deployment`] resolves itself (and looks
 //! up again at request time when it was missing), and `key_command`, an argv.
 //!
-//! A variable that is not set (or is blank) leaves an `aws_*` parameter unset, as if absent: the
-//! AWS chain (profiles, SSO, instance roles) supplies it, as boto3 does for LiteLLM. For any other
-//! parameter the definition cannot be served, and the error names the parameter, the variable and
-//! the fix.
+//! A variable that is not set (or is blank) in `model`, `api_base`, `mock_response` or a header
+//! value means the definition cannot be served (an `api_base` left out would send the key to the
+//! provider's default endpoint); the error names the parameter, the variable and the fix. In any
+//! other parameter it leaves that parameter (or that entry of a map or list) unset, as LiteLLM's
+//! `get_secret` gives `None`: an `aws_*` parameter is then supplied by the AWS chain (profiles,
+//! SSO, instance roles), a `claude-code` `extra_env` entry is not set. Each such parameter is
+//! named in a warning in the gateway log.
 
 use crate::model::{LitellmParams, ModelDefinition};
 use crate::secrets::SecretSource;
@@ -48,38 +51,54 @@ pub fn resolve(def: &mut ModelDefinition, secrets: &dyn SecretSource) -> Result<
         }
     }
     let mut unset = Vec::new();
-    for (k, v) in p.other.iter_mut() {
-        match resolve_value(k, v, secrets) {
-            Ok(()) => {}
-            // An `aws_*` parameter whose variable is not set is left to the AWS chain.
-            Err(_) if k.starts_with("aws_") && v.is_string() => unset.push(k.clone()),
-            Err(e) => return Err(e),
-        }
-    }
-    for k in unset {
-        p.other.remove(&k);
+    p.other
+        .retain(|k, v| resolve_value(k, v, secrets, &mut unset));
+    for u in unset {
+        tracing::warn!(
+            "model '{}': litellm_params.{u}, which is not set in the environment or in .secrets; \
+             the parameter is left unset",
+            def.model_name
+        );
     }
     Ok(())
 }
 
-/// Resolves the strings in `v` (at `path` under `litellm_params`), recursively.
-fn resolve_value(path: &str, v: &mut Value, secrets: &dyn SecretSource) -> Result<(), String> {
+/// Resolves the strings in `v` (at `path` under `litellm_params`), recursively; `false` when `v`
+/// is a reference to a variable that is not set (the caller drops it, and `unset` says so).
+fn resolve_value(
+    path: &str,
+    v: &mut Value,
+    secrets: &dyn SecretSource,
+    unset: &mut Vec<String>,
+) -> bool {
     match v {
-        Value::String(s) => {
-            if let Some(var) = s.strip_prefix(PREFIX) {
-                let value = secrets.get(var).ok_or_else(|| missing(path, var))?;
-                *s = value.expose().to_owned();
-            }
-            Ok(())
+        Value::String(s) => match s.strip_prefix(PREFIX) {
+            None => true,
+            Some(var) => match secrets.get(var) {
+                Some(value) => {
+                    *s = value.expose().to_owned();
+                    true
+                }
+                None => {
+                    unset.push(format!("{path} is {PREFIX}{var}"));
+                    false
+                }
+            },
+        },
+        Value::Array(items) => {
+            let mut i = 0;
+            items.retain_mut(|x| {
+                let keep = resolve_value(&format!("{path}[{i}]"), x, secrets, unset);
+                i += 1;
+                keep
+            });
+            true
         }
-        Value::Array(items) => items
-            .iter_mut()
-            .enumerate()
-            .try_for_each(|(i, x)| resolve_value(&format!("{path}[{i}]"), x, secrets)),
-        Value::Object(m) => m
-            .iter_mut()
-            .try_for_each(|(k, x)| resolve_value(&format!("{path}.{k}"), x, secrets)),
-        _ => Ok(()),
+        Value::Object(m) => {
+            m.retain(|k, x| resolve_value(&format!("{path}.{k}"), x, secrets, unset));
+            true
+        }
+        _ => true,
     }
 }
 
@@ -145,15 +164,13 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_variable_names_the_parameter_and_the_fix_except_for_aws() {
+    fn a_missing_variable_is_an_error_where_it_matters_and_unset_elsewhere() {
         let none: HashMap<String, String> = HashMap::new();
-        let mut d = def(json!({"model": "azure/x", "api_version": "os.environ/AZ_VER"}));
-        let e = resolve(&mut d, &none).unwrap_err();
+        let mut d = def(json!({"model": "openai/x", "api_base": "os.environ/B"}));
         assert_eq!(
-            e,
-            "litellm_params.api_version is os.environ/AZ_VER, but AZ_VER is not set in the \
-             environment or in .secrets; run `agent-shim secrets set AZ_VER` (or export it), or \
-             remove the parameter"
+            resolve(&mut d, &none).unwrap_err(),
+            "litellm_params.api_base is os.environ/B, but B is not set in the environment or in \
+             .secrets; run `agent-shim secrets set B` (or export it), or remove the parameter"
         );
         let mut d = def(json!({"model": "openai/x", "extra_headers": {"X": "os.environ/H"}}));
         assert!(
@@ -161,18 +178,26 @@ mod tests {
                 .unwrap_err()
                 .starts_with("litellm_params.extra_headers.X is os.environ/H,")
         );
-        let mut d = def(json!({"model": "openai/x", "api_base": "os.environ/B"}));
+        let mut d = def(json!({"model": "os.environ/M"}));
         assert!(
             resolve(&mut d, &none)
                 .unwrap_err()
-                .contains("secrets set B")
+                .contains("secrets set M")
         );
-        // The AWS chain supplies what is not set.
+        // Elsewhere the parameter, or the entry, is left unset: the AWS chain supplies the
+        // region, the CLI runs without the variable.
+        let set: HashMap<String, String> = [("SET".to_owned(), "v".to_owned())].into();
         let mut d = def(
             json!({"model": "bedrock/x", "aws_region_name": "os.environ/AWS_REGION",
-                               "aws_profile_name": "os.environ/AWS_PROFILE"}),
+                               "aws_profile_name": "os.environ/AWS_PROFILE",
+                               "extra_env": {"A": "os.environ/UNSET", "B": "os.environ/SET"},
+                               "list": ["os.environ/UNSET", "os.environ/SET", "x"]}),
         );
-        resolve(&mut d, &none).unwrap();
-        assert!(d.litellm_params.other.is_empty(), "{d:?}");
+        resolve(&mut d, &set).unwrap();
+        let other = &d.litellm_params.other;
+        assert_eq!(
+            serde_json::to_value(other).unwrap(),
+            json!({"extra_env": {"B": "v"}, "list": ["v", "x"]})
+        );
     }
 }
