@@ -30,6 +30,8 @@ struct RestartOnly {
     log_level: Option<String>,
     router_settings: Option<(Option<u32>, Option<f64>, Option<f64>)>,
     proxy: Option<String>,
+    /// The gateway's variable lookups are set up at start.
+    environment_variables: crate::settings::config_file::Variables,
 }
 
 impl RestartOnly {
@@ -57,6 +59,7 @@ impl RestartOnly {
                 .as_ref()
                 .map(|r| (r.num_retries, r.timeout, r.stream_timeout)),
             proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
+            environment_variables: s.config.environment_variables.clone(),
         }
     }
 
@@ -82,6 +85,10 @@ impl RestartOnly {
             self.router_settings != now.router_settings,
         );
         check("proxy", self.proxy != now.proxy);
+        check(
+            "environment_variables",
+            self.environment_variables != now.environment_variables,
+        );
         out
     }
 }

@@ -60,7 +60,10 @@ pub fn report(file: &Path) -> Result<Report> {
         .collect();
     let mut defs = settings.config.model_list.clone();
     litellm::apply(defs.iter_mut(), &settings.config, &origin)?;
-    let secrets = FileSecrets::new(settings.secrets_path());
+    let secrets = litellm::ConfigVariables::new(
+        &settings.config.environment_variables,
+        FileSecrets::new(settings.secrets_path()),
+    );
     let total = defs.len();
     let mut served: usize = 0;
     for (i, mut d) in defs.into_iter().enumerate() {

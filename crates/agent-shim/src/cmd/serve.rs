@@ -10,7 +10,7 @@ use crate::daemon::{PidLock, ServiceMark};
 use crate::error::{CliError, Result};
 use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
-use crate::settings::{Settings, catalog, env_vars};
+use crate::settings::{Settings, catalog, env_vars, litellm};
 use crate::state::{StateDb, now_ms};
 use gateway::{Gateway, GatewayConfig, LeaseSink, Registered, RouterSettings, Timeouts};
 use std::collections::HashMap;
@@ -117,7 +117,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         registered: Registered::Only(registered),
         lease_sink: Some(Arc::new(ChannelLeases(std::sync::Mutex::new(lease_tx)))),
         master_key: Some(master_key),
-        secrets: Arc::new(FileSecrets::new(settings.secrets_path())),
+        secrets: Arc::new(litellm::ConfigVariables::new(
+            &settings.config.environment_variables,
+            FileSecrets::new(settings.secrets_path()),
+        )),
         router,
         timeouts,
         max_request_body: settings.max_request_body(),

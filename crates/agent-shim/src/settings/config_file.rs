@@ -48,10 +48,12 @@ pub struct ConfigFile {
     /// LiteLLM: credentials that `litellm_params.litellm_credential_name` refers to.
     #[serde(default)]
     pub credential_list: Vec<Credential>,
+    /// LiteLLM: variables the gateway's `os.environ/NAME` references see, before the process
+    /// environment and `.secrets` (LiteLLM sets them in its environment at start).
+    #[serde(default)]
+    pub environment_variables: Variables,
     /// LiteLLM sections accepted and ignored, each named in a warning
     /// ([`super::litellm::keys::TOP_IGNORED`]).
-    #[serde(rename = "environment_variables")]
-    pub _environment_variables: Option<IgnoredAny>,
     #[serde(rename = "callback_settings")]
     pub _callback_settings: Option<IgnoredAny>,
     #[serde(rename = "guardrails")]
@@ -93,6 +95,32 @@ pub struct LitellmSettings {
     pub request_timeout: Option<f64>,
     #[serde(flatten)]
     pub _other: BTreeMap<String, Value>,
+}
+
+/// `environment_variables`: names and values (scalars as written; a value may be
+/// `os.environ/NAME`). `Debug` shows the names only: values are often keys.
+#[derive(Default, Clone, PartialEq)]
+pub struct Variables(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Variables {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default();
+        Ok(Variables(
+            raw.into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Null => None,
+                    other => Some((k, other.to_string())),
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// A `credential_list` entry: values a deployment gets with `litellm_credential_name: <name>`.

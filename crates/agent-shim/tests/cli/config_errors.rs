@@ -152,3 +152,30 @@ fn config_check_names_what_is_not_served_and_exits_by_severity() {
     let o = s.run(&["config", "check"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A variable given in the config's `environment_variables` serves the deployment that
+/// references it; without it the deployment is named as not served.
+#[test]
+fn config_check_reads_environment_variables_from_the_config() {
+    let s = Sandbox::new();
+    let body = "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/x\n      api_base: os.environ/MY_BASE\n      api_key: k\n";
+    std::fs::write(s.work().join("a.yaml"), body).unwrap();
+    let o = s.run(&["config", "check", "a.yaml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("api_base is os.environ/MY_BASE, but MY_BASE is not set"),
+        "{}",
+        stdout(&o)
+    );
+    std::fs::write(
+        s.work().join("a.yaml"),
+        format!("{body}environment_variables:\n  MY_BASE: http://127.0.0.1:9/v1\n"),
+    )
+    .unwrap();
+    let o = s.run(&["config", "check", "a.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        stdout(&o),
+        "a.yaml: 1 of 1 deployments served (100%), 0 warnings\n"
+    );
+}

@@ -28,6 +28,7 @@ pub const AGENT_SHIM: &[&str] = &[
 /// LiteLLM's top-level sections agent-shim reads.
 pub const TOP: &[&str] = &[
     "model_list",
+    "environment_variables",
     "general_settings",
     "litellm_settings",
     "router_settings",
@@ -36,10 +37,6 @@ pub const TOP: &[&str] = &[
 
 /// LiteLLM's top-level sections agent-shim accepts and ignores, each named in a warning.
 pub const TOP_IGNORED: &[(&str, &str)] = &[
-    (
-        "environment_variables",
-        "variables are not set from the config; export them or use `agent-shim secrets set`",
-    ),
     ("callback_settings", "callbacks are not implemented"),
     ("guardrails", "guardrails are not implemented"),
     ("mcp_servers", "the MCP gateway is not implemented"),

@@ -10,7 +10,8 @@
 //!
 //! [`apply`] then gives the model definitions what the config's other sections say:
 //! `credential_list` entries referenced by `litellm_params.litellm_credential_name`, and
-//! `litellm_settings.drop_params` as every deployment's default.
+//! `litellm_settings.drop_params` as every deployment's default; and [`ConfigVariables`] gives the
+//! gateway's `os.environ/NAME` lookups the config's `environment_variables`.
 
 pub mod keys;
 pub mod tree;
@@ -103,7 +104,7 @@ pub fn check(text: &str, origin: &str) -> Checked {
                     );
                 }
             }
-            _ if keys::AGENT_SHIM.contains(&k) => {}
+            _ if keys::AGENT_SHIM.contains(&k) || keys::TOP.contains(&k) => {}
             _ => match keys::TOP_IGNORED.iter().find(|(name, _)| *name == k) {
                 Some((_, why)) => w.at(e.line, k, &format!("{why}; ignored")),
                 None if litellm && matches!(root, Node::Map { block: true, .. }) => {
@@ -352,6 +353,37 @@ pub fn apply<'a>(
         }
     }
     Ok(())
+}
+
+/// The gateway's variable lookups with the config's `environment_variables` first, as LiteLLM
+/// sets them in its environment at start (a value may itself be `os.environ/NAME`, looked up in
+/// `inner`), then `inner` (the environment, then `.secrets`).
+pub struct ConfigVariables<S> {
+    vars: BTreeMap<String, String>,
+    inner: S,
+}
+
+impl<S: gateway::SecretSource> ConfigVariables<S> {
+    /// `vars` from the config, before `inner`.
+    pub fn new(vars: &super::config_file::Variables, inner: S) -> ConfigVariables<S> {
+        ConfigVariables {
+            vars: vars.0.clone(),
+            inner,
+        }
+    }
+}
+
+impl<S: gateway::SecretSource> gateway::SecretSource for ConfigVariables<S> {
+    fn get(&self, name: &str) -> Option<SecretString> {
+        match self.vars.get(name) {
+            Some(v) => match v.strip_prefix("os.environ/") {
+                Some(var) if var != name => self.inner.get(var),
+                Some(_) => self.inner.get(name),
+                None => SecretString::new(v),
+            },
+            None => self.inner.get(name),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -197,3 +197,31 @@ fn an_unknown_credential_name_says_which_exist() {
          add a credential_list entry with credential_name: nope, or fix the name"
     );
 }
+
+/// `environment_variables`: the config's values come first (as LiteLLM sets them in its
+/// environment), may name another variable, and are never shown by `Debug`.
+#[test]
+fn environment_variables_come_before_the_environment() {
+    use gateway::SecretSource;
+    let config = load_config(
+        "model_list: []\nenvironment_variables:\n  MY_BASE: http://h:1/v1\n  PORT_N: 6379\n  ALIASED: os.environ/REAL\n  NOTHING:\n",
+        "c.yaml",
+    )
+    .unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert!(!format!("{config:?}").contains("h:1"), "{config:?}");
+    let inner: std::collections::HashMap<String, String> = [
+        ("MY_BASE", "from-env"),
+        ("REAL", "real-value"),
+        ("OTHER", "other"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let vars = ConfigVariables::new(&config.environment_variables, inner);
+    let get = |n: &str| vars.get(n).map(|v| v.expose().to_owned());
+    assert_eq!(get("MY_BASE").as_deref(), Some("http://h:1/v1"));
+    assert_eq!(get("PORT_N").as_deref(), Some("6379"));
+    assert_eq!(get("ALIASED").as_deref(), Some("real-value"));
+    assert_eq!(get("OTHER").as_deref(), Some("other"));
+    assert_eq!(get("NOTHING"), None);
+}
