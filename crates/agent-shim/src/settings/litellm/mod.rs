@@ -74,10 +74,9 @@ pub fn check(text: &str, origin: &str) -> Checked {
     for (i, e) in entries.iter().enumerate() {
         let k = e.key.as_str();
         // A section given again replaces this one (its warning says so): only the last counts.
-        if entries[i + 1..].iter().any(|later| later.key == e.key) {
-            continue;
-        }
+        let replaced = entries[i + 1..].iter().any(|later| later.key == e.key);
         match k {
+            _ if replaced && (keys::TOP.contains(&k) || keys::AGENT_SHIM.contains(&k)) => {}
             "general_settings" => w.section(e, keys::GENERAL),
             "litellm_settings" => w.section(e, keys::LITELLM_SETTINGS),
             "router_settings" => {
@@ -106,13 +105,17 @@ pub fn check(text: &str, origin: &str) -> Checked {
             }
             _ if keys::AGENT_SHIM.contains(&k) || keys::TOP.contains(&k) => {}
             _ => match keys::TOP_IGNORED.iter().find(|(name, _)| *name == k) {
+                Some(_) if replaced => {}
                 Some((_, why)) => w.at(e.line, k, &format!("{why}; ignored")),
                 None if litellm && matches!(root, Node::Map { block: true, .. }) => {
-                    w.at(
-                        e.line,
-                        k,
-                        "not a key of LiteLLM or agent-shim; ignored (LiteLLM ignores it too)",
-                    );
+                    if !replaced {
+                        w.at(
+                            e.line,
+                            k,
+                            "not a key of LiteLLM or agent-shim; ignored (LiteLLM ignores it too)",
+                        );
+                    }
+                    // Every occurrence goes: the typed load refuses keys it does not know.
                     let end = entries.get(i + 1).map_or(usize::MAX, |n| n.line);
                     blank.push((e.line, end));
                 }

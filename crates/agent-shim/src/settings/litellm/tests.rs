@@ -103,6 +103,18 @@ fn an_agent_shim_config_keeps_unknown_keys_as_errors() {
 }
 
 #[test]
+fn an_unknown_section_given_twice_is_named_twice_and_loads() {
+    let c = load_config("model_list: []\nextra: 1\nextra:\n  a: 2\n", "c.yaml").unwrap();
+    assert_eq!(
+        c.warnings,
+        [
+            "c.yaml:3: extra: given again (first at line 2); the last one is used, as LiteLLM's loader does",
+            "c.yaml:3: extra: not a key of LiteLLM or agent-shim; ignored (LiteLLM ignores it too)",
+        ]
+    );
+}
+
+#[test]
 fn merged_keys_overridden_in_place_are_not_duplicates() {
     let text = "\
 model_list:
