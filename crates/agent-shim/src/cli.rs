@@ -45,6 +45,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ProfilesAction,
     },
+    /// Gateway config files: check one (agent-shim's config.yaml or a LiteLLM proxy config).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// The .secrets file: init, set, list, export-env.
     Secrets {
         #[command(subcommand)]
@@ -169,6 +174,18 @@ pub enum ProfilesAction {
     Show { name: String },
     /// Copy the built-in profiles into ~/.config/agent-shim/profiles (edited files are kept).
     Install,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Load FILE as `serve --config FILE` would and name everything it does not serve: each key
+    /// agent-shim does not implement, keys given twice, deployments that cannot be served.
+    /// Exit 0: loads and serves every deployment (warnings may remain); 1: some deployment is
+    /// not served; 2: the file does not load.
+    Check {
+        /// The config file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

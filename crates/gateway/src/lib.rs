@@ -72,6 +72,8 @@ pub struct GatewayConfig {
     pub profiles: HashMap<String, Tiers>,
     /// Profile whose tiers resolve Claude model ids when a request names none.
     pub default_profile: Option<String>,
+    /// LiteLLM's `router_settings.model_group_alias`: a requested name → the group serving it.
+    pub model_group_alias: HashMap<String, String>,
     /// Which defined models are registered at start.
     pub registered: Registered,
     /// Told when a request uses a defined model that was not registered.
@@ -145,6 +147,7 @@ impl Gateway {
             config.registered,
             config.secrets.as_ref(),
         );
+        registry.set_aliases(config.model_group_alias);
         let state = Arc::new(GatewayState {
             registry,
             upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),

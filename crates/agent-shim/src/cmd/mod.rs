@@ -2,6 +2,7 @@
 
 mod claude;
 mod completion;
+mod config;
 mod enter;
 mod env;
 mod hook;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Service { action, args } => service::run(action, args),
         Command::Models { action } => models::run(action),
         Command::Profiles { action } => profiles::run(action),
+        Command::Config { action } => config::run(action),
         Command::Secrets { action } => secrets::run(action),
         Command::SetFolder(a) => set_folder::run(a),
         Command::Enter(a) => enter::run(a),

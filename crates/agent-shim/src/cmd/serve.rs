@@ -10,7 +10,7 @@ use crate::daemon::{PidLock, ServiceMark};
 use crate::error::{CliError, Result};
 use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
-use crate::settings::{Settings, catalog, env_vars};
+use crate::settings::{Settings, catalog, env_vars, litellm};
 use crate::state::{StateDb, now_ms};
 use gateway::{Gateway, GatewayConfig, LeaseSink, Registered, RouterSettings, Timeouts};
 use std::collections::HashMap;
@@ -33,6 +33,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
+    // Nothing in the config is dropped silently (issue 11 §1).
+    for w in &settings.config.warnings {
+        tracing::warn!("{w}");
+    }
     let sourced = catalog::load_models(&settings)?;
     // Built-in definitions wait for their provider's variables (Azure's endpoint): one that
     // cannot be served yet is reported at info level, and by `with` when a profile uses it.
@@ -79,6 +83,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     spawn_lease_writer(&settings, lease_rx)?;
     let mut router = RouterSettings::default();
     let mut timeouts = Timeouts::default();
+    // LiteLLM's litellm_settings.num_retries / request_timeout, unless router_settings sets them.
+    if let Some(l) = &settings.config.litellm_settings {
+        router.num_retries = l.num_retries.unwrap_or(router.num_retries);
+        if let Some(t) = l.request_timeout.filter(|t| t.is_finite()) {
+            timeouts.first_byte = Duration::from_secs_f64(t.max(1.0));
+        }
+    }
     if let Some(r) = &settings.config.router_settings {
         router.num_retries = r.num_retries.unwrap_or(router.num_retries);
         if let Some(t) = r.timeout {
@@ -102,10 +113,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         models,
         profiles,
         default_profile: settings.config.default_profile.clone(),
+        model_group_alias: settings
+            .config
+            .model_group_alias
+            .clone()
+            .into_iter()
+            .collect(),
         registered: Registered::Only(registered),
         lease_sink: Some(Arc::new(ChannelLeases(std::sync::Mutex::new(lease_tx)))),
         master_key: Some(master_key),
-        secrets: Arc::new(FileSecrets::new(settings.secrets_path())),
+        secrets: Arc::new(litellm::ConfigVariables::new(
+            &settings.config.environment_variables,
+            FileSecrets::new(settings.secrets_path()),
+        )),
         router,
         timeouts,
         max_request_body: settings.max_request_body(),

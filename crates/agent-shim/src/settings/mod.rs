@@ -15,6 +15,7 @@
 pub mod catalog;
 pub mod config_file;
 pub mod env_vars;
+pub mod litellm;
 pub mod paths;
 pub mod secrets;
 pub mod yaml;
@@ -55,7 +56,7 @@ impl Settings {
         let (config_dir, state_dir) = paths::dirs(get)?;
         let config_path =
             config_override.map_or_else(|| config_dir.join("config.yaml"), Path::to_path_buf);
-        let config: ConfigFile = match yaml::read_optional(&config_path)? {
+        let config: ConfigFile = match litellm::read_config(&config_path)? {
             Some(c) => c,
             None if config_override.is_some() => {
                 return Err(CliError::usage(format!(

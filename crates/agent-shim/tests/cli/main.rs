@@ -22,6 +22,7 @@ mod hooks;
 mod install_cmd;
 mod keys;
 mod leases;
+mod litellm_configs;
 mod models_cmd;
 mod profiles_secrets;
 mod proxy_cmd;

@@ -9,6 +9,7 @@ pub mod claude_code;
 pub mod cloudflare;
 pub mod deployment;
 mod endpoint;
+pub mod env_refs;
 pub mod hosts;
 pub mod params;
 pub mod perplexity;

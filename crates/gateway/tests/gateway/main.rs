@@ -20,6 +20,7 @@ mod credentials;
 mod errors;
 mod faults;
 mod limits;
+mod litellm_routing;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
