@@ -70,6 +70,10 @@ pub struct Script {
     /// Model ids listed by `GET /v1/models`. Default `["fake-model"]`.
     #[serde(default = "default_models")]
     pub models: Vec<String>,
+    /// Extra fields of listed models, by id, merged into their `GET /v1/models` entries (the
+    /// metadata providers add: `context_length`, `pricing`, `display_name` …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_fields: BTreeMap<String, serde_json::Map<String, Value>>,
     /// Record received requests (default true; turn off for benchmarks).
     #[serde(default = "default_true")]
     pub record: bool,
@@ -107,6 +111,7 @@ impl Default for Script {
             protocols: Protocol::all(),
             api_key: None,
             models: default_models(),
+            model_fields: BTreeMap::new(),
             record: true,
             steps: Vec::new(),
             default: None,

@@ -531,16 +531,24 @@ fn models(script: &ActiveScript, headers: &HeaderMap) -> Response {
         return error_response(family, &e, no_headers());
     }
     let ids = &script.script.models;
+    let with_fields = |mut entry: Value, id: &String| {
+        if let (Some(extra), Some(obj)) =
+            (script.script.model_fields.get(id), entry.as_object_mut())
+        {
+            obj.extend(extra.clone());
+        }
+        entry
+    };
     let body = if anthropic {
         let data: Vec<Value> = ids
             .iter()
-            .map(|id| json!({"id": id, "type": "model", "display_name": id, "created_at": "2025-01-01T00:00:00Z"}))
+            .map(|id| with_fields(json!({"id": id, "type": "model", "display_name": id, "created_at": "2025-01-01T00:00:00Z"}), id))
             .collect();
         json!({"data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last()})
     } else {
         let data: Vec<Value> = ids
             .iter()
-            .map(|id| json!({"id": id, "object": "model", "created": 1_735_689_600u64, "owned_by": "fake"}))
+            .map(|id| with_fields(json!({"id": id, "object": "model", "created": 1_735_689_600u64, "owned_by": "fake"}), id))
             .collect();
         json!({"object": "list", "data": data})
     };

@@ -43,15 +43,25 @@ pub async fn fetch(r: &Request<'_>) -> Result<Vec<RemoteModel>> {
     let e = r.endpoint;
     let mut models = Vec::new();
     let mut after: Option<String> = None;
+    let base = reqwest::Url::parse(&e.list_url()).map_err(|err| {
+        CliError::usage(format!(
+            "{}'s model list URL {} is not valid ({err}); fix api_base",
+            e.provider,
+            e.shown_url()
+        ))
+    })?;
     for _ in 0..MAX_PAGES {
-        let mut req = client.get(e.list_url());
+        let mut url = base.clone();
         if e.protocol == Protocol::Anthropic {
-            req = req
-                .query(&[("limit", "1000")])
-                .header("anthropic-version", "2023-06-01");
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", "1000");
             if let Some(a) = &after {
-                req = req.query(&[("after_id", a)]);
+                q.append_pair("after_id", a);
             }
+        }
+        let mut req = client.get(url);
+        if e.protocol == Protocol::Anthropic {
+            req = req.header("anthropic-version", "2023-06-01");
             if let Some(k) = r.key {
                 req = req.header("x-api-key", k);
             }

@@ -366,7 +366,10 @@ mod tests {
         let c = endpoint_of(&def("openai/x", Some("http://h:2/v1"))).unwrap();
         assert_eq!(a.cache_path(dir), b.cache_path(dir));
         assert_ne!(a.cache_path(dir), c.cache_path(dir));
-        assert!(a.cache_path(dir).starts_with("/c/models/openai-"));
+        let p = a.cache_path(dir);
+        assert_eq!(p.parent(), Some(Path::new("/c/models")));
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("openai-") && name.ends_with(".json"), "{name}");
     }
 
     #[test]
