@@ -6,8 +6,10 @@
 //! - zsh: clap_complete's, with its function named `_agent-shim` and the `#compdef` idiom that
 //!   works both autoloaded from `fpath` (where `install` puts the file) and sourced;
 //! - fish: the generated static completions (subcommands and flags with their help, known to
-//!   fish without running anything), plus one dynamic rule for the values (a word not starting
-//!   with `-`) of the subcommands that take profile or model names.
+//!   fish without running anything), plus dynamic rules for the values (a word not starting
+//!   with `-`) of the subcommands that take profile or model names, and for the arguments of
+//!   `--model`, `--agent` and `--remote` (fish completes an option's argument from that
+//!   option's rules only).
 //!
 //! The scripts call the binary at its absolute path (this executable's), as the hook does.
 
@@ -19,6 +21,14 @@ use clap_complete::env::{Bash, EnvCompleter, Fish, Zsh};
 use std::process::ExitCode;
 
 const BIN: &str = "agent-shim";
+
+/// The options (subcommand path, long name) whose values fish asks the binary for: fish
+/// completes an option's argument from that option's rules only.
+const FISH_DYNAMIC_OPTIONS: &[(&str, &str)] = &[
+    ("with", "model"),
+    ("with", "agent"),
+    ("models list", "remote"),
+];
 
 /// The subcommand paths whose values fish asks the binary for.
 const FISH_DYNAMIC: &[&str] = &[
@@ -81,14 +91,22 @@ fn fish_dynamic(reg: &str) -> String {
         return String::new();
     };
     let mut out = String::from("\n# Values (profiles, models) from the binary, never the network.\n");
-    for path in FISH_DYNAMIC {
-        let cond = path
-            .split(' ')
+    let seen = |path: &str| {
+        path.split(' ')
             .map(|w| format!("__fish_seen_subcommand_from {w}"))
             .collect::<Vec<_>>()
-            .join("; and ");
+            .join("; and ")
+    };
+    for path in FISH_DYNAMIC {
+        let cond = seen(path);
         out.push_str(&format!(
             "complete -c {BIN} -n \"{cond}; and not string match -q -- '-*' (commandline -ct)\" -f {args}\n"
+        ));
+    }
+    for (path, long) in FISH_DYNAMIC_OPTIONS {
+        let cond = seen(path);
+        out.push_str(&format!(
+            "complete -c {BIN} -n \"{cond}\" -l {long} -r -f {args}\n"
         ));
     }
     out
@@ -119,7 +137,12 @@ mod tests {
         let s = String::from_utf8(script(Shell::Fish)).unwrap();
         assert!(s.contains("set-folder"), "the static subcommands stay");
         let dynamic: Vec<&str> = s.lines().filter(|l| l.contains("AGENT_SHIM_COMPLETE=fish")).collect();
-        assert_eq!(dynamic.len(), FISH_DYNAMIC.len(), "{s}");
+        assert_eq!(
+            dynamic.len(),
+            FISH_DYNAMIC.len() + FISH_DYNAMIC_OPTIONS.len(),
+            "{s}"
+        );
         assert!(dynamic.iter().all(|l| l.contains("-f --arguments")), "{dynamic:?}");
+        assert!(dynamic.iter().any(|l| l.contains("-l model -r -f")), "{dynamic:?}");
     }
 }
