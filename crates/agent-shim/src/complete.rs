@@ -71,7 +71,7 @@ fn model_candidates(s: &Settings, defs: &[Sourced<ModelDefinition>]) -> Vec<Comp
 
 /// `128k`, `1M`: a context window in words.
 pub fn tokens(n: u64) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
     } else if n >= 1000 {
         format!("{}k", n / 1000)
@@ -89,7 +89,11 @@ pub fn test_targets() -> Vec<CompletionCandidate> {
 
 /// `models list --remote`: profiles, then the providers that have a model list.
 pub fn remote_targets() -> Vec<CompletionCandidate> {
-    let profile_names: Vec<String> = load_profiles().into_iter().flatten().map(|(n, _)| n).collect();
+    let profile_names: Vec<String> = load_profiles()
+        .into_iter()
+        .flatten()
+        .map(|(n, _)| n)
+        .collect();
     let mut out = profiles();
     for name in crate::remote_models::provider_names() {
         if crate::remote_models::provider_endpoint(name).is_ok() {
@@ -99,10 +103,9 @@ pub fn remote_targets() -> Vec<CompletionCandidate> {
             } else {
                 name.to_owned()
             };
-            out.push(
-                CompletionCandidate::new(value)
-                    .help(Some(format!("provider {name} at its default endpoint").into())),
-            );
+            out.push(CompletionCandidate::new(value).help(Some(
+                format!("provider {name} at its default endpoint").into(),
+            )));
         }
     }
     out

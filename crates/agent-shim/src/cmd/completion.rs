@@ -59,7 +59,12 @@ pub fn script(shell: Shell) -> Vec<u8> {
             out = zsh(&String::from_utf8_lossy(&reg)).into_bytes();
         }
         Shell::Fish => {
-            clap_complete::generate(clap_complete::Shell::Fish, &mut Cli::command(), BIN, &mut out);
+            clap_complete::generate(
+                clap_complete::Shell::Fish,
+                &mut Cli::command(),
+                BIN,
+                &mut out,
+            );
             let mut reg = Vec::new();
             let _ = Fish.write_registration(var, BIN, BIN, &exe, &mut reg);
             out.extend(fish_dynamic(&String::from_utf8_lossy(&reg)).into_bytes());
@@ -90,7 +95,8 @@ fn fish_dynamic(reg: &str) -> String {
     else {
         return String::new();
     };
-    let mut out = String::from("\n# Values (profiles, models) from the binary, never the network.\n");
+    let mut out =
+        String::from("\n# Values (profiles, models) from the binary, never the network.\n");
     let seen = |path: &str| {
         path.split(' ')
             .map(|w| format!("__fish_seen_subcommand_from {w}"))
@@ -129,20 +135,32 @@ mod tests {
         assert!(s.contains("function _agent-shim()"), "{s}");
         assert!(!s.contains("_clap_dynamic_completer"), "{s}");
         assert!(s.contains("AGENT_SHIM_COMPLETE=\"zsh\""), "{s}");
-        assert!(s.trim_end().ends_with("compdef _agent-shim agent-shim\nfi"), "{s}");
+        assert!(
+            s.trim_end().ends_with("compdef _agent-shim agent-shim\nfi"),
+            "{s}"
+        );
     }
 
     #[test]
     fn fish_script_is_static_plus_dynamic_values() {
         let s = String::from_utf8(script(Shell::Fish)).unwrap();
         assert!(s.contains("set-folder"), "the static subcommands stay");
-        let dynamic: Vec<&str> = s.lines().filter(|l| l.contains("AGENT_SHIM_COMPLETE=fish")).collect();
+        let dynamic: Vec<&str> = s
+            .lines()
+            .filter(|l| l.contains("AGENT_SHIM_COMPLETE=fish"))
+            .collect();
         assert_eq!(
             dynamic.len(),
             FISH_DYNAMIC.len() + FISH_DYNAMIC_OPTIONS.len(),
             "{s}"
         );
-        assert!(dynamic.iter().all(|l| l.contains("-f --arguments")), "{dynamic:?}");
-        assert!(dynamic.iter().any(|l| l.contains("-l model -r -f")), "{dynamic:?}");
+        assert!(
+            dynamic.iter().all(|l| l.contains("-f --arguments")),
+            "{dynamic:?}"
+        );
+        assert!(
+            dynamic.iter().any(|l| l.contains("-l model -r -f")),
+            "{dynamic:?}"
+        );
     }
 }

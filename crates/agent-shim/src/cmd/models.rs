@@ -35,7 +35,10 @@ fn list(json: bool) -> Result<ExitCode> {
                        "source": m.source.to_string()})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let width = models

@@ -232,7 +232,11 @@ fn print_table(t: &Target, loaded: &[(&Endpoint, &Vec<String>, Loaded)], all: bo
                     m.context_window.map(thousands).unwrap_or_default(),
                     m.input_per_million.map(price).unwrap_or_default(),
                     m.output_per_million.map(price).unwrap_or_default(),
-                    if *ex { "excluded".into() } else { String::new() },
+                    if *ex {
+                        "excluded".into()
+                    } else {
+                        String::new()
+                    },
                 ]
             })
             .collect();
@@ -288,7 +292,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

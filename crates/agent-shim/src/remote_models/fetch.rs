@@ -190,7 +190,8 @@ fn normalise_one(m: &Value) -> Option<RemoteModel> {
     let pricing = &m["pricing"];
     let per_token = |v: &Value| number(v).filter(|p| *p >= 0.0).map(|p| p * 1e6);
     let per_million = |v: &Value| number(v).filter(|p| *p >= 0.0);
-    let input_per_million = per_token(&pricing["prompt"]).or_else(|| per_million(&pricing["input"]));
+    let input_per_million =
+        per_token(&pricing["prompt"]).or_else(|| per_million(&pricing["input"]));
     let output_per_million =
         per_token(&pricing["completion"]).or_else(|| per_million(&pricing["output"]));
     Some(RemoteModel {
@@ -238,11 +239,17 @@ mod tests {
         assert_eq!(m.len(), 7, "entries without an id are skipped: {m:?}");
         assert_eq!(m[0].display_name, None);
         assert_eq!((m[0].context_window, m[0].input_per_million), (None, None));
-        assert_eq!(m[1].display_name.as_deref(), Some("Anthropic: Claude Sonnet 4.5"));
+        assert_eq!(
+            m[1].display_name.as_deref(),
+            Some("Anthropic: Claude Sonnet 4.5")
+        );
         assert_eq!(m[1].context_window, Some(1_000_000));
         assert!((m[1].input_per_million.unwrap() - 3.0).abs() < 1e-9);
         assert!((m[1].output_per_million.unwrap() - 15.0).abs() < 1e-9);
-        assert_eq!((m[2].input_per_million, m[2].output_per_million), (None, None));
+        assert_eq!(
+            (m[2].input_per_million, m[2].output_per_million),
+            (None, None)
+        );
         assert_eq!(m[3].input_per_million, Some(0.88));
         assert_eq!(m[4].context_window, Some(131_072));
         assert_eq!(m[5].context_window, Some(131_072));

@@ -115,7 +115,13 @@ impl Endpoint {
         let safe: String = self
             .provider
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         cache_dir.join("models").join(format!("{safe}-{hex}.json"))
     }
@@ -187,7 +193,9 @@ pub fn provider_endpoint(name: &str) -> Result<Endpoint> {
         } else {
             e.reason
         };
-        CliError::usage(format!("provider '{name}' has no model list to fetch: {hint}"))
+        CliError::usage(format!(
+            "provider '{name}' has no model list to fetch: {hint}"
+        ))
     })
 }
 
@@ -229,9 +237,7 @@ pub struct Loaded {
 /// A cache that cannot be written is reported on stderr; the list is still returned.
 pub fn load(settings: &Settings, e: &Endpoint, refresh: bool) -> Result<Loaded> {
     let path = e.cache_path(&settings.cache_dir);
-    if !refresh
-        && let Some(list) = read_cache(&path).filter(|l| l.fresh(now()))
-    {
+    if !refresh && let Some(list) = read_cache(&path).filter(|l| l.fresh(now())) {
         return Ok(Loaded {
             list,
             from_cache: true,
@@ -355,7 +361,10 @@ mod tests {
         let err = provider_endpoint("hosted_vllm").unwrap_err().to_string();
         assert!(err.contains("api_base"), "{err}");
         let err = provider_endpoint("nope").unwrap_err().to_string();
-        assert!(err.contains("unknown provider 'nope'") && err.contains("groq"), "{err}");
+        assert!(
+            err.contains("unknown provider 'nope'") && err.contains("groq"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -369,7 +378,10 @@ mod tests {
         let p = a.cache_path(dir);
         assert_eq!(p.parent(), Some(Path::new("/c/models")));
         let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with("openai-") && name.ends_with(".json"), "{name}");
+        assert!(
+            name.starts_with("openai-") && name.ends_with(".json"),
+            "{name}"
+        );
     }
 
     #[test]

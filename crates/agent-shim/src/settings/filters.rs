@@ -57,7 +57,9 @@ impl ApiFilters {
 impl Serialize for ApiFilters {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            ApiFilters::CatchAll | ApiFilters::Disabled => s.collect_seq(std::iter::empty::<&str>()),
+            ApiFilters::CatchAll | ApiFilters::Disabled => {
+                s.collect_seq(std::iter::empty::<&str>())
+            }
             ApiFilters::Patterns(p) => p.serialize(s),
         }
     }

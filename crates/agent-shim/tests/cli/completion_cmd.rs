@@ -5,7 +5,7 @@
 use crate::common::*;
 use fake_provider::{FakeProviderThread, Script};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A sandbox with a profile `test` whose model `coder` (no declared window) is on a fake
@@ -59,7 +59,7 @@ fn shell(s: &Sandbox, program: &str, code: &str) -> Output {
 }
 
 /// What bash's completion function puts in COMPREPLY for `words` (the last one being completed).
-fn bash_complete(s: &Sandbox, file: &PathBuf, words: &[&str]) -> Vec<String> {
+fn bash_complete(s: &Sandbox, file: &Path, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let code = format!(
         "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_TYPE=9\n\
