@@ -50,10 +50,33 @@ pub fn run(a: ModelsListArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if target.endpoints.is_empty() {
-        let why: Vec<String> = target
-            .not_listed
+        // One sentence per provider, naming its models.
+        let mut by_provider: Vec<(&NoList, Vec<&str>)> = Vec::new();
+        for (m, n) in &target.not_listed {
+            match by_provider
+                .iter_mut()
+                .find(|(p, _)| p.provider == n.provider)
+            {
+                Some((_, models)) => models.push(m),
+                None => by_provider.push((n, vec![m])),
+            }
+        }
+        let why: Vec<String> = by_provider
             .iter()
-            .map(|(m, n)| format!("model '{m}' is on {}: {}", n.provider, n.reason))
+            .map(|(n, models)| {
+                let names: Vec<String> = models.iter().map(|m| format!("'{m}'")).collect();
+                let (noun, verb) = if names.len() == 1 {
+                    ("model", "is")
+                } else {
+                    ("models", "are")
+                };
+                format!(
+                    "{noun} {} {verb} on {}: {}",
+                    names.join(", "),
+                    n.provider,
+                    n.reason
+                )
+            })
             .collect();
         return Err(CliError::usage(format!(
             "{} has no model list to fetch: {}",

@@ -282,6 +282,13 @@ fn providers_without_a_list_and_unknown_names_are_usage_errors() {
         err.contains("no such profile or provider") && err.contains("demo") && err.contains("groq"),
         "{err}"
     );
+    let o = s.run(&["models", "list", "--remote", "demo"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("models 'demo/opus', 'demo/sonnet', 'demo/haiku' are on mock"),
+        "{}",
+        stderr(&o)
+    );
     let o = s.run(&["models", "list", "--refresh"]);
     assert_eq!(o.status.code(), Some(2), "--refresh needs --remote");
 }
