@@ -74,6 +74,10 @@ pub struct Script {
     /// metadata providers add: `context_length`, `pricing`, `display_name` …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub model_fields: BTreeMap<String, serde_json::Map<String, Value>>,
+    /// The most models one page of Anthropic's list holds, whatever `limit` asks (Anthropic's
+    /// own cap is 1,000), so clients' paging (`after_id`) can be exercised. Default: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_page_size: Option<usize>,
     /// Record received requests (default true; turn off for benchmarks).
     #[serde(default = "default_true")]
     pub record: bool,
@@ -112,6 +116,7 @@ impl Default for Script {
             api_key: None,
             models: default_models(),
             model_fields: BTreeMap::new(),
+            models_page_size: None,
             record: true,
             steps: Vec::new(),
             default: None,

@@ -249,6 +249,36 @@ fn anthropic_lists_with_its_headers() {
 }
 
 #[test]
+fn anthropic_list_is_read_page_by_page() {
+    let ids: Vec<String> = (1..=5).map(|i| format!("claude-{i}")).collect();
+    let script = json!({"models": ids, "models_page_size": 2, "default": {"text": "hi"}});
+    let fake = FakeProviderThread::start(Script::from_json(&script.to_string()).unwrap()).unwrap();
+    let s = Sandbox::new();
+    profile(&s, &fake.base_url(), "anthropic", None);
+    let v = list_json(&s, &["test"]);
+    let got: Vec<&str> = v["endpoints"][0]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids, "{v}");
+    let queries: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "limit=1000",
+            "limit=1000&after_id=claude-2",
+            "limit=1000&after_id=claude-4"
+        ]
+    );
+}
+
+#[test]
 fn wrong_key_names_where_the_key_comes_from_without_showing_it() {
     let fake = upstream();
     let s = Sandbox::new();
