@@ -84,16 +84,38 @@ pub fn run(a: ModelsListArgs) -> Result<ExitCode> {
             why.join("; ")
         )));
     }
+    // One endpoint that fails does not hide the others' lists; the command still fails.
     let mut loaded = Vec::new();
+    let mut failed = Vec::new();
     for (e, names) in &target.endpoints {
-        loaded.push((e, names, remote_models::load(&settings, e, a.refresh)?));
+        match remote_models::load(&settings, e, a.refresh) {
+            Ok(l) => loaded.push((e, names, l)),
+            Err(err) => failed.push(err),
+        }
+    }
+    if loaded.is_empty()
+        && let Some(first) = failed.first()
+    {
+        let rest: Vec<String> = failed[1..].iter().map(ToString::to_string).collect();
+        let mut msg = first.to_string();
+        if !rest.is_empty() {
+            msg = format!("{msg}; {}", rest.join("; "));
+        }
+        return Err(CliError::with_code(msg, first.exit_code()));
     }
     if a.json {
         print_json(&target, &loaded, a.all);
     } else {
         print_table(&target, &loaded, a.all);
     }
-    Ok(ExitCode::SUCCESS)
+    for err in &failed {
+        eprintln!("agent-shim: {err}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Resolves `name`: `provider:X`, `profile:X`, else a profile, else a provider.

@@ -279,6 +279,35 @@ fn anthropic_list_is_read_page_by_page() {
 }
 
 #[test]
+fn one_endpoint_down_does_not_hide_the_others() {
+    let fake = upstream();
+    let s = Sandbox::new();
+    profile(&s, &format!("{}/v1", fake.base_url()), "openai", None);
+    let down = format!("http://127.0.0.1:{}/v1", free_port());
+    s.write_config(
+        "models.yaml",
+        &format!(
+            "model_list:\n  - model_name: coder\n    litellm_params:\n      model: openai/big-coder\n      \
+             api_base: {}/v1\n      api_key: os.environ/LIST_KEY\n  - model_name: gone\n    litellm_params:\n      \
+             model: openai/gone\n      api_base: {down}\n      api_key: sk-x\n",
+            fake.base_url()
+        ),
+    );
+    s.write_config(
+        "profiles/test.yaml",
+        "meta:\n  name: test\n  opus_model: coder\n  sonnet_model: coder\n  haiku_model: gone\n",
+    );
+    let o = list(&s, &["test"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("big-coder"), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot fetch openai's model list") && err.contains(&down),
+        "{err}"
+    );
+}
+
+#[test]
 fn wrong_key_names_where_the_key_comes_from_without_showing_it() {
     let fake = upstream();
     let s = Sandbox::new();
