@@ -3,6 +3,7 @@
 //! the remote model cache, and completing never touches the network.
 
 use crate::common::*;
+use crate::terminal::Terminal;
 use fake_provider::{FakeProviderThread, Script};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -153,4 +154,50 @@ fn fish_shows_the_cached_context_window_without_fetching() {
         "{profiles}"
     );
     assert_eq!(fake.requests().len(), 1, "completion fetched nothing");
+}
+
+/// Tab pressed in interactive bash and zsh (in a pseudo-terminal, with the completion script
+/// sourced from the rc file as `install` arranges) completes a profile and a `--model` value.
+#[test]
+fn tab_completes_in_interactive_bash_and_zsh() {
+    let (s, fake) = setup();
+    for sh in ["bash", "zsh"] {
+        let file = script(&s, sh);
+        let rc = s.home().join(format!(".{sh}rc"));
+        let init = if sh == "zsh" {
+            "autoload -U compinit && compinit -u\n"
+        } else {
+            ""
+        };
+        std::fs::write(
+            &rc,
+            format!("PS1='ready> '\n{init}source '{}'\n", file.display()),
+        )
+        .unwrap();
+        let args: &[&str] = if sh == "bash" {
+            &["--noprofile", "--rcfile", rc.to_str().unwrap(), "-i"]
+        } else {
+            &["-i"]
+        };
+        let mut c = Terminal::command(sh, args);
+        c.env_clear()
+            .env("HOME", s.home())
+            .env("ZDOTDIR", s.home())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AGENT_SHIM_PORT", s.port.to_string())
+            .env("TERM", "xterm")
+            .env("LANG", "C.UTF-8")
+            .current_dir(s.work());
+        let mut t = Terminal::spawn(sh, c);
+        t.expect("ready> ");
+        t.type_keys("agent-shim with te\t");
+        t.expect_on_screen("agent-shim with test");
+        t.type_keys("--model cod\t");
+        t.expect_on_screen("agent-shim with test --model coder");
+        // Ctrl-U clears the line in both shells' editors.
+        t.type_keys("\x15");
+        t.send("exit");
+        t.wait_exit(std::time::Duration::from_secs(10));
+    }
+    assert!(fake.requests().is_empty(), "completion fetched nothing");
 }
