@@ -49,7 +49,7 @@ pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString
 pub use protocol::Protocol;
 pub use providers::claude_code::group::set_harness_dir as set_claude_code_dir;
 pub use providers::deployment::{ApiKey, DefinitionError, Deployment, Origin, key_variables};
-pub use providers::table::{ProviderInfo, provider};
+pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};

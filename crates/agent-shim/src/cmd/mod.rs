@@ -10,6 +10,7 @@ mod install;
 mod janitor;
 mod leave;
 mod models;
+mod models_remote;
 mod profiles;
 mod proxy;
 mod secrets;

@@ -3,6 +3,7 @@
 //! order). Every item remembers where it came from.
 
 use super::Settings;
+use super::filters::ApiFilters;
 use super::yaml;
 use crate::error::{CliError, Result};
 use gateway::{ModelDefinition, Tiers};
@@ -132,6 +133,11 @@ pub struct ProfileMeta {
     /// tiers whose model declares `model_info.context_window` of 1,000,000 or more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_1m: Option<Context1m>,
+    /// Which of the profile's providers' remote models count for it (`models list --remote`,
+    /// Codex's model catalogue): glob patterns on model ids; omitted = all, `[]` or `null` = no
+    /// remote loading (see [`super::filters`]).
+    #[serde(default, skip_serializing_if = "ApiFilters::is_catch_all")]
+    pub model_api_filters: ApiFilters,
 }
 
 /// One of Claude Code's three model tiers.
