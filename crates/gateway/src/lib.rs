@@ -48,7 +48,9 @@ pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER};
 pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use protocol::Protocol;
 pub use providers::claude_code::group::set_harness_dir as set_claude_code_dir;
-pub use providers::deployment::{ApiKey, DefinitionError, Deployment, Origin, key_variables};
+pub use providers::deployment::{
+    ApiKey, DefinitionError, Deployment, OVERRIDABLE, Origin, key_variables,
+};
 pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};

@@ -82,7 +82,13 @@ pub const ROUTER: &[&str] = &[
 /// `model_list` entry keys.
 pub const MODEL_ENTRY: &[&str] = &["model_name", "litellm_params", "model_info"];
 
-/// `litellm_params` keys implemented.
+/// Whether agent-shim implements the `litellm_params` key `key`: one of [`PARAMS`], or a request
+/// parameter a definition fixes for every request (the gateway's [`gateway::OVERRIDABLE`]).
+pub fn is_param(key: &str) -> bool {
+    PARAMS.contains(&key) || gateway::OVERRIDABLE.contains(&key)
+}
+
+/// `litellm_params` keys implemented besides the overridable request parameters ([`is_param`]).
 pub const PARAMS: &[&str] = &[
     "model",
     "api_base",
@@ -96,15 +102,6 @@ pub const PARAMS: &[&str] = &[
     "api_mode",
     "custom_llm_provider",
     "litellm_credential_name",
-    // Sent with every request, replacing the client's (the gateway's `OVERRIDABLE`).
-    "reasoning_effort",
-    "temperature",
-    "top_p",
-    "top_k",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "parallel_tool_calls",
     // Bedrock.
     "aws_access_key_id",
     "aws_secret_access_key",

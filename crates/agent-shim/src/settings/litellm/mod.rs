@@ -243,7 +243,7 @@ impl Warnings<'_> {
         let mut not_served = false;
         if let Some(params) = node.get("litellm_params") {
             for k in params.entries() {
-                if !keys::PARAMS.contains(&k.key.as_str()) {
+                if !keys::is_param(&k.key) {
                     let why = keys::why("litellm_params", &k.key);
                     self.at(
                         k.line,
