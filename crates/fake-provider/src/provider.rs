@@ -86,6 +86,11 @@ impl FakeProvider {
     pub fn sts_calls(&self) -> usize {
         AwsState::count(&self.shared.aws.sts_calls)
     }
+
+    /// How many access tokens the fake Google token endpoint minted (script `vertex`).
+    pub fn vertex_tokens_minted(&self) -> usize {
+        self.shared.vertex.minted()
+    }
 }
 
 impl Drop for FakeProvider {

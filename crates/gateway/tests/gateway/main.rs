@@ -27,4 +27,5 @@ mod openai_clients;
 mod provider_rows;
 mod reload;
 mod shapes;
+mod vertex;
 mod workers;

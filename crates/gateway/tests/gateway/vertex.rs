@@ -1,0 +1,358 @@
+//! Google Vertex AI request shapes, checked by the fake upstream: Claude through
+//! `rawPredict` / `streamRawPredict` (the path names project, location and model; the body has
+//! `anthropic_version: "vertex-2023-10-16"` and no `model`) and Gemini through the
+//! OpenAI-compatible endpoint, with `Authorization: Bearer` tokens minted by the fake's Google
+//! token endpoint from a JWT assertion it verifies with the TEST-ONLY service account's public
+//! key (crates/fake-provider/fixtures); tokens minted once, shared, refreshed before expiry; and
+//! the errors of missing or refused credentials.
+
+use crate::common::*;
+use fake_provider::{FakeProvider, RecordedRequest};
+use gateway::{Gateway, LitellmParams, ModelDefinition, RouterSettings};
+use protocol::check::{rebuild, rebuild_responses};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const TEST_KEY: &str = include_str!("../../../fake-provider/fixtures/vertex-test-sa.key.pem");
+const TEST_PUBLIC_KEY: &str = include_str!("../../../fake-provider/fixtures/vertex-test-sa.pub.pem");
+const EMAIL: &str = "agent-shim-test@test-project.iam.gserviceaccount.com";
+const PROJECT: &str = "test-project";
+const LOCATION: &str = "us-east5";
+const CLAUDE: &str = "claude-sonnet-4-5@20250929";
+
+/// A fake Vertex whose tokens live `lifetime` seconds, answering `text`.
+async fn fake_vertex(lifetime: u64, text: &str) -> FakeProvider {
+    fake(json!({
+        "vertex": {"client_email": EMAIL, "public_key_pem": TEST_PUBLIC_KEY,
+                   "project": PROJECT, "location": LOCATION, "token_lifetime_secs": lifetime},
+        "default": {"text": text},
+    }))
+    .await
+}
+
+/// The test service account's key file, its token endpoint the fake's.
+fn key_json(fake: &FakeProvider, email: &str) -> String {
+    json!({
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+        "private_key": TEST_KEY,
+        "client_email": email,
+        "client_id": "100000000000000000001",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": format!("{}/token", fake.base_url()),
+    })
+    .to_string()
+}
+
+fn vertex(name: &str, model: &str, fake: &FakeProvider, credentials: &str) -> ModelDefinition {
+    let p: LitellmParams = serde_json::from_value(json!({
+        "model": format!("vertex_ai/{model}"),
+        "api_base": fake.base_url(),
+        "vertex_project": PROJECT,
+        "vertex_location": LOCATION,
+        "vertex_credentials": credentials,
+    }))
+    .unwrap();
+    ModelDefinition {
+        model_name: name.into(),
+        litellm_params: p,
+        model_info: Default::default(),
+    }
+}
+
+fn no_retries() -> RouterSettings {
+    RouterSettings {
+        num_retries: 0,
+        max_retry_after: Duration::from_secs(1),
+    }
+}
+
+/// The requests that reached the Vertex API (not the token endpoint).
+fn api_requests(fake: &FakeProvider) -> Vec<RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path != "/token")
+        .collect()
+}
+
+fn only_api_request(fake: &FakeProvider) -> RecordedRequest {
+    let reqs = api_requests(fake);
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    reqs.into_iter().next().unwrap()
+}
+
+async fn post_openai(gw: &Running, path: &str, body: &Value) -> reqwest::Response {
+    gw.http
+        .post(format!("{}{path}", gw.base))
+        .bearer_auth(MASTER_KEY)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn claude_path(stream: bool) -> String {
+    let method = if stream { "streamRawPredict" } else { "rawPredict" };
+    format!("/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/{CLAUDE}:{method}")
+}
+
+/// Checks a Claude-on-Vertex request: path, bearer token, Vertex's body rules.
+fn check_claude(up: &RecordedRequest, stream: bool) {
+    assert_eq!(up.path, claude_path(stream));
+    assert_eq!(up.query, None);
+    assert_eq!(up.headers["authorization"], "Bearer ya29.fake-vertex-token-1");
+    assert!(!up.headers.contains_key("x-api-key"), "{:?}", up.headers);
+    assert!(!up.headers.contains_key("anthropic-version"), "{:?}", up.headers);
+    assert_eq!(up.body["anthropic_version"], "vertex-2023-10-16");
+    assert!(up.body.get("model").is_none(), "{}", up.body);
+    assert_eq!(up.body["stream"].as_bool().unwrap_or(false), stream);
+}
+
+#[tokio::test]
+async fn claude_on_vertex_from_every_client_protocol_with_one_token() {
+    let fake = fake_vertex(3600, "from vertex").await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    for stream in [false, true] {
+        // Claude Code: the Messages body passes through, its betas in their header.
+        fake.clear_requests();
+        let resp = gw.post("/v1/messages", &claude_request("sonnet", stream)).await;
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.unwrap();
+        let text = if stream {
+            let r = rebuild(&bytes);
+            assert!(r.error.is_none(), "{:?}", r.error);
+            r.message["content"][0]["text"].clone()
+        } else {
+            serde_json::from_slice::<Value>(&bytes).unwrap()["content"][0]["text"].clone()
+        };
+        assert_eq!(text, "from vertex");
+        let up = only_api_request(&fake);
+        check_claude(&up, stream);
+        assert_eq!(
+            up.headers["anthropic-beta"],
+            "claude-code-20250219,interleaved-thinking-2025-05-14"
+        );
+        assert_eq!(up.body["tools"][0]["name"], "Bash");
+
+        // A Chat Completions client: translated to Messages.
+        fake.clear_requests();
+        let body = json!({"model": "sonnet", "stream": stream, "max_tokens": 300,
+            "messages": [{"role": "system", "content": "Be brief."},
+                         {"role": "user", "content": "hi"}]});
+        let resp = post_openai(&gw, "/v1/chat/completions", &body).await;
+        assert_eq!(resp.status(), 200);
+        let text = String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned();
+        assert!(text.contains("from vertex"), "{text}");
+        let up = only_api_request(&fake);
+        check_claude(&up, stream);
+        assert_eq!(up.body["system"][0]["text"], "Be brief.");
+        assert_eq!(up.body["max_tokens"], 300);
+
+        // A Responses client (Codex): translated to Messages.
+        fake.clear_requests();
+        let body = json!({"model": "sonnet", "instructions": "You are Codex.", "stream": stream,
+            "store": false, "max_output_tokens": 500,
+            "input": [{"type": "message", "role": "user",
+                       "content": [{"type": "input_text", "text": "List the files."}]}]});
+        let resp = post_openai(&gw, "/v1/responses", &body).await;
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.unwrap();
+        let out = if stream {
+            let r = rebuild_responses(&bytes);
+            assert_eq!(r.terminal, "response.completed");
+            r.response
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        assert!(out.to_string().contains("from vertex"), "{out}");
+        let up = only_api_request(&fake);
+        check_claude(&up, stream);
+        assert_eq!(up.body["max_tokens"], 500);
+    }
+    assert_eq!(fake.vertex_tokens_minted(), 1, "one token for six requests");
+}
+
+#[tokio::test]
+async fn gemini_on_vertex_through_the_openai_compatible_endpoint() {
+    let fake = fake_vertex(3600, "from gemini").await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![
+            vertex("flash", "gemini-2.5-flash", &fake, &creds),
+            vertex("sonnet", CLAUDE, &fake, &creds),
+        ],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    let path = format!("/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi/chat/completions");
+    for stream in [false, true] {
+        fake.clear_requests();
+        let body = json!({"model": "flash", "stream": stream, "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}]});
+        let resp = post_openai(&gw, "/v1/chat/completions", &body).await;
+        assert_eq!(resp.status(), 200);
+        let text = String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned();
+        assert!(text.contains("from gemini"), "{text}");
+        let up = only_api_request(&fake);
+        assert_eq!((up.path.as_str(), up.query.as_deref()), (path.as_str(), None));
+        assert_eq!(up.headers["authorization"], "Bearer ya29.fake-vertex-token-1");
+        assert_eq!(up.body["model"], "google/gemini-2.5-flash");
+        assert_eq!(up.body["stream"], stream);
+        assert!(up.body.get("anthropic_version").is_none());
+
+        // Claude Code's request, translated to Chat Completions.
+        fake.clear_requests();
+        let resp = gw.post("/v1/messages", &claude_request("flash", stream)).await;
+        assert_eq!(resp.status(), 200);
+        let up = only_api_request(&fake);
+        assert_eq!(up.path, path);
+        assert_eq!(up.body["model"], "google/gemini-2.5-flash");
+        assert_eq!(up.body["messages"][0]["role"], "system");
+    }
+    // The Claude deployment shares the Gemini one's credentials, so its token too.
+    fake.clear_requests();
+    let resp = gw.post("/v1/messages", &claude_request("sonnet", false)).await;
+    assert_eq!(resp.status(), 200);
+    check_claude(&only_api_request(&fake), false);
+    assert_eq!(fake.vertex_tokens_minted(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_wait_for_one_token() {
+    let fake = fake_vertex(3600, "ok").await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    let gw = std::sync::Arc::new(gw);
+    let calls = (0..8).map(|_| {
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            gw.post("/v1/messages", &claude_request("sonnet", false))
+                .await
+                .status()
+        })
+    });
+    for status in futures_util::future::join_all(calls).await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(api_requests(&fake).len(), 8);
+    assert_eq!(fake.vertex_tokens_minted(), 1, "single flight");
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_is_replaced_in_the_background() {
+    // An 8 s token is replaced from 6 s on (a quarter of its life before expiry) and used
+    // until 7.2 s.
+    let fake = fake_vertex(8, "ok").await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    let token_of_last = |fake: &FakeProvider| {
+        api_requests(fake).last().unwrap().headers["authorization"].clone()
+    };
+    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-1");
+    assert_eq!(fake.vertex_tokens_minted(), 1);
+    tokio::time::sleep(Duration::from_millis(6300)).await;
+    // This request goes on at once (with the current token, or the new one if the machine was
+    // slow) and starts the replacement.
+    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    for _ in 0..100 {
+        if fake.vertex_tokens_minted() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.vertex_tokens_minted(), 2, "replaced before expiry");
+    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-2");
+    assert_eq!(fake.vertex_tokens_minted(), 2, "and not again");
+}
+
+#[tokio::test]
+async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_client_format() {
+    let fake = fake_vertex(3600, "never").await;
+    // The fake knows only EMAIL's key: Google answers invalid_grant for another account.
+    let creds = key_json(&fake, "deleted-sa@test-project.iam.gserviceaccount.com");
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    let resp = gw.post("/v1/messages", &claude_request("sonnet", false)).await;
+    assert_eq!(resp.status(), 403);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["error"]["type"], "permission_error");
+    let msg = err["error"]["message"].as_str().unwrap();
+    for part in [
+        "'sonnet'",
+        "deleted-sa@test-project.iam.gserviceaccount.com",
+        "litellm_params.vertex_credentials",
+        "invalid_grant",
+        "account not found",
+    ] {
+        assert!(msg.contains(part), "{part} not in {msg}");
+    }
+    assert!(!msg.contains("PRIVATE KEY"), "{msg}");
+    let body = json!({"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]});
+    let resp = post_openai(&gw, "/v1/chat/completions", &body).await;
+    assert_eq!(resp.status(), 403);
+    let err: Value = resp.json().await.unwrap();
+    assert!(err["error"]["message"].as_str().unwrap().contains("invalid_grant"), "{err}");
+    assert!(api_requests(&fake).is_empty(), "nothing reaches Vertex without a token");
+    assert_eq!(fake.vertex_tokens_minted(), 0);
+}
+
+#[tokio::test]
+async fn definitions_without_a_project_or_readable_credentials_are_named_at_load() {
+    let fake = fake_vertex(3600, "never").await;
+    let mut no_project = vertex("np", CLAUDE, &fake, &key_json(&fake, EMAIL).replace(
+        &format!("\"project_id\":\"{PROJECT}\","),
+        "",
+    ));
+    no_project.litellm_params.other.remove("vertex_project");
+    let unreadable = vertex("ur", CLAUDE, &fake, "/nonexistent/agent-shim/sa.json");
+    let empty = std::env::temp_dir().join("agent-shim-vertex-no-gcloud");
+    let secrets: HashMap<String, String> =
+        [("CLOUDSDK_CONFIG".to_owned(), empty.display().to_string())].into();
+    let mut none = vertex("nc", CLAUDE, &fake, "x");
+    none.litellm_params.other.remove("vertex_credentials");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cfg = config(
+        vec![no_project, unreadable, none],
+        secrets,
+        no_retries(),
+        gateway::Registered::All,
+        None,
+    );
+    let (_g, errors) = Gateway::with_listener(listener, cfg);
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let find = |name: &str| errors.iter().find(|e| e.contains(name)).unwrap().clone();
+    let e = find("'np'");
+    assert!(e.contains("no Google Cloud project") && e.contains("litellm_params.vertex_project"), "{e}");
+    let e = find("'ur'");
+    assert!(e.contains("litellm_params.vertex_credentials") && e.contains("cannot read"), "{e}");
+    assert!(e.contains("/nonexistent/agent-shim/sa.json"), "{e}");
+    let e = find("'nc'");
+    assert!(e.contains("no Google credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{e}");
+}
