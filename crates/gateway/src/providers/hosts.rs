@@ -151,6 +151,44 @@ pub const COHERE: ProviderInfo = ProviderInfo {
     ..OPENAI_LIKE
 };
 
+/// `perplexity/<model>`: Perplexity, LiteLLM's endpoint and key variables. Chat goes to Sonar
+/// Chat Completions, which Perplexity retired on 2026-09-27; `api_mode: responses` reaches its
+/// Agent API (`/v1/responses`, model ids such as `perplexity/sonar` or `openai/gpt-5.5`), which
+/// takes function tools ([`super::perplexity`]). The parameters below are outside what LiteLLM
+/// sends either API (`PerplexityChatConfig` / `PerplexityResponsesConfig` supported params):
+/// neither takes `tool_choice`, Sonar no seed, stop, logprobs or logit_bias.
+pub const PERPLEXITY: ProviderInfo = ProviderInfo {
+    name: "perplexity",
+    transport: &super::perplexity::PERPLEXITY,
+    api_base: Some("https://api.perplexity.ai"),
+    base_env: Some("PERPLEXITY_API_BASE"),
+    key_env: Some("PERPLEXITYAI_API_KEY"),
+    // LiteLLM reads both names (PERPLEXITY_API_KEY is Perplexity's own).
+    key_env_also: &["PERPLEXITY_API_KEY"],
+    rejects: &[
+        "metadata",
+        "service_tier",
+        "store",
+        "user",
+        "n",
+        "seed",
+        "stop",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "parallel_tool_calls",
+        "tool_choice",
+        "include",
+        "prompt_cache_key",
+    ],
+    // `reasoning_effort` (Sonar reasoning models) and `reasoning` (Agent API), sent when the
+    // definition declares `supports_reasoning`.
+    reasoning: ReasoningControl::Effort,
+    max_tokens_field: MaxTokensField::MaxTokens,
+    docs: "https://docs.litellm.ai/docs/providers/perplexity",
+    ..OPENAI_LIKE
+};
+
 /// `moonshot/<model>`: Moonshot AI (Kimi). It reads `max_tokens` (LiteLLM renames
 /// `max_completion_tokens`), and its thinking models require `reasoning_content` on assistant
 /// turns with tool calls, so reasoning is sent back as DeepSeek's is.
@@ -287,6 +325,11 @@ mod tests {
                 "command-a",
             ),
             (
+                "perplexity/sonar-pro",
+                "https://api.perplexity.ai/chat/completions",
+                "sonar-pro",
+            ),
+            (
                 "moonshot/kimi",
                 "https://api.moonshot.ai/v1/chat/completions",
                 "kimi",
@@ -311,6 +354,14 @@ mod tests {
             assert_eq!(d.shown_url(Endpoint::Generate), url, "{model}");
             assert_eq!(d.upstream_model, id, "{model}");
         }
+        let mut agent_api = def("perplexity/perplexity/sonar");
+        agent_api.litellm_params.api_mode = Some(crate::model::ApiMode::Responses);
+        let d = Deployment::new(agent_api, Origin::Config, &s).unwrap();
+        assert_eq!(
+            d.shown_url(Endpoint::Generate),
+            "https://api.perplexity.ai/v1/responses"
+        );
+        assert_eq!(d.upstream_model, "perplexity/sonar");
         for model in ["openai_like/m", "custom_openai/m"] {
             let e = Deployment::new(def(model), Origin::Config, &s).unwrap_err();
             assert!(e.to_string().contains("set litellm_params.api_base"), "{e}");

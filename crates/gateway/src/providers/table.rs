@@ -213,24 +213,7 @@ pub static PROVIDERS: &[ProviderInfo] = &[
         docs: "https://docs.x.ai/docs/api-reference#chat-completions",
         ..OPENAI_LIKE
     },
-    ProviderInfo {
-        name: "perplexity",
-        api_base: Some("https://api.perplexity.ai"),
-        base_env: Some("PERPLEXITY_API_BASE"),
-        key_env: Some("PERPLEXITYAI_API_KEY"),
-        // LiteLLM's PerplexityChatConfig reads both names.
-        key_env_also: &["PERPLEXITY_API_KEY"],
-        rejects: &[
-            "metadata",
-            "parallel_tool_calls",
-            "logit_bias",
-            "n",
-            "service_tier",
-        ],
-        reasoning: ReasoningControl::None,
-        docs: "https://docs.perplexity.ai/api-reference/chat-completions-post",
-        ..OPENAI_LIKE
-    },
+    hosts::PERPLEXITY,
     ProviderInfo {
         name: "openrouter",
         api_base: Some("https://openrouter.ai/api/v1"),
@@ -336,6 +319,59 @@ mod tests {
                 p.name
             );
             assert!(p.docs.starts_with("https://"), "{}", p.name);
+        }
+    }
+
+    /// README.md's provider table names every row with its default endpoint, its base
+    /// variable and its key variables in the order they are tried.
+    #[test]
+    fn the_readmes_provider_table_matches_this_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let section = readme
+            .split("\n### Providers\n")
+            .nth(1)
+            .and_then(|s| s.split("\n### ").next())
+            .expect("README.md has a Providers section");
+        for p in PROVIDERS.iter().filter(|p| p.name != "mock") {
+            let cell = format!("`{}`", p.name);
+            let line = section
+                .lines()
+                .find(|l| {
+                    l.strip_prefix("| ")
+                        .and_then(|l| l.split(" |").next())
+                        .is_some_and(|first| first.split(", ").any(|n| n == cell))
+                })
+                .unwrap_or_else(|| panic!("README.md has no provider row for {}", p.name));
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let (endpoint, keys) = (cells[1], cells[2]);
+            if let Some(base) = p.api_base {
+                assert!(endpoint.contains(&format!("`{base}`")), "{}: {line}", p.name);
+            }
+            if let Some(var) = p.base_env {
+                assert!(endpoint.contains(&format!("`{var}`")), "{}: {line}", p.name);
+            }
+            let vars: Vec<String> = p
+                .key_env
+                .into_iter()
+                .chain(p.key_env_also.iter().copied())
+                .map(|v| format!("`{v}`"))
+                .collect();
+            let at: Vec<usize> = vars
+                .iter()
+                .map(|v| keys.find(v.as_str()).unwrap_or_else(|| panic!("{}: {v}", p.name)))
+                .collect();
+            assert!(at.is_sorted(), "{}: key variables out of order: {line}", p.name);
+            if p.key_env.is_some() && !p.key_required {
+                assert!(keys.contains("(optional)"), "{}: {line}", p.name);
+            }
+            if p.key_env.is_none() && p.transport.needs_api_base() {
+                assert!(
+                    keys.starts_with("none") || keys.contains("api_key"),
+                    "{}: {line}",
+                    p.name
+                );
+            }
         }
     }
 

@@ -291,3 +291,70 @@ async fn claude_code_to_a_row_translates_with_its_key_variable() {
     assert_eq!(up.body["model"], "openai/gpt-5.4");
     assert!(up.body.get("metadata").is_none());
 }
+
+/// Perplexity's Agent API (`api_mode: responses`): LiteLLM's URL (`api_base` + `/v1/responses`),
+/// its key variable, and the parameters neither Perplexity API takes removed, for a translated
+/// Claude Code request and for a Responses body passed through.
+#[tokio::test]
+async fn perplexity_agent_api_is_reached_at_v1_responses() {
+    let fake = fake(json!({"protocols": ["openai-responses"],
+        "default": {"text": "from the agent api"}}))
+    .await;
+    let secrets: HashMap<String, String> = [
+        ("PERPLEXITYAI_API_KEY".to_owned(), "pplx-k".to_owned()),
+        ("PERPLEXITY_API_BASE".to_owned(), fake.base_url()),
+    ]
+    .into();
+    let d = ModelDefinition {
+        model_name: "pplx".into(),
+        litellm_params: LitellmParams {
+            model: "perplexity/perplexity/sonar".into(),
+            api_mode: Some(gateway::ApiMode::Responses),
+            ..LitellmParams::default()
+        },
+        model_info: Default::default(),
+    };
+    let router = RouterSettings {
+        num_retries: 0,
+        max_retry_after: Duration::from_secs(1),
+    };
+    let gw = gateway_with(vec![d], secrets, router).await;
+    let resp = gw.post("/v1/messages", &claude_request("pplx", false)).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["content"][0]["text"], "from the agent api");
+    let passed = json!({"model": "pplx", "input": "hi", "store": false, "tool_choice": "auto",
+        "include": ["reasoning.encrypted_content"], "prompt_cache_key": "k",
+        "parallel_tool_calls": true, "max_output_tokens": 99});
+    let resp = gw
+        .http
+        .post(format!("{}/v1/responses", gw.base))
+        .bearer_auth(MASTER_KEY)
+        .json(&passed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let dropped = resp.headers()["x-agent-shim-dropped"].to_str().unwrap();
+    for p in [
+        "store",
+        "tool_choice",
+        "include",
+        "prompt_cache_key",
+        "parallel_tool_calls",
+    ] {
+        assert!(dropped.contains(p), "{p} not named in {dropped}");
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    for up in &reqs {
+        assert_eq!(up.path, "/v1/responses");
+        assert_eq!(up.headers["authorization"], "Bearer pplx-k");
+        assert_eq!(up.body["model"], "perplexity/sonar");
+        for p in ["metadata", "store", "tool_choice", "include", "prompt_cache_key"] {
+            assert!(up.body.get(p).is_none(), "{p} sent: {}", up.body);
+        }
+    }
+    assert_eq!(reqs[0].body["tools"][0]["name"], "Bash", "function tools go on");
+    assert_eq!(reqs[1].body["max_output_tokens"], 99);
+}
