@@ -162,6 +162,4 @@ pub use script::{
     ErrorSpec, Fault, Protocol, Reply, Script, Step, StreamOpts, ToolCallSpec, UsageSpec, When,
 };
 pub use server::RecordedRequest;
-pub use vertex::{
-    CLOUD_PLATFORM_SCOPE, JWT_BEARER_GRANT, VERTEX_ANTHROPIC_VERSION, VertexConfig,
-};
+pub use vertex::{CLOUD_PLATFORM_SCOPE, JWT_BEARER_GRANT, VERTEX_ANTHROPIC_VERSION, VertexConfig};

@@ -7,6 +7,7 @@
 //! | `POST …/token` (form: `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, `assertion=<JWT>`) | `{"access_token", "expires_in", "token_type": "Bearer"}` |
 //! | `POST /v1/projects/{p}/locations/{l}/publishers/anthropic/models/{model}:rawPredict` | Anthropic Messages JSON |
 //! | `POST …/publishers/anthropic/models/{model}:streamRawPredict` | Anthropic Messages SSE |
+//! | `POST …/publishers/anthropic/models/count-tokens:rawPredict` | `{"input_tokens"}` |
 //! | `POST /v1/projects/{p}/locations/{l}/endpoints/openapi/chat/completions` | Chat Completions |
 //!
 //! The token endpoint checks the assertion as Google does: an RS256 JWT whose signature
@@ -92,7 +93,10 @@ pub(crate) struct VertexState {
 impl VertexState {
     /// How many tokens were minted.
     pub fn minted(&self) -> usize {
-        self.minted.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.minted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     fn mint(&self, lifetime: u64) -> String {
@@ -150,22 +154,39 @@ pub(crate) fn route(
         let stream = match method {
             "rawPredict" => false,
             "streamRawPredict" => true,
-            _ => return Some(Routed::Done(google_error(404, "NOT_FOUND", "unknown method"))),
+            _ => {
+                return Some(Routed::Done(google_error(
+                    404,
+                    "NOT_FOUND",
+                    "unknown method",
+                )));
+            }
         };
         (Protocol::Anthropic, model.to_owned(), stream)
     } else if rest == "endpoints/openapi/chat/completions" {
         let model = parsed.get("model").and_then(Value::as_str).unwrap_or("");
-        let stream = parsed.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let stream = parsed
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         (Protocol::OpenaiChat, model.to_owned(), stream)
     } else {
         return None;
     };
     let refuse = |status, kind, msg: String| Some(Routed::Done(google_error(status, kind, &msg)));
     if config.project.as_deref().is_some_and(|p| p != project) {
-        return refuse(403, "PERMISSION_DENIED", format!("Permission denied on resource project {project}."));
+        return refuse(
+            403,
+            "PERMISSION_DENIED",
+            format!("Permission denied on resource project {project}."),
+        );
     }
     if config.location.as_deref().is_some_and(|l| l != location) {
-        return refuse(404, "NOT_FOUND", format!("Publisher model not found in location {location}."));
+        return refuse(
+            404,
+            "NOT_FOUND",
+            format!("Publisher model not found in location {location}."),
+        );
     }
     let token = bearer(headers).unwrap_or("");
     if !state.valid(token) {
@@ -178,11 +199,38 @@ pub(crate) fn route(
         );
     }
     if !parsed.is_object() {
-        return refuse(400, "INVALID_ARGUMENT", "the body is not a JSON object".into());
+        return refuse(
+            400,
+            "INVALID_ARGUMENT",
+            "the body is not a JSON object".into(),
+        );
+    }
+    if family == Protocol::Anthropic && model == "count-tokens" {
+        // Token counting: the model in the body, the version too.
+        if parsed.get("model").and_then(Value::as_str).is_none()
+            || parsed.get("anthropic_version").and_then(Value::as_str)
+                != Some(VERTEX_ANTHROPIC_VERSION)
+        {
+            return refuse(
+                400,
+                "INVALID_ARGUMENT",
+                "count-tokens needs model and anthropic_version".into(),
+            );
+        }
+        let counted = crate::render_anthropic::count_tokens(body.len());
+        return Some(Routed::Done(json_response(
+            200,
+            counted.to_string(),
+            &Default::default(),
+        )));
     }
     if family == Protocol::Anthropic {
         if parsed.get("model").is_some() {
-            return refuse(400, "INVALID_ARGUMENT", "model: Extra inputs are not permitted".into());
+            return refuse(
+                400,
+                "INVALID_ARGUMENT",
+                "model: Extra inputs are not permitted".into(),
+            );
         }
         let version = parsed.get("anthropic_version").and_then(Value::as_str);
         if version != Some(VERTEX_ANTHROPIC_VERSION) {
@@ -192,19 +240,31 @@ pub(crate) fn route(
                 format!("anthropic_version: must be {VERTEX_ANTHROPIC_VERSION}, got {version:?}"),
             );
         }
-        let body_stream = parsed.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let body_stream = parsed
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if body_stream != stream {
             return refuse(
                 400,
                 "INVALID_ARGUMENT",
-                format!("stream is {body_stream} in the body of a {} call", if stream { "streamRawPredict" } else { "rawPredict" }),
+                format!(
+                    "stream is {body_stream} in the body of a {} call",
+                    if stream {
+                        "streamRawPredict"
+                    } else {
+                        "rawPredict"
+                    }
+                ),
             );
         }
     } else if !model.contains('/') {
         return refuse(
             400,
             "INVALID_ARGUMENT",
-            format!("model '{model}' is not of the form <publisher>/<model>, e.g. google/gemini-2.5-flash"),
+            format!(
+                "model '{model}' is not of the form <publisher>/<model>, e.g. google/gemini-2.5-flash"
+            ),
         );
     }
     Some(Routed::Api(VertexTarget {
@@ -296,10 +356,15 @@ fn verify(config: &VertexConfig, jwt: &str, audience: &str) -> Result<(), String
         return Err("Invalid grant: account not found".into());
     }
     if text("aud") != audience {
-        return Err(format!("Invalid JWT: aud must be {audience}, got {}", text("aud")));
+        return Err(format!(
+            "Invalid JWT: aud must be {audience}, got {}",
+            text("aud")
+        ));
     }
     if !text("scope").split(' ').any(|s| s == CLOUD_PLATFORM_SCOPE) {
-        return Err(format!("Invalid JWT: scope does not include {CLOUD_PLATFORM_SCOPE}"));
+        return Err(format!(
+            "Invalid JWT: scope does not include {CLOUD_PLATFORM_SCOPE}"
+        ));
     }
     let (iat, exp, now) = (num("iat"), num("exp"), unix_now());
     if exp <= now || iat > now + 60 || exp <= iat || exp - iat > 3600 {
@@ -336,10 +401,22 @@ mod tests {
         let claims = json!({"iss": "sa@p.iam.gserviceaccount.com", "aud": "http://h/token",
             "scope": CLOUD_PLATFORM_SCOPE, "iat": now, "exp": now + 3600});
         let b = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-        let jwt = format!("{}.{}.{}", b(&json!({"alg": "RS256"})), b(&claims), URL_SAFE_NO_PAD.encode([7u8; 256]));
-        assert_eq!(verify(&config, &jwt, "http://h/token"), Err("Invalid JWT Signature.".into()));
+        let jwt = format!(
+            "{}.{}.{}",
+            b(&json!({"alg": "RS256"})),
+            b(&claims),
+            URL_SAFE_NO_PAD.encode([7u8; 256])
+        );
+        assert_eq!(
+            verify(&config, &jwt, "http://h/token"),
+            Err("Invalid JWT Signature.".into())
+        );
         let jwt = format!("{}.{}.x", b(&json!({"alg": "none"})), b(&claims));
-        assert!(verify(&config, &jwt, "http://h/token").unwrap_err().contains("RS256"));
+        assert!(
+            verify(&config, &jwt, "http://h/token")
+                .unwrap_err()
+                .contains("RS256")
+        );
         assert!(verify(&config, "a.b", "http://h/token").is_err());
     }
 }

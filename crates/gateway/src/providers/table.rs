@@ -346,7 +346,11 @@ mod tests {
             let cells: Vec<&str> = line.split(" | ").collect();
             let (endpoint, keys) = (cells[1], cells[2]);
             if let Some(base) = p.api_base {
-                assert!(endpoint.contains(&format!("`{base}`")), "{}: {line}", p.name);
+                assert!(
+                    endpoint.contains(&format!("`{base}`")),
+                    "{}: {line}",
+                    p.name
+                );
             }
             if let Some(var) = p.base_env {
                 assert!(endpoint.contains(&format!("`{var}`")), "{}: {line}", p.name);
@@ -359,9 +363,16 @@ mod tests {
                 .collect();
             let at: Vec<usize> = vars
                 .iter()
-                .map(|v| keys.find(v.as_str()).unwrap_or_else(|| panic!("{}: {v}", p.name)))
+                .map(|v| {
+                    keys.find(v.as_str())
+                        .unwrap_or_else(|| panic!("{}: {v}", p.name))
+                })
                 .collect();
-            assert!(at.is_sorted(), "{}: key variables out of order: {line}", p.name);
+            assert!(
+                at.is_sorted(),
+                "{}: key variables out of order: {line}",
+                p.name
+            );
             if p.key_env.is_some() && !p.key_required {
                 assert!(keys.contains("(optional)"), "{}: {line}", p.name);
             }

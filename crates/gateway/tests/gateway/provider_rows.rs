@@ -319,7 +319,9 @@ async fn perplexity_agent_api_is_reached_at_v1_responses() {
         max_retry_after: Duration::from_secs(1),
     };
     let gw = gateway_with(vec![d], secrets, router).await;
-    let resp = gw.post("/v1/messages", &claude_request("pplx", false)).await;
+    let resp = gw
+        .post("/v1/messages", &claude_request("pplx", false))
+        .await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["content"][0]["text"], "from the agent api");
@@ -351,10 +353,19 @@ async fn perplexity_agent_api_is_reached_at_v1_responses() {
         assert_eq!(up.path, "/v1/responses");
         assert_eq!(up.headers["authorization"], "Bearer pplx-k");
         assert_eq!(up.body["model"], "perplexity/sonar");
-        for p in ["metadata", "store", "tool_choice", "include", "prompt_cache_key"] {
+        for p in [
+            "metadata",
+            "store",
+            "tool_choice",
+            "include",
+            "prompt_cache_key",
+        ] {
             assert!(up.body.get(p).is_none(), "{p} sent: {}", up.body);
         }
     }
-    assert_eq!(reqs[0].body["tools"][0]["name"], "Bash", "function tools go on");
+    assert_eq!(
+        reqs[0].body["tools"][0]["name"], "Bash",
+        "function tools go on"
+    );
     assert_eq!(reqs[1].body["max_output_tokens"], 99);
 }

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const TEST_KEY: &str = include_str!("../../../fake-provider/fixtures/vertex-test-sa.key.pem");
-const TEST_PUBLIC_KEY: &str = include_str!("../../../fake-provider/fixtures/vertex-test-sa.pub.pem");
+const TEST_PUBLIC_KEY: &str =
+    include_str!("../../../fake-provider/fixtures/vertex-test-sa.pub.pem");
 const EMAIL: &str = "agent-shim-test@test-project.iam.gserviceaccount.com";
 const PROJECT: &str = "test-project";
 const LOCATION: &str = "us-east5";
@@ -94,17 +95,30 @@ async fn post_openai(gw: &Running, path: &str, body: &Value) -> reqwest::Respons
 }
 
 fn claude_path(stream: bool) -> String {
-    let method = if stream { "streamRawPredict" } else { "rawPredict" };
-    format!("/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/{CLAUDE}:{method}")
+    let method = if stream {
+        "streamRawPredict"
+    } else {
+        "rawPredict"
+    };
+    format!(
+        "/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/{CLAUDE}:{method}"
+    )
 }
 
 /// Checks a Claude-on-Vertex request: path, bearer token, Vertex's body rules.
 fn check_claude(up: &RecordedRequest, stream: bool) {
     assert_eq!(up.path, claude_path(stream));
     assert_eq!(up.query, None);
-    assert_eq!(up.headers["authorization"], "Bearer ya29.fake-vertex-token-1");
+    assert_eq!(
+        up.headers["authorization"],
+        "Bearer ya29.fake-vertex-token-1"
+    );
     assert!(!up.headers.contains_key("x-api-key"), "{:?}", up.headers);
-    assert!(!up.headers.contains_key("anthropic-version"), "{:?}", up.headers);
+    assert!(
+        !up.headers.contains_key("anthropic-version"),
+        "{:?}",
+        up.headers
+    );
     assert_eq!(up.body["anthropic_version"], "vertex-2023-10-16");
     assert!(up.body.get("model").is_none(), "{}", up.body);
     assert_eq!(up.body["stream"].as_bool().unwrap_or(false), stream);
@@ -123,7 +137,9 @@ async fn claude_on_vertex_from_every_client_protocol_with_one_token() {
     for stream in [false, true] {
         // Claude Code: the Messages body passes through, its betas in their header.
         fake.clear_requests();
-        let resp = gw.post("/v1/messages", &claude_request("sonnet", stream)).await;
+        let resp = gw
+            .post("/v1/messages", &claude_request("sonnet", stream))
+            .await;
         assert_eq!(resp.status(), 200);
         let bytes = resp.bytes().await.unwrap();
         let text = if stream {
@@ -177,7 +193,28 @@ async fn claude_on_vertex_from_every_client_protocol_with_one_token() {
         check_claude(&up, stream);
         assert_eq!(up.body["max_tokens"], 500);
     }
-    assert_eq!(fake.vertex_tokens_minted(), 1, "one token for six requests");
+    // Token counting: Vertex's count-tokens model, the model id in the body.
+    fake.clear_requests();
+    let body = json!({"model": "sonnet", "messages": [{"role": "user", "content": "count me"}]});
+    let resp = gw.post("/v1/messages/count_tokens", &body).await;
+    assert_eq!(resp.status(), 200);
+    let counted: Value = resp.json().await.unwrap();
+    let up = only_api_request(&fake);
+    assert_eq!(
+        up.path,
+        format!(
+            "/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/count-tokens:rawPredict"
+        )
+    );
+    assert_eq!(up.body["model"], CLAUDE);
+    assert_eq!(up.body["anthropic_version"], "vertex-2023-10-16");
+    // The fake counts a quarter of the body's bytes: the upstream's count, not the local one.
+    assert_eq!(counted["input_tokens"], up.raw_body.len() / 4);
+    assert_eq!(
+        fake.vertex_tokens_minted(),
+        1,
+        "one token for seven requests"
+    );
 }
 
 #[tokio::test]
@@ -193,7 +230,8 @@ async fn gemini_on_vertex_through_the_openai_compatible_endpoint() {
         no_retries(),
     )
     .await;
-    let path = format!("/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi/chat/completions");
+    let path =
+        format!("/v1/projects/{PROJECT}/locations/{LOCATION}/endpoints/openapi/chat/completions");
     for stream in [false, true] {
         fake.clear_requests();
         let body = json!({"model": "flash", "stream": stream, "max_tokens": 64,
@@ -203,15 +241,23 @@ async fn gemini_on_vertex_through_the_openai_compatible_endpoint() {
         let text = String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned();
         assert!(text.contains("from gemini"), "{text}");
         let up = only_api_request(&fake);
-        assert_eq!((up.path.as_str(), up.query.as_deref()), (path.as_str(), None));
-        assert_eq!(up.headers["authorization"], "Bearer ya29.fake-vertex-token-1");
+        assert_eq!(
+            (up.path.as_str(), up.query.as_deref()),
+            (path.as_str(), None)
+        );
+        assert_eq!(
+            up.headers["authorization"],
+            "Bearer ya29.fake-vertex-token-1"
+        );
         assert_eq!(up.body["model"], "google/gemini-2.5-flash");
         assert_eq!(up.body["stream"], stream);
         assert!(up.body.get("anthropic_version").is_none());
 
         // Claude Code's request, translated to Chat Completions.
         fake.clear_requests();
-        let resp = gw.post("/v1/messages", &claude_request("flash", stream)).await;
+        let resp = gw
+            .post("/v1/messages", &claude_request("flash", stream))
+            .await;
         assert_eq!(resp.status(), 200);
         let up = only_api_request(&fake);
         assert_eq!(up.path, path);
@@ -220,7 +266,9 @@ async fn gemini_on_vertex_through_the_openai_compatible_endpoint() {
     }
     // The Claude deployment shares the Gemini one's credentials, so its token too.
     fake.clear_requests();
-    let resp = gw.post("/v1/messages", &claude_request("sonnet", false)).await;
+    let resp = gw
+        .post("/v1/messages", &claude_request("sonnet", false))
+        .await;
     assert_eq!(resp.status(), 200);
     check_claude(&only_api_request(&fake), false);
     assert_eq!(fake.vertex_tokens_minted(), 1);
@@ -264,16 +312,25 @@ async fn a_token_near_its_expiry_is_replaced_in_the_background() {
         no_retries(),
     )
     .await;
-    let token_of_last = |fake: &FakeProvider| {
-        api_requests(fake).last().unwrap().headers["authorization"].clone()
-    };
-    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    let token_of_last =
+        |fake: &FakeProvider| api_requests(fake).last().unwrap().headers["authorization"].clone();
+    assert_eq!(
+        gw.post("/v1/messages", &claude_request("sonnet", false))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-1");
     assert_eq!(fake.vertex_tokens_minted(), 1);
     tokio::time::sleep(Duration::from_millis(6300)).await;
     // This request goes on at once (with the current token, or the new one if the machine was
     // slow) and starts the replacement.
-    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    assert_eq!(
+        gw.post("/v1/messages", &claude_request("sonnet", false))
+            .await
+            .status(),
+        200
+    );
     for _ in 0..100 {
         if fake.vertex_tokens_minted() == 2 {
             break;
@@ -281,7 +338,12 @@ async fn a_token_near_its_expiry_is_replaced_in_the_background() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(fake.vertex_tokens_minted(), 2, "replaced before expiry");
-    assert_eq!(gw.post("/v1/messages", &claude_request("sonnet", false)).await.status(), 200);
+    assert_eq!(
+        gw.post("/v1/messages", &claude_request("sonnet", false))
+            .await
+            .status(),
+        200
+    );
     assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-2");
     assert_eq!(fake.vertex_tokens_minted(), 2, "and not again");
 }
@@ -297,7 +359,9 @@ async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_clien
         no_retries(),
     )
     .await;
-    let resp = gw.post("/v1/messages", &claude_request("sonnet", false)).await;
+    let resp = gw
+        .post("/v1/messages", &claude_request("sonnet", false))
+        .await;
     assert_eq!(resp.status(), 403);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["type"], "error");
@@ -317,18 +381,29 @@ async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_clien
     let resp = post_openai(&gw, "/v1/chat/completions", &body).await;
     assert_eq!(resp.status(), 403);
     let err: Value = resp.json().await.unwrap();
-    assert!(err["error"]["message"].as_str().unwrap().contains("invalid_grant"), "{err}");
-    assert!(api_requests(&fake).is_empty(), "nothing reaches Vertex without a token");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{err}"
+    );
+    assert!(
+        api_requests(&fake).is_empty(),
+        "nothing reaches Vertex without a token"
+    );
     assert_eq!(fake.vertex_tokens_minted(), 0);
 }
 
 #[tokio::test]
 async fn definitions_without_a_project_or_readable_credentials_are_named_at_load() {
     let fake = fake_vertex(3600, "never").await;
-    let mut no_project = vertex("np", CLAUDE, &fake, &key_json(&fake, EMAIL).replace(
-        &format!("\"project_id\":\"{PROJECT}\","),
-        "",
-    ));
+    let mut no_project = vertex(
+        "np",
+        CLAUDE,
+        &fake,
+        &key_json(&fake, EMAIL).replace(&format!("\"project_id\":\"{PROJECT}\","), ""),
+    );
     no_project.litellm_params.other.remove("vertex_project");
     let unreadable = vertex("ur", CLAUDE, &fake, "/nonexistent/agent-shim/sa.json");
     let empty = std::env::temp_dir().join("agent-shim-vertex-no-gcloud");
@@ -349,10 +424,19 @@ async fn definitions_without_a_project_or_readable_credentials_are_named_at_load
     assert_eq!(errors.len(), 3, "{errors:?}");
     let find = |name: &str| errors.iter().find(|e| e.contains(name)).unwrap().clone();
     let e = find("'np'");
-    assert!(e.contains("no Google Cloud project") && e.contains("litellm_params.vertex_project"), "{e}");
+    assert!(
+        e.contains("no Google Cloud project") && e.contains("litellm_params.vertex_project"),
+        "{e}"
+    );
     let e = find("'ur'");
-    assert!(e.contains("litellm_params.vertex_credentials") && e.contains("cannot read"), "{e}");
+    assert!(
+        e.contains("litellm_params.vertex_credentials") && e.contains("cannot read"),
+        "{e}"
+    );
     assert!(e.contains("/nonexistent/agent-shim/sa.json"), "{e}");
     let e = find("'nc'");
-    assert!(e.contains("no Google credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{e}");
+    assert!(
+        e.contains("no Google credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{e}"
+    );
 }

@@ -145,7 +145,7 @@ impl Credentials {
 
     fn metadata(url: Option<String>) -> Credentials {
         Credentials {
-            fingerprint: Sha256::digest(url.as_deref().unwrap_or("metadata").as_bytes()).into(),
+            fingerprint: fingerprint(url.as_deref().unwrap_or("metadata")),
             kind: Kind::Metadata(url),
             origin: "the Google Cloud metadata server".into(),
             client_email: None,
@@ -178,28 +178,45 @@ impl Credentials {
     /// Parses credentials JSON; `origin` says where it came from.
     fn parse(text: &str, origin: String) -> Result<Credentials, String> {
         let bad = |why: String| format!("{origin} {why}; {HOW_TO_GIVE}");
-        let json: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| bad(format!("is not JSON (line {}, column {})", e.line(), e.column())))?;
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            bad(format!(
+                "is not JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         let field = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let fingerprint = Sha256::digest(text.trim().as_bytes()).into();
+        let fingerprint = fingerprint(text.trim());
         let (kind, client_email, project_id) = match field("type").as_deref() {
             Some("service_account") => {
                 let key = yup_oauth2::parse_service_account_key(text).map_err(|e| {
-                    bad(format!("is not a complete service-account key ({})", field_error(&e)))
+                    bad(format!(
+                        "is not a complete service-account key ({})",
+                        field_error(&e)
+                    ))
                 })?;
                 let email = Some(key.client_email.clone());
                 let project = key.project_id.clone();
                 (Kind::ServiceAccount(Box::new(key)), email, project)
             }
             Some("authorized_user") => {
-                let user: AuthorizedUserSecret = serde_json::from_value(json.clone())
-                    .map_err(|e| bad(format!("is not a complete authorized-user file ({})", field_error(&e))))?;
+                let user: AuthorizedUserSecret =
+                    serde_json::from_value(json.clone()).map_err(|e| {
+                        bad(format!(
+                            "is not a complete authorized-user file ({})",
+                            field_error(&e)
+                        ))
+                    })?;
                 (Kind::AuthorizedUser(user), None, field("quota_project_id"))
             }
             Some("external_account") => {
-                let ext: ExternalAccountSecret = serde_json::from_value(json.clone()).map_err(|e| {
-                    bad(format!("is not a complete external-account file ({})", field_error(&e)))
-                })?;
+                let ext: ExternalAccountSecret =
+                    serde_json::from_value(json.clone()).map_err(|e| {
+                        bad(format!(
+                            "is not a complete external-account file ({})",
+                            field_error(&e)
+                        ))
+                    })?;
                 (Kind::ExternalAccount(Box::new(ext)), None, None)
             }
             Some(other) => {
@@ -208,7 +225,12 @@ impl Credentials {
                      authorized_user and external_account can be)"
                 )));
             }
-            None => return Err(bad("has no \"type\" (a service-account key has \"type\": \"service_account\")".into())),
+            None => {
+                return Err(bad(
+                    "has no \"type\" (a service-account key has \"type\": \"service_account\")"
+                        .into(),
+                ));
+            }
         };
         Ok(Credentials {
             kind,
@@ -220,11 +242,22 @@ impl Credentials {
     }
 }
 
+/// sha256 of `text`.
+fn fingerprint(text: &str) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(&Sha256::digest(text.as_bytes()));
+    out
+}
+
 /// The part of a parse error that names a field (serde's "missing field `x`"), without values.
 fn field_error(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     match text.find("missing field") {
-        Some(i) => text[i..].split(" at line").next().unwrap_or_default().to_owned(),
+        Some(i) => text[i..]
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         None => "a field is missing or of the wrong type".into(),
     }
 }

@@ -100,11 +100,19 @@ impl TransportKind for VertexKind {
             params: &d.definition.litellm_params,
             secrets,
         };
-        let location = first(&p, &["vertex_location", "vertex_ai_location"], "VERTEXAI_LOCATION")?
-            .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
+        let location = first(
+            &p,
+            &["vertex_location", "vertex_ai_location"],
+            "VERTEXAI_LOCATION",
+        )?
+        .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
         check_segment("vertex_location", &location, "us-east5")?;
         let creds = Credentials::find(&p)?;
-        let project = match first(&p, &["vertex_project", "vertex_ai_project"], "VERTEXAI_PROJECT")? {
+        let project = match first(
+            &p,
+            &["vertex_project", "vertex_ai_project"],
+            "VERTEXAI_PROJECT",
+        )? {
             Some(project) => project,
             None => creds
                 .project_id
@@ -182,7 +190,9 @@ impl Urls {
         let prefix = format!("{root}/v1/projects/{project}/locations/{location}");
         let (generate, stream, count) = match d.protocol() {
             Protocol::Anthropic if resource => {
-                let base = root.rsplit_once("/publishers/").map_or(root.as_str(), |(b, _)| b);
+                let base = root
+                    .rsplit_once("/publishers/")
+                    .map_or(root.as_str(), |(b, _)| b);
                 (
                     format!("{root}:rawPredict"),
                     format!("{root}:streamRawPredict"),
@@ -268,15 +278,16 @@ impl VertexTransport {
             Protocol::Anthropic => Self::anthropic_body(out.body, out.endpoint),
             _ => out.body,
         };
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            UpstreamError::fatal(ApiError::new(
-                ErrorKind::Permission,
-                format!(
-                    "the Google access token for model '{}' is not a valid header value",
-                    d.model_name()
-                ),
-            ))
-        })?;
+        let mut bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                UpstreamError::fatal(ApiError::new(
+                    ErrorKind::Permission,
+                    format!(
+                        "the Google access token for model '{}' is not a valid header value",
+                        d.model_name()
+                    ),
+                ))
+            })?;
         bearer.set_sensitive(true);
         let mut req = up
             .client()?
@@ -287,7 +298,10 @@ impl VertexTransport {
             .header(header::AUTHORIZATION, bearer);
         if self.protocol == Protocol::Anthropic {
             // anthropic-version travels in the body on Vertex; betas in their header.
-            for name in FORWARDED_ANTHROPIC_HEADERS.iter().filter(|n| **n != "anthropic-version") {
+            for name in FORWARDED_ANTHROPIC_HEADERS
+                .iter()
+                .filter(|n| **n != "anthropic-version")
+            {
                 for v in out.client_headers.get_all(*name) {
                     req = req.header(*name, v);
                 }

@@ -61,7 +61,10 @@ fn claude_goes_to_raw_predict_and_gemini_to_the_openai_endpoint() {
         (Protocol::OpenAiChat, "google/gemini-2.5-pro".into())
     );
     assert_eq!(
-        k.route(Protocol::Anthropic, "meta/llama-4-maverick-17b-128e-instruct-maas"),
+        k.route(
+            Protocol::Anthropic,
+            "meta/llama-4-maverick-17b-128e-instruct-maas"
+        ),
         (
             Protocol::OpenAiChat,
             "meta/llama-4-maverick-17b-128e-instruct-maas".into()
@@ -109,8 +112,16 @@ fn global_location_default_location_and_api_base() {
         "https://aiplatform.googleapis.com/v1/projects/proj-1/locations/global/publishers/anthropic/models/claude-opus-4-1@20250805:rawPredict"
     );
     // LiteLLM's default location; the project and location from its variables.
-    let s = secrets(&[("VERTEXAI_PROJECT", "env-proj"), ("VERTEXAI_LOCATION", "europe-west1")]);
-    let d = deploy("vertex_ai/gemini-2.5-flash", json!({"vertex_credentials": creds}), &s).unwrap();
+    let s = secrets(&[
+        ("VERTEXAI_PROJECT", "env-proj"),
+        ("VERTEXAI_LOCATION", "europe-west1"),
+    ]);
+    let d = deploy(
+        "vertex_ai/gemini-2.5-flash",
+        json!({"vertex_credentials": creds}),
+        &s,
+    )
+    .unwrap();
     assert!(
         d.shown_url(Endpoint::Generate).starts_with(
             "https://europe-west1-aiplatform.googleapis.com/v1/projects/env-proj/locations/europe-west1/"
@@ -119,7 +130,12 @@ fn global_location_default_location_and_api_base() {
         d.shown_url(Endpoint::Generate)
     );
     let s = secrets(&[]);
-    let d = deploy("vertex_ai/gemini-2.5-flash", json!({"vertex_credentials": creds}), &s).unwrap();
+    let d = deploy(
+        "vertex_ai/gemini-2.5-flash",
+        json!({"vertex_credentials": creds}),
+        &s,
+    )
+    .unwrap();
     assert!(d.shown_url(Endpoint::Generate).starts_with(
         "https://us-central1-aiplatform.googleapis.com/v1/projects/proj-1/locations/us-central1/"
     ));
@@ -141,7 +157,10 @@ fn global_location_default_location_and_api_base() {
         &s,
     )
     .unwrap();
-    assert_eq!(d.transport.shown_url(Endpoint::Generate, true), format!("{gw}:streamRawPredict"));
+    assert_eq!(
+        d.transport.shown_url(Endpoint::Generate, true),
+        format!("{gw}:streamRawPredict")
+    );
 }
 
 #[test]
@@ -156,9 +175,11 @@ fn the_messages_body_loses_model_and_gains_the_vertex_version() {
         out,
         json!({"max_tokens":10,"stream":true,"messages":[],"anthropic_version":"vertex-2023-10-16"})
     );
-    let out: Value =
-        serde_json::from_slice(&VertexTransport::anthropic_body(body, Endpoint::CountTokens))
-            .unwrap();
+    let out: Value = serde_json::from_slice(&VertexTransport::anthropic_body(
+        body,
+        Endpoint::CountTokens,
+    ))
+    .unwrap();
     assert_eq!(out["model"], "claude-x@1");
     assert_eq!(out["anthropic_version"], ANTHROPIC_VERSION);
 }
@@ -170,7 +191,8 @@ fn credentials_inline_from_a_file_a_mapping_or_a_variable() {
     let file = dir.join("sa.json");
     std::fs::write(&file, key_json(Some("file-proj")).to_string()).unwrap();
     let path = file.display().to_string();
-    let s = secrets(&[("SA_JSON", &key_json(Some("var-proj")).to_string()), ("SA_PATH", &path)]);
+    let var_json = key_json(Some("var-proj")).to_string();
+    let s = secrets(&[("SA_JSON", var_json.as_str()), ("SA_PATH", path.as_str())]);
     let project = |params: Value, s: &HashMap<String, String>| {
         let d = deploy("vertex_ai/gemini-2.5-flash", params, s).unwrap();
         d.shown_url(Endpoint::Generate)
@@ -182,17 +204,36 @@ fn credentials_inline_from_a_file_a_mapping_or_a_variable() {
             .unwrap()
             .to_owned()
     };
-    assert_eq!(project(json!({"vertex_credentials": path}), &s), "file-proj");
-    assert_eq!(project(json!({"vertex_credentials": "os.environ/SA_JSON"}), &s), "var-proj");
-    assert_eq!(project(json!({"vertex_ai_credentials": "os.environ/SA_PATH"}), &s), "file-proj");
-    assert_eq!(project(json!({"vertex_credentials": key_json(Some("map-proj"))}), &s), "map-proj");
     assert_eq!(
-        project(json!({"vertex_credentials": path, "vertex_project": "given"}), &s),
+        project(json!({"vertex_credentials": path}), &s),
+        "file-proj"
+    );
+    assert_eq!(
+        project(json!({"vertex_credentials": "os.environ/SA_JSON"}), &s),
+        "var-proj"
+    );
+    assert_eq!(
+        project(json!({"vertex_ai_credentials": "os.environ/SA_PATH"}), &s),
+        "file-proj"
+    );
+    assert_eq!(
+        project(
+            json!({"vertex_credentials": key_json(Some("map-proj"))}),
+            &s
+        ),
+        "map-proj"
+    );
+    assert_eq!(
+        project(
+            json!({"vertex_credentials": path, "vertex_project": "given"}),
+            &s
+        ),
         "given"
     );
-    let s = secrets(&[("GOOGLE_APPLICATION_CREDENTIALS", &path)]);
+    let s = secrets(&[("GOOGLE_APPLICATION_CREDENTIALS", path.as_str())]);
     assert_eq!(project(json!({}), &s), "file-proj");
-    let s = secrets(&[("VERTEXAI_CREDENTIALS", &key_json(Some("vc-proj")).to_string())]);
+    let vc_json = key_json(Some("vc-proj")).to_string();
+    let s = secrets(&[("VERTEXAI_CREDENTIALS", vc_json.as_str())]);
     assert_eq!(project(json!({}), &s), "vc-proj");
     // gcloud's ADC file.
     let gcloud = dir.join("gcloud");
@@ -204,7 +245,8 @@ fn credentials_inline_from_a_file_a_mapping_or_a_variable() {
         .to_string(),
     )
     .unwrap();
-    let s = secrets(&[("CLOUDSDK_CONFIG", &gcloud.display().to_string())]);
+    let gcloud_dir = gcloud.display().to_string();
+    let s = secrets(&[("CLOUDSDK_CONFIG", gcloud_dir.as_str())]);
     assert_eq!(project(json!({}), &s), "quota-proj");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -214,14 +256,28 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
     let s = secrets(&[]);
     let e = deploy("vertex_ai/claude-x@1", json!({}), &s).unwrap_err();
     assert!(e.contains("no Google credentials"), "{e}");
-    assert!(e.contains("vertex_credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{e}");
+    assert!(
+        e.contains("vertex_credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{e}"
+    );
     assert!(e.contains("gcloud auth application-default login"), "{e}");
-    let e = deploy("vertex_ai/claude-x@1", json!({"vertex_credentials": "/no/such/sa.json"}), &s)
-        .unwrap_err();
-    assert!(e.contains("cannot read the credentials file /no/such/sa.json"), "{e}");
+    let e = deploy(
+        "vertex_ai/claude-x@1",
+        json!({"vertex_credentials": "/no/such/sa.json"}),
+        &s,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("cannot read the credentials file /no/such/sa.json"),
+        "{e}"
+    );
     assert!(e.contains("litellm_params.vertex_credentials"), "{e}");
-    let e = deploy("vertex_ai/claude-x@1", json!({"vertex_credentials": "os.environ/NOPE"}), &s)
-        .unwrap_err();
+    let e = deploy(
+        "vertex_ai/claude-x@1",
+        json!({"vertex_credentials": "os.environ/NOPE"}),
+        &s,
+    )
+    .unwrap_err();
     assert!(e.contains("os.environ/NOPE, which is not set"), "{e}");
     let e = deploy(
         "vertex_ai/claude-x@1",
@@ -229,10 +285,17 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
         &s,
     )
     .unwrap_err();
-    assert!(e.contains("not a complete service-account key (missing field"), "{e}");
+    assert!(
+        e.contains("not a complete service-account key (missing field"),
+        "{e}"
+    );
     assert!(!e.contains("PRIVATE-SECRET"), "{e}");
-    let e = deploy("vertex_ai/claude-x@1", json!({"vertex_credentials": "{not json SECRET"}), &s)
-        .unwrap_err();
+    let e = deploy(
+        "vertex_ai/claude-x@1",
+        json!({"vertex_credentials": "{not json SECRET"}),
+        &s,
+    )
+    .unwrap_err();
     assert!(e.contains("is not JSON") && !e.contains("SECRET"), "{e}");
     let e = deploy(
         "vertex_ai/claude-x@1",
@@ -240,7 +303,10 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
         &s,
     )
     .unwrap_err();
-    assert!(e.contains("no Google Cloud project") && e.contains("vertex_project"), "{e}");
+    assert!(
+        e.contains("no Google Cloud project") && e.contains("vertex_project"),
+        "{e}"
+    );
     assert!(e.contains("VERTEXAI_PROJECT"), "{e}");
     let e = deploy(
         "vertex_ai/claude-x@1",
@@ -248,7 +314,10 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
         &s,
     )
     .unwrap_err();
-    assert!(e.contains("litellm_params.vertex_location 'us east/5'"), "{e}");
+    assert!(
+        e.contains("litellm_params.vertex_location 'us east/5'"),
+        "{e}"
+    );
     let d = deploy(
         "vertex_ai/claude-x@1",
         json!({"vertex_credentials": key_json(Some("p")).to_string()}),
