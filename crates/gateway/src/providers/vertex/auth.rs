@@ -161,9 +161,11 @@ impl Credentials {
         Credentials::from_file(Path::new(value.trim()), &shown)
     }
 
+    /// Blocks on the read: called only while building deployments, which happens off the
+    /// worker runtimes (at start, in a reload's thread, in `/model/new` via `spawn_blocking`).
+    #[allow(clippy::disallowed_methods)] // see above: never on a worker runtime
     fn from_file(path: &Path, shown: &str) -> Result<Credentials, String> {
         let origin = format!("{shown} ({})", path.display());
-        // Read once, when the definition is registered (as `key_command` runs): small and local.
         match std::fs::read_to_string(path) {
             Ok(text) => Credentials::parse(&text, origin),
             Err(e) => Err(format!(
@@ -274,6 +276,7 @@ fn gcloud_adc_file(secrets: &dyn SecretSource) -> Option<PathBuf> {
 
 /// Whether this is a Google Cloud VM, as Google's client libraries tell on Linux: the DMI
 /// product name (read once, without a network probe).
+#[allow(clippy::disallowed_methods)] // called while building deployments, off the worker runtimes
 fn on_google_cloud() -> bool {
     std::fs::read_to_string("/sys/class/dmi/id/product_name")
         .is_ok_and(|n| n.trim_start().starts_with("Google"))

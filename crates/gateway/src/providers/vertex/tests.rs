@@ -1,3 +1,5 @@
+#![allow(clippy::disallowed_methods)] // test set-up: key files
+
 use super::*;
 use crate::model::{LitellmParams, ModelDefinition};
 use crate::providers::deployment::Origin;
