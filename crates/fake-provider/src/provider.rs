@@ -91,6 +91,11 @@ impl FakeProvider {
     pub fn vertex_tokens_minted(&self) -> usize {
         self.shared.vertex.minted()
     }
+
+    /// Revokes the access tokens minted so far: the Vertex routes answer 401 to them.
+    pub fn revoke_vertex_tokens(&self) {
+        self.shared.vertex.revoke();
+    }
 }
 
 impl Drop for FakeProvider {

@@ -106,6 +106,18 @@ impl VertexState {
         token
     }
 
+    /// Revokes every minted token: the routes refuse them from now on (401).
+    pub fn revoke(&self) {
+        for (_, exp) in self
+            .minted
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter_mut()
+        {
+            *exp = 0;
+        }
+    }
+
     fn valid(&self, token: &str) -> bool {
         let now = unix_now();
         self.minted

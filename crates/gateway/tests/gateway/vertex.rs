@@ -349,6 +349,47 @@ async fn a_token_near_its_expiry_is_replaced_in_the_background() {
 }
 
 #[tokio::test]
+async fn a_token_vertex_refuses_is_replaced_and_the_request_tried_again() {
+    let fake = fake_vertex(3600, "ok").await;
+    let creds = key_json(&fake, EMAIL);
+    let retry_once = RouterSettings {
+        num_retries: 1,
+        max_retry_after: Duration::from_secs(1),
+    };
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        retry_once,
+    )
+    .await;
+    assert_eq!(
+        gw.post("/v1/messages", &claude_request("sonnet", false))
+            .await
+            .status(),
+        200
+    );
+    fake.revoke_vertex_tokens();
+    fake.clear_requests();
+    let resp = gw
+        .post("/v1/messages", &claude_request("sonnet", false))
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let tokens: Vec<String> = api_requests(&fake)
+        .iter()
+        .map(|r| r.headers["authorization"].clone())
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            "Bearer ya29.fake-vertex-token-1",
+            "Bearer ya29.fake-vertex-token-2"
+        ],
+        "refused (401), then a new token"
+    );
+    assert_eq!(fake.vertex_tokens_minted(), 2);
+}
+
+#[tokio::test]
 async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_client_format() {
     let fake = fake_vertex(3600, "never").await;
     // The fake knows only EMAIL's key: Google answers invalid_grant for another account.
