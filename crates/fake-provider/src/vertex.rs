@@ -65,6 +65,10 @@ pub struct VertexConfig {
     /// The only location the routes serve; `None`: any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// `anthropic-beta` values the Claude routes refuse, as Vertex does those it does not
+    /// know: 400 "Unexpected value(s) `…` for the `anthropic-beta` header".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported_betas: Vec<String>,
 }
 
 fn default_lifetime() -> u64 {
@@ -80,6 +84,7 @@ impl VertexConfig {
             token_lifetime_secs: default_lifetime(),
             project: None,
             location: None,
+            unsupported_betas: Vec::new(),
         }
     }
 }
@@ -237,6 +242,29 @@ pub(crate) fn route(
         )));
     }
     if family == Protocol::Anthropic {
+        let unexpected: Vec<String> = headers
+            .get_all("anthropic-beta")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|b| config.unsupported_betas.iter().any(|u| u == b))
+            .map(|b| format!("`{b}`"))
+            .collect();
+        if !unexpected.is_empty() {
+            let message = format!(
+                "Unexpected value(s) {} for the `anthropic-beta` header. Please consult our \
+                 documentation at docs.anthropic.com or try again without the header.",
+                unexpected.join(", ")
+            );
+            let body = json!({"type": "error",
+                "error": {"type": "invalid_request_error", "message": message}});
+            return Some(Routed::Done(json_response(
+                400,
+                body.to_string(),
+                &Default::default(),
+            )));
+        }
         if parsed.get("model").is_some() {
             return refuse(
                 400,

@@ -390,6 +390,44 @@ async fn a_token_vertex_refuses_is_replaced_and_the_request_tried_again() {
 }
 
 #[tokio::test]
+async fn betas_vertex_does_not_take_are_dropped_after_its_400_and_the_request_sent_again() {
+    let fake = fake(json!({
+        "vertex": {"client_email": EMAIL, "public_key_pem": TEST_PUBLIC_KEY,
+                   "unsupported_betas": ["interleaved-thinking-2025-05-14"]},
+        "default": {"text": "ok"},
+    }))
+    .await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    for stream in [false, true] {
+        fake.clear_requests();
+        let resp = gw
+            .post("/v1/messages", &claude_request("sonnet", stream))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let betas: Vec<String> = api_requests(&fake)
+            .iter()
+            .map(|r| r.headers["anthropic-beta"].clone())
+            .collect();
+        let expected: &[&str] = if stream {
+            // Learned: sent without it at once.
+            &["claude-code-20250219"]
+        } else {
+            &[
+                "claude-code-20250219,interleaved-thinking-2025-05-14",
+                "claude-code-20250219",
+            ]
+        };
+        assert_eq!(betas, expected);
+    }
+}
+
+#[tokio::test]
 async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_client_format() {
     let fake = fake_vertex(3600, "never").await;
     // The fake knows only EMAIL's key: Google answers invalid_grant for another account.

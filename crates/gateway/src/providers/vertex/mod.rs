@@ -6,7 +6,9 @@
 //!   `…/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict`,
 //!   or `:streamRawPredict` for a stream (which answers Anthropic SSE); token counting to
 //!   `…/publishers/anthropic/models/count-tokens:rawPredict` (the body keeps `model`). The
-//!   client's `anthropic-beta` header goes on as it is.
+//!   client's `anthropic-beta` header goes on, less the values Vertex refused: a 400 that names
+//!   them ("Unexpected value(s) `…` for the `anthropic-beta` header", which Claude Code's betas
+//!   for Anthropic's own API get) is learned per deployment and the request sent again once.
 //! - Any other model (`vertex_ai/gemini-…`): Vertex's OpenAI-compatible Chat Completions
 //!   endpoint (`…/v1/projects/{project}/locations/{location}/endpoints/openapi/chat/completions`,
 //!   Google's "Using OpenAI libraries with Vertex AI"), with the model as `google/<id>` (an id with
@@ -27,17 +29,17 @@ use super::params::{Params, resolve};
 use super::table::{OPENAI_LIKE, ProviderInfo};
 use crate::answer;
 use crate::secrets::SecretSource;
-use crate::transport::http::{FORWARDED_ANTHROPIC_HEADERS, body_stream, checked_url};
+use crate::transport::http::{body_stream, checked_url};
 use crate::transport::{Answer, Outgoing, Transport, TransportKind};
 use crate::upstream::{Upstream, UpstreamError, status_error, transport_error};
 use auth::{Credentials, TokenSource};
 use futures_util::future::BoxFuture;
-use http::{HeaderValue, header};
+use http::{HeaderMap, HeaderValue, header};
 use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use protocol::passthrough::Fields;
 use protocol::target::SchemaDialect;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// `anthropic_version` Claude on Vertex requires in the body.
 pub const ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
@@ -133,6 +135,7 @@ impl TransportKind for VertexKind {
             protocol: d.protocol(),
             urls,
             tokens: TokenSource::shared(creds),
+            refused_betas: RwLock::new(Vec::new()),
         }))
     }
 }
@@ -232,6 +235,8 @@ pub struct VertexTransport {
     protocol: Protocol,
     urls: Urls,
     tokens: Arc<TokenSource>,
+    /// `anthropic-beta` values Vertex refused for this deployment: no longer sent.
+    refused_betas: RwLock<Vec<String>>,
 }
 
 impl VertexTransport {
@@ -258,6 +263,48 @@ impl VertexTransport {
         f.to_vec()
     }
 
+    /// The client's `anthropic-beta` values less those Vertex refused, as one header value.
+    fn betas(&self, client: &HeaderMap) -> Option<HeaderValue> {
+        let refused = self
+            .refused_betas
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let kept: Vec<&str> = client
+            .get_all("anthropic-beta")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|b| !b.is_empty() && !refused.iter().any(|r| r == b))
+            .collect();
+        if kept.is_empty() {
+            return None;
+        }
+        HeaderValue::from_str(&kept.join(",")).ok()
+    }
+
+    /// Learns the betas Vertex named in a 400; whether there were any new ones.
+    fn refuse_betas(&self, d: &Deployment, body: &[u8]) -> bool {
+        let named = unexpected_betas(body);
+        let mut refused = self
+            .refused_betas
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut learned = false;
+        for b in named {
+            if !refused.contains(&b) {
+                tracing::warn!(
+                    model = d.model_name(),
+                    beta = %b,
+                    "Vertex AI does not take this anthropic-beta value; it is no longer sent"
+                );
+                refused.push(b);
+                learned = true;
+            }
+        }
+        learned
+    }
+
     async fn post(
         &self,
         up: &Upstream,
@@ -274,10 +321,10 @@ impl VertexTransport {
         })?;
         let url = self.url(out.endpoint, out.stream);
         let shown = crate::redact::url(url.as_str()).into_owned();
-        let body = match self.protocol {
+        let body = bytes::Bytes::from(match self.protocol {
             Protocol::Anthropic => Self::anthropic_body(out.body, out.endpoint),
             _ => out.body,
-        };
+        });
         let mut bearer =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 UpstreamError::fatal(ApiError::new(
@@ -289,55 +336,64 @@ impl VertexTransport {
                 ))
             })?;
         bearer.set_sensitive(true);
-        let mut req = up
-            .client()?
-            .post(url.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, answer::expected(out.stream))
-            .header(header::ACCEPT_ENCODING, "identity")
-            .header(header::AUTHORIZATION, bearer);
-        if self.protocol == Protocol::Anthropic {
+        // A second attempt only without the anthropic-beta values Vertex named in a 400
+        // ("Unexpected value(s) `…` for the `anthropic-beta` header"): Claude Code sends betas
+        // of Anthropic's own API that Vertex does not know.
+        let mut attempt = 0;
+        let (status, resp) = loop {
+            attempt += 1;
+            let mut req = up
+                .client()?
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::ACCEPT, answer::expected(out.stream))
+                .header(header::ACCEPT_ENCODING, "identity")
+                .header(header::AUTHORIZATION, bearer.clone());
             // anthropic-version travels in the body on Vertex; betas in their header.
-            for name in FORWARDED_ANTHROPIC_HEADERS
-                .iter()
-                .filter(|n| **n != "anthropic-version")
-            {
-                for v in out.client_headers.get_all(*name) {
-                    req = req.header(*name, v);
+            let betas = match self.protocol {
+                Protocol::Anthropic => self.betas(out.client_headers),
+                _ => None,
+            };
+            if let Some(b) = &betas {
+                req = req.header("anthropic-beta", b.clone());
+            }
+            for (k, v) in &d.extra_headers {
+                req = req.header(k, v);
+            }
+            let first_byte = up.timeouts.first_byte;
+            let resp = match tokio::time::timeout(first_byte, req.body(body.clone()).send()).await {
+                Err(_) => {
+                    return Err(UpstreamError::transient(ApiError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "upstream vertex_ai ({shown}) did not answer within {} s (router_settings.timeout)",
+                            first_byte.as_secs_f64()
+                        ),
+                    )));
                 }
+                Ok(Err(e)) => return Err(transport_error(d, &shown, &e)),
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status();
+            if status.is_success() {
+                let resp = answer::check(d, &shown, out.stream, resp).await?;
+                let headers = resp.headers().clone();
+                return Ok(Answer::new(headers, body_stream(resp)));
             }
-        }
-        for (k, v) in &d.extra_headers {
-            req = req.header(k, v);
-        }
-        let first_byte = up.timeouts.first_byte;
-        let resp = match tokio::time::timeout(first_byte, req.body(body).send()).await {
-            Err(_) => {
-                return Err(UpstreamError::transient(ApiError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "upstream vertex_ai ({shown}) did not answer within {} s (router_settings.timeout)",
-                        first_byte.as_secs_f64()
-                    ),
-                )));
+            let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+            let bytes = tokio::time::timeout(up.timeouts.idle, resp.bytes())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let learned = status.as_u16() == 400 && betas.is_some() && self.refuse_betas(d, &bytes);
+            if !(learned && attempt == 1) {
+                break (status.as_u16(), (retry_after, bytes));
             }
-            Ok(Err(e)) => return Err(transport_error(d, &shown, &e)),
-            Ok(Ok(r)) => r,
         };
-        let status = resp.status();
-        if status.is_success() {
-            let resp = answer::check(d, &shown, out.stream, resp).await?;
-            let headers = resp.headers().clone();
-            return Ok(Answer::new(headers, body_stream(resp)));
-        }
-        let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        let bytes = tokio::time::timeout(up.timeouts.idle, resp.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let mut e = status_error(d, status.as_u16(), &bytes);
-        let mut failed = if status.as_u16() == 401 {
+        let (retry_after, bytes) = resp;
+        let mut e = status_error(d, status, &bytes);
+        let mut failed = if status == 401 {
             // Google refused the token (revoked, or the clock is off): fetch another and let
             // the request be tried again; the client's own key is not at fault.
             self.tokens.forget();
@@ -352,11 +408,29 @@ impl VertexTransport {
             f.retryable = true;
             f
         } else {
-            UpstreamError::from_status(e, status.as_u16(), retry_after.clone())
+            UpstreamError::from_status(e, status, retry_after.clone())
         };
         failed.retry_after = retry_after;
         Err(failed)
     }
+}
+
+/// The values Vertex names in "Unexpected value(s) `a`, `b` for the `anthropic-beta` header".
+fn unexpected_betas(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let Some(start) = text.find("Unexpected value(s)") else {
+        return Vec::new();
+    };
+    let rest = &text[start..];
+    let Some(end) = rest.find("for the `anthropic-beta` header") else {
+        return Vec::new();
+    };
+    rest[..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Transport for VertexTransport {

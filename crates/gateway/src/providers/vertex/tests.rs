@@ -329,3 +329,14 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
     let shown = format!("{d:?}");
     assert!(!shown.contains("BEGIN PRIVATE KEY"), "{shown}");
 }
+
+#[test]
+fn betas_vertex_names_as_unexpected_are_read_from_its_error() {
+    let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"Unexpected value(s) `adaptive-thinking-2026-01-28`, `effort-2025-11-24` for the `anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header."}}"#;
+    assert_eq!(
+        unexpected_betas(body),
+        ["adaptive-thinking-2026-01-28", "effort-2025-11-24"]
+    );
+    assert!(unexpected_betas(br#"{"error":{"message":"invalid beta flag"}}"#).is_empty());
+    assert!(unexpected_betas(b"Unexpected value(s) `x` for the `tools` field").is_empty());
+}
