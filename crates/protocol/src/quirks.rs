@@ -272,6 +272,17 @@ mod tests {
     }
 
     #[test]
+    fn the_responses_encoders_own_store_is_left_out_for_an_upstream_that_rejects_it() {
+        let body = json!({"model": "c", "input": "hi"});
+        for (drop, store) in [(&[][..], Some(json!(false))), (&["store"][..], None)] {
+            let t = target(MaxTokensField::MaxTokens, drop);
+            let (enc, pass, _, _) = both_paths(Protocol::OpenAiResponses, &t, &body);
+            assert_eq!(enc.get("store").cloned(), store, "{enc}");
+            assert!(pass.get("store").is_none());
+        }
+    }
+
+    #[test]
     fn anthropic_pass_through_caps_and_drops_the_providers_list() {
         let t = target(MaxTokensField::MaxTokens, &["metadata"]);
         let body = br#"{"model":"c","max_tokens":32000,"metadata":{"user_id":"u"},"top_k":3}"#;

@@ -129,7 +129,6 @@ fn azure_reads_the_resource_and_key_from_azures_variables() {
         .find(|d| d.item.model_name == "azure/gpt-6-sol")
         .unwrap();
     let e = Deployment::new(def.item.clone(), Origin::Config, &HashMap::new())
-        .err()
-        .expect("no endpoint");
+        .expect_err("no endpoint");
     assert!(e.to_string().contains("AZURE_API_BASE"), "{e}");
 }

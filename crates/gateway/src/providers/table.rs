@@ -326,8 +326,7 @@ mod tests {
     /// variable and its key variables in the order they are tried.
     #[test]
     fn the_readmes_provider_table_matches_this_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
         let section = readme
             .split("\n### Providers\n")
             .nth(1)

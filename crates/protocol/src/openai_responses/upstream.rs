@@ -39,7 +39,9 @@ struct OutRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
     stream: bool,
-    store: bool,
+    /// `false` (the whole history goes in every request), unless the upstream takes no `store`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -160,7 +162,7 @@ pub fn encode_request(req: &Request, target: &ResponsesTarget, dropped: &mut Dro
         text,
         user: req.user.as_deref().filter(|_| keep("user", true, dropped)),
         stream: req.stream,
-        store: false,
+        store: (!target.drops("store")).then_some(false),
     };
     crate::wire::to_json(&out)
 }
