@@ -472,6 +472,13 @@ async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_clien
         "nothing reaches Vertex without a token"
     );
     assert_eq!(fake.vertex_tokens_minted(), 0);
+    // The refusal is remembered for a moment: two requests, one token request.
+    let token_requests = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/token")
+        .count();
+    assert_eq!(token_requests, 1, "{:?}", fake.requests());
 }
 
 #[tokio::test]

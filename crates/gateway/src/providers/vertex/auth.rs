@@ -42,6 +42,10 @@ const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 /// …and no longer sent this long before (at most a tenth of its lifetime).
 const STOP_USING: Duration = Duration::from_secs(30);
+/// After a failed token request, requests get its error for this long without another one…
+const FAILURE_PAUSE: Duration = Duration::from_secs(2);
+/// …and a background refresh waits this long (the current token still serves).
+const BACKGROUND_PAUSE: Duration = Duration::from_secs(10);
 
 type Connector = <DefaultHyperClientBuilder as HyperClientBuilder>::Connector;
 
@@ -299,13 +303,16 @@ pub struct TokenSource {
     fetching: tokio::sync::Mutex<()>,
     /// A background refresh is under way.
     refreshing: AtomicBool,
+    /// The last failed fetch: requests within [`FAILURE_PAUSE`] of it get its error without
+    /// asking again (a broken key does not become a token request per request).
+    failed: Mutex<Option<(Instant, TokenError)>>,
 }
 
 /// Token sources by credentials, so deployments with the same credentials share tokens.
 static SOURCES: Mutex<Option<HashMap<[u8; 32], Weak<TokenSource>>>> = Mutex::new(None);
 
 /// Why a token could not be had.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TokenError {
     /// Google's OAuth error (`invalid_grant: …`): the credentials were refused.
     pub refused: bool,
@@ -329,6 +336,7 @@ impl TokenSource {
             current: RwLock::new(None),
             fetching: tokio::sync::Mutex::new(()),
             refreshing: AtomicBool::new(false),
+            failed: Mutex::new(None),
         });
         all.insert(fingerprint, Arc::downgrade(&s));
         s
@@ -363,7 +371,19 @@ impl TokenSource {
         {
             return Ok(c.token);
         }
+        if let Some(e) = self.failed_within(FAILURE_PAUSE) {
+            return Err(e);
+        }
         self.fetch().await
+    }
+
+    /// The last failure's error, when it happened less than `pause` ago.
+    fn failed_within(&self, pause: Duration) -> Option<TokenError> {
+        let failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < pause)
+            .map(|(_, e)| e.clone())
     }
 
     /// Forgets the cached token (Vertex refused it): the next request fetches another.
@@ -379,7 +399,11 @@ impl TokenSource {
         tokio::spawn(async move {
             let _one = me.fetching.lock().await;
             let fresh = me.cached().is_some_and(|c| Instant::now() < c.refresh_at);
-            if !fresh && let Err(e) = me.fetch().await {
+            let paused = me.failed_within(BACKGROUND_PAUSE).is_some();
+            if !fresh
+                && !paused
+                && let Err(e) = me.fetch().await
+            {
                 tracing::warn!(credentials = %me.creds.origin, "refreshing the Google access token failed: {}", e.cause);
             }
             me.refreshing.store(false, Ordering::Release);
@@ -431,8 +455,15 @@ impl TokenSource {
             .await
     }
 
-    /// Asks for a new token and caches it.
+    /// Asks for a new token and caches it; a failure is remembered.
     async fn fetch(&self) -> Result<SecretString, TokenError> {
+        let result = self.ask().await;
+        *self.failed.lock().unwrap_or_else(PoisonError::into_inner) =
+            result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        result
+    }
+
+    async fn ask(&self) -> Result<SecretString, TokenError> {
         let auth = self.authenticator().await?;
         let access = auth
             .force_refreshed_token(&[SCOPE])
