@@ -13,9 +13,11 @@
 //! The token endpoint checks the assertion as Google does: an RS256 JWT whose signature
 //! verifies with the configured PUBLIC key (the fake never sees the private key, so it cannot
 //! simply agree with the client), `iss` the configured `client_email`, `aud` the token
-//! endpoint's own URL, `scope` including `cloud-platform`, `iat`/`exp` current and at most an hour
-//! apart. A refusal is Google's OAuth error body (`{"error": "invalid_grant",
-//! "error_description": …}`, status 400).
+//! endpoint's own URL or Google's (`https://oauth2.googleapis.com/token`, which Google's own
+//! google-auth library always sends), `scope` including `cloud-platform`, `iat`/`exp` current
+//! and at most an hour apart. A refusal is Google's OAuth error body (`{"error":
+//! "invalid_grant", "error_description": …}`, status 400). Checked once by hand against
+//! google-auth 2 (Python): it gets a token, and one for an unknown account is refused.
 //!
 //! The Vertex routes check the path (project and location when the config pins them), the bearer
 //! token (one the fake minted and that has not expired: else 401 `UNAUTHENTICATED` in Google's
@@ -44,6 +46,8 @@ use crate::script::Protocol;
 pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 /// The JWT-bearer grant of a service account's token request (RFC 7523).
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Google's token endpoint (a real key's `token_uri`).
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 /// The scope Vertex AI needs.
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
@@ -395,7 +399,9 @@ fn verify(config: &VertexConfig, jwt: &str, audience: &str) -> Result<(), String
     if text("iss") != config.client_email {
         return Err("Invalid grant: account not found".into());
     }
-    if text("aud") != audience {
+    // Google takes its canonical token URL as the audience whatever URL the assertion is
+    // posted to (google-auth always sends it); yup-oauth2 sends the key's `token_uri`.
+    if text("aud") != audience && text("aud") != GOOGLE_TOKEN_URL {
         return Err(format!(
             "Invalid JWT: aud must be {audience}, got {}",
             text("aud")
