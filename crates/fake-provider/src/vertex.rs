@@ -21,7 +21,8 @@
 //!
 //! The Vertex routes check the path (project and location when the config pins them), the bearer
 //! token (one the fake minted and that has not expired: else 401 `UNAUTHENTICATED` in Google's
-//! error shape) and the body: rawPredict needs `anthropic_version: "vertex-2023-10-16"` and no
+//! error shape) and the body: rawPredict needs `anthropic_version` (`"vertex-2023-10-16"`, or a
+//! dated API version as Anthropic's current Vertex client sends) and no
 //! `model` (the model is in the URL), the OpenAI-compatible endpoint a `model` of the form
 //! `<publisher>/<id>` (`google/gemini-…`). A request that passes goes on to the script as
 //! protocol `anthropic` or `openai-chat`, with the model of the path.
@@ -229,8 +230,10 @@ pub(crate) fn route(
     if family == Protocol::Anthropic && model == "count-tokens" {
         // Token counting: the model in the body, the version too.
         if parsed.get("model").and_then(Value::as_str).is_none()
-            || parsed.get("anthropic_version").and_then(Value::as_str)
-                != Some(VERTEX_ANTHROPIC_VERSION)
+            || !parsed
+                .get("anthropic_version")
+                .and_then(Value::as_str)
+                .is_some_and(accepted_version)
         {
             return refuse(
                 400,
@@ -277,7 +280,7 @@ pub(crate) fn route(
             );
         }
         let version = parsed.get("anthropic_version").and_then(Value::as_str);
-        if version != Some(VERTEX_ANTHROPIC_VERSION) {
+        if !version.is_some_and(accepted_version) {
             return refuse(
                 400,
                 "INVALID_ARGUMENT",
@@ -316,6 +319,22 @@ pub(crate) fn route(
         model,
         stream,
     }))
+}
+
+/// Whether Vertex takes `version` as `anthropic_version`: the documented
+/// `vertex-2023-10-16`, or a dated Messages API version (`2026-10-21`), which Anthropic's own
+/// Vertex client (Python SDK 2.x) sends.
+fn accepted_version(version: &str) -> bool {
+    let b = version.as_bytes();
+    version == VERTEX_ANTHROPIC_VERSION
+        || (b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            }))
 }
 
 /// The token of an `Authorization: Bearer …` header.

@@ -526,3 +526,78 @@ async fn definitions_without_a_project_or_readable_credentials_are_named_at_load
         "{e}"
     );
 }
+
+/// Anthropic's own Vertex client (`AnthropicVertex` of the Python SDK, `AGENT_SHIM_TEST_PYTHON`)
+/// passes the fake's checks with the paths the gateway uses: the fake's rules are Vertex's as
+/// Anthropic's SDK knows them, not the gateway's own.
+#[tokio::test]
+async fn anthropics_own_vertex_client_passes_the_fakes_checks_on_the_gateways_paths() {
+    let python = std::env::var("AGENT_SHIM_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "AGENT_SHIM_TEST_PYTHON is not set: it must name a Python with the PyPI package \
+             `anthropic` (`bash .ci/run` makes that venv)"
+        )
+    });
+    let fake = fake_vertex(3600, "from vertex").await;
+    let creds = key_json(&fake, EMAIL);
+    let gw = gateway_with(
+        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
+        HashMap::new(),
+        no_retries(),
+    )
+    .await;
+    for stream in [false, true] {
+        let resp = gw
+            .post("/v1/messages", &claude_request("sonnet", stream))
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let gateway_paths: Vec<String> = api_requests(&fake).iter().map(|r| r.path.clone()).collect();
+    let token = api_requests(&fake)[0].headers["authorization"]
+        .trim_start_matches("Bearer ")
+        .to_owned();
+    fake.clear_requests();
+    let script = format!(
+        r#"
+from anthropic import AnthropicVertex
+c = AnthropicVertex(region="{LOCATION}", project_id="{PROJECT}", access_token="{token}",
+                    base_url="{base}/v1", max_retries=0)
+m = c.messages.create(model="{CLAUDE}", max_tokens=50, messages=[{{"role": "user", "content": "hi"}}])
+print(m.content[0].text)
+with c.messages.stream(model="{CLAUDE}", max_tokens=50, messages=[{{"role": "user", "content": "hi"}}]) as s:
+    print("".join(s.text_stream))
+print(c.messages.count_tokens(model="{CLAUDE}", messages=[{{"role": "user", "content": "hi"}}]).input_tokens)
+"#,
+        base = fake.base_url()
+    );
+    let out = tokio::process::Command::new(&python)
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..2], ["from vertex", "from vertex"]);
+    let sdk = api_requests(&fake);
+    let sdk_paths: Vec<&str> = sdk.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        sdk_paths[..2],
+        gateway_paths[..2],
+        "the gateway's paths are the SDK's"
+    );
+    assert_eq!(
+        sdk_paths[2],
+        format!(
+            "/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/anthropic/models/count-tokens:rawPredict"
+        )
+    );
+    for r in &sdk[..2] {
+        assert!(r.body.get("model").is_none() && r.body.get("anthropic_version").is_some());
+    }
+}
