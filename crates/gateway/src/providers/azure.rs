@@ -11,7 +11,7 @@
 //!   `latest` and `preview` select the v1 API (`/openai/v1/chat/completions`,
 //!   `/openai/v1/responses`, the deployment in the body's `model`), as an `api_base` ending in
 //!   `/openai/v1` does; `latest` and `preview` are also sent as the `api-version`.
-//! - The key (`api_key`, AZURE_API_KEY or AZURE_OPENAI_API_KEY) travels in the `api-key`
+//! - The key (`api_key`, AZURE_OPENAI_API_KEY or AZURE_API_KEY) travels in the `api-key`
 //!   header. Without one, a Microsoft Entra ID token (`azure_ad_token`, which may be
 //!   `os.environ/NAME`; else AZURE_AD_TOKEN) is sent as a bearer token, read at each request so
 //!   a refreshed token is used without a restart. LiteLLM's client-credential and OIDC logins
@@ -56,8 +56,9 @@ pub const AZURE_ROW: ProviderInfo = ProviderInfo {
     transport: &AZURE,
     api_base: None,
     base_env: Some("AZURE_API_BASE"),
-    key_env: Some("AZURE_API_KEY"),
-    key_env_also: &["AZURE_OPENAI_API_KEY"],
+    // In the order LiteLLM's completion() reads them.
+    key_env: Some("AZURE_OPENAI_API_KEY"),
+    key_env_also: &["AZURE_API_KEY"],
     // Azure's Responses API has no compaction (LiteLLM's AzureOpenAIResponsesAPIConfig).
     rejects: &["context_management"],
     max_tokens_field: MaxTokensField::MaxCompletionTokens,

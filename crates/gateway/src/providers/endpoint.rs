@@ -145,17 +145,26 @@ mod tests {
                 .and_then(|k| k.env_reference().map(str::to_owned))
                 .unwrap()
         };
-        assert_eq!(key(&secrets(&[])), "TOGETHERAI_API_KEY");
+        // LiteLLM's order.
+        assert_eq!(key(&secrets(&[])), "TOGETHER_API_KEY");
         assert_eq!(
-            key(&secrets(&[("TOGETHER_API_KEY", "k")])),
+            key(&secrets(&[("TOGETHERAI_API_KEY", "k")])),
+            "TOGETHERAI_API_KEY"
+        );
+        assert_eq!(
+            key(&secrets(&[
+                ("TOGETHERAI_API_KEY", "j"),
+                ("TOGETHER_AI_API_KEY", "i"),
+                ("TOGETHER_API_KEY", "k"),
+            ])),
             "TOGETHER_API_KEY"
         );
         assert_eq!(
             key(&secrets(&[
-                ("TOGETHER_API_KEY", "k"),
-                ("TOGETHERAI_API_KEY", "j")
+                ("TOGETHERAI_API_KEY", "j"),
+                ("TOGETHER_AI_API_KEY", "i")
             ])),
-            "TOGETHERAI_API_KEY"
+            "TOGETHER_AI_API_KEY"
         );
         assert!(key_reference(provider("openai_like").unwrap(), &p, &secrets(&[])).is_none());
     }

@@ -17,11 +17,11 @@ pub const TOGETHER_AI: ProviderInfo = ProviderInfo {
     name: "together_ai",
     api_base: Some("https://api.together.ai/v1"),
     base_env: Some("TOGETHER_AI_API_BASE"),
-    key_env: Some("TOGETHERAI_API_KEY"),
-    // LiteLLM tries these too (TOGETHER_API_KEY is Together's own name, and LiteLLM's first).
+    // Together's own name, and the first LiteLLM tries; then LiteLLM's others, in its order.
+    key_env: Some("TOGETHER_API_KEY"),
     key_env_also: &[
-        "TOGETHER_API_KEY",
         "TOGETHER_AI_API_KEY",
+        "TOGETHERAI_API_KEY",
         "TOGETHER_AI_TOKEN",
     ],
     accepts: &["top_k"],
@@ -36,9 +36,10 @@ pub const FIREWORKS_AI: ProviderInfo = ProviderInfo {
     name: "fireworks_ai",
     api_base: Some("https://api.fireworks.ai/inference/v1"),
     base_env: Some("FIREWORKS_API_BASE"),
-    key_env: Some("FIREWORKS_AI_API_KEY"),
+    // In LiteLLM's order (`FireworksAIConfig`).
+    key_env: Some("FIREWORKS_API_KEY"),
     key_env_also: &[
-        "FIREWORKS_API_KEY",
+        "FIREWORKS_AI_API_KEY",
         "FIREWORKSAI_API_KEY",
         "FIREWORKS_AI_TOKEN",
     ],
@@ -282,6 +283,29 @@ mod tests {
                 ..LitellmParams::default()
             },
             model_info: Default::default(),
+        }
+    }
+
+    /// The notes of README.md's provider table.
+    #[test]
+    fn rows_carry_the_quirks_the_readme_names() {
+        let s: HashMap<String, String> = HashMap::new();
+        let d = |m: &str| Deployment::new(def(m), Origin::Config, &s).unwrap();
+        assert!(!d("together_ai/m").target.chat.drops("top_k"));
+        assert!(d("cerebras/m").target.chat.drops("top_k"));
+        for m in ["deepseek/m", "moonshot/m"] {
+            assert!(d(m).target.chat.echo_reasoning_content, "{m}");
+        }
+        assert!(!d("openai/m").target.chat.echo_reasoning_content);
+        use protocol::target::{SchemaDialect, ToolIdFormat};
+        assert_eq!(d("mistral/m").target.chat.tool_ids, ToolIdFormat::Alnum9);
+        assert_eq!(d("gemini/m").target.chat.schema, SchemaDialect::Gemini);
+        assert_eq!(d("claude-sonnet-x").provider.name, "anthropic");
+        assert_eq!(d("gpt-x").provider.name, "openai");
+        let p = d("perplexity/sonar");
+        for param in ["tool_choice", "seed", "stop", "store"] {
+            assert!(p.target.chat.drops(param), "{param}");
+            assert!(p.target.responses.drops(param), "{param}");
         }
     }
 

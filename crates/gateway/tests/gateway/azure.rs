@@ -258,7 +258,7 @@ async fn entra_id_token_is_a_bearer_token_and_neither_credential_is_a_clear_401(
     let err: Value = resp.json().await.unwrap();
     let msg = err["error"]["message"].as_str().unwrap();
     assert!(
-        msg.contains("'none'") && msg.contains("AZURE_API_KEY"),
+        msg.contains("'none'") && msg.contains("AZURE_OPENAI_API_KEY"),
         "{msg}"
     );
     assert!(
