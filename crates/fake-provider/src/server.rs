@@ -189,13 +189,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Some((_, Routed::Bedrock(target))) => Some(target),
         None => None,
     };
-    let vertex = match &target {
-        Some(_) => None,
-        None => match vertex::route(script.script.vertex.as_ref(), &shared.vertex, &call) {
-            Some(vertex::Routed::Done(resp)) => return resp,
-            Some(vertex::Routed::Api(v)) => Some(v),
-            None => None,
-        },
+    // Vertex requests are authenticated by their router, with a token the fake minted.
+    let vertex = match vertex::route(script.script.vertex.as_ref(), &shared.vertex, &call) {
+        Some(vertex::Routed::Done(resp)) => return resp,
+        Some(vertex::Routed::Api(v)) => Some(v),
+        None => None,
     };
     let family = match (&target, &vertex) {
         (Some(t), _) => t.family(),
@@ -205,7 +203,6 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Route::Answer(resp) => return resp,
         },
     };
-    // Vertex requests were authenticated by their router, with a token the fake minted.
     if vertex.is_none()
         && let Some(resp) = gate(&script, family, &parts.headers)
     {
