@@ -28,4 +28,5 @@ mod provider_rows;
 mod reload;
 mod shapes;
 mod vertex;
+mod vertex_credentials;
 mod workers;

@@ -3,27 +3,29 @@
 //! `anthropic_version: "vertex-2023-10-16"` and no `model`) and Gemini through the
 //! OpenAI-compatible endpoint, with `Authorization: Bearer` tokens minted by the fake's Google
 //! token endpoint from a JWT assertion it verifies with the TEST-ONLY service account's public
-//! key (crates/fake-provider/fixtures); tokens minted once, shared, refreshed before expiry; and
-//! the errors of missing or refused credentials.
+//! key (crates/fake-provider/fixtures); betas Vertex refuses; Anthropic's own Vertex client on
+//! the same paths. Tokens and credentials: `vertex_credentials.rs`, which shares the helpers
+//! here.
 
 use crate::common::*;
 use fake_provider::{FakeProvider, RecordedRequest};
-use gateway::{Gateway, LitellmParams, ModelDefinition, RouterSettings};
+use gateway::{LitellmParams, ModelDefinition, RouterSettings};
 use protocol::check::{rebuild, rebuild_responses};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
-const TEST_KEY: &str = include_str!("../../../fake-provider/fixtures/vertex-test-sa.key.pem");
-const TEST_PUBLIC_KEY: &str =
+pub(crate) const TEST_KEY: &str =
+    include_str!("../../../fake-provider/fixtures/vertex-test-sa.key.pem");
+pub(crate) const TEST_PUBLIC_KEY: &str =
     include_str!("../../../fake-provider/fixtures/vertex-test-sa.pub.pem");
-const EMAIL: &str = "agent-shim-test@test-project.iam.gserviceaccount.com";
-const PROJECT: &str = "test-project";
-const LOCATION: &str = "us-east5";
-const CLAUDE: &str = "claude-sonnet-4-5@20250929";
+pub(crate) const EMAIL: &str = "agent-shim-test@test-project.iam.gserviceaccount.com";
+pub(crate) const PROJECT: &str = "test-project";
+pub(crate) const LOCATION: &str = "us-east5";
+pub(crate) const CLAUDE: &str = "claude-sonnet-4-5@20250929";
 
 /// A fake Vertex whose tokens live `lifetime` seconds, answering `text`.
-async fn fake_vertex(lifetime: u64, text: &str) -> FakeProvider {
+pub(crate) async fn fake_vertex(lifetime: u64, text: &str) -> FakeProvider {
     fake(json!({
         "vertex": {"client_email": EMAIL, "public_key_pem": TEST_PUBLIC_KEY,
                    "project": PROJECT, "location": LOCATION, "token_lifetime_secs": lifetime},
@@ -33,7 +35,7 @@ async fn fake_vertex(lifetime: u64, text: &str) -> FakeProvider {
 }
 
 /// The test service account's key file, its token endpoint the fake's.
-fn key_json(fake: &FakeProvider, email: &str) -> String {
+pub(crate) fn key_json(fake: &FakeProvider, email: &str) -> String {
     json!({
         "type": "service_account",
         "project_id": PROJECT,
@@ -47,7 +49,12 @@ fn key_json(fake: &FakeProvider, email: &str) -> String {
     .to_string()
 }
 
-fn vertex(name: &str, model: &str, fake: &FakeProvider, credentials: &str) -> ModelDefinition {
+pub(crate) fn vertex(
+    name: &str,
+    model: &str,
+    fake: &FakeProvider,
+    credentials: &str,
+) -> ModelDefinition {
     let p: LitellmParams = serde_json::from_value(json!({
         "model": format!("vertex_ai/{model}"),
         "api_base": fake.base_url(),
@@ -63,7 +70,7 @@ fn vertex(name: &str, model: &str, fake: &FakeProvider, credentials: &str) -> Mo
     }
 }
 
-fn no_retries() -> RouterSettings {
+pub(crate) fn no_retries() -> RouterSettings {
     RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
@@ -71,20 +78,20 @@ fn no_retries() -> RouterSettings {
 }
 
 /// The requests that reached the Vertex API (not the token endpoint).
-fn api_requests(fake: &FakeProvider) -> Vec<RecordedRequest> {
+pub(crate) fn api_requests(fake: &FakeProvider) -> Vec<RecordedRequest> {
     fake.requests()
         .into_iter()
         .filter(|r| r.path != "/token")
         .collect()
 }
 
-fn only_api_request(fake: &FakeProvider) -> RecordedRequest {
+pub(crate) fn only_api_request(fake: &FakeProvider) -> RecordedRequest {
     let reqs = api_requests(fake);
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     reqs.into_iter().next().unwrap()
 }
 
-async fn post_openai(gw: &Running, path: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn post_openai(gw: &Running, path: &str, body: &Value) -> reqwest::Response {
     gw.http
         .post(format!("{}{path}", gw.base))
         .bearer_auth(MASTER_KEY)
@@ -275,121 +282,6 @@ async fn gemini_on_vertex_through_the_openai_compatible_endpoint() {
 }
 
 #[tokio::test]
-async fn concurrent_first_requests_wait_for_one_token() {
-    let fake = fake_vertex(3600, "ok").await;
-    let creds = key_json(&fake, EMAIL);
-    let gw = gateway_with(
-        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
-        HashMap::new(),
-        no_retries(),
-    )
-    .await;
-    let gw = std::sync::Arc::new(gw);
-    let calls = (0..8).map(|_| {
-        let gw = gw.clone();
-        tokio::spawn(async move {
-            gw.post("/v1/messages", &claude_request("sonnet", false))
-                .await
-                .status()
-        })
-    });
-    for status in futures_util::future::join_all(calls).await {
-        assert_eq!(status.unwrap(), 200);
-    }
-    assert_eq!(api_requests(&fake).len(), 8);
-    assert_eq!(fake.vertex_tokens_minted(), 1, "single flight");
-}
-
-#[tokio::test]
-async fn a_token_near_its_expiry_is_replaced_in_the_background() {
-    // An 8 s token is replaced from 6 s on (a quarter of its life before expiry) and used
-    // until 7.2 s.
-    let fake = fake_vertex(8, "ok").await;
-    let creds = key_json(&fake, EMAIL);
-    let gw = gateway_with(
-        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
-        HashMap::new(),
-        no_retries(),
-    )
-    .await;
-    let token_of_last =
-        |fake: &FakeProvider| api_requests(fake).last().unwrap().headers["authorization"].clone();
-    assert_eq!(
-        gw.post("/v1/messages", &claude_request("sonnet", false))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-1");
-    assert_eq!(fake.vertex_tokens_minted(), 1);
-    tokio::time::sleep(Duration::from_millis(6300)).await;
-    // This request goes on at once (with the current token, or the new one if the machine was
-    // slow) and starts the replacement.
-    assert_eq!(
-        gw.post("/v1/messages", &claude_request("sonnet", false))
-            .await
-            .status(),
-        200
-    );
-    for _ in 0..100 {
-        if fake.vertex_tokens_minted() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(fake.vertex_tokens_minted(), 2, "replaced before expiry");
-    assert_eq!(
-        gw.post("/v1/messages", &claude_request("sonnet", false))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(token_of_last(&fake), "Bearer ya29.fake-vertex-token-2");
-    assert_eq!(fake.vertex_tokens_minted(), 2, "and not again");
-}
-
-#[tokio::test]
-async fn a_token_vertex_refuses_is_replaced_and_the_request_tried_again() {
-    let fake = fake_vertex(3600, "ok").await;
-    let creds = key_json(&fake, EMAIL);
-    let retry_once = RouterSettings {
-        num_retries: 1,
-        max_retry_after: Duration::from_secs(1),
-    };
-    let gw = gateway_with(
-        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
-        HashMap::new(),
-        retry_once,
-    )
-    .await;
-    assert_eq!(
-        gw.post("/v1/messages", &claude_request("sonnet", false))
-            .await
-            .status(),
-        200
-    );
-    fake.revoke_vertex_tokens();
-    fake.clear_requests();
-    let resp = gw
-        .post("/v1/messages", &claude_request("sonnet", false))
-        .await;
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let tokens: Vec<String> = api_requests(&fake)
-        .iter()
-        .map(|r| r.headers["authorization"].clone())
-        .collect();
-    assert_eq!(
-        tokens,
-        [
-            "Bearer ya29.fake-vertex-token-1",
-            "Bearer ya29.fake-vertex-token-2"
-        ],
-        "refused (401), then a new token"
-    );
-    assert_eq!(fake.vertex_tokens_minted(), 2);
-}
-
-#[tokio::test]
 async fn betas_vertex_does_not_take_are_dropped_after_its_400_and_the_request_sent_again() {
     let fake = fake(json!({
         "vertex": {"client_email": EMAIL, "public_key_pem": TEST_PUBLIC_KEY,
@@ -425,106 +317,6 @@ async fn betas_vertex_does_not_take_are_dropped_after_its_400_and_the_request_se
         };
         assert_eq!(betas, expected);
     }
-}
-
-#[tokio::test]
-async fn a_refused_token_request_is_an_error_naming_the_credentials_in_the_client_format() {
-    let fake = fake_vertex(3600, "never").await;
-    // The fake knows only EMAIL's key: Google answers invalid_grant for another account.
-    let creds = key_json(&fake, "deleted-sa@test-project.iam.gserviceaccount.com");
-    let gw = gateway_with(
-        vec![vertex("sonnet", CLAUDE, &fake, &creds)],
-        HashMap::new(),
-        no_retries(),
-    )
-    .await;
-    let resp = gw
-        .post("/v1/messages", &claude_request("sonnet", false))
-        .await;
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
-    assert_eq!(err["type"], "error");
-    assert_eq!(err["error"]["type"], "permission_error");
-    let msg = err["error"]["message"].as_str().unwrap();
-    for part in [
-        "'sonnet'",
-        "deleted-sa@test-project.iam.gserviceaccount.com",
-        "litellm_params.vertex_credentials",
-        "invalid_grant",
-        "account not found",
-    ] {
-        assert!(msg.contains(part), "{part} not in {msg}");
-    }
-    assert!(!msg.contains("PRIVATE KEY"), "{msg}");
-    let body = json!({"model": "sonnet", "messages": [{"role": "user", "content": "hi"}]});
-    let resp = post_openai(&gw, "/v1/chat/completions", &body).await;
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("invalid_grant"),
-        "{err}"
-    );
-    assert!(
-        api_requests(&fake).is_empty(),
-        "nothing reaches Vertex without a token"
-    );
-    assert_eq!(fake.vertex_tokens_minted(), 0);
-    // The refusal is remembered for a moment: two requests, one token request.
-    let token_requests = fake
-        .requests()
-        .iter()
-        .filter(|r| r.path == "/token")
-        .count();
-    assert_eq!(token_requests, 1, "{:?}", fake.requests());
-}
-
-#[tokio::test]
-async fn definitions_without_a_project_or_readable_credentials_are_named_at_load() {
-    let fake = fake_vertex(3600, "never").await;
-    let mut no_project = vertex(
-        "np",
-        CLAUDE,
-        &fake,
-        &key_json(&fake, EMAIL).replace(&format!("\"project_id\":\"{PROJECT}\","), ""),
-    );
-    no_project.litellm_params.other.remove("vertex_project");
-    let unreadable = vertex("ur", CLAUDE, &fake, "/nonexistent/agent-shim/sa.json");
-    let empty = std::env::temp_dir().join("agent-shim-vertex-no-gcloud");
-    let secrets: HashMap<String, String> =
-        [("CLOUDSDK_CONFIG".to_owned(), empty.display().to_string())].into();
-    let mut none = vertex("nc", CLAUDE, &fake, "x");
-    none.litellm_params.other.remove("vertex_credentials");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let cfg = config(
-        vec![no_project, unreadable, none],
-        secrets,
-        no_retries(),
-        gateway::Registered::All,
-        None,
-    );
-    let (_g, errors) = Gateway::with_listener(listener, cfg);
-    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert_eq!(errors.len(), 3, "{errors:?}");
-    let find = |name: &str| errors.iter().find(|e| e.contains(name)).unwrap().clone();
-    let e = find("'np'");
-    assert!(
-        e.contains("no Google Cloud project") && e.contains("litellm_params.vertex_project"),
-        "{e}"
-    );
-    let e = find("'ur'");
-    assert!(
-        e.contains("litellm_params.vertex_credentials") && e.contains("cannot read"),
-        "{e}"
-    );
-    assert!(e.contains("/nonexistent/agent-shim/sa.json"), "{e}");
-    let e = find("'nc'");
-    assert!(
-        e.contains("no Google credentials") && e.contains("GOOGLE_APPLICATION_CREDENTIALS"),
-        "{e}"
-    );
 }
 
 /// Anthropic's own Vertex client (`AnthropicVertex` of the Python SDK, `AGENT_SHIM_TEST_PYTHON`)
