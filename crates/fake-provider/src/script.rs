@@ -91,6 +91,10 @@ pub struct Script {
     /// Bedrock requests are not authenticated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsConfig>,
+    /// Google Vertex AI: the service account the fake token endpoint accepts and the project
+    /// and location its routes serve. Absent: no Vertex routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<crate::vertex::VertexConfig>,
 }
 
 fn default_models() -> Vec<String> {
@@ -121,6 +125,7 @@ impl Default for Script {
             steps: Vec::new(),
             default: None,
             aws: None,
+            vertex: None,
         }
     }
 }

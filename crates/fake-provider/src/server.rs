@@ -25,6 +25,7 @@ use crate::render_chat::{self, ChatRender};
 use crate::render_responses::ResponsesRender;
 use crate::script::{Fault, Protocol, Reply, Script};
 use crate::sse::{self, End, Planned};
+use crate::vertex;
 
 /// Largest request body accepted (Claude Code requests with images are big).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Credentials the fake SSO portal / STS issued, and their call counts.
     pub aws: AwsState,
+    /// Tokens the fake Google token endpoint minted.
+    pub vertex: crate::vertex::VertexState,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
             script: RwLock::new(Arc::new(ActiveScript::new(script))),
             requests: Mutex::new(Vec::new()),
             aws: AwsState::default(),
+            vertex: Default::default(),
         })
     }
 
@@ -160,18 +164,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let script = shared.script();
     let parsed = parse_body(&bytes);
-    let aws = bedrock::route(
-        script.script.aws.as_ref(),
-        &shared.aws,
-        &AwsRequest {
-            method: &parts.method,
-            path: &path,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &bytes,
-            parsed: &parsed,
-        },
-    );
+    let call = AwsRequest {
+        method: &parts.method,
+        path: &path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &bytes,
+        parsed: &parsed,
+    };
+    let aws = bedrock::route(script.script.aws.as_ref(), &shared.aws, &call);
     if script.script.record {
         shared.record(RecordedRequest {
             method: parts.method.to_string(),
@@ -188,9 +189,16 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Some((_, Routed::Bedrock(target))) => Some(target),
         None => None,
     };
-    let family = match &target {
-        Some(t) => t.family(),
-        None => match route_family(
+    // Vertex requests are authenticated by their router, with a token the fake minted.
+    let vertex = match vertex::route(script.script.vertex.as_ref(), &shared.vertex, &call) {
+        Some(vertex::Routed::Done(resp)) => return resp,
+        Some(vertex::Routed::Api(v)) => Some(v),
+        None => None,
+    };
+    let family = match (&target, &vertex) {
+        (Some(t), _) => t.family(),
+        (_, Some(v)) => v.family,
+        _ => match route_family(
             &script,
             &parts.method,
             &path,
@@ -202,7 +210,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Route::Answer(resp) => return resp,
         },
     };
-    if let Some(resp) = gate(&script, family, &parts.headers) {
+    if vertex.is_none()
+        && let Some(resp) = gate(&script, family, &parts.headers)
+    {
         return resp;
     }
     if !parsed.is_object() {
@@ -215,6 +225,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         view.model = &t.model_id;
         view.stream = t.op.is_stream();
         view.operation = Some(t.op);
+    }
+    if let Some(v) = &vertex {
+        view.model = &v.model;
+        view.stream = v.stream;
     }
     let Some(reply) = script.select(&view) else {
         let e = ApiError::new(500, "fake-provider: no script step matched and no default");

@@ -191,6 +191,12 @@ fn init_logging(settings: &Settings) -> log_writer::FlushGuard {
         .unwrap_or_else(|| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // yup-oauth2 logs token requests and answers (a signed assertion, an access token) at
+    // debug level: never below warn, whatever the filter says.
+    let filter = match "yup_oauth2=warn".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

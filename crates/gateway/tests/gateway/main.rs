@@ -28,4 +28,6 @@ mod openai_clients;
 mod provider_rows;
 mod reload;
 mod shapes;
+mod vertex;
+mod vertex_credentials;
 mod workers;
