@@ -145,6 +145,7 @@ mod provider;
 mod render_anthropic;
 mod render_chat;
 mod render_responses;
+mod routes;
 mod script;
 mod server;
 mod sse;
