@@ -6,9 +6,10 @@
 //! Left as written: `api_key`, which [`super::deployment::Deployment`] resolves itself (and looks
 //! up again at request time when it was missing), and `key_command`, an argv.
 //!
-//! A variable that is not set (or is blank) in `model`, `api_base`, `mock_response` or a header
-//! value means the definition cannot be served (an `api_base` left out would send the key to the
-//! provider's default endpoint); the error names the parameter, the variable and the fix. In any
+//! A variable that is not set (or is blank) in `model`, `api_base`, `mock_response`, a header
+//! value or one of [`REQUIRED`] means the definition cannot be served (an `api_base` left out
+//! would send the key to the provider's default endpoint; `vertex_credentials` left out would
+//! fall back to other credentials than the ones named); the error names the parameter, the variable and the fix. In any
 //! other parameter it leaves that parameter (or that entry of a map or list) unset, as LiteLLM's
 //! `get_secret` gives `None`: an `aws_*` parameter is then supplied by the AWS chain (profiles,
 //! SSO, instance roles), a `claude-code` `extra_env` entry is not set. Each such parameter is
@@ -20,6 +21,9 @@ use serde_json::Value;
 
 /// The prefix of a reference.
 pub const PREFIX: &str = "os.environ/";
+
+/// Parameters besides the typed ones whose reference must resolve (module docs).
+pub const REQUIRED: &[&str] = &["vertex_credentials"];
 
 /// Replaces the references in `def.litellm_params` by their values. The error is the reason,
 /// worded for the user (the caller names the model).
@@ -48,6 +52,14 @@ pub fn resolve(def: &mut ModelDefinition, secrets: &dyn SecretSource) -> Result<
             if let Some(x) = lookup(&format!("extra_headers.{k}"), v)? {
                 *v = x;
             }
+        }
+    }
+    for key in REQUIRED {
+        if let Some(Value::String(v)) = p.other.get(*key)
+            && let Some(var) = v.strip_prefix(PREFIX)
+            && secrets.get(var).is_none()
+        {
+            return Err(missing(key, var));
         }
     }
     let mut unset = Vec::new();

@@ -280,7 +280,10 @@ fn definition_errors_name_the_parameter_and_the_fix_and_no_secret() {
         &s,
     )
     .unwrap_err();
-    assert!(e.contains("os.environ/NOPE, which is not set"), "{e}");
+    assert!(
+        e.contains("vertex_credentials is os.environ/NOPE, but NOPE is not set"),
+        "{e}"
+    );
     let e = deploy(
         "vertex_ai/claude-x@1",
         json!({"vertex_credentials": "{\"type\": \"service_account\", \"private_key\": \"PRIVATE-SECRET\"}"}),
