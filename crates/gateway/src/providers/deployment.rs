@@ -3,11 +3,15 @@
 
 use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, provider_names};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
+use crate::router::{Limits, Slot};
 use crate::secrets::SecretSource;
 use crate::transport::{Transport, Unbuilt};
+use crate::upstream::Timeouts;
 use protocol::target::{AnthropicTarget, ChatTarget, ConverseTarget, ResponsesTarget};
 use protocol::{Protocol, Target};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Where the upstream key comes from, resolved at registration.
 #[derive(Clone)]
@@ -81,6 +85,55 @@ pub struct Deployment {
     pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
     pub overrides: Vec<(String, serde_json::Value)>,
+    /// What the router reads of the definition (`order`, `weight`, limits, timeouts, window).
+    pub route: RouteParams,
+    /// This deployment's counters, found by id in [`crate::router::RouterState`] on first use.
+    pub(crate) slot: OnceLock<Arc<Slot>>,
+}
+
+/// The routing facts of a deployment, read from `litellm_params` (and `model_info`, where
+/// LiteLLM also reads `rpm`/`tpm`) once, at registration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteParams {
+    /// `order`; unset sorts last.
+    pub order: u32,
+    pub weight: Option<f64>,
+    pub limits: Limits,
+    /// `timeout`: wait for the answer's headers.
+    pub timeout: Option<Duration>,
+    /// `stream_timeout`: silence tolerated inside an answer.
+    pub stream_timeout: Option<Duration>,
+    /// `model_info.max_input_tokens` (or `context_window`).
+    pub max_input_tokens: Option<u64>,
+}
+
+impl RouteParams {
+    fn of(def: &ModelDefinition) -> RouteParams {
+        let p = &def.litellm_params;
+        let info = |k: &str| {
+            def.model_info.other.get(k).and_then(|v| match v {
+                serde_json::Value::Number(n) => n.as_u64(),
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            })
+        };
+        let secs = |s: Option<f64>| {
+            s.filter(|s| s.is_finite() && *s > 0.0)
+                .map(|s| Duration::from_secs_f64(s.max(0.001)))
+        };
+        RouteParams {
+            order: p.order.unwrap_or(u32::MAX),
+            weight: p.weight,
+            limits: Limits {
+                rpm: p.rpm.or_else(|| info("rpm")),
+                tpm: p.tpm.or_else(|| info("tpm")),
+                max_parallel: p.max_parallel_requests,
+            },
+            timeout: secs(p.timeout),
+            stream_timeout: secs(p.stream_timeout),
+            max_input_tokens: def.model_info.context_window,
+        }
+    }
 }
 
 /// Request parameters a model definition may fix for every request, as LiteLLM passes
@@ -246,10 +299,13 @@ impl Deployment {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
+        let route = RouteParams::of(&def);
         let mut d = Deployment {
             id,
             origin,
             overrides,
+            route,
+            slot: OnceLock::new(),
             definition: def,
             provider,
             upstream_model,
@@ -294,6 +350,16 @@ impl Deployment {
             }
             Err(_) => body,
         }
+    }
+
+    /// How long to wait for the answer's headers: `litellm_params.timeout`, else `global`'s.
+    pub fn first_byte_timeout(&self, global: &Timeouts) -> Duration {
+        self.route.timeout.unwrap_or(global.first_byte)
+    }
+
+    /// The silence tolerated inside an answer: `litellm_params.stream_timeout`, else `global`'s.
+    pub fn idle_timeout(&self, global: &Timeouts) -> Duration {
+        self.route.stream_timeout.unwrap_or(global.idle)
     }
 
     pub fn model_name(&self) -> &str {
@@ -422,9 +488,7 @@ mod tests {
         d.litellm_params
             .other
             .insert("reasoning_effort".into(), serde_json::json!("none"));
-        d.litellm_params
-            .other
-            .insert("rpm".into(), serde_json::json!(10));
+        d.litellm_params.rpm = Some(10);
         let d = Deployment::new(d, Origin::Config, &HashMap::new()).unwrap();
         let out =
             d.apply_overrides(br#"{"model":"x","reasoning_effort":"high","tools":[]}"#.to_vec());
