@@ -28,6 +28,13 @@ pub enum Command {
         #[command(flatten)]
         net: NetArgs,
     },
+    /// Run the gateway as a service: a systemd user unit (Linux) or a launchd agent (macOS).
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
     /// Model definitions: list, show, test.
     Models {
         #[command(subcommand)]
@@ -214,6 +221,11 @@ pub struct ServeArgs {
     /// which runs the gateway in the background; hidden from help.
     #[arg(long, hide = true)]
     pub new_session: bool,
+    /// The gateway is the service's (set in the command line `agent-shim service install`
+    /// writes): it marks itself so in the state dir, and `proxy stop` leaves it to the service
+    /// manager. Hidden from help.
+    #[arg(long, hide = true, value_name = "MANAGER")]
+    pub managed_by: Option<ServiceManager>,
     #[command(flatten)]
     pub net: NetArgs,
 }
@@ -295,4 +307,59 @@ pub enum ModelsAction {
         #[command(flatten)]
         net: NetArgs,
     },
+}
+
+/// A service manager `agent-shim service` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceManager {
+    /// A systemd user unit (Linux).
+    Systemd,
+    /// A launchd agent (macOS).
+    Launchd,
+}
+
+/// What `service install` puts in the service's command line; the other actions act on the
+/// installed service, at the address install wrote into it.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Gateway config file the service serves (agent-shim config.yaml or a LiteLLM proxy config)
+    /// instead of ~/.config/agent-shim/config.yaml; its absolute path goes into the service.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Which service manager to write for [default: systemd on Linux, launchd on macOS]. Hidden:
+    /// for the tests, which check the launchd agent on Linux too.
+    #[arg(long, global = true, hide = true, value_name = "MANAGER")]
+    pub manager: Option<ServiceManager>,
+    #[command(flatten)]
+    pub net: NetArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Write the service (a systemd user unit or a launchd agent) running the gateway and a
+    /// mode-0600 env file with the provider keys set here, then enable and start it (or print
+    /// the commands that do). Run it again to rewrite both, e.g. after an upgrade.
+    Install,
+    /// Stop and disable the service and remove every file install wrote.
+    Uninstall,
+    /// The service's files and state, and its gateway as `proxy status` shows it.
+    Status,
+    /// The service's log: the user journal (journalctl) on Linux, the log file on macOS.
+    Logs(ServiceLogsArgs),
+    /// Start the service.
+    Start,
+    /// Stop the service (its gateway finishes the requests in flight first).
+    Stop,
+    /// Restart the service (e.g. after editing a setting the gateway cannot reload).
+    Restart,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceLogsArgs {
+    /// Keep printing new lines as they are written.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show the last N lines.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<u32>,
 }

@@ -2,8 +2,11 @@
 //! (so liveness is a lock test, not a pid guess), a detached start (`setsid`, output to a log
 //! file), a wait for `/health`, and stop by SIGTERM then SIGKILL; the handshake that tells this
 //! installation's gateway (and its version) from another's or another program on the port
-//! ([`probe`]); and the calls to the gateway's own admin API (reload, key check).
+//! ([`probe`]); the mark a gateway run by the service leaves next to its pid file
+//! ([`ServiceMark`], so `proxy stop` leaves it to the service manager); and the calls to the
+//! gateway's own admin API (reload, key check).
 
+use crate::cli::ServiceManager;
 use crate::error::{CliError, Result};
 use crate::settings::Settings;
 use serde_json::Value;
@@ -62,6 +65,57 @@ fn read_pid(path: &Path) -> Option<u32> {
     let mut s = String::new();
     File::open(path).ok()?.read_to_string(&mut s).ok()?;
     s.trim().parse().ok()
+}
+
+/// Says, in the state dir, that the gateway holding the pid file is the service's: a file
+/// `gateway-<port>.service` holding the manager and the pid, removed when dropped. A mark whose
+/// pid is not the pid file's live holder (left by a killed gateway) means nothing.
+pub struct ServiceMark {
+    path: std::path::PathBuf,
+}
+
+impl ServiceMark {
+    /// Writes the mark for this process (which holds the pid file).
+    pub fn write(settings: &Settings, manager: ServiceManager) -> Result<ServiceMark> {
+        let path = settings.service_mark_path();
+        let name = match manager {
+            ServiceManager::Systemd => "systemd",
+            ServiceManager::Launchd => "launchd",
+        };
+        std::fs::write(&path, format!("{name} {}\n", std::process::id()))
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
+        Ok(ServiceMark { path })
+    }
+}
+
+impl Drop for ServiceMark {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The service manager running the live gateway on this port, when the service runs it.
+pub fn service_of(settings: &Settings) -> Option<ServiceManager> {
+    let text = std::fs::read_to_string(settings.service_mark_path()).ok()?;
+    let (name, pid) = text.trim().split_once(' ')?;
+    let manager = match name {
+        "systemd" => ServiceManager::Systemd,
+        "launchd" => ServiceManager::Launchd,
+        _ => return None,
+    };
+    (running_pid(settings) == pid.parse().ok()).then_some(manager)
+}
+
+/// The refusal of a `proxy` action (or of a restart for a new version) on the service's
+/// gateway, naming the `agent-shim service` action to run instead.
+pub fn run_by_service(settings: &Settings, manager: ServiceManager, action: &str) -> CliError {
+    let pid = running_pid(settings).map_or_else(|| "?".into(), |p| p.to_string());
+    CliError::failed(format!(
+        "the gateway on port {} (pid {pid}) is run by the agent-shim service ({}); use \
+         `agent-shim service {action}`",
+        settings.port,
+        crate::service::describe(manager)
+    ))
 }
 
 /// The pid of the live gateway on this port, if one holds the pid file.
@@ -204,17 +258,21 @@ fn other_version(settings: &Settings, health: &Value) -> CliError {
 pub async fn ensure_running(settings: &Settings) -> Result<Value> {
     match probe(settings).await {
         Probe::Ours(v) => Ok(v),
-        Probe::OursOtherVersion(v) if open_requests(&v) == Some(0) => {
-            stop(settings)?;
-            let h = start(settings).await?;
-            eprintln!(
-                "agent-shim: restarted the gateway on port {} (it ran agent-shim {}; this is {VERSION})",
-                settings.port,
-                v["version"].as_str().unwrap_or("?")
-            );
-            Ok(h)
-        }
-        Probe::OursOtherVersion(v) => Err(other_version(settings, &v)),
+        Probe::OursOtherVersion(v) => match service_of(settings) {
+            // The service manager restarts the service's gateway, not this command.
+            Some(manager) => Err(run_by_service(settings, manager, "restart")),
+            None if open_requests(&v) == Some(0) => {
+                stop(settings)?;
+                let h = start(settings).await?;
+                eprintln!(
+                    "agent-shim: restarted the gateway on port {} (it ran agent-shim {}; this is {VERSION})",
+                    settings.port,
+                    v["version"].as_str().unwrap_or("?")
+                );
+                Ok(h)
+            }
+            None => Err(other_version(settings, &v)),
+        },
         Probe::Other(v) => Err(other_instance(settings, &v)),
         Probe::Foreign(what) => Err(foreign(settings, &what)),
         Probe::Nothing => start(settings).await,

@@ -11,6 +11,7 @@ mod daemon;
 mod error;
 mod log_writer;
 mod registration;
+mod service;
 mod settings;
 mod state;
 

@@ -13,11 +13,12 @@ mod profiles;
 mod proxy;
 mod secrets;
 mod serve;
+mod service;
 mod set_folder;
 mod status;
 mod with;
 
-pub use env::API_TIMEOUT_MS;
+pub use env::{API_TIMEOUT_MS, shell_quote};
 pub use install::OPEN_CLAUDE;
 
 use crate::cli::{Cli, Command};
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Env(a) => env::run(a),
         Command::With(a) => with::run(a),
         Command::Proxy { action, net } => proxy::run(action, net),
+        Command::Service { action, args } => service::run(action, args),
         Command::Models { action } => models::run(action),
         Command::Profiles { action } => profiles::run(action),
         Command::Secrets { action } => secrets::run(action),

@@ -1,15 +1,29 @@
 //! `agent-shim proxy start|stop|status|health|reload|restart`: the background gateway ("the
 //! proxy" in the seeds). Every action first asks whose gateway answers on the port
-//! ([`daemon::probe`]), so they agree about another installation's or another program there.
+//! ([`daemon::probe`]), so they agree about another installation's or another program there;
+//! `stop` and `restart` leave a gateway the service runs to `agent-shim service`.
 
+use crate::cli::ServiceManager;
 use crate::cli::{NetArgs, ProxyAction};
 use crate::daemon::{self, Probe};
 use crate::error::{CliError, Result};
+use crate::service;
 use crate::settings::Settings;
 use std::process::ExitCode;
 
 pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
     let settings = Settings::load(&net, None)?;
+    // The service's gateway is stopped and restarted by its service manager.
+    let verb = match action {
+        ProxyAction::Stop => Some("stop"),
+        ProxyAction::Restart { .. } => Some("restart"),
+        _ => None,
+    };
+    if let Some(verb) = verb
+        && let Some(m) = daemon::service_of(&settings)
+    {
+        return Err(daemon::run_by_service(&settings, m, verb));
+    }
     match action {
         ProxyAction::Start => {
             let health = daemon::block_on(daemon::ensure_running(&settings))?;
@@ -31,27 +45,7 @@ pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
             }
         },
         ProxyAction::Status => match daemon::block_on(daemon::probe(&settings)) {
-            Probe::Ours(h) | Probe::OursOtherVersion(h) => {
-                println!("gateway: running");
-                println!("url:     {}", settings.base_url());
-                println!("pid:     {}", h["pid"]);
-                println!("version: {}", h["version"].as_str().unwrap_or("?"));
-                println!("uptime:  {} s", h["uptime_seconds"]);
-                println!("models:  {}", h["models"]);
-                if let Some(n) = daemon::open_requests(&h) {
-                    println!("open:    {n} requests in flight");
-                }
-                println!("log:     {}", settings.log_path().display());
-                if let Some(e) = h["config"]["last_error"].as_str() {
-                    println!("config:  the last edit was not applied: {e}");
-                }
-                if h["version"] != env!("CARGO_PKG_VERSION") {
-                    println!(
-                        "note:    this agent-shim is {}; run `agent-shim proxy restart` to serve with it",
-                        env!("CARGO_PKG_VERSION")
-                    );
-                }
-            }
+            Probe::Ours(h) | Probe::OursOtherVersion(h) => print_running(&settings, &h),
             Probe::Other(h) => return Err(daemon::other_instance(&settings, &h)),
             Probe::Foreign(what) => return Err(daemon::foreign(&settings, &what)),
             Probe::Nothing => {
@@ -59,6 +53,7 @@ pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
                     "gateway: not running (port {}); start it with `agent-shim proxy start`",
                     settings.port
                 );
+                service_elsewhere(&settings);
                 return Ok(ExitCode::from(3));
             }
         },
@@ -79,6 +74,64 @@ pub fn run(action: ProxyAction, net: NetArgs) -> Result<ExitCode> {
         ProxyAction::Restart { force } => return restart(&settings, force),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Notes an installed service that listens on another address than this command's.
+fn service_elsewhere(settings: &Settings) {
+    let Ok(Some(inst)) = service::Installed::read(service::default_manager()) else {
+        return;
+    };
+    let (Some(host), Some(port)) = (inst.host(), inst.port()) else {
+        return;
+    };
+    if (host, port) != (settings.host, settings.port) {
+        println!(
+            "note:    the agent-shim service is installed for {host} port {port}; reach it with \
+             --host {host} --port {port} (or set host and port in {})",
+            settings.config_path.display()
+        );
+    }
+}
+
+/// What `proxy status` and `service status` say about a running gateway of this installation
+/// (its `/health` body `h`).
+pub fn print_running(settings: &Settings, h: &serde_json::Value) {
+    println!("gateway: running");
+    println!("url:     {}", settings.base_url());
+    println!("health:  {}", h["status"].as_str().unwrap_or("?"));
+    println!("pid:     {}", h["pid"]);
+    println!("version: {}", h["version"].as_str().unwrap_or("?"));
+    println!("uptime:  {} s", h["uptime_seconds"]);
+    println!("models:  {}", h["models"]);
+    if let Some(n) = daemon::open_requests(h) {
+        println!("open:    {n} requests in flight");
+    }
+    let service = daemon::service_of(settings);
+    match service {
+        Some(m) => {
+            println!("service: {}", service::describe(m));
+            if m == ServiceManager::Systemd {
+                println!("log:     journalctl --user -u {}", service::UNIT);
+            } else {
+                println!("log:     {}", settings.log_path().display());
+            }
+        }
+        None => println!("log:     {}", settings.log_path().display()),
+    }
+    if let Some(e) = h["config"]["last_error"].as_str() {
+        println!("config:  the last edit was not applied: {e}");
+    }
+    if h["version"] != env!("CARGO_PKG_VERSION") {
+        let how = if service.is_some() {
+            "service"
+        } else {
+            "proxy"
+        };
+        println!(
+            "note:    this agent-shim is {}; run `agent-shim {how} restart` to serve with it",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
 }
 
 /// `proxy reload`: the running gateway reads its files now; prints what changed and the

@@ -1,11 +1,12 @@
 //! `agent-shim serve`: the gateway in the foreground, with every model definition (built-in,
 //! models.yaml, config.yaml `model_list`) and every profile's tiers. Holds the pid file while it
-//! runs; reloads its files when they change, on SIGHUP and on `agent-shim proxy reload`
-//! ([`crate::config_watch`]); stops on SIGTERM or Ctrl-C after in-flight requests finish.
+//! runs (run by the service, also a mark saying so); reloads its files when they change, on
+//! SIGHUP and on `agent-shim proxy reload` ([`crate::config_watch`]); stops on SIGTERM or Ctrl-C
+//! after in-flight requests finish.
 
 use crate::cli::ServeArgs;
 use crate::config_watch::{self, FilesSource};
-use crate::daemon::PidLock;
+use crate::daemon::{PidLock, ServiceMark};
 use crate::error::{CliError, Result};
 use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
@@ -42,6 +43,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .collect();
     let master_key = settings.master_key()?;
     let _lock = PidLock::acquire(&settings)?;
+    // The service's gateway says so next to its pid file (`proxy stop` then leaves it alone);
+    // another one removes a mark a killed service gateway left.
+    let _mark = match args.managed_by {
+        Some(m) => Some(ServiceMark::write(&settings, m)?),
+        None => {
+            let _ = std::fs::remove_file(settings.service_mark_path());
+            None
+        }
+    };
     // A managed gateway (the state database under the state dir) serves every definition but
     // registers only the leased models, plus those listed in its config file (LiteLLM style).
     let mut db = StateDb::open(&settings.state_dir)?;

@@ -174,6 +174,12 @@ impl Settings {
         self.state_dir.join(format!("gateway-{}.pid", self.port))
     }
 
+    /// The mark of a gateway run by the service (`serve --managed-by`), next to its pid file.
+    pub fn service_mark_path(&self) -> PathBuf {
+        self.state_dir
+            .join(format!("gateway-{}.service", self.port))
+    }
+
     /// The id of this installation, reported by its gateway's `/health` so that a command can
     /// tell its own gateway from another state dir's or user's: the first 16 hex digits of the
     /// sha256 of the canonical state dir.

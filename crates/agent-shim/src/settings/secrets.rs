@@ -186,7 +186,7 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 /// Writes `text` to `path` with mode 0600 through a temporary file and a rename.
-fn write_private(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let fail =
         |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", path.display()));

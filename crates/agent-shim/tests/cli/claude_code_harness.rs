@@ -51,16 +51,14 @@ fn the_cli_runs_in_the_state_dirs_harness_and_its_cost_is_logged() {
         .output()
         .unwrap();
     assert!(o.status.success(), "proxy start: {}", stderr(&o));
-    let body = json!({"model": "cc", "max_tokens": 32,
-        "messages": [{"role": "user", "content": "hello"}]});
-    let (status, text) = post_json(
-        &format!("{}/v1/chat/completions", s.base_url()),
-        &master_key(&s),
-        &body,
-    )
-    .expect("an answer");
-    assert_eq!(status, 200, "{text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let chat = |messages: serde_json::Value| {
+        let body = json!({"model": "cc", "max_tokens": 32, "messages": messages});
+        let url = format!("{}/v1/chat/completions", s.base_url());
+        let (status, text) = post_json(&url, &master_key(&s), &body).expect("an answer");
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let v = chat(json!([{"role": "user", "content": "hello"}]));
     assert_eq!(v["choices"][0]["message"]["content"], TEXT, "{v}");
     let ran = std::fs::read_to_string(&note).unwrap();
     let harness = s.state_dir().join("claude-code");
@@ -79,4 +77,12 @@ fn the_cli_runs_in_the_state_dirs_harness_and_its_cost_is_logged() {
         .unwrap_or_else(|| panic!("{line}"));
     assert!(cost > 0.0, "{line}");
     assert!(fake.requests().iter().any(|r| r.path == "/v1/messages"));
+    // A history this gateway did not answer (edited, or from before a restart): a new session,
+    // and the log says it carries the earlier turns.
+    chat(json!([
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "an answer from somewhere else"},
+        {"role": "user", "content": "and now?"}]));
+    let log = gateway_log_with(&s, "a new session starts with the earlier turns as context");
+    assert!(log.contains("earlier_turns=2"), "{log}");
 }

@@ -11,7 +11,7 @@ environment. Each case asserts on the SDKs' own parsed objects or exceptions and
 
 import os
 import sys
-import traceback
+import pycases
 
 import anthropic
 import openai
@@ -166,21 +166,5 @@ def logged_out(model):
 CASES = dict(CALLS, **{"models": models, "missing-cli": missing_cli, "logged-out": logged_out})
 
 
-def main(argv):
-    if not argv:
-        print("usage: claude_code_sdk.py CASE=MODEL [CASE=MODEL ...]")
-        return 2
-    failed = 0
-    for arg in argv:
-        case, _, model = arg.partition("=")
-        try:
-            print(f"ok {case} {model} {CASES[case](model)}", flush=True)
-        except Exception as e:  # one line per case; the traceback goes to stderr
-            failed += 1
-            print(f"FAIL {case} {model}: {type(e).__name__}: {e}", flush=True)
-            traceback.print_exc()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(pycases.run(CASES, sys.argv[1:], "claude_code_sdk.py"))

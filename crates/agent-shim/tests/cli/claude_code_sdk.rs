@@ -9,13 +9,12 @@
 //! Each answer costs one CLI run (a second or two); the Python comes from
 //! `AGENT_SHIM_TEST_PYTHON` (see sdk_clients.rs), the CLI from PATH or `AGENT_SHIM_TEST_CLAUDE`.
 
-use crate::claude_e2e::{claude_binary, output_within};
+use crate::claude_e2e::claude_binary;
 use crate::common::*;
-use crate::sdk_clients::python;
+use crate::sdk_clients::run_script;
 use fake_provider::{FakeProviderThread, RecordedRequest, Script};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/claude_code_sdk.py");
@@ -80,41 +79,12 @@ fn setup() -> Setup {
 impl Setup {
     /// Runs `claude_code_sdk.py` on `cases` (`(case, model)`), asserting it passed every one.
     fn run(&self, cases: &[(&str, &str)]) -> String {
-        let mut cmd = Command::new(python());
-        cmd.arg(SCRIPT)
-            .args(cases.iter().map(|(c, m)| format!("{c}={m}")))
-            .env_clear()
-            .env("HOME", self.s.home())
-            .env("AGENT_SHIM_GATEWAY", self.s.base_url())
-            .env("AGENT_SHIM_KEY", master_key(&self.s))
-            .env("EXPECT_TEXT", TEXT)
-            .env("EXPECT_INPUT_TOKENS", INPUT_TOKENS.to_string())
-            .env("EXPECT_OUTPUT_TOKENS", OUTPUT_TOKENS.to_string())
-            .current_dir(self.s.work());
-        let out = output_within(cmd, Duration::from_secs(240));
-        let printed = stdout(&out);
-        println!("claude_code_sdk.py printed:\n{printed}");
-        assert!(
-            out.status.success(),
-            "claude_code_sdk.py failed ({:?}):\n{printed}\n{}\ngateway log:\n{}",
-            out.status,
-            stderr(&out),
-            std::fs::read_to_string(
-                self.s
-                    .state_dir()
-                    .join(format!("gateway-{}.log", self.s.port))
-            )
-            .unwrap_or_default()
-        );
-        for (case, model) in cases {
-            let prefix = format!("ok {case} {model} ");
-            assert!(
-                printed.lines().any(|l| l.starts_with(&prefix)),
-                "no `{prefix}…` line:\n{printed}"
-            );
-        }
-        assert_eq!(printed.lines().count(), cases.len(), "{printed}");
-        printed
+        let env = [
+            ("EXPECT_TEXT", TEXT.to_owned()),
+            ("EXPECT_INPUT_TOKENS", INPUT_TOKENS.to_string()),
+            ("EXPECT_OUTPUT_TOKENS", OUTPUT_TOKENS.to_string()),
+        ];
+        run_script(&self.s, SCRIPT, cases, &env, Duration::from_secs(240))
     }
 
     /// No process is left running in the CLI's working directory.

@@ -205,3 +205,23 @@ pub fn registered_models(s: &Sandbox) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Asserts `o` succeeded, showing its exit code and output under `what` otherwise.
+pub fn assert_ok(what: &str, o: &Output) {
+    assert!(
+        o.status.success(),
+        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// `PATH` with `dir` first.
+pub fn path_with(dir: &Path) -> String {
+    format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

@@ -10,16 +10,6 @@ use std::process::{Command, Output};
 const EXE: &str = env!("CARGO_BIN_EXE_agent-shim");
 const MARK: &str = "agent-shim shell hook";
 
-fn assert_ok(what: &str, o: &Output) {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(o),
-        stderr(o)
-    );
-}
-
 struct Setup {
     s: Sandbox,
     bin: PathBuf,

@@ -29,6 +29,7 @@ mod reload;
 mod sdk_clients;
 mod sdk_faults;
 mod serve_cmd;
+mod service_cmd;
 mod set_folder_cmd;
 mod terminal;
 mod with_adapters;

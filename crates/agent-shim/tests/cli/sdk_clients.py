@@ -13,7 +13,7 @@ or `FAIL CASE MODEL: …` per case and exits 1 if any case failed. `--check` onl
 import json
 import os
 import sys
-import traceback
+import pycases
 
 try:
     import anthropic
@@ -240,21 +240,5 @@ CASES = {
 }
 
 
-def main(argv):
-    if not argv:
-        print("usage: sdk_clients.py CASE=MODEL [CASE=MODEL ...]")
-        return 2
-    failed = 0
-    for arg in argv:
-        case, _, model = arg.partition("=")
-        try:
-            print(f"ok {case} {model} {CASES[case](model)}", flush=True)
-        except Exception as e:  # one line per case; the traceback goes to stderr
-            failed += 1
-            print(f"FAIL {case} {model}: {type(e).__name__}: {e}", flush=True)
-            traceback.print_exc()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(pycases.run(CASES, sys.argv[1:], "sdk_clients.py"))

@@ -122,43 +122,63 @@ fn setup() -> Setup {
     }
 }
 
+/// Runs the Python `script` (with the venv's python, a clean environment plus `env`, the
+/// gateway's address and key) on `cases` (`(case, model)`); asserts it printed one `ok case model`
+/// line per case and exited 0, showing the gateway log otherwise. Returns what it printed.
+pub fn run_script(
+    s: &Sandbox,
+    script: &str,
+    cases: &[(&str, &str)],
+    env: &[(&str, String)],
+    within: Duration,
+) -> String {
+    let name = std::path::Path::new(script)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut cmd = Command::new(python());
+    cmd.arg(script)
+        .args(cases.iter().map(|(c, m)| format!("{c}={m}")))
+        .env_clear()
+        .env("HOME", s.home())
+        .env("AGENT_SHIM_GATEWAY", s.base_url())
+        .env("AGENT_SHIM_KEY", master_key(s))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(s.work());
+    let out = output_within(cmd, within);
+    let printed = stdout(&out);
+    println!("{name} printed:\n{printed}");
+    assert!(
+        out.status.success(),
+        "{name} failed ({:?}):\n{printed}\n{}\ngateway log:\n{}",
+        out.status,
+        stderr(&out),
+        std::fs::read_to_string(s.state_dir().join(format!("gateway-{}.log", s.port)))
+            .unwrap_or_default()
+    );
+    for (case, model) in cases {
+        let prefix = format!("ok {case} {model} ");
+        assert!(
+            printed.lines().any(|l| l.starts_with(&prefix)),
+            "no `{prefix}…` line:\n{printed}"
+        );
+    }
+    assert_eq!(printed.lines().count(), cases.len(), "{printed}");
+    printed
+}
+
 impl Setup {
     /// Runs `sdk_clients.py` on `cases` (`(case, model)`), asserting it passed every one.
     fn run(&self, cases: &[(&str, &str)]) -> String {
-        let py = python();
-        let mut cmd = Command::new(&py);
-        cmd.arg(SCRIPT)
-            .args(cases.iter().map(|(c, m)| format!("{c}={m}")))
-            .env_clear()
-            .env("HOME", self.s.home())
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AGENT_SHIM_GATEWAY", self.s.base_url())
-            .env("AGENT_SHIM_KEY", master_key(&self.s))
-            .current_dir(self.s.work());
-        let out = output_within(cmd, Duration::from_secs(120));
-        let printed = stdout(&out);
-        println!("sdk_clients.py printed:\n{printed}");
-        assert!(
-            out.status.success(),
-            "sdk_clients.py failed ({:?}):\n{printed}\n{}\ngateway log:\n{}",
-            out.status,
-            stderr(&out),
-            std::fs::read_to_string(
-                self.s
-                    .state_dir()
-                    .join(format!("gateway-{}.log", self.s.port))
-            )
-            .unwrap_or_default()
-        );
-        for (case, model) in cases {
-            let prefix = format!("ok {case} {model} ");
-            assert!(
-                printed.lines().any(|l| l.starts_with(&prefix)),
-                "no `{prefix}…` line:\n{printed}"
-            );
-        }
-        assert_eq!(printed.lines().count(), cases.len(), "{printed}");
-        printed
+        let path = std::env::var("PATH").unwrap_or_default();
+        run_script(
+            &self.s,
+            SCRIPT,
+            cases,
+            &[("PATH", path)],
+            Duration::from_secs(120),
+        )
     }
 
     /// The gateway logged a request from a client speaking `client`.

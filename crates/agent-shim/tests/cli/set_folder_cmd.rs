@@ -30,11 +30,7 @@ impl Folder {
     }
 
     fn path_var(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        )
+        path_with(&self.bin)
     }
 
     /// `agent-shim args…` in the sandbox's work directory, `agent-shim` on PATH.

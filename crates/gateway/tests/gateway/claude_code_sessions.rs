@@ -12,6 +12,27 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How many CLI runs are alive in `cwd`: process groups (the CLI forks short-lived copies of
+/// itself, so processes would overcount), each holding a process whose command line is the CLI's.
+fn cli_groups_in(cwd: &Path) -> usize {
+    let mut groups = std::collections::BTreeSet::new();
+    for p in processes_in(cwd) {
+        if !p.contains("--input-format stream-json") || p.contains("/bin/sh") {
+            continue;
+        }
+        let pid = p.split(':').next().unwrap_or_default();
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces, so split after ')'.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if let Some(pgrp) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+        {
+            groups.insert(pgrp.to_owned());
+        }
+    }
+    groups.len()
+}
+
 /// A `sh` script at `dir/name` with `body`, executable.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -203,10 +224,7 @@ async fn three_concurrent_requests_with_max_concurrency_two_all_complete_two_at_
     let sampler = tokio::spawn(async move {
         let mut most = 0;
         for _ in 0..400 {
-            let clis = processes_in(&cwd)
-                .iter()
-                .filter(|p| p.contains("--input-format stream-json") && !p.contains("/bin/sh"))
-                .count();
+            let clis = cli_groups_in(&cwd);
             most = most.max(clis);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -64,37 +64,6 @@ pub struct Spec<'a> {
     pub model_name: &'a str,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::dropped_env;
-
-    #[test]
-    fn what_would_send_the_cli_elsewhere_is_not_inherited() {
-        for v in [
-            "ANTHROPIC_BASE_URL",
-            "ANTHROPIC_AUTH_TOKEN",
-            "ANTHROPIC_API_KEY",
-            "ANTHROPIC_DEFAULT_SONNET_MODEL",
-            "ANTHROPIC_CUSTOM_HEADERS",
-            "CLAUDE_CODE_OAUTH_TOKEN",
-            "CLAUDE_CODE_USE_BEDROCK",
-            "CLAUDE_CODE_MAX_CONTEXT_TOKENS",
-            "CLAUDECODE",
-        ] {
-            assert!(dropped_env(v), "{v}");
-        }
-        for v in [
-            "HOME",
-            "PATH",
-            "CLAUDE_CONFIG_DIR",
-            "HTTPS_PROXY",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
-        ] {
-            assert!(!dropped_env(v), "{v}");
-        }
-    }
-}
-
 /// A running CLI.
 pub struct Run {
     /// `None` once handed to the reaper of a finished run.
@@ -553,5 +522,36 @@ impl Run {
             body,
             cost: Some(self.cost.clone()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dropped_env;
+
+    #[test]
+    fn what_would_send_the_cli_elsewhere_is_not_inherited() {
+        for v in [
+            "ANTHROPIC_BASE_URL",
+            "ANTHROPIC_AUTH_TOKEN",
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_DEFAULT_SONNET_MODEL",
+            "ANTHROPIC_CUSTOM_HEADERS",
+            "CLAUDE_CODE_OAUTH_TOKEN",
+            "CLAUDE_CODE_USE_BEDROCK",
+            "CLAUDE_CODE_MAX_CONTEXT_TOKENS",
+            "CLAUDECODE",
+        ] {
+            assert!(dropped_env(v), "{v}");
+        }
+        for v in [
+            "HOME",
+            "PATH",
+            "CLAUDE_CONFIG_DIR",
+            "HTTPS_PROXY",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+        ] {
+            assert!(!dropped_env(v), "{v}");
+        }
     }
 }

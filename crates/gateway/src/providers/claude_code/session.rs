@@ -500,6 +500,16 @@ mod tests {
         assert!(gone(&file).await);
     }
 
+    #[test]
+    fn the_session_header_is_ours_or_one_agents_send() {
+        let mut h = HeaderMap::new();
+        assert_eq!(Sessions::header(&h), None);
+        h.insert("x-session-id", "  abc ".parse().unwrap());
+        assert_eq!(Sessions::header(&h).as_deref(), Some("abc"));
+        h.insert("x-agent-shim-session-id", "ours".parse().unwrap());
+        assert_eq!(Sessions::header(&h).as_deref(), Some("ours"));
+    }
+
     #[tokio::test]
     async fn a_header_keys_the_session_when_the_turn_count_matches() {
         let dir = tmp("header");
