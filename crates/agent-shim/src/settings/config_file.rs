@@ -1,6 +1,6 @@
 //! `config.yaml`: gateway settings (DESIGN.md §3). Every key is optional. A LiteLLM proxy config
-//! also loads: its `model_list`, `general_settings.master_key` and `router_settings` are used,
-//! its other sections accepted and ignored. Unknown top-level keys are errors (typos).
+//! also loads: its `model_list`, `general_settings.master_key`, `router_settings` and the router
+//! keys of `litellm_settings` are used, its other sections accepted and ignored. Unknown top-level keys are errors (typos).
 
 use gateway::{ModelDefinition, SecretString};
 use serde::Deserialize;
@@ -35,15 +35,17 @@ pub struct ConfigFile {
     pub max_request_body_mb: Option<u32>,
     /// Profile whose tiers resolve Claude model ids when a request names no profile.
     pub default_profile: Option<String>,
-    pub router_settings: Option<RouterSettingsFile>,
+    /// LiteLLM's router settings ([`crate::settings::router`] turns them into the gateway's).
+    pub router_settings: Option<RouterKeys>,
     /// LiteLLM: models served in addition to (and overriding by name) models.yaml.
     #[serde(default)]
     pub model_list: Vec<ModelDefinition>,
     /// LiteLLM: `master_key`, `database_url`.
     pub general_settings: Option<GeneralSettings>,
+    /// LiteLLM's `litellm_settings`: its router keys (`num_retries`, `request_timeout`, the
+    /// fallback lists, …) are read as under `router_settings`, which wins.
+    pub litellm_settings: Option<LitellmSettings>,
     /// LiteLLM sections accepted and ignored.
-    #[serde(rename = "litellm_settings")]
-    pub _litellm_settings: Option<IgnoredAny>,
     #[serde(rename = "environment_variables")]
     pub _environment_variables: Option<IgnoredAny>,
     #[serde(rename = "callback_settings")]
@@ -73,17 +75,44 @@ impl std::fmt::Debug for ExternalProxy {
     }
 }
 
-/// LiteLLM's `router_settings`; keys other than these are accepted and ignored.
-#[derive(Debug, Default, Deserialize)]
-pub struct RouterSettingsFile {
+/// The router keys LiteLLM reads under `router_settings` (and most of them under
+/// `litellm_settings` too), with LiteLLM's names; see [`crate::settings::router`] for what each
+/// becomes. Keys not listed are kept in `other`, and named in a warning at start.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+pub struct RouterKeys {
+    /// Extra attempts after a retryable failure.
     pub num_retries: Option<u32>,
-    /// Total seconds to wait for an upstream's first byte.
+    /// Seconds to wait for an upstream's answer to begin.
     pub timeout: Option<f64>,
+    /// `litellm_settings`' name for `timeout`.
+    pub request_timeout: Option<f64>,
     /// Seconds of silence tolerated inside a stream.
     pub stream_timeout: Option<f64>,
-    /// Other LiteLLM router keys (`routing_strategy`, …), accepted and ignored.
+    pub fallbacks: Option<gateway::Fallbacks>,
+    pub context_window_fallbacks: Option<gateway::Fallbacks>,
+    pub content_policy_fallbacks: Option<gateway::Fallbacks>,
+    pub default_fallbacks: Option<Vec<String>>,
+    pub max_fallbacks: Option<u32>,
+    pub allowed_fails: Option<u32>,
+    /// Seconds a deployment that failed too often stays out of rotation.
+    pub cooldown_time: Option<f64>,
+    pub disable_cooldowns: Option<bool>,
+    /// Read as text: a strategy not implemented is a warning, not an error.
+    pub routing_strategy: Option<String>,
+    pub enable_pre_call_checks: Option<bool>,
+    pub default_max_parallel_requests: Option<u32>,
+    /// Seconds a session stays on its deployment after its last request.
+    pub deployment_affinity_ttl_seconds: Option<f64>,
+    /// Other keys (`redis_host`, `routing_strategy_args`, …).
     #[serde(flatten)]
-    pub _other: BTreeMap<String, Value>,
+    pub other: BTreeMap<String, Value>,
+}
+
+/// LiteLLM's `litellm_settings`: the router keys, and the rest kept for the warnings.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+pub struct LitellmSettings {
+    #[serde(flatten)]
+    pub router: RouterKeys,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +165,8 @@ router_settings:
         assert_eq!(c.model_list.len(), 1);
         assert_eq!(c.master_key().unwrap().expose(), "sk-1234");
         assert_eq!(c.router_settings.unwrap().num_retries, Some(3));
+        let other = &c.litellm_settings.unwrap().router.other;
+        assert_eq!(other.get("drop_params"), Some(&Value::Bool(true)));
     }
 
     #[test]

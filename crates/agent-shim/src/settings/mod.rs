@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod config_file;
 pub mod env_vars;
 pub mod paths;
+pub mod router;
 pub mod secrets;
 pub mod yaml;
 

@@ -97,7 +97,8 @@ impl Chain {
     /// Whether a fallback group follows for a failure of `kind` in `group`.
     fn has_fallback(self, s: &RouterSettings, group: &str, kind: FallbackKind) -> bool {
         match self {
-            Chain::Primary => !s.fallbacks_for(kind, group).is_empty(),
+            // A group is never its own fallback (a `*` entry or `default_fallbacks` may name it).
+            Chain::Primary => s.fallbacks_for(kind, group).iter().any(|g| g != group),
             Chain::Fallback { more } => more,
         }
     }
@@ -150,9 +151,12 @@ async fn run(
     };
     let mut also = Vec::new();
     if fall_back {
-        let chain = gw
+        let chain: Vec<&String> = gw
             .router
-            .fallbacks_for(fallback_kind(&first), &resolved.group);
+            .fallbacks_for(fallback_kind(&first), &resolved.group)
+            .iter()
+            .filter(|g| **g != resolved.group)
+            .collect();
         for (i, name) in chain.iter().enumerate() {
             let more = i + 1 < chain.len();
             match fall_back_to(gw, &snap, &mut req, name, more, &mut attempts).await {

@@ -148,6 +148,11 @@ fn stream_settings(gw: &GatewayState, d: &Deployment) -> StreamSettings {
     StreamSettings {
         ping: t.ping,
         idle: d.idle_timeout(t),
+        idle_setting: if d.route.stream_timeout.is_some() {
+            "litellm_params.stream_timeout"
+        } else {
+            "router_settings.stream_timeout"
+        },
         upstream: answer::name(d, &d.transport.shown_url(Endpoint::Generate, true)),
     }
 }

@@ -1,5 +1,5 @@
 //! Session affinity: a conversation that names itself (Claude Code's `x-claude-code-session-id`,
-//! Codex's `session_id`, …; [`SESSION_HEADERS`]) stays on the deployment of a model group it
+//! Codex's `thread-id`/`session-id`, …; [`SESSION_HEADERS`]) stays on the deployment of a model group it
 //! started on while that deployment is healthy, so the provider's prompt cache keeps hitting.
 //!
 //! A bounded map from (session, group) to a deployment id: entries idle longer than the TTL are
@@ -12,12 +12,14 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Request headers that name a session, first match wins: ours, then the agents'
-/// (agents.md §1: Claude Code sends `X-Claude-Code-Session-Id`; openai/codex
-/// `codex-api/src/requests/headers.rs` sends `session_id`), then other common ones.
+/// Request headers that name a session, first match wins: ours, then the agents' (agents.md:
+/// Claude Code sends `X-Claude-Code-Session-Id`; current Codex builds send `thread-id` and
+/// `session-id` on their Responses requests, older ones `session_id`; opencode `x-session-id`).
 pub const SESSION_HEADERS: &[&str] = &[
     "x-agent-shim-session-id",
     "x-claude-code-session-id",
+    "thread-id",
+    "session-id",
     "session_id",
     "x-session-id",
     "x-opencode-session",
@@ -170,7 +172,9 @@ mod tests {
     fn headers_name_the_session() {
         let mut h = http::HeaderMap::new();
         assert_eq!(session_of(&h), None);
-        h.insert("session_id", "codex-thread".parse().unwrap());
+        h.insert("session_id", "codex-old".parse().unwrap());
+        assert_eq!(session_of(&h), Some("codex-old"));
+        h.insert("session-id", "codex-thread".parse().unwrap());
         assert_eq!(session_of(&h), Some("codex-thread"));
         h.insert("x-claude-code-session-id", " cc-1 ".parse().unwrap());
         assert_eq!(session_of(&h), Some("cc-1"));

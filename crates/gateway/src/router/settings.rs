@@ -88,6 +88,71 @@ pub enum FallbackKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fallbacks(pub Vec<(String, Vec<String>)>);
 
+impl<'de> serde::Deserialize<'de> for Fallbacks {
+    /// LiteLLM's shape: a list of maps from a model group to its fallback groups (one key per
+    /// map as LiteLLM writes them; several keys are read in order). A fallback list may also be
+    /// a single name.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fallbacks, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            List(Vec<ordered::Ordered<OneOrMany>>),
+        }
+        let Shape::List(entries) = Shape::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a list of maps from a model name to its fallback model names, \
+                 e.g. [{\"gpt-4o\": [\"gpt-4o-mini\"]}]",
+            )
+        })?;
+        let mut out = Vec::new();
+        for entry in entries {
+            for (group, v) in entry.0 {
+                let list = match v {
+                    OneOrMany::One(s) => vec![s],
+                    OneOrMany::Many(v) => v,
+                };
+                out.push((group, list));
+            }
+        }
+        Ok(Fallbacks(out))
+    }
+}
+
+/// A map read in the order written (serde's maps visit entries in document order).
+mod ordered {
+    use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+    use std::marker::PhantomData;
+
+    /// The entries of one map, in order.
+    pub struct Ordered<V>(pub Vec<(String, V)>);
+
+    impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ordered<V>, D::Error> {
+            struct Visit<V>(PhantomData<V>);
+            impl<'de, V: Deserialize<'de>> Visitor<'de> for Visit<V> {
+                type Value = Ordered<V>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Ordered<V>, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(kv) = m.next_entry::<String, V>()? {
+                        out.push(kv);
+                    }
+                    Ok(Ordered(out))
+                }
+            }
+            d.deserialize_map(Visit(PhantomData))
+        }
+    }
+}
+
 impl Fallbacks {
     /// The fallbacks of `group`: its own entry, else the `*` entry.
     pub fn of(&self, group: &str) -> Option<&[String]> {
@@ -160,5 +225,15 @@ mod tests {
         };
         assert_eq!(s.fallbacks_for(FallbackKind::Generic, "q"), ["d"]);
         assert!(s.checks_context("a") == s.enable_pre_call_checks);
+    }
+
+    #[test]
+    fn fallbacks_read_litellms_shape() {
+        let f: Fallbacks = serde_json::from_str(r#"[{"a": ["b", "c"]}, {"*": "z"}]"#).unwrap();
+        assert_eq!(f, list(&[("a", &["b", "c"]), ("*", &["z"])]));
+        let e = serde_json::from_str::<Fallbacks>(r#"{"a": ["b"]}"#).unwrap_err();
+        assert!(e.to_string().contains("expected a list of maps"), "{e}");
+        let e = serde_json::from_str::<Fallbacks>(r#"[{"a": 3}]"#).unwrap_err();
+        assert!(e.to_string().contains("expected a list of maps"), "{e}");
     }
 }

@@ -24,5 +24,8 @@ mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
 mod reload;
+mod router;
+mod router_balance;
+mod router_limits;
 mod shapes;
 mod workers;
