@@ -14,7 +14,7 @@ pub struct ClientError {
     /// `retry-after` from the upstream (or the gateway's own limits), passed on.
     pub retry_after: Option<HeaderValue>,
     /// The upstream's rate-limit headers (`anthropic-ratelimit-*`, `x-ratelimit-*`), passed on.
-    pub headers: HeaderMap,
+    pub headers: Option<Box<HeaderMap>>,
 }
 
 impl ClientError {
@@ -23,7 +23,7 @@ impl ClientError {
             protocol,
             error,
             retry_after: None,
-            headers: HeaderMap::new(),
+            headers: None,
         }
     }
 }
@@ -39,7 +39,9 @@ impl IntoResponse for ClientError {
             self.error.message = m;
         }
         let mut r = (status, codec.encode_error(&self.error)).into_response();
-        r.headers_mut().extend(self.headers);
+        if let Some(h) = self.headers {
+            r.headers_mut().extend(*h);
+        }
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -45,8 +45,9 @@ pub struct UpstreamError {
     pub unusable_answer: bool,
     pub retry_after: Option<HeaderValue>,
     /// The upstream's headers that go on to the client with the error (`retry-after`,
-    /// `anthropic-ratelimit-*`, `x-ratelimit-*`: [`crate::dispatch::respond::copy_passed_headers`]).
-    pub headers: HeaderMap,
+    /// `anthropic-ratelimit-*`, `x-ratelimit-*`: [`crate::dispatch::respond::copy_passed_headers`]);
+    /// boxed, and only when there are any, so that errors stay small.
+    pub headers: Option<Box<HeaderMap>>,
     /// The upstream refused the content (OpenAI `content_policy_violation`, Azure
     /// `content_filter`): `content_policy_fallbacks` apply.
     pub content_policy: bool,
@@ -60,7 +61,7 @@ impl UpstreamError {
             retryable: true,
             unusable_answer: false,
             retry_after: None,
-            headers: HeaderMap::new(),
+            headers: None,
             content_policy: false,
         }
     }
@@ -72,7 +73,7 @@ impl UpstreamError {
             retryable: false,
             unusable_answer: true,
             retry_after: None,
-            headers: HeaderMap::new(),
+            headers: None,
             content_policy: false,
         }
     }
@@ -86,7 +87,7 @@ impl UpstreamError {
             unusable_answer: false,
             error,
             retry_after,
-            headers: HeaderMap::new(),
+            headers: None,
             content_policy: false,
         }
     }
@@ -98,9 +99,16 @@ impl UpstreamError {
             retryable: false,
             unusable_answer: false,
             retry_after: None,
-            headers: HeaderMap::new(),
+            headers: None,
             content_policy: false,
         }
+    }
+
+    /// Keeps the headers of `from` that go on to the client with this error.
+    pub fn pass_headers(&mut self, from: &HeaderMap) {
+        let mut passed = HeaderMap::new();
+        crate::dispatch::respond::copy_passed_headers(from, &mut passed);
+        self.headers = (!passed.is_empty()).then(|| Box::new(passed));
     }
 
     /// Whether another deployment of the group may succeed: yes after transient failures and

@@ -189,8 +189,7 @@ impl HttpTransport {
             return Ok(Answer::new(headers, body_stream(resp)));
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        let mut passed = http::HeaderMap::new();
-        crate::dispatch::respond::copy_passed_headers(resp.headers(), &mut passed);
+        let passed = resp.headers().clone();
         // An error body that stalls must not hold the request: it is read for `idle` at most.
         let body: Bytes = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
             .await
@@ -202,7 +201,7 @@ impl HttpTransport {
             status.as_u16(),
             retry_after,
         );
-        e.headers = passed;
+        e.pass_headers(&passed);
         e.content_policy = crate::upstream::is_content_policy(&body);
         Err(e)
     }

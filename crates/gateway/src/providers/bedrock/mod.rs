@@ -416,7 +416,7 @@ impl BedrockTransport {
             retry_after = Some(HeaderValue::from_static("2"));
         }
         let mut failed = UpstreamError::from_status(e, status, retry_after);
-        crate::dispatch::respond::copy_passed_headers(h, &mut failed.headers);
+        failed.pass_headers(h);
         if aws_type.as_deref() == Some("ExpiredTokenException") {
             // The cached credentials are not what AWS thinks: fetch new ones, and let the
             // request be tried again with them.
