@@ -26,6 +26,7 @@ mod models_cmd;
 mod profiles_secrets;
 mod proxy_cmd;
 mod reload;
+mod router_config;
 mod sdk_clients;
 mod sdk_faults;
 mod serve_cmd;

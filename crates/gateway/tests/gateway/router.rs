@@ -443,3 +443,47 @@ async fn a_stream_that_opens_with_an_error_fails_over_and_one_that_fails_later_d
     assert_eq!(errors[0]["type"], "overloaded_error");
     assert_eq!(served(&fake), ["dep-late"]);
 }
+
+#[tokio::test]
+async fn an_error_first_chat_stream_fails_over_for_every_client_protocol() {
+    let fake = fake_by_model(&[
+        (
+            "dep-a",
+            json!({"text": "never", "stream": {"fail_after": 0},
+               "error": {"type": "server_error", "message": "the model is overloaded"}}),
+        ),
+        ("dep-b", json!({"text": "served by b"})),
+    ])
+    .await;
+    let base = format!("{}/v1", fake.base_url());
+    let mut a = def("m", "openai/dep-a", &base);
+    a.litellm_params.order = Some(1);
+    let mut b = def("m", "openai/dep-b", &base);
+    b.litellm_params.order = Some(2);
+    let gw = gateway_with(vec![a, b], Default::default(), settings()).await;
+    let chat =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let responses = json!({"model": "m", "stream": true, "input": "hi"});
+    for (path, body) in [
+        ("/v1/chat/completions", chat),
+        ("/v1/responses", responses),
+        ("/v1/messages", claude_request("m", true)),
+    ] {
+        fake.clear_requests();
+        let resp = gw
+            .http
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(MASTER_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let text = String::from_utf8_lossy(&resp.bytes().await.unwrap()).into_owned();
+        assert!(
+            text.contains("served by b") && !text.contains("overloaded"),
+            "{path}: {text}"
+        );
+        assert_eq!(served(&fake), ["dep-a", "dep-b"], "{path}");
+    }
+}
