@@ -63,7 +63,7 @@ fn saturated(e: &UpstreamError) -> bool {
     ) || matches!(e.error.status, 429 | 503 | 529)
 }
 
-/// The decision table of [`super`] (each row tested in `tests/gateway/router_rate_limits.rs` and
+/// The decision table of [`super`] (each row tested in `tests/gateway/router_limits.rs` and
 /// below).
 pub(crate) fn decide(e: &UpstreamError, o: &Options) -> Step {
     let or_hand_back = |fallback: bool| {
@@ -236,16 +236,16 @@ impl<'g> Picker<'g> {
         &mut self,
         req: &mut Incoming<'_>,
     ) -> Result<Option<UpstreamError>, Failure> {
-        let mut smallest_left_out = None;
+        let mut largest_left_out = None;
         for (i, d) in self.group.iter().enumerate() {
             if let Some(w) = d.route.max_input_tokens
                 && !req.fits(w).await?
             {
                 self.tried.add(i);
-                smallest_left_out = Some(smallest_left_out.map_or(w, |s: u64| s.max(w)));
+                largest_left_out = Some(largest_left_out.map_or(w, |s: u64| s.max(w)));
             }
         }
-        let Some(window) = smallest_left_out else {
+        let Some(window) = largest_left_out else {
             return Ok(None);
         };
         if (0..self.group.len()).any(|i| !self.tried.has(i)) {
