@@ -51,7 +51,9 @@ fn with_strategy(strategy: RoutingStrategy) -> RouterSettings {
 
 #[tokio::test]
 async fn least_busy_picks_the_deployment_with_fewest_requests_in_flight() {
-    let fake = fake(json!({"default": {"text": "ok", "latency_ms": 900}})).await;
+    // Long enough that each request is in flight when the next one is routed, even on a busy
+    // machine.
+    let fake = fake(json!({"default": {"text": "ok", "latency_ms": 3000}})).await;
     let models = vec![dep("m", "dep-a", &fake), dep("m", "dep-b", &fake)];
     let gw = gateway_with(
         models,
@@ -67,7 +69,7 @@ async fn least_busy_picks_the_deployment_with_fewest_requests_in_flight() {
         }
     };
     // 1st: both idle, the first in the group; 2nd: a is busy, b is not; 3rd: one each, the first.
-    let (x, y, z) = tokio::join!(later(0), later(250), later(500));
+    let (x, y, z) = tokio::join!(later(0), later(1000), later(2000));
     assert_eq!([x, y, z], ["ok", "ok", "ok"]);
     assert_eq!(served(&fake), ["dep-a", "dep-b", "dep-a"]);
 }

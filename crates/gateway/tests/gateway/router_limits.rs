@@ -73,7 +73,7 @@ async fn tpm_counts_the_tokens_used_this_minute() {
 
 #[tokio::test]
 async fn max_parallel_requests_sends_the_overflow_elsewhere_or_answers_429() {
-    let fake = fake(json!({"default": {"text": "slow", "latency_ms": 800}})).await;
+    let fake = fake(json!({"default": {"text": "slow", "latency_ms": 2000}})).await;
     let mut a = dep("m", "dep-a", &fake);
     a.litellm_params.order = Some(1);
     a.litellm_params.max_parallel_requests = Some(1);
@@ -84,7 +84,7 @@ async fn max_parallel_requests_sends_the_overflow_elsewhere_or_answers_429() {
     let gw = gateway_with(vec![a, b, solo], Default::default(), settings()).await;
     let first = ask(&gw, "m", false, &[]);
     let second = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         ask(&gw, "m", false, &[]).await
     };
     let (r1, r2) = tokio::join!(first, second);
@@ -94,7 +94,7 @@ async fn max_parallel_requests_sends_the_overflow_elsewhere_or_answers_429() {
     fake.clear_requests();
     let first = ask(&gw, "solo", false, &[]);
     let second = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
         ask(&gw, "solo", false, &[]).await
     };
     let (r1, r2) = tokio::join!(first, second);
