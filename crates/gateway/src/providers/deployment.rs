@@ -3,7 +3,7 @@
 
 use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, provider_names};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
-use crate::router::{Limits, Slot};
+use crate::router::{RouteParams, Slot};
 use crate::secrets::SecretSource;
 use crate::transport::{Transport, Unbuilt};
 use crate::upstream::Timeouts;
@@ -89,51 +89,6 @@ pub struct Deployment {
     pub route: RouteParams,
     /// This deployment's counters, found by id in [`crate::router::RouterState`] on first use.
     pub(crate) slot: OnceLock<Arc<Slot>>,
-}
-
-/// The routing facts of a deployment, read from `litellm_params` (and `model_info`, where
-/// LiteLLM also reads `rpm`/`tpm`) once, at registration.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RouteParams {
-    /// `order`; unset sorts last.
-    pub order: u32,
-    pub weight: Option<f64>,
-    pub limits: Limits,
-    /// `timeout`: wait for the answer's headers.
-    pub timeout: Option<Duration>,
-    /// `stream_timeout`: silence tolerated inside an answer.
-    pub stream_timeout: Option<Duration>,
-    /// `model_info.max_input_tokens` (or `context_window`).
-    pub max_input_tokens: Option<u64>,
-}
-
-impl RouteParams {
-    fn of(def: &ModelDefinition) -> RouteParams {
-        let p = &def.litellm_params;
-        let info = |k: &str| {
-            def.model_info.other.get(k).and_then(|v| match v {
-                serde_json::Value::Number(n) => n.as_u64(),
-                serde_json::Value::String(s) => s.trim().parse().ok(),
-                _ => None,
-            })
-        };
-        let secs = |s: Option<f64>| {
-            s.filter(|s| s.is_finite() && *s > 0.0)
-                .map(|s| Duration::from_secs_f64(s.max(0.001)))
-        };
-        RouteParams {
-            order: p.order.unwrap_or(u32::MAX),
-            weight: p.weight,
-            limits: Limits {
-                rpm: p.rpm.or_else(|| info("rpm")),
-                tpm: p.tpm.or_else(|| info("tpm")),
-                max_parallel: p.max_parallel_requests,
-            },
-            timeout: secs(p.timeout),
-            stream_timeout: secs(p.stream_timeout),
-            max_input_tokens: def.model_info.context_window,
-        }
-    }
 }
 
 /// Request parameters a model definition may fix for every request, as LiteLLM passes

@@ -12,11 +12,13 @@
 //! lookup; a reload that defines the same deployment again finds the same counters.
 
 pub mod affinity;
+pub mod params;
 pub mod settings;
 pub mod slot;
 pub mod strategy;
 
 use crate::providers::deployment::Deployment;
+pub use params::RouteParams;
 pub use settings::{FallbackKind, Fallbacks, RouterSettings};
 pub use slot::{Busy, Lease, Limits, Slot};
 use std::collections::HashMap;
@@ -27,10 +29,12 @@ pub use strategy::RoutingStrategy;
 #[derive(Debug)]
 pub struct RouterState {
     slots: RwLock<HashMap<String, Arc<Slot>>>,
+    /// The sessions' deployments (session affinity).
     pub sessions: affinity::Sessions,
 }
 
 impl RouterState {
+    /// Empty counters, and a session map sized by `settings`.
     pub fn new(settings: &RouterSettings) -> RouterState {
         RouterState {
             slots: RwLock::new(HashMap::new()),

@@ -78,8 +78,11 @@ impl Default for RouterSettings {
 /// other failure `fallbacks`, else `default_fallbacks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FallbackKind {
+    /// `fallbacks`, else `default_fallbacks`.
     Generic,
+    /// `context_window_fallbacks`.
     ContextWindow,
+    /// `content_policy_fallbacks`.
     ContentPolicy,
 }
 
@@ -165,6 +168,7 @@ impl Fallbacks {
         find(group).or_else(|| find("*"))
     }
 
+    /// Whether no group has fallbacks.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

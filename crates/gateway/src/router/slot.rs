@@ -35,12 +35,16 @@ pub struct Slot {
 /// A deployment's local limits (`litellm_params.rpm`, `tpm`, `max_parallel_requests`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
+    /// Requests started per wall-clock minute.
     pub rpm: Option<u64>,
+    /// Tokens (input and output) per wall-clock minute.
     pub tpm: Option<u64>,
+    /// Requests in flight at once.
     pub max_parallel: Option<u32>,
 }
 
 impl Limits {
+    /// Whether any limit is set.
     pub fn any(&self) -> bool {
         self.rpm.is_some() || self.tpm.is_some() || self.max_parallel.is_some()
     }

@@ -45,9 +45,11 @@ impl RoutingStrategy {
 /// What a strategy knows about one candidate deployment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Candidate {
-    /// `litellm_params.weight`, `rpm` and `tpm` as configured.
+    /// `litellm_params.weight` as configured.
     pub weight: Option<f64>,
+    /// `litellm_params.rpm` as configured.
     pub rpm: Option<u64>,
+    /// `litellm_params.tpm` as configured.
     pub tpm: Option<u64>,
     /// Requests in flight now.
     pub in_flight: u32,
