@@ -10,7 +10,9 @@ profile="${PROFILE:-release}"
 if [ "$profile" = release ]; then
   cargo build --release -p agent-shim -p fake-provider -p agent-shim-bench
 else
-  cargo build -p agent-shim -p fake-provider -p agent-shim-bench
+  # The whole workspace with its test targets, so features unify as in the test build CI has just
+  # made and no dependency is compiled a second time (three packages alone unify differently).
+  cargo build --workspace --all-targets
 fi
 bin="${CARGO_TARGET_DIR:-target}/$profile/agent-shim-bench"
 

@@ -13,11 +13,11 @@ use crate::bedrock::config::{AwsConfig, BedrockOperation};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Protocol {
-    /// OpenAI Chat Completions (`/v1/chat/completions`, `/chat/completions`).
+    /// OpenAI Chat Completions (any POST path ending in `/chat/completions`).
     OpenaiChat,
-    /// Anthropic Messages (`/v1/messages`, `/v1/messages/count_tokens`).
+    /// Anthropic Messages (POST paths ending in `/messages`, `/messages/count_tokens`).
     Anthropic,
-    /// OpenAI Responses (`/v1/responses`, `/responses`).
+    /// OpenAI Responses (any POST path ending in `/responses`).
     OpenaiResponses,
     /// AWS Bedrock InvokeModel for Claude (`/model/{modelId}/invoke`,
     /// `/model/{modelId}/invoke-with-response-stream`): Anthropic Messages bodies.
@@ -63,8 +63,8 @@ pub struct Script {
     /// API families that answer; the others return 404. Default: all.
     #[serde(default = "Protocol::all")]
     pub protocols: Vec<Protocol>,
-    /// If set, every API request must carry this key (Bearer, or `x-api-key`
-    /// for Anthropic); otherwise 401.
+    /// If set, every API request must carry this key (Bearer; `x-api-key` for
+    /// Anthropic; Azure's `api-key` for the OpenAI families); otherwise 401.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Model ids listed by `GET /v1/models`. Default `["fake-model"]`.

@@ -238,13 +238,17 @@ fn route_family(
     headers: &HeaderMap,
     body_len: usize,
 ) -> Route {
+    // By the path's end, so the routes of hosts with a prefix (`/openai/v1`, `/inference`,
+    // Azure's `/openai/deployments/<d>/chat/completions`) answer too; tests read the full path
+    // from the recorded request.
+    let post = *method == Method::POST;
     Route::Api(match (method, path) {
-        (&Method::POST, "/v1/chat/completions" | "/chat/completions") => Protocol::OpenaiChat,
-        (&Method::POST, "/v1/messages") => Protocol::Anthropic,
-        (&Method::POST, "/v1/messages/count_tokens") => {
+        _ if post && path.ends_with("/chat/completions") => Protocol::OpenaiChat,
+        _ if post && path.ends_with("/messages/count_tokens") => {
             return Route::Answer(count_tokens(script, headers, body_len));
         }
-        (&Method::POST, "/v1/responses" | "/responses") => Protocol::OpenaiResponses,
+        _ if post && path.ends_with("/messages") => Protocol::Anthropic,
+        _ if post && path.ends_with("/responses") => Protocol::OpenaiResponses,
         (&Method::GET, "/v1/models" | "/models") => return Route::Answer(models(script, headers)),
         (&Method::GET, "/health") => {
             return Route::Answer(json_response(200, r#"{"status":"ok"}"#, no_headers()));
@@ -277,6 +281,7 @@ fn gate(script: &ActiveScript, family: Protocol, headers: &HeaderMap) -> Option<
     let key = script.script.api_key.as_deref()?;
     if bearer(headers) == Some(key)
         || (family == Protocol::Anthropic && x_api_key(headers) == Some(key))
+        || (family != Protocol::Anthropic && azure_api_key(headers) == Some(key))
     {
         return None;
     }
@@ -301,6 +306,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 fn x_api_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key")?.to_str().ok()
+}
+
+/// Azure's `api-key` header (Azure OpenAI and Azure AI Foundry).
+fn azure_api_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("api-key")?.to_str().ok()
 }
 
 fn respond(

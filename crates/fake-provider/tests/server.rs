@@ -108,6 +108,47 @@ async fn api_key_is_enforced_per_protocol() {
 }
 
 #[tokio::test]
+async fn prefixed_paths_route_by_their_end_and_azure_api_key_authenticates() {
+    let fake = start(r#"{"api_key":"sk-up","default":{"text":"ok"}}"#).await;
+    let addr = fake.addr();
+    let azure = "/openai/deployments/gpt-x/chat/completions?api-version=2025-02-01-preview";
+    let r = post(addr, azure, &[("api-key", "sk-up")], &chat(false)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["object"], "chat.completion");
+    let r = post(addr, azure, &[("api-key", "wrong")], &chat(false)).await;
+    assert_eq!(r.status, 401);
+    let r = post(
+        addr,
+        "/openai/v1/responses",
+        &[("api-key", "sk-up")],
+        &json!({"model":"m","input":"x"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["object"], "response");
+    // `api-key` is not Anthropic's header.
+    let msg = json!({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}]});
+    let r = post(
+        addr,
+        "/anthropic/v1/messages",
+        &[("api-key", "sk-up")],
+        &msg,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let rec = &fake.requests()[0];
+    assert_eq!(rec.path, "/openai/deployments/gpt-x/chat/completions");
+    assert_eq!(rec.query.as_deref(), Some("api-version=2025-02-01-preview"));
+    assert_eq!(rec.headers["api-key"], "sk-up");
+    assert_eq!(
+        post(addr, "/v1/chat/completion", &[], &chat(false))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
 async fn requests_are_recorded_with_details() {
     let fake = start(r#"{"default":{"text":"ok"}}"#).await;
     let addr = fake.addr();

@@ -232,6 +232,17 @@ impl Upstream {
         }
     }
 
+    /// The value of variable `var` (environment, then `.secrets`), read off the request's thread
+    /// (`.secrets` is a file): for credentials read at use, such as an Entra ID token.
+    pub(crate) async fn secret(&self, var: &str) -> Option<SecretString> {
+        let secrets = self.secrets.clone();
+        let name = var.to_owned();
+        tokio::task::spawn_blocking(move || secrets.get(&name))
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Sends a request to `d`'s upstream through its transport and returns the answer once its
     /// headers arrived with a 2xx status. Errors carry the upstream's own message.
     pub async fn send(

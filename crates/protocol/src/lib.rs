@@ -29,6 +29,7 @@ pub mod ir;
 pub mod openai_chat;
 pub mod openai_responses;
 pub mod passthrough;
+pub mod quirks;
 pub mod shape;
 pub mod sse;
 pub mod stream;

@@ -33,10 +33,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
-    let models: Vec<_> = catalog::load_models(&settings)?
-        .into_iter()
-        .map(|m| m.item)
+    let sourced = catalog::load_models(&settings)?;
+    // Built-in definitions wait for their provider's variables (Azure's endpoint): one that
+    // cannot be served yet is reported at info level, and by `with` when a profile uses it.
+    let builtin: Vec<String> = sourced
+        .iter()
+        .filter(|m| m.source == catalog::Source::BuiltIn)
+        .map(|m| m.item.model_name.clone())
         .collect();
+    let models: Vec<_> = sourced.into_iter().map(|m| m.item).collect();
     let profiles: HashMap<String, gateway::Tiers> = catalog::load_profiles(&settings)?
         .into_iter()
         .map(|(name, p)| (name, p.item.tiers()))
@@ -134,7 +139,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             gateway::StartError::Bind { .. } => CliError::failed(e.to_string()),
         })?;
         for e in &gw.definition_errors {
-            tracing::warn!("not serving {e}");
+            if builtin.contains(&e.model_name) {
+                tracing::info!("not serving built-in {e}");
+            } else {
+                tracing::warn!("not serving {e}");
+            }
         }
         tokio::spawn(janitor_timer(gw.handle(), state_dir, interval));
         config_watch::watch(&settings, gw.handle());

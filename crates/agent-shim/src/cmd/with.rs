@@ -110,7 +110,7 @@ pub fn launch(
             }
             daemon::block_on(async {
                 daemon::ensure_running(settings).await?;
-                check_keys(settings, program, &names).await
+                check_keys(settings, program, &names, &models).await
             })?;
         }
         through(&target, agent)
@@ -156,18 +156,28 @@ pub fn launch(
 /// Refuses to launch when the gateway cannot authenticate to the upstream of one of `models`:
 /// the agent would otherwise wait through its retries (Claude Code: minutes) before showing a
 /// 401. Asks the gateway itself, whose environment may differ from this shell's; names each
-/// missing variable once, with the fix. Keyless providers (mock, local servers) pass.
-async fn check_keys(settings: &Settings, program: &OsString, models: &[String]) -> Result<()> {
+/// missing variable once, with the fix. Keyless providers (mock, local servers) pass. A model
+/// the gateway does not serve is explained from its definition (`defs`) when that cannot be
+/// served here either (an endpoint variable such as AZURE_API_BASE not set).
+async fn check_keys(
+    settings: &Settings,
+    program: &OsString,
+    models: &[String],
+    defs: &[Sourced<ModelDefinition>],
+) -> Result<()> {
     let groups = daemon::keys(settings, models).await?;
     let mut problems: Vec<String> = Vec::new();
     let mut vars: Vec<String> = Vec::new();
     for g in groups.iter().filter(|g| g["usable"] != true) {
         let name = g["model_name"].as_str().unwrap_or("?");
         if g["defined"] != true {
-            problems.push(format!(
-                "model '{name}' is not served by the running gateway, which has not taken the \
-                 files' latest version (`agent-shim proxy reload` says why)"
-            ));
+            problems.push(match why_not_served(settings, name, defs) {
+                Some(e) => format!("{e}"),
+                None => format!(
+                    "model '{name}' is not served by the running gateway, which has not taken \
+                     the files' latest version (`agent-shim proxy reload` says why)"
+                ),
+            });
         }
         for d in g["deployments"].as_array().into_iter().flatten() {
             let provider = d["provider"].as_str().unwrap_or("?");
@@ -199,6 +209,19 @@ async fn check_keys(settings: &Settings, program: &OsString, models: &[String]) 
         program.to_string_lossy(),
         problems.join("\nagent-shim: ")
     )))
+}
+
+/// Why a definition of `name` cannot be served with this shell's environment and `.secrets`,
+/// if one of them cannot.
+fn why_not_served(
+    settings: &Settings,
+    name: &str,
+    defs: &[Sourced<ModelDefinition>],
+) -> Option<gateway::DefinitionError> {
+    let secrets = FileSecrets::new(settings.secrets_path());
+    defs.iter()
+        .filter(|d| d.item.model_name == name)
+        .find_map(|d| Deployment::new(d.item.clone(), Origin::Config, &secrets).err())
 }
 
 /// The gateway (or external proxy): it speaks every protocol, under the profile's model names.

@@ -22,16 +22,20 @@ macro_rules! builtin_profiles {
 /// Built-in profiles: (name, YAML).
 const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
     "anthropic",
+    "azure",
     "bedrock",
     "cerebras",
+    "cerebras2",
     "claude-subscription",
     "deepseek",
     "demo",
     "gemini",
     "grok",
     "groq",
+    "groq2",
     "local",
     "mistral",
+    "multi",
     "openai",
     "openrouter",
 );
@@ -347,11 +351,16 @@ pub fn profile_models(
 }
 
 #[cfg(test)]
+#[path = "catalog_builtin_tests.rs"]
+mod builtin_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::NetArgs;
 
-    fn settings(dir: &std::path::Path) -> Settings {
+    /// Settings with the config and state dirs under `dir`, nothing else set.
+    pub(super) fn settings(dir: &std::path::Path) -> Settings {
         let cfg = dir.join("cfg").display().to_string();
         let state = dir.join("state").display().to_string();
         Settings::resolve(&NetArgs::default(), None, &|k| match k {
@@ -368,29 +377,35 @@ mod tests {
         let s = settings(dir.path());
         let profiles = load_profiles(&s).unwrap();
         let models = load_models(&s).unwrap();
+        // Azure's endpoint is the user's resource: the one variable a definition needs.
+        let env: std::collections::HashMap<String, String> = [(
+            "AZURE_API_BASE".to_owned(),
+            "https://res.openai.azure.com".to_owned(),
+        )]
+        .into();
         for required in [
             "anthropic",
             "openai",
+            "azure",
             "cerebras",
+            "cerebras2",
             "groq",
+            "groq2",
             "deepseek",
             "mistral",
             "gemini",
             "grok",
             "openrouter",
             "local",
+            "multi",
             "demo",
         ] {
             let p = profile(&profiles, required).unwrap();
             let defs = profile_models(&models, required, p).unwrap();
             assert!(!defs.is_empty());
             for d in defs {
-                gateway::Deployment::new(
-                    d,
-                    gateway::Origin::Config,
-                    &std::collections::HashMap::new(),
-                )
-                .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));
+                gateway::Deployment::new(d, gateway::Origin::Config, &env)
+                    .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));
             }
         }
         let e = profile(&profiles, "nope").unwrap_err().to_string();

@@ -92,3 +92,28 @@ fn keyless_profiles_launch_without_keys() {
         assert!(o.status.success(), "{profile}: {}", stderr(&o));
     }
 }
+
+/// The built-in `azure` profile needs the resource's URL as well as a key: without
+/// AZURE_API_BASE its models are not served (logged at info level, not as a warning, since
+/// nobody asked for them), and `with azure` says which variable to set instead of launching.
+#[test]
+fn with_azure_names_the_missing_endpoint_variable() {
+    let s = Sandbox::new();
+    let launched = s.work().join("launched");
+    let o = s.run(&["with", "azure", "--", "sh", "-c", "touch launched"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!launched.exists(), "the command was not run");
+    assert!(
+        err.contains("not launching `sh`: model 'azure/gpt-6-sol'")
+            && err.contains("set litellm_params.api_base")
+            && err.contains("AZURE_API_BASE"),
+        "{err}"
+    );
+    let log = gateway_log_with(&s, "not serving built-in model 'azure/gpt-6-luna'");
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("WARN") && l.contains("azure/")),
+        "{log}"
+    );
+}

@@ -18,9 +18,8 @@ use axum::body::Body;
 use http::{HeaderMap, HeaderValue, header};
 use protocol::Protocol;
 use protocol::anthropic;
-use protocol::ir::Dropped;
 use protocol::passthrough::Fields;
-use protocol::target::{MaxTokensField, ResponseContext, ToolNames};
+use protocol::target::{ResponseContext, ToolNames};
 
 /// Serves `req` on `d`, `log` being this attempt's record.
 pub(crate) async fn attempt(
@@ -74,28 +73,9 @@ async fn pass_through(
     req: &mut Incoming<'_>,
     mut log: RequestLog,
 ) -> Result<Answered, Failure> {
-    let mut f = req.fields.clone();
-    f.set("model", &d.upstream_model.as_str().into());
-    let mut dropped = Dropped::default();
-    for p in &d.target.chat.drop {
-        if f.remove(p) {
-            dropped.add(p);
-        }
-    }
-    let cap = d.target.chat.max_output_tokens;
-    for key in ["max_tokens", "max_completion_tokens", "max_output_tokens"] {
-        if let (Some(cap), Some(n)) = (cap, f.get_u64(key))
-            && n > u64::from(cap)
-        {
-            f.set(key, &cap.into());
-        }
-    }
-    if d.protocol() == Protocol::OpenAiChat
-        && d.target.chat.max_tokens_field == MaxTokensField::MaxCompletionTokens
-    {
-        f.rename("max_tokens", "max_completion_tokens");
-    }
-    let body = d.apply_overrides(f.to_vec());
+    // The provider's quirks (dropped, capped, renamed parameters) and the definition's
+    // overrides, applied in one place for pass-through and translation alike.
+    let (body, dropped) = d.pass_through_body(&req.fields);
     let resp = gw
         .upstream
         .send(d, Endpoint::Generate, body, req.stream, req.headers)

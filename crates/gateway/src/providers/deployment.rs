@@ -1,12 +1,15 @@
 //! A deployment: one model definition resolved against the provider table into everything a
 //! request needs (endpoint URL, key, quirks), once, when the definition is registered.
 
+use super::params::Params;
 use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, provider_names};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
 use crate::router::{RouteParams, Slot};
 use crate::secrets::SecretSource;
 use crate::transport::{Transport, Unbuilt};
 use crate::upstream::Timeouts;
+use protocol::ir::Dropped;
+use protocol::passthrough::Fields;
 use protocol::target::{AnthropicTarget, ChatTarget, ConverseTarget, ResponsesTarget};
 use protocol::{Protocol, Target};
 use std::fmt;
@@ -139,6 +142,10 @@ impl Deployment {
             }
         };
         let (routed, upstream_model) = provider.transport.route(provider.protocol, &upstream_model);
+        let upstream_model = match provider.model_prefix {
+            Some(prefix) if !upstream_model.contains('/') => format!("{prefix}{upstream_model}"),
+            _ => upstream_model,
+        };
         let protocol = match params.api_mode {
             _ if !provider.transport.api_mode_applies() => routed,
             None => routed,
@@ -151,22 +158,8 @@ impl Deployment {
                 "litellm_params.model is empty; write it as <provider>/<model id>".into(),
             ));
         }
-        let api_base = match (&params.api_base, provider.api_base) {
-            (Some(b), _) => b.trim_end_matches('/').to_owned(),
-            (None, Some(b)) => b.to_owned(),
-            (None, None) if !provider.transport.needs_api_base() => String::new(),
-            (None, None) => {
-                return Err(err(format!(
-                    "provider '{}' has no default endpoint; set litellm_params.api_base (e.g. http://localhost:8000/v1)",
-                    provider.name
-                )));
-            }
-        };
-        let key_ref = params.api_key.clone().or_else(|| {
-            provider
-                .key_env
-                .and_then(|v| SecretString::new(format!("os.environ/{v}")))
-        });
+        let api_base = super::endpoint::api_base(provider, params, secrets).map_err(err)?;
+        let key_ref = super::endpoint::key_reference(provider, params, secrets);
         let key_var = key_ref
             .as_ref()
             .and_then(|k| k.env_reference().map(str::to_owned));
@@ -218,7 +211,9 @@ impl Deployment {
         let supports_reasoning = def.model_info.supports_reasoning.unwrap_or(false);
         let chat = ChatTarget {
             model: upstream_model.clone(),
-            max_tokens_field: provider.max_tokens_field,
+            max_tokens_field: provider
+                .transport
+                .max_tokens_field(provider.max_tokens_field, &Params { params, secrets }),
             max_output_tokens: cap,
             drop,
             reasoning: if supports_reasoning {
@@ -289,6 +284,20 @@ impl Deployment {
                 reason,
             })?;
         Ok(d)
+    }
+
+    /// A same-protocol body (`fields`, in this deployment's protocol) as this upstream takes
+    /// it: the provider's quirks applied as the protocol's encoder applies them
+    /// ([`Target::pass_through`]: `model`, dropped parameters, the output-token limit's cap and
+    /// field), then the definition's [`OVERRIDABLE`] parameters. Returns the body and what was
+    /// dropped.
+    pub fn pass_through_body(&self, fields: &Fields<'_>) -> (Vec<u8>, Dropped) {
+        let mut f = fields.clone();
+        let dropped = self.target.pass_through(self.protocol, &mut f);
+        for (k, v) in &self.overrides {
+            f.set(k, v);
+        }
+        (f.to_vec(), dropped)
     }
 
     /// `body` with this deployment's [`OVERRIDABLE`] parameters applied.

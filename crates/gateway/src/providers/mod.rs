@@ -1,7 +1,15 @@
-//! Upstream providers: the data table of what each one speaks and rejects, and deployments (model
-//! definitions resolved against it).
+//! Upstream providers: the data table of what each one speaks and rejects ([`table`], with the
+//! OpenAI-compatible hosts in [`hosts`]), deployments (model definitions resolved against it),
+//! and the modules of providers with their own transport (Azure, Bedrock, Cloudflare,
+//! Perplexity, the claude-code harness).
 
+pub mod azure;
 pub mod bedrock;
 pub mod claude_code;
+pub mod cloudflare;
 pub mod deployment;
+mod endpoint;
+pub mod hosts;
+pub mod params;
+pub mod perplexity;
 pub mod table;

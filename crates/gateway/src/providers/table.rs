@@ -6,6 +6,7 @@
 //! cited there. Parameters listed in `rejects` are documented as unsupported or were reported to
 //! fail with a 400/422.
 
+use super::hosts;
 use crate::transport::TransportKind;
 use crate::transport::http::HTTP;
 use crate::transport::mock::MOCK as MOCK_TRANSPORT;
@@ -21,10 +22,16 @@ pub struct ProviderInfo {
     pub protocol: Protocol,
     /// How requests travel: HTTP, the mock, AWS (SigV4 and event-stream), a child process.
     pub transport: &'static dyn TransportKind,
-    /// Default `api_base`; `None` when the user must give one.
+    /// Default `api_base`; `None` when the user must give one. `{NAME}` in it is the value of the
+    /// variable NAME (environment, then `.secrets`): Cloudflare's account id.
     pub api_base: Option<&'static str>,
+    /// Variable read for the endpoint before the default when the definition gives no
+    /// `api_base` (LiteLLM's `<PROVIDER>_API_BASE`).
+    pub base_env: Option<&'static str>,
     /// Environment variable holding the key; `None` when no key is needed.
     pub key_env: Option<&'static str>,
+    /// Other variables LiteLLM reads for the key, tried in order after `key_env`.
+    pub key_env_also: &'static [&'static str],
     /// Whether a request without a key is refused before it is sent.
     pub key_required: bool,
     /// Request parameters the provider rejects.
@@ -41,16 +48,21 @@ pub struct ProviderInfo {
     pub echo_reasoning_content: bool,
     /// Accepts `stream_options.include_usage`.
     pub stream_usage: bool,
+    /// Put before a model id that has no `/` (Fireworks' `accounts/fireworks/models/`).
+    pub model_prefix: Option<&'static str>,
     /// The API reference the row follows.
     pub docs: &'static str,
 }
 
-const OPENAI_LIKE: ProviderInfo = ProviderInfo {
+/// The defaults every OpenAI-compatible row starts from.
+pub(super) const OPENAI_LIKE: ProviderInfo = ProviderInfo {
     name: "openai",
     protocol: Protocol::OpenAiChat,
     transport: &HTTP,
     api_base: Some("https://api.openai.com/v1"),
+    base_env: None,
     key_env: Some("OPENAI_API_KEY"),
+    key_env_also: &[],
     key_required: true,
     rejects: &[],
     accepts: &[],
@@ -61,6 +73,7 @@ const OPENAI_LIKE: ProviderInfo = ProviderInfo {
     schema: SchemaDialect::Full,
     echo_reasoning_content: false,
     stream_usage: true,
+    model_prefix: None,
     docs: "https://platform.openai.com/docs/api-reference/chat/create",
 };
 
@@ -70,6 +83,8 @@ pub const ANTHROPIC: ProviderInfo = ProviderInfo {
     protocol: Protocol::Anthropic,
     api_base: Some("https://api.anthropic.com"),
     key_env: Some("ANTHROPIC_API_KEY"),
+    // A Messages parameter: kept on pass-through (the Chat rule of dropping it does not apply).
+    accepts: &["top_k"],
     docs: "https://docs.claude.com/en/api/messages",
     ..OPENAI_LIKE
 };
@@ -198,21 +213,7 @@ pub static PROVIDERS: &[ProviderInfo] = &[
         docs: "https://docs.x.ai/docs/api-reference#chat-completions",
         ..OPENAI_LIKE
     },
-    ProviderInfo {
-        name: "perplexity",
-        api_base: Some("https://api.perplexity.ai"),
-        key_env: Some("PERPLEXITYAI_API_KEY"),
-        rejects: &[
-            "metadata",
-            "parallel_tool_calls",
-            "logit_bias",
-            "n",
-            "service_tier",
-        ],
-        reasoning: ReasoningControl::None,
-        docs: "https://docs.perplexity.ai/api-reference/chat-completions-post",
-        ..OPENAI_LIKE
-    },
+    hosts::PERPLEXITY,
     ProviderInfo {
         name: "openrouter",
         api_base: Some("https://openrouter.ai/api/v1"),
@@ -249,6 +250,7 @@ pub static PROVIDERS: &[ProviderInfo] = &[
     ProviderInfo {
         name: "hosted_vllm",
         api_base: None,
+        base_env: Some("HOSTED_VLLM_API_BASE"),
         key_env: Some("HOSTED_VLLM_API_KEY"),
         key_required: false,
         accepts: &["top_k"],
@@ -256,6 +258,20 @@ pub static PROVIDERS: &[ProviderInfo] = &[
         docs: "https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
         ..OPENAI_LIKE
     },
+    super::azure::AZURE_ROW,
+    super::azure::AZURE_AI_ROW,
+    hosts::TOGETHER_AI,
+    hosts::FIREWORKS_AI,
+    hosts::NVIDIA_NIM,
+    hosts::GITHUB,
+    hosts::CLOUDFLARE,
+    hosts::COHERE,
+    hosts::MOONSHOT,
+    hosts::ZAI,
+    hosts::DASHSCOPE,
+    hosts::LM_STUDIO,
+    hosts::OPENAI_LIKE_ANY,
+    hosts::CUSTOM_OPENAI,
     MOCK,
 ];
 
@@ -283,11 +299,88 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), PROVIDERS.len());
+        // These serve the user's own endpoint: the definition (or the base variable) names it.
+        let own_endpoint = [
+            "hosted_vllm",
+            "azure",
+            "azure_ai",
+            "openai_like",
+            "custom_openai",
+        ];
         for p in PROVIDERS {
-            if p.transport.needs_api_base() && p.name != "hosted_vllm" {
+            if p.transport.needs_api_base() && !own_endpoint.contains(&p.name) {
                 assert!(p.api_base.is_some(), "{} has no default api_base", p.name);
             }
             assert!(!p.key_required || p.key_env.is_some(), "{}", p.name);
+            assert!(
+                p.key_env.is_some() || p.key_env_also.is_empty(),
+                "{}",
+                p.name
+            );
+            assert!(p.docs.starts_with("https://"), "{}", p.name);
+        }
+    }
+
+    /// README.md's provider table names every row with its default endpoint, its base
+    /// variable and its key variables in the order they are tried.
+    #[test]
+    fn the_readmes_provider_table_matches_this_table() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let section = readme
+            .split("\n### Providers\n")
+            .nth(1)
+            .and_then(|s| s.split("\n### ").next())
+            .expect("README.md has a Providers section");
+        for p in PROVIDERS.iter().filter(|p| p.name != "mock") {
+            let cell = format!("`{}`", p.name);
+            let line = section
+                .lines()
+                .find(|l| {
+                    l.strip_prefix("| ")
+                        .and_then(|l| l.split(" |").next())
+                        .is_some_and(|first| first.split(", ").any(|n| n == cell))
+                })
+                .unwrap_or_else(|| panic!("README.md has no provider row for {}", p.name));
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let (endpoint, keys) = (cells[1], cells[2]);
+            if let Some(base) = p.api_base {
+                assert!(
+                    endpoint.contains(&format!("`{base}`")),
+                    "{}: {line}",
+                    p.name
+                );
+            }
+            if let Some(var) = p.base_env {
+                assert!(endpoint.contains(&format!("`{var}`")), "{}: {line}", p.name);
+            }
+            let vars: Vec<String> = p
+                .key_env
+                .into_iter()
+                .chain(p.key_env_also.iter().copied())
+                .map(|v| format!("`{v}`"))
+                .collect();
+            let at: Vec<usize> = vars
+                .iter()
+                .map(|v| {
+                    keys.find(v.as_str())
+                        .unwrap_or_else(|| panic!("{}: {v}", p.name))
+                })
+                .collect();
+            assert!(
+                at.is_sorted(),
+                "{}: key variables out of order: {line}",
+                p.name
+            );
+            if p.key_env.is_some() && !p.key_required {
+                assert!(keys.contains("(optional)"), "{}: {line}", p.name);
+            }
+            if p.key_env.is_none() && p.transport.needs_api_base() {
+                assert!(
+                    keys.starts_with("none") || keys.contains("api_key"),
+                    "{}: {line}",
+                    p.name
+                );
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 //! The HTTP transport: JSON request bodies POSTed to the protocol's endpoint under `api_base`,
 //! answers as JSON or SSE. Authentication follows the protocol (Anthropic's `x-api-key` and
 //! `anthropic-version`, a bearer token otherwise). Endpoint URLs are built and parsed once, at
-//! registration (parsing a URL on every request was 2% of the gateway's CPU).
+//! registration (parsing a URL on every request was 2% of the gateway's CPU). A provider module
+//! with its own URLs or authentication (Azure) builds an [`HttpTransport`] with them and an
+//! [`Auth::Custom`] credential.
 
 use super::{Answer, BodyError, BodyStream, Outgoing, Transport, TransportKind};
 use crate::answer;
@@ -28,29 +30,64 @@ pub struct HttpKind;
 
 impl TransportKind for HttpKind {
     fn build(&self, d: &Deployment, _: &dyn SecretSource) -> Result<Box<dyn Transport>, String> {
-        let parse = |e: Endpoint| {
-            let text = endpoint(d.protocol(), &d.api_base, e);
-            let shown = crate::redact::url(&text);
-            let bad = |why: String| {
-                format!(
-                    "litellm_params.api_base gives the upstream URL '{shown}', {why}; \
-                     write it in full, e.g. http://localhost:8000/v1"
-                )
-            };
-            let url = reqwest::Url::parse(&text)
-                .map_err(|why| bad(format!("which is not a URL ({why})")))?;
-            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(bad(
-                    "which is not an http:// or https:// URL with a host".into()
-                ));
-            }
-            Ok(url)
-        };
-        Ok(Box::new(HttpTransport {
-            protocol: d.protocol(),
-            api_base: d.api_base.clone(),
-            urls: [parse(Endpoint::Generate)?, parse(Endpoint::CountTokens)?],
-        }))
+        build_at(d, &d.api_base)
+    }
+}
+
+/// The HTTP transport of `d` at `base` (its `api_base`, or one a provider module derived), with
+/// the protocol's own authentication.
+pub fn build_at(d: &Deployment, base: &str) -> Result<Box<dyn Transport>, String> {
+    let url = |e: Endpoint| checked_url(&endpoint(d.protocol(), base, e));
+    Ok(Box::new(HttpTransport::new(
+        d.protocol(),
+        base,
+        [url(Endpoint::Generate)?, url(Endpoint::CountTokens)?],
+        Auth::Protocol,
+    )))
+}
+
+/// `text` parsed as an upstream URL. Errors say what is wrong with `litellm_params.api_base`,
+/// credentials redacted.
+pub fn checked_url(text: &str) -> Result<reqwest::Url, String> {
+    let shown = crate::redact::url(text);
+    let bad = |why: String| {
+        format!(
+            "litellm_params.api_base gives the upstream URL '{shown}', {why}; \
+             write it in full, e.g. http://localhost:8000/v1"
+        )
+    };
+    let url =
+        reqwest::Url::parse(text).map_err(|why| bad(format!("which is not a URL ({why})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad(
+            "which is not an http:// or https:// URL with a host".into()
+        ));
+    }
+    Ok(url)
+}
+
+/// How a request proves who sends it.
+pub enum Auth {
+    /// The protocol's rule: Anthropic's `x-api-key` and `anthropic-version`, a bearer token
+    /// otherwise.
+    Protocol,
+    /// A provider's own rule (Azure's `api-key` header or Entra ID token).
+    Custom(Box<dyn Credential>),
+}
+
+/// A provider's own authentication header.
+pub trait Credential: Send + Sync {
+    /// The header to send for `d`, or an error that names the model, the variables to set and
+    /// the fix (never a secret).
+    fn header<'a>(
+        &'a self,
+        up: &'a Upstream,
+        d: &'a Deployment,
+    ) -> BoxFuture<'a, Result<(header::HeaderName, header::HeaderValue), ApiError>>;
+    /// Secret values this credential holds itself (a literal token), for
+    /// [`crate::redact::known`] to remove from what an upstream answers.
+    fn secret_values(&self) -> Vec<&str> {
+        Vec::new()
     }
 }
 
@@ -60,9 +97,21 @@ pub struct HttpTransport {
     api_base: String,
     /// [`Endpoint::Generate`] and [`Endpoint::CountTokens`].
     urls: [reqwest::Url; 2],
+    auth: Auth,
 }
 
 impl HttpTransport {
+    /// A transport POSTing `protocol` bodies to `urls` ([`Endpoint::Generate`],
+    /// [`Endpoint::CountTokens`]); `api_base` is what `agent-shim with --direct` offers agents.
+    pub fn new(protocol: Protocol, api_base: &str, urls: [reqwest::Url; 2], auth: Auth) -> Self {
+        HttpTransport {
+            protocol,
+            api_base: api_base.to_owned(),
+            urls,
+            auth,
+        }
+    }
+
     fn url(&self, e: Endpoint) -> &reqwest::Url {
         &self.urls[match e {
             Endpoint::Generate => 0,
@@ -119,11 +168,15 @@ impl Transport for HttpTransport {
                 out.push(u.username());
             }
         }
+        if let Auth::Custom(c) = &self.auth {
+            out.extend(c.secret_values());
+        }
         out
     }
 
     fn direct_base(&self) -> Option<&str> {
-        Some(&self.api_base)
+        // A provider's own authentication is one an agent cannot be configured with.
+        matches!(self.auth, Auth::Protocol).then_some(self.api_base.as_str())
     }
 }
 
@@ -134,7 +187,6 @@ impl HttpTransport {
         d: &Deployment,
         out: Outgoing<'_>,
     ) -> Result<Answer, UpstreamError> {
-        let key = up.key(d).await.map_err(UpstreamError::fatal)?;
         let url = self.url(out.endpoint);
         let mut req = up
             .client()?
@@ -145,8 +197,11 @@ impl HttpTransport {
             // buffer. A server that compresses anyway with gzip is decoded as it streams
             // (reqwest's `gzip`); any other encoding is refused in `answer::check`.
             .header(header::ACCEPT_ENCODING, "identity");
-        if self.protocol == Protocol::Anthropic {
-            if let Some(k) = &key {
+        if let Auth::Custom(c) = &self.auth {
+            let (name, value) = c.header(up, d).await.map_err(UpstreamError::fatal)?;
+            req = req.header(name, value);
+        } else if self.protocol == Protocol::Anthropic {
+            if let Some(k) = up.key(d).await.map_err(UpstreamError::fatal)? {
                 req = req.header("x-api-key", k.expose());
             }
             for name in FORWARDED_ANTHROPIC_HEADERS {
@@ -157,7 +212,7 @@ impl HttpTransport {
             if !out.client_headers.contains_key("anthropic-version") {
                 req = req.header("anthropic-version", "2023-06-01");
             }
-        } else if let Some(k) = &key {
+        } else if let Some(k) = up.key(d).await.map_err(UpstreamError::fatal)? {
             req = req.bearer_auth(k.expose());
         }
         for (k, v) in &d.extra_headers {

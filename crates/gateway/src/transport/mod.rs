@@ -149,6 +149,19 @@ pub trait TransportKind: Sync + std::fmt::Debug {
     fn needs_api_base(&self) -> bool {
         true
     }
+    /// An `api_base` to show in the error that asks for one.
+    fn api_base_example(&self) -> &'static str {
+        "http://localhost:8000/v1"
+    }
+    /// The field a Chat request carries its output-token limit in: the row's, unless the
+    /// definition says otherwise (an Azure `api_version` older than `max_completion_tokens`).
+    fn max_tokens_field(
+        &self,
+        row: protocol::target::MaxTokensField,
+        _params: &crate::providers::params::Params<'_>,
+    ) -> protocol::target::MaxTokensField {
+        row
+    }
     /// Builds the transport for `d` (whose own transport is not set yet). Errors say what to
     /// change in the definition, e.g. "litellm_params.api_base … is not a URL".
     /// `secrets` resolves `os.environ/NAME` values in the definition.

@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin;
+mod azure;
 mod bedrock;
 mod bedrock_child;
 mod bedrock_credentials;
@@ -23,6 +24,7 @@ mod messages_to_anthropic;
 mod messages_to_chat;
 mod misc_endpoints;
 mod openai_clients;
+mod provider_rows;
 mod reload;
 mod router;
 mod router_balance;

@@ -207,14 +207,15 @@ pub fn encode_request(req: &Request, target: &ChatTarget, dropped: &mut Dropped)
         true
     };
 
-    let max_tokens = req.max_tokens.map(|m| match target.max_output_tokens {
-        Some(cap) => m.min(cap),
-        None => m,
-    });
-    let (max_tokens, max_completion_tokens) = match target.max_tokens_field {
-        _ if target.drops("max_tokens") => (None, None),
-        MaxTokensField::MaxTokens => (max_tokens, None),
-        MaxTokensField::MaxCompletionTokens => (None, max_tokens),
+    // The limit's cap and field are the provider quirks pass-through applies too (`quirks`).
+    let (max_tokens, max_completion_tokens) = match target.output_limit(req.max_tokens) {
+        None if req.max_tokens.is_some() => {
+            dropped.add("max_tokens");
+            (None, None)
+        }
+        None => (None, None),
+        Some((MaxTokensField::MaxTokens, n)) => (Some(n), None),
+        Some((MaxTokensField::MaxCompletionTokens, n)) => (None, Some(n)),
     };
     let stop = if keep("stop", !req.stop.is_empty(), dropped) {
         if req.stop.len() > MAX_STOP {

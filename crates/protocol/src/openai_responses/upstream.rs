@@ -39,7 +39,9 @@ struct OutRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<&'a str>,
     stream: bool,
-    store: bool,
+    /// `false` (the whole history goes in every request), unless the upstream takes no `store`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -135,10 +137,11 @@ pub fn encode_request(req: &Request, target: &ResponsesTarget, dropped: &mut Dro
         .as_ref()
         .filter(|_| keep("text", true, dropped))
         .and_then(text_format);
-    let max_output_tokens = req
-        .max_tokens
-        .map(|m| target.max_output_tokens.map_or(m, |cap| m.min(cap)))
-        .filter(|_| keep("max_output_tokens", true, dropped));
+    // Shared with pass-through (`quirks`).
+    let max_output_tokens = target.output_limit(req.max_tokens);
+    if req.max_tokens.is_some() && max_output_tokens.is_none() {
+        dropped.add("max_output_tokens");
+    }
     let out = OutRequest {
         model: &target.model,
         instructions: (!system.is_empty()).then(|| system.join("\n\n")),
@@ -159,7 +162,7 @@ pub fn encode_request(req: &Request, target: &ResponsesTarget, dropped: &mut Dro
         text,
         user: req.user.as_deref().filter(|_| keep("user", true, dropped)),
         stream: req.stream,
-        store: false,
+        store: (!target.drops("store")).then_some(false),
     };
     crate::wire::to_json(&out)
 }

@@ -18,6 +18,7 @@ pub mod sign;
 
 use crate::answer;
 use crate::providers::deployment::{Deployment, Endpoint};
+use crate::providers::params::Params;
 use crate::secrets::SecretSource;
 use crate::transport::http::body_stream;
 use crate::transport::{Answer, Outgoing, Transport, TransportKind};
@@ -88,7 +89,10 @@ impl TransportKind for BedrockKind {
         d: &Deployment,
         secrets: &dyn SecretSource,
     ) -> Result<Box<dyn Transport>, String> {
-        let p = Params { d, secrets };
+        let p = Params {
+            params: &d.definition.litellm_params,
+            secrets,
+        };
         let key_id = p.get("aws_access_key_id")?;
         let secret = p.get("aws_secret_access_key")?;
         let static_keys = match (key_id, secret) {
@@ -124,7 +128,8 @@ impl TransportKind for BedrockKind {
         };
         let endpoint = match p.get("aws_bedrock_runtime_endpoint")? {
             Some(e) => Some(e),
-            None => d.definition.litellm_params.api_base.clone(),
+            // `api_base`, resolved (it may be `os.environ/NAME`).
+            None => Some(d.api_base.clone()).filter(|b| !b.is_empty()),
         }
         .map(|e| e.trim_end_matches('/').to_owned());
         if let Some(e) = &endpoint {
@@ -155,41 +160,6 @@ impl TransportKind for BedrockKind {
 }
 
 /// Reads `litellm_params` values, resolving `os.environ/NAME`.
-struct Params<'a> {
-    d: &'a Deployment,
-    secrets: &'a dyn SecretSource,
-}
-
-impl Params<'_> {
-    fn get(&self, key: &str) -> Result<Option<String>, String> {
-        // A key without a value (`aws_region_name:` in YAML, null in JSON) is unset, as in
-        // LiteLLM.
-        let Some(v) = self
-            .d
-            .definition
-            .litellm_params
-            .other
-            .get(key)
-            .filter(|v| !v.is_null())
-        else {
-            return Ok(None);
-        };
-        let Some(s) = v.as_str() else {
-            return Err(format!("litellm_params.{key} must be a string"));
-        };
-        match s.strip_prefix("os.environ/") {
-            // An unset variable is an unset parameter: the AWS chain takes over.
-            Some(var) => Ok(self
-                .secrets
-                .get(var)
-                .map(|v| v.expose().to_owned())
-                .filter(|v| !v.trim().is_empty())),
-            None if s.trim().is_empty() => Ok(None),
-            None => Ok(Some(s.to_owned())),
-        }
-    }
-}
-
 /// A Bedrock deployment's way to its model.
 pub struct BedrockTransport {
     framing: Framing,
