@@ -20,6 +20,27 @@ use crate::error::{CliError, Result};
 use gateway::{RouterSettings, RoutingStrategy, Timeouts};
 use std::time::Duration;
 
+/// The keys read here, under `router_settings` and `litellm_settings` alike (the fields of
+/// [`RouterKeys`]): what a checker of LiteLLM keys counts as implemented.
+pub const ROUTER_KEYS: &[&str] = &[
+    "num_retries",
+    "timeout",
+    "request_timeout",
+    "stream_timeout",
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "default_fallbacks",
+    "max_fallbacks",
+    "allowed_fails",
+    "cooldown_time",
+    "disable_cooldowns",
+    "routing_strategy",
+    "enable_pre_call_checks",
+    "default_max_parallel_requests",
+    "deployment_affinity_ttl_seconds",
+];
+
 /// `router_settings` keys read elsewhere (no warning here).
 const READ_ELSEWHERE: &[&str] = &["model_group_alias"];
 
@@ -240,6 +261,19 @@ litellm_settings:
             "{:?}",
             r.warnings
         );
+    }
+
+    #[test]
+    fn every_listed_key_is_a_field() {
+        for key in ROUTER_KEYS {
+            let c: ConfigFile = crate::settings::yaml::parse(
+                &format!("router_settings:\n  {key}: null\nlitellm_settings:\n  {key}: null\n"),
+                "config.yaml",
+            )
+            .unwrap();
+            assert!(c.router_settings.unwrap().other.is_empty(), "{key}");
+            assert!(c.litellm_settings.unwrap().router.other.is_empty(), "{key}");
+        }
     }
 
     #[test]
