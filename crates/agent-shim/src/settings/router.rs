@@ -188,9 +188,11 @@ pub fn router(config: &ConfigFile, origin: &str) -> Result<Router> {
             continue;
         }
         let why = if key.starts_with("redis_") || key == "cache_responses" {
-            "agent-shim keeps the router's counters and cooldowns in the gateway (no Redis)"
+            "agent-shim keeps the router's counters and cooldowns in the gateway (no Redis)".into()
+        } else if let Some(near) = ROUTER_KEYS.iter().find(|k| close(k, key)) {
+            format!("not a router setting; did you mean {near}?")
         } else {
-            "not implemented"
+            "not implemented".to_owned()
         };
         warnings.push(format!(
             "{origin}: router_settings.{key} is ignored ({why})"
@@ -201,6 +203,25 @@ pub fn router(config: &ConfigFile, origin: &str) -> Result<Router> {
         timeouts,
         warnings,
     })
+}
+
+/// Whether `a` and `b` differ by at most two single-character edits (a typo).
+fn close(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 2 {
+        return false;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()] <= 2
 }
 
 #[cfg(test)]
@@ -278,6 +299,12 @@ litellm_settings:
 
     #[test]
     fn unknown_strategy_warns_and_bad_seconds_fail_naming_the_key() {
+        let r = load("router_settings:\n  cooldown_tme: 3\n").unwrap();
+        assert!(
+            r.warnings[0].contains("router_settings.cooldown_tme is ignored (not a router setting; did you mean cooldown_time?)"),
+            "{:?}",
+            r.warnings
+        );
         let r = load("router_settings:\n  routing_strategy: cost-based-routing\n").unwrap();
         assert_eq!(r.settings.routing_strategy, RoutingStrategy::SimpleShuffle);
         assert!(r.warnings[0].contains("'cost-based-routing' is not implemented"));
