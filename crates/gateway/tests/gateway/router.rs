@@ -487,3 +487,27 @@ async fn an_error_first_chat_stream_fails_over_for_every_client_protocol() {
         assert_eq!(served(&fake), ["dep-a", "dep-b"], "{path}");
     }
 }
+
+#[tokio::test]
+async fn disable_cooldowns_keeps_a_failing_deployment_in_rotation() {
+    let fake = fake_by_model(&[("dep-bad", error_reply(500, "api_error", "boom"))]).await;
+    let mut bad = dep("m", "dep-bad", &fake);
+    bad.litellm_params.order = Some(1);
+    let mut good = dep("m", "dep-good", &fake);
+    good.litellm_params.order = Some(2);
+    let s = RouterSettings {
+        allowed_fails: 0,
+        disable_cooldowns: true,
+        ..settings()
+    };
+    let gw = gateway_with(vec![bad, good], Default::default(), s).await;
+    for _ in 0..3 {
+        assert_eq!(text_of(ask(&gw, "m", false, &[]).await).await, "ok");
+    }
+    assert_eq!(
+        served(&fake),
+        [
+            "dep-bad", "dep-good", "dep-bad", "dep-good", "dep-bad", "dep-good"
+        ]
+    );
+}

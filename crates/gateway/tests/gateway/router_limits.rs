@@ -298,3 +298,23 @@ async fn the_429_529_decision_table() {
         ]
     );
 }
+
+#[tokio::test]
+async fn default_max_parallel_requests_applies_to_deployments_without_their_own() {
+    let fake = fake(json!({"default": {"text": "slow", "latency_ms": 2000}})).await;
+    let s = gateway::RouterSettings {
+        default_max_parallel_requests: Some(1),
+        ..settings()
+    };
+    let gw = gateway_with(vec![dep("m", "dep-a", &fake)], Default::default(), s).await;
+    let first = ask(&gw, "m", false, &[]);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        ask(&gw, "m", false, &[]).await
+    };
+    let (r1, r2) = tokio::join!(first, second);
+    assert_eq!(text_of(r1).await, "slow");
+    let (status, e) = error_of(r2).await;
+    assert_eq!(status, 429, "{e}");
+    assert_eq!(served(&fake), ["dep-a"]);
+}
