@@ -1,6 +1,8 @@
 //! Every command-line type, in one place (clap derive).
 
+use crate::complete;
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -44,6 +46,11 @@ pub enum Command {
     Profiles {
         #[command(subcommand)]
         action: ProfilesAction,
+    },
+    /// Gateway config files: check one (agent-shim's config.yaml or a LiteLLM proxy config).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// The .secrets file: init, set, list, export-env.
     Secrets {
@@ -111,6 +118,7 @@ pub struct UninstallArgs {
 #[derive(Debug, Args)]
 pub struct SetFolderArgs {
     /// Profile for the directory.
+    #[arg(add = ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
     /// The directory [default: the current one]
     pub dir: Option<PathBuf>,
@@ -124,6 +132,7 @@ pub struct EnterArgs {
     /// The directory token (AGENT_SHIM_TOKEN).
     pub token: String,
     /// The directory's profile (AGENT_SHIM_PROFILE).
+    #[arg(add = ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
     /// The directory [default: direnv's DIRENV_DIR, else the current directory]
     #[arg(long)]
@@ -166,9 +175,24 @@ pub enum ProfilesAction {
     /// List profiles and where each comes from.
     List,
     /// Show a profile and its models (keys redacted).
-    Show { name: String },
+    Show {
+        #[arg(add = ArgValueCandidates::new(complete::profiles))]
+        name: String,
+    },
     /// Copy the built-in profiles into ~/.config/agent-shim/profiles (edited files are kept).
     Install,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Load FILE as `serve --config FILE` would and name everything it does not serve: each key
+    /// agent-shim does not implement, keys given twice, deployments that cannot be served.
+    /// Exit 0: loads and serves every deployment (warnings may remain); 1: some deployment is
+    /// not served; 2: the file does not load.
+    Check {
+        /// The config file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +257,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// Profile name (see the built-in profiles with `agent-shim models list`).
+    #[arg(add = ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
     /// Print `export NAME='value'` lines for `eval`.
     #[arg(long)]
@@ -244,13 +269,14 @@ pub struct EnvArgs {
 #[derive(Debug, Args)]
 pub struct WithArgs {
     /// Profile name.
+    #[arg(add = ArgValueCandidates::new(complete::profiles))]
     pub profile: String,
     /// Configure the command as this agent (claude, codex, opencode, crush, hermes, generic)
     /// instead of guessing from its name.
-    #[arg(long, value_name = "AGENT")]
+    #[arg(long, value_name = "AGENT", add = ArgValueCandidates::new(complete::agents))]
     pub agent: Option<String>,
     /// The model for agents with one model slot [default: the profile's `model`, else its sonnet tier]
-    #[arg(long, value_name = "MODEL")]
+    #[arg(long, value_name = "MODEL", add = ArgValueCandidates::new(complete::models))]
     pub model: Option<String>,
     /// Point the agent straight at the provider, without the gateway (only when the provider
     /// speaks the agent's protocol).
@@ -296,17 +322,46 @@ pub enum ProxyAction {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsAction {
-    /// List model definitions and where each comes from.
-    List,
+    /// List model definitions and where each comes from; with --remote, the models a provider
+    /// serves, from its own model list.
+    List(ModelsListArgs),
     /// Show one model definition (keys redacted).
-    Show { name: String },
+    Show {
+        #[arg(add = ArgValueCandidates::new(complete::models))]
+        name: String,
+    },
     /// Send a short prompt through the gateway to each model of a profile (or to one model).
     Test {
         /// A profile or a model name.
+        #[arg(add = ArgValueCandidates::new(complete::test_targets))]
         target: String,
         #[command(flatten)]
         net: NetArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    /// List what a provider serves, from its own model list (`GET /v1/models`; Anthropic's with
+    /// `x-api-key`), instead of your model definitions: for a profile, the lists of its models'
+    /// providers and endpoints, with the profile's key lookup and `model_api_filters` (glob
+    /// patterns on model ids; `[]` or `null` turns remote loading off); for a provider, its
+    /// default endpoint, unfiltered. A name that is both is the profile: write
+    /// `provider:NAME` or `profile:NAME` to choose. Lists are cached for 12 hours in the cache
+    /// dir (AGENT_SHIM_CACHE_DIR, default ~/.cache/agent-shim).
+    #[arg(long, value_name = "PROVIDER|PROFILE", add = ArgValueCandidates::new(complete::remote_targets))]
+    pub remote: Option<String>,
+    /// Fetch the list now, even when the cached copy is younger than 12 hours.
+    #[arg(long, requires = "remote")]
+    pub refresh: bool,
+    /// Also show the models the profile's `model_api_filters` exclude, marked `excluded` (the
+    /// cache holds the provider's whole list; filters only choose what is shown). It does not
+    /// turn on a profile whose filters are `[]`/`null`, and a provider has no filters.
+    #[arg(long, requires = "remote")]
+    pub all: bool,
+    /// Machine-readable output (JSON).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A service manager `agent-shim service` writes for.

@@ -32,6 +32,8 @@ struct RestartOnly {
     /// `router_settings`, and the router keys of `litellm_settings`.
     router_settings: (Option<RouterKeys>, Option<RouterKeys>),
     proxy: Option<String>,
+    /// The gateway's variable lookups are set up at start.
+    environment_variables: crate::settings::config_file::Variables,
 }
 
 impl RestartOnly {
@@ -62,6 +64,7 @@ impl RestartOnly {
                 }),
             ),
             proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
+            environment_variables: s.config.environment_variables.clone(),
         }
     }
 
@@ -87,6 +90,10 @@ impl RestartOnly {
             self.router_settings != now.router_settings,
         );
         check("proxy", self.proxy != now.proxy);
+        check(
+            "environment_variables",
+            self.environment_variables != now.environment_variables,
+        );
         out
     }
 }
@@ -116,6 +123,9 @@ impl ConfigSource for FilesSource {
     fn load(&self) -> std::result::Result<Loaded, String> {
         let err = |e: CliError| e.to_string();
         let settings = Settings::load(&self.net, self.config_override.as_deref()).map_err(err)?;
+        for w in &settings.config.warnings {
+            tracing::warn!("{w}");
+        }
         // A broken or readable-by-others .secrets file is an error here, not a missing key later.
         secrets::read(&settings.secrets_path()).map_err(err)?;
         let models = catalog::load_models(&settings).map_err(err)?;
@@ -148,6 +158,12 @@ impl ConfigSource for FilesSource {
                 .map(|(name, p)| (name, p.item.tiers()))
                 .collect(),
             default_profile: settings.config.default_profile.clone(),
+            model_group_alias: settings
+                .config
+                .model_group_alias
+                .clone()
+                .into_iter()
+                .collect(),
             register: settings
                 .config
                 .model_list

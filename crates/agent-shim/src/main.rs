@@ -6,11 +6,13 @@
 mod adapters;
 mod cli;
 mod cmd;
+mod complete;
 mod config_watch;
 mod daemon;
 mod error;
 mod log_writer;
 mod registration;
+mod remote_models;
 mod service;
 mod settings;
 mod state;
@@ -19,6 +21,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Shell completion: the scripts of `agent-shim completion` call back with AGENT_SHIM_COMPLETE
+    // set; this answers with the candidates and exits (a no-op otherwise).
+    clap_complete::CompleteEnv::with_factory(<cli::Cli as clap::CommandFactory>::command)
+        .var(settings::env_vars::COMPLETE)
+        .complete();
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let invoked_as = args
         .first()

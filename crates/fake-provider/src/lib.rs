@@ -123,6 +123,16 @@
 //! portal hands out are then accepted by the Bedrock routes until they expire. STS works the
 //! same way with `AWS_ENDPOINT_URL_STS` and a `role_arn` / `source_profile` profile.
 //! `tests/boto3.rs` does all of this with boto3.
+//!
+//! # Google Vertex AI
+//!
+//! With a script's `vertex` block ([`VertexConfig`]) the same port is also a Google OAuth token
+//! endpoint (`POST …/token`, which verifies a service account's RS256 JWT assertion with the
+//! account's public key) and Vertex's Claude (`…/publishers/anthropic/models/{m}:rawPredict`,
+//! `:streamRawPredict`) and OpenAI-compatible (`…/endpoints/openapi/chat/completions`) routes,
+//! which accept only the tokens it minted; see the `vertex` module and
+//! [`FakeProvider::vertex_tokens_minted`]. `fixtures/vertex-test-sa.*.pem` is a TEST-ONLY key
+//! pair for it.
 
 mod bedrock;
 mod builder;
@@ -138,6 +148,7 @@ mod render_responses;
 mod script;
 mod server;
 mod sse;
+mod vertex;
 
 pub use bedrock::AwsCall;
 pub use bedrock::config::{AwsConfig, AwsCredentials, BedrockOperation, SsoConfig, StsConfig};
@@ -151,3 +162,4 @@ pub use script::{
     ErrorSpec, Fault, Protocol, Reply, Script, Step, StreamOpts, ToolCallSpec, UsageSpec, When,
 };
 pub use server::RecordedRequest;
+pub use vertex::{CLOUD_PLATFORM_SCOPE, JWT_BEARER_GRANT, VERTEX_ANTHROPIC_VERSION, VertexConfig};

@@ -86,6 +86,16 @@ impl FakeProvider {
     pub fn sts_calls(&self) -> usize {
         AwsState::count(&self.shared.aws.sts_calls)
     }
+
+    /// How many access tokens the fake Google token endpoint minted (script `vertex`).
+    pub fn vertex_tokens_minted(&self) -> usize {
+        self.shared.vertex.minted()
+    }
+
+    /// Revokes the access tokens minted so far: the Vertex routes answer 401 to them.
+    pub fn revoke_vertex_tokens(&self) {
+        self.shared.vertex.revoke();
+    }
 }
 
 impl Drop for FakeProvider {

@@ -70,6 +70,14 @@ pub struct Script {
     /// Model ids listed by `GET /v1/models`. Default `["fake-model"]`.
     #[serde(default = "default_models")]
     pub models: Vec<String>,
+    /// Extra fields of listed models, by id, merged into their `GET /v1/models` entries (the
+    /// metadata providers add: `context_length`, `pricing`, `display_name` …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model_fields: BTreeMap<String, serde_json::Map<String, Value>>,
+    /// The most models one page of Anthropic's list holds, whatever `limit` asks (Anthropic's
+    /// own cap is 1,000), so clients' paging (`after_id`) can be exercised. Default: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_page_size: Option<usize>,
     /// Record received requests (default true; turn off for benchmarks).
     #[serde(default = "default_true")]
     pub record: bool,
@@ -83,6 +91,10 @@ pub struct Script {
     /// Bedrock requests are not authenticated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsConfig>,
+    /// Google Vertex AI: the service account the fake token endpoint accepts and the project
+    /// and location its routes serve. Absent: no Vertex routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<crate::vertex::VertexConfig>,
 }
 
 fn default_models() -> Vec<String> {
@@ -107,10 +119,13 @@ impl Default for Script {
             protocols: Protocol::all(),
             api_key: None,
             models: default_models(),
+            model_fields: BTreeMap::new(),
+            models_page_size: None,
             record: true,
             steps: Vec::new(),
             default: None,
             aws: None,
+            vertex: None,
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::render_chat::{self, ChatRender};
 use crate::render_responses::ResponsesRender;
 use crate::script::{Fault, Protocol, Reply, Script};
 use crate::sse::{self, End, Planned};
+use crate::vertex;
 
 /// Largest request body accepted (Claude Code requests with images are big).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Credentials the fake SSO portal / STS issued, and their call counts.
     pub aws: AwsState,
+    /// Tokens the fake Google token endpoint minted.
+    pub vertex: crate::vertex::VertexState,
 }
 
 impl Shared {
@@ -66,6 +69,7 @@ impl Shared {
             script: RwLock::new(Arc::new(ActiveScript::new(script))),
             requests: Mutex::new(Vec::new()),
             aws: AwsState::default(),
+            vertex: Default::default(),
         })
     }
 
@@ -160,18 +164,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let script = shared.script();
     let parsed = parse_body(&bytes);
-    let aws = bedrock::route(
-        script.script.aws.as_ref(),
-        &shared.aws,
-        &AwsRequest {
-            method: &parts.method,
-            path: &path,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &bytes,
-            parsed: &parsed,
-        },
-    );
+    let call = AwsRequest {
+        method: &parts.method,
+        path: &path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &bytes,
+        parsed: &parsed,
+    };
+    let aws = bedrock::route(script.script.aws.as_ref(), &shared.aws, &call);
     if script.script.record {
         shared.record(RecordedRequest {
             method: parts.method.to_string(),
@@ -188,14 +189,30 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Some((_, Routed::Bedrock(target))) => Some(target),
         None => None,
     };
-    let family = match &target {
-        Some(t) => t.family(),
-        None => match route_family(&script, &parts.method, &path, &parts.headers, bytes.len()) {
+    // Vertex requests are authenticated by their router, with a token the fake minted.
+    let vertex = match vertex::route(script.script.vertex.as_ref(), &shared.vertex, &call) {
+        Some(vertex::Routed::Done(resp)) => return resp,
+        Some(vertex::Routed::Api(v)) => Some(v),
+        None => None,
+    };
+    let family = match (&target, &vertex) {
+        (Some(t), _) => t.family(),
+        (_, Some(v)) => v.family,
+        _ => match route_family(
+            &script,
+            &parts.method,
+            &path,
+            parts.uri.query(),
+            &parts.headers,
+            bytes.len(),
+        ) {
             Route::Api(f) => f,
             Route::Answer(resp) => return resp,
         },
     };
-    if let Some(resp) = gate(&script, family, &parts.headers) {
+    if vertex.is_none()
+        && let Some(resp) = gate(&script, family, &parts.headers)
+    {
         return resp;
     }
     if !parsed.is_object() {
@@ -208,6 +225,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         view.model = &t.model_id;
         view.stream = t.op.is_stream();
         view.operation = Some(t.op);
+    }
+    if let Some(v) = &vertex {
+        view.model = &v.model;
+        view.stream = v.stream;
     }
     let Some(reply) = script.select(&view) else {
         let e = ApiError::new(500, "fake-provider: no script step matched and no default");
@@ -235,6 +256,7 @@ fn route_family(
     script: &ActiveScript,
     method: &Method,
     path: &str,
+    query: Option<&str>,
     headers: &HeaderMap,
     body_len: usize,
 ) -> Route {
@@ -249,7 +271,9 @@ fn route_family(
         }
         _ if post && path.ends_with("/messages") => Protocol::Anthropic,
         _ if post && path.ends_with("/responses") => Protocol::OpenaiResponses,
-        (&Method::GET, "/v1/models" | "/models") => return Route::Answer(models(script, headers)),
+        (&Method::GET, "/v1/models" | "/models") => {
+            return Route::Answer(models(script, query, headers));
+        }
         (&Method::GET, "/health") => {
             return Route::Answer(json_response(200, r#"{"status":"ok"}"#, no_headers()));
         }
@@ -525,8 +549,9 @@ fn count_tokens(script: &ActiveScript, headers: &HeaderMap, len: usize) -> Respo
 }
 
 /// `GET /v1/models`: OpenAI list shape, or Anthropic's shape when the
-/// request carries `anthropic-version`.
-fn models(script: &ActiveScript, headers: &HeaderMap) -> Response {
+/// request carries `anthropic-version`, paged as Anthropic pages it (`limit`,
+/// `after_id`, `has_more`, `last_id`).
+fn models(script: &ActiveScript, query: Option<&str>, headers: &HeaderMap) -> Response {
     let anthropic = headers.contains_key("anthropic-version");
     let family = if anthropic {
         Protocol::Anthropic
@@ -541,16 +566,40 @@ fn models(script: &ActiveScript, headers: &HeaderMap) -> Response {
         return error_response(family, &e, no_headers());
     }
     let ids = &script.script.models;
+    let with_fields = |mut entry: Value, id: &String| {
+        if let (Some(extra), Some(obj)) =
+            (script.script.model_fields.get(id), entry.as_object_mut())
+        {
+            obj.extend(extra.clone());
+        }
+        entry
+    };
     let body = if anthropic {
-        let data: Vec<Value> = ids
+        let param = |name: &str| {
+            query?
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                .map(str::to_owned)
+        };
+        let start = param("after_id")
+            .and_then(|a| ids.iter().position(|id| *id == a))
+            .map_or(0, |i| i + 1);
+        let limit = param("limit")
+            .and_then(|l| l.parse::<usize>().ok())
+            .unwrap_or(20)
+            .min(script.script.models_page_size.unwrap_or(usize::MAX))
+            .max(1);
+        let end = (start + limit).min(ids.len());
+        let page = &ids[start.min(end)..end];
+        let data: Vec<Value> = page
             .iter()
-            .map(|id| json!({"id": id, "type": "model", "display_name": id, "created_at": "2025-01-01T00:00:00Z"}))
+            .map(|id| with_fields(json!({"id": id, "type": "model", "display_name": id, "created_at": "2025-01-01T00:00:00Z"}), id))
             .collect();
-        json!({"data": data, "has_more": false, "first_id": ids.first(), "last_id": ids.last()})
+        json!({"data": data, "has_more": end < ids.len(), "first_id": page.first(), "last_id": page.last()})
     } else {
         let data: Vec<Value> = ids
             .iter()
-            .map(|id| json!({"id": id, "object": "model", "created": 1_735_689_600u64, "owned_by": "fake"}))
+            .map(|id| with_fields(json!({"id": id, "object": "model", "created": 1_735_689_600u64, "owned_by": "fake"}), id))
             .collect();
         json!({"object": "list", "data": data})
     };

@@ -49,8 +49,10 @@ pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER};
 pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use protocol::Protocol;
 pub use providers::claude_code::group::set_harness_dir as set_claude_code_dir;
-pub use providers::deployment::{ApiKey, DefinitionError, Deployment, Origin, key_variables};
-pub use providers::table::{ProviderInfo, provider};
+pub use providers::deployment::{
+    ApiKey, DefinitionError, Deployment, OVERRIDABLE, Origin, key_variables,
+};
+pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
@@ -74,6 +76,8 @@ pub struct GatewayConfig {
     pub profiles: HashMap<String, Tiers>,
     /// Profile whose tiers resolve Claude model ids when a request names none.
     pub default_profile: Option<String>,
+    /// LiteLLM's `router_settings.model_group_alias`: a requested name → the group serving it.
+    pub model_group_alias: HashMap<String, String>,
     /// Which defined models are registered at start.
     pub registered: Registered,
     /// Told when a request uses a defined model that was not registered.
@@ -147,6 +151,7 @@ impl Gateway {
             config.registered,
             config.secrets.as_ref(),
         );
+        registry.set_aliases(config.model_group_alias);
         let state = Arc::new(GatewayState {
             registry,
             upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),

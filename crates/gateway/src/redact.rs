@@ -39,7 +39,13 @@ const SECRET_WORDS: &[&str] = &[
 
 /// `aws_*` / `vertex_*` parameters that locate rather than authenticate; every other one is
 /// treated as a credential (LiteLLM's Bedrock and Vertex parameter lists).
-const CLOUD_LOCATORS: &[&str] = &["aws_region_name", "vertex_location", "vertex_project"];
+const CLOUD_LOCATORS: &[&str] = &[
+    "aws_region_name",
+    "vertex_location",
+    "vertex_project",
+    "vertex_ai_location",
+    "vertex_ai_project",
+];
 
 /// Whether `name` (a parameter, header, query or variable name) says its value is a secret.
 pub fn is_secret_name(name: &str) -> bool {

@@ -5,6 +5,10 @@
 //! through the admin API, at start from the state database, or by first use) decides what
 //! `/v1/models` lists and what the janitor may release.
 //!
+//! A requested name that no group has is looked up, in this order: without a `[…]` suffix, as a
+//! `model_group_alias` (LiteLLM's `router_settings.model_group_alias`), through the profile's
+//! tiers, and last against the wildcard groups (`openai/*`, `claude-*`, `*`; [`wildcard`]).
+//!
 //! Readers take a snapshot (`Arc` clone) and release the lock at once, so no lock is ever held
 //! across an `.await` on the request path; writers (admin API, reload) swap in a new snapshot.
 
@@ -13,6 +17,8 @@ use crate::providers::deployment::{ApiKey, DefinitionError, Deployment, Origin};
 use crate::secrets::SecretSource;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+
+mod wildcard;
 
 /// Claude Code's three model tiers, as a profile maps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -68,6 +74,10 @@ pub struct Snapshot {
     /// keys from the user's shell, which the gateway's own environment may lack; a reload that
     /// defines the same deployment again uses them when it finds no key itself.
     given_keys: HashMap<String, ApiKey>,
+    /// `model_group_alias`: a requested name → the group that serves it.
+    aliases: HashMap<String, String>,
+    /// The wildcard groups among `names`, rebuilt with every change ([`Snapshot::reindex`]).
+    wildcards: wildcard::Wildcards,
 }
 
 /// How a requested model name was resolved.
@@ -82,7 +92,9 @@ pub struct Resolved {
 
 impl Snapshot {
     /// Resolves a requested model: an exact group name; the same without a `[…]` suffix such as
-    /// Claude Code's `[1m]`; or a Claude id mapped through the profile's tiers (DESIGN.md §4.2).
+    /// Claude Code's `[1m]`; a `model_group_alias`; a Claude id mapped through the profile's tiers
+    /// (DESIGN.md §4.2); or a wildcard group, whose deployments are made for the name (module
+    /// docs).
     pub fn resolve(&self, requested: &str, profile: Option<&str>) -> Option<Resolved> {
         let found = |name: &str| {
             self.groups.get(name).map(|d| Resolved {
@@ -98,12 +110,34 @@ impl Snapshot {
         if let Some(r) = found(base) {
             return Some(r);
         }
+        for name in [requested, base] {
+            if let Some(r) = self.aliases.get(name).and_then(|g| found(g)) {
+                return Some(r);
+            }
+        }
         let tiers = match profile.or(self.default_profile.as_deref()) {
             Some(p) => self.profiles.get(p),
             None if self.profiles.len() == 1 => self.profiles.values().next(),
             None => None,
-        }?;
-        tiers.for_claude_id(base).and_then(found)
+        };
+        if let Some(r) = tiers.and_then(|t| t.for_claude_id(base)).and_then(found) {
+            return Some(r);
+        }
+        let (group, deployments) = self
+            .wildcards
+            .serve(requested, &self.groups)
+            .or_else(|| self.wildcards.serve(base, &self.groups))?;
+        Some(Resolved {
+            registered: self.registered.contains(&group),
+            group,
+            deployments,
+        })
+    }
+
+    /// Rebuilds the wildcard index after the groups changed (a fresh, empty cache: deployments
+    /// made for the old groups are not reused).
+    fn reindex(&mut self) {
+        self.wildcards = wildcard::Wildcards::index(self.names.iter());
     }
 
     /// Every defined group name, in definition order.
@@ -205,6 +239,7 @@ impl Registry {
                 Err(e) => errors.push(e),
             }
         }
+        snap.reindex();
         snap.registered = match registered {
             Registered::All => snap.names.iter().cloned().collect(),
             Registered::Only(names) => names
@@ -231,6 +266,7 @@ impl Registry {
         let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
         let mut next = Snapshot::clone(&guard);
         let r = f(&mut next);
+        next.reindex();
         *guard = Arc::new(next);
         r
     }
@@ -271,6 +307,12 @@ impl Registry {
             self.update(|s| s.registered.extend(new.iter().cloned()));
         }
         new
+    }
+
+    /// Replaces the `model_group_alias` map (alias → group). An alias naming a group that is not
+    /// defined resolves to nothing, as in LiteLLM.
+    pub fn set_aliases(&self, aliases: HashMap<String, String>) {
+        self.update(|s| s.aliases = aliases);
     }
 
     /// Unregisters a group: its deployments added through the admin API go; definitions from
@@ -333,6 +375,7 @@ impl Registry {
                 default_profile,
                 registered: old.registered.clone(),
                 given_keys: old.given_keys.clone(),
+                aliases: old.aliases.clone(),
                 ..Snapshot::default()
             };
             for mut d in deployments {

@@ -25,6 +25,8 @@ pub struct Loaded {
     /// Profile name → tier models.
     pub profiles: HashMap<String, Tiers>,
     pub default_profile: Option<String>,
+    /// LiteLLM's `router_settings.model_group_alias`: alias → group.
+    pub model_group_alias: HashMap<String, String>,
     /// Groups to register (as at start: a LiteLLM-style config file's `model_list`).
     pub register: Vec<String>,
     /// Where each model group is defined (`file:line:col`, or `built-in`), to locate errors.
@@ -178,6 +180,7 @@ impl GatewayState {
         let changed =
             self.registry
                 .replace_config(deployments, loaded.profiles, loaded.default_profile);
+        self.registry.set_aliases(loaded.model_group_alias);
         self.registry.register(&loaded.register);
         *self
             .reload

@@ -1,7 +1,9 @@
 //! Codex CLI: `-c` overrides that define a `model_providers.agent-shim` entry (Responses wire API,
 //! WebSockets off, the key read from [`KEY_VAR`](super::KEY_VAR)), select it and the model, and
-//! give the model's context window. Nothing is written to `CODEX_HOME` (agents.md §2: "No config
-//! files needed").
+//! give the model's context window, both as `model_context_window` and, when a program is
+//! launched, in a generated model catalogue (`model_catalog_json`, see [`super::codex_catalog`])
+//! so Codex has metadata for the profile's models. Nothing is written to `CODEX_HOME`
+//! (agents.md §2: "No config files needed").
 
 use super::{KEY_VAR, Launch, Prepared};
 use crate::error::Result;
@@ -36,8 +38,16 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
         format!("model_providers.{PROVIDER_ID}.wire_api=\"responses\""),
         format!("model_providers.{PROVIDER_ID}.supports_websockets=false"),
     ];
-    if let Some(w) = l.context_window(&l.model) {
+    if let Some(w) = l.known_window(&l.model) {
         overrides.push(format!("model_context_window={w}"));
+    }
+    if let Some(program) = l.program.filter(|_| l.launching)
+        && let Some(path) = super::codex_catalog::write(l, program)?
+    {
+        overrides.push(format!(
+            "model_catalog_json={}",
+            toml_string(&path.to_string_lossy())
+        ));
     }
     for o in overrides {
         p.args.push("-c".into());

@@ -10,6 +10,7 @@ mod claude;
 pub use claude::CLAUDE_VARS;
 mod claude_isolated;
 mod codex;
+mod codex_catalog;
 mod crush;
 mod hermes;
 mod opencode;
@@ -142,6 +143,11 @@ pub struct Launch<'a> {
     pub model: String,
     /// Where generated configuration goes.
     pub state_dir: &'a Path,
+    /// The cache dir: the remote model catalogue (context windows) and Codex's catalogue
+    /// template.
+    pub cache_dir: &'a Path,
+    /// The program launched (`with`), when there is one.
+    pub program: Option<&'a Path>,
     /// Whether a process is launched (`with`), rather than only its environment printed
     /// (`env`): only then are files that hold keys written ([`private_dir`]).
     pub launching: bool,
@@ -157,6 +163,22 @@ impl Launch<'_> {
             .iter()
             .filter(|m| m.item.model_name == name)
             .find_map(|m| m.item.model_info.context_window)
+    }
+
+    /// The context window of a model name: declared, else what the remote model cache
+    /// (`models list --remote`) knows of its upstream model, unless the profile turned remote
+    /// loading off (`model_api_filters: []`). Never the network.
+    pub fn known_window(&self, name: &str) -> Option<u64> {
+        self.context_window(name).or_else(|| {
+            if !self.profile.model_api_filters.enabled() {
+                return None;
+            }
+            self.models
+                .iter()
+                .filter(|m| m.item.model_name == name)
+                .find_map(|m| crate::remote_models::cached_model(self.cache_dir, &m.item))
+                .and_then(|m| m.context_window)
+        })
     }
 
     /// The output-token cap declared for a model name.

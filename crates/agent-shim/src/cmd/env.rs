@@ -29,6 +29,8 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
         models: &models,
         model: profile.item.sonnet_model.clone(),
         state_dir: &settings.state_dir,
+        cache_dir: &settings.cache_dir,
+        program: None,
         launching: false,
         isolated: profile.item.isolated,
     };

@@ -2,6 +2,7 @@
 
 mod claude;
 mod completion;
+mod config;
 mod enter;
 mod env;
 mod hook;
@@ -9,6 +10,7 @@ mod install;
 mod janitor;
 mod leave;
 mod models;
+mod models_remote;
 mod profiles;
 mod proxy;
 mod secrets;
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Service { action, args } => service::run(action, args),
         Command::Models { action } => models::run(action),
         Command::Profiles { action } => profiles::run(action),
+        Command::Config { action } => config::run(action),
         Command::Secrets { action } => secrets::run(action),
         Command::SetFolder(a) => set_folder::run(a),
         Command::Enter(a) => enter::run(a),

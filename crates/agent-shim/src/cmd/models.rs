@@ -1,4 +1,4 @@
-//! `agent-shim models list|show|test`.
+//! `agent-shim models list|show|test` (`list --remote` is in [`super::models_remote`]).
 
 use crate::cli::{ModelsAction, NetArgs};
 use crate::daemon;
@@ -16,15 +16,31 @@ const TEST_PROMPT: &str = "Reply with one short sentence that names the model yo
 
 pub fn run(action: ModelsAction) -> Result<ExitCode> {
     match action {
-        ModelsAction::List => list(),
+        ModelsAction::List(a) if a.remote.is_some() => super::models_remote::run(a),
+        ModelsAction::List(a) => list(a.json),
         ModelsAction::Show { name } => show(&name),
         ModelsAction::Test { target, net } => test(&target, net),
     }
 }
 
-fn list() -> Result<ExitCode> {
+fn list(json: bool) -> Result<ExitCode> {
     let settings = Settings::load(&NetArgs::default(), None)?;
     let models = catalog::load_models(&settings)?;
+    if json {
+        let rows: Vec<Value> = models
+            .iter()
+            .map(|m| {
+                json!({"model_name": m.item.model_name, "model": m.item.litellm_params.model,
+                       "context_window": m.item.model_info.context_window,
+                       "source": m.source.to_string()})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let width = models
         .iter()
         .map(|m| m.item.model_name.len())

@@ -10,7 +10,7 @@ use crate::daemon::{PidLock, ServiceMark};
 use crate::error::{CliError, Result};
 use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
-use crate::settings::{Settings, catalog, env_vars};
+use crate::settings::{Settings, catalog, env_vars, litellm};
 use crate::state::{StateDb, now_ms};
 use gateway::{Gateway, GatewayConfig, LeaseSink, Registered};
 use std::collections::HashMap;
@@ -33,6 +33,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
+    // Nothing in the config is dropped silently (issue 11 §1).
+    for w in &settings.config.warnings {
+        tracing::warn!("{w}");
+    }
     let sourced = catalog::load_models(&settings)?;
     // Built-in definitions wait for their provider's variables (Azure's endpoint): one that
     // cannot be served yet is reported at info level, and by `with` when a profile uses it.
@@ -99,10 +103,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         models,
         profiles,
         default_profile: settings.config.default_profile.clone(),
+        model_group_alias: settings
+            .config
+            .model_group_alias
+            .clone()
+            .into_iter()
+            .collect(),
         registered: Registered::Only(registered),
         lease_sink: Some(Arc::new(ChannelLeases(std::sync::Mutex::new(lease_tx)))),
         master_key: Some(master_key),
-        secrets: Arc::new(FileSecrets::new(settings.secrets_path())),
+        secrets: Arc::new(litellm::ConfigVariables::new(
+            &settings.config.environment_variables,
+            FileSecrets::new(settings.secrets_path()),
+        )),
         router,
         timeouts,
         max_request_body: settings.max_request_body(),
@@ -168,6 +181,12 @@ fn init_logging(settings: &Settings) -> log_writer::FlushGuard {
         .unwrap_or_else(|| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // yup-oauth2 logs token requests and answers (a signed assertion, an access token) at
+    // debug level: never below warn, whatever the filter says.
+    let filter = match "yup_oauth2=warn".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

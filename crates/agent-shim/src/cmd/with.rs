@@ -123,6 +123,8 @@ pub fn launch(
         models: &models,
         model,
         state_dir: &settings.state_dir,
+        cache_dir: &settings.cache_dir,
+        program: Some(Path::new(program)),
         launching: true,
         isolated: opts.isolated || profile.item.isolated,
     };

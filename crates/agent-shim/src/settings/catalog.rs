@@ -3,6 +3,7 @@
 //! order). Every item remembers where it came from.
 
 use super::Settings;
+use super::filters::ApiFilters;
 use super::yaml;
 use crate::error::{CliError, Result};
 use gateway::{ModelDefinition, Tiers};
@@ -67,14 +68,31 @@ pub struct Sourced<T> {
     pub source: Source,
 }
 
-/// A profile file: `meta:` as in the seeds; `disabled: true` makes it fall through to the
-/// built-in profile of the same name.
+/// A profile file: `meta:` as in the seeds; `disabled: true`, or `model: null` as in seed 001,
+/// makes it fall through to the built-in profile of the same name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileFile {
     pub meta: Option<ProfileMeta>,
     #[serde(default)]
     pub disabled: bool,
+    /// Only `model: null` (the seed's way to disable a profile); another value is an error.
+    #[serde(default, deserialize_with = "present")]
+    pub model: Option<serde_json::Value>,
+}
+
+/// `Some(value)` when the key is present, also for `null` (serde's `Option` reads null as absent).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
+impl ProfileFile {
+    /// Whether the file falls through to the next source (`disabled: true` or `model: null`).
+    pub fn is_disabled(&self) -> bool {
+        self.disabled || self.model.as_ref().is_some_and(serde_json::Value::is_null)
+    }
 }
 
 /// A profile: a named choice of models for Claude Code's three tiers, plus optional keys.
@@ -115,6 +133,11 @@ pub struct ProfileMeta {
     /// tiers whose model declares `model_info.context_window` of 1,000,000 or more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_1m: Option<Context1m>,
+    /// Which of the profile's providers' remote models count for it (`models list --remote`,
+    /// Codex's model catalogue): glob patterns on model ids; omitted = all, `[]` or `null` = no
+    /// remote loading (see [`super::filters`]).
+    #[serde(default, skip_serializing_if = "ApiFilters::is_catch_all")]
+    pub model_api_filters: ApiFilters,
 }
 
 /// One of Claude Code's three model tiers.
@@ -258,7 +281,15 @@ pub fn load_profiles(settings: &Settings) -> Result<Profiles> {
         let Some(f) = yaml::read_optional::<ProfileFile>(&path)? else {
             continue;
         };
-        match (f.disabled, f.meta) {
+        if f.model.as_ref().is_some_and(|m| !m.is_null()) {
+            return Err(CliError::usage(format!(
+                "{}: a profile's top-level `model:` only takes null (the profile is disabled and \
+                 falls through to the built-in one); put the models in `meta:` \
+                 (opus_model, sonnet_model, haiku_model, model)",
+                path.display()
+            )));
+        }
+        match (f.is_disabled(), f.meta) {
             (true, _) => {}
             (false, Some(meta)) => {
                 out.insert(
@@ -271,7 +302,7 @@ pub fn load_profiles(settings: &Settings) -> Result<Profiles> {
             }
             (false, None) => {
                 return Err(CliError::usage(format!(
-                    "{}: a profile needs `meta: {{name, opus_model, sonnet_model, haiku_model}}` (or `disabled: true`)",
+                    "{}: a profile needs `meta: {{name, opus_model, sonnet_model, haiku_model}}` (or `disabled: true` / `model: null`)",
                     path.display()
                 )));
             }
@@ -309,6 +340,11 @@ pub fn load_models(settings: &Settings) -> Result<Vec<Sourced<ModelDefinition>>>
     }
     let from_config = settings.config.model_list.clone();
     overlay(&mut models, from_config, &settings.config_path);
+    super::litellm::apply(
+        models.iter_mut().map(|m| &mut m.item),
+        &settings.config,
+        &settings.config_path.display().to_string(),
+    )?;
     Ok(models)
 }
 
@@ -435,6 +471,12 @@ mod tests {
             "disabled: true\n",
         )
         .unwrap();
+        // Seed 001's way: `model: null`.
+        std::fs::write(
+            s.config_dir.join("profiles/mistral.yaml"),
+            "model: null\nmeta:\n  name: Old\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n",
+        )
+        .unwrap();
         let models = load_models(&s).unwrap();
         let opus: Vec<_> = models
             .iter()
@@ -452,6 +494,14 @@ mod tests {
         let profiles = load_profiles(&s).unwrap();
         assert_eq!(profiles["groq"].item.name, "My Groq");
         assert_eq!(profiles["cerebras"].source, Source::BuiltIn);
+        assert_eq!(profiles["mistral"].source, Source::BuiltIn);
+        assert_ne!(profiles["mistral"].item.name, "Old");
+        std::fs::write(s.config_dir.join("profiles/mistral.yaml"), "model: x\n").unwrap();
+        let e = load_profiles(&s).unwrap_err().to_string();
+        assert!(
+            e.contains("mistral.yaml: a profile's top-level `model:` only takes null"),
+            "{e}"
+        );
         let e = profile_models(&models, "groq", &profiles["groq"])
             .unwrap_err()
             .to_string();

@@ -1,6 +1,8 @@
 //! `config.yaml`: gateway settings (DESIGN.md §3). Every key is optional. A LiteLLM proxy config
-//! also loads: its `model_list`, `general_settings.master_key`, `router_settings` and the router
-//! keys of `litellm_settings` are used, its other sections accepted and ignored. Unknown top-level keys are errors (typos).
+//! also loads, through [`super::litellm`]: its `model_list`, `credential_list`,
+//! `general_settings.master_key`, `litellm_settings` and `router_settings` are used, and each key
+//! agent-shim does not implement is named in a warning ([`super::litellm::keys`]). Unknown
+//! top-level keys of an agent-shim config are errors (typos).
 
 use gateway::{ModelDefinition, SecretString};
 use serde::Deserialize;
@@ -42,16 +44,109 @@ pub struct ConfigFile {
     pub model_list: Vec<ModelDefinition>,
     /// LiteLLM: `master_key`, `database_url`.
     pub general_settings: Option<GeneralSettings>,
-    /// LiteLLM's `litellm_settings`: its router keys (`num_retries`, `request_timeout`, the
-    /// fallback lists, …) are read as under `router_settings`, which wins.
+    /// LiteLLM: `drop_params`, and the router keys (`num_retries`, `request_timeout`, the
+    /// fallback lists, …) read as under `router_settings`, which wins.
     pub litellm_settings: Option<LitellmSettings>,
-    /// LiteLLM sections accepted and ignored.
-    #[serde(rename = "environment_variables")]
-    pub _environment_variables: Option<IgnoredAny>,
+    /// LiteLLM: credentials that `litellm_params.litellm_credential_name` refers to.
+    #[serde(default)]
+    pub credential_list: Vec<Credential>,
+    /// LiteLLM: variables the gateway's `os.environ/NAME` references see, before the process
+    /// environment and `.secrets` (LiteLLM sets them in its environment at start).
+    #[serde(default)]
+    pub environment_variables: Variables,
+    /// LiteLLM sections accepted and ignored, each named in a warning
+    /// ([`super::litellm::keys::TOP_IGNORED`]).
     #[serde(rename = "callback_settings")]
     pub _callback_settings: Option<IgnoredAny>,
     #[serde(rename = "guardrails")]
     pub _guardrails: Option<IgnoredAny>,
+    #[serde(rename = "mcp_servers")]
+    pub _mcp_servers: Option<IgnoredAny>,
+    #[serde(rename = "vector_store_registry")]
+    pub _vector_store_registry: Option<IgnoredAny>,
+    #[serde(rename = "files_settings")]
+    pub _files_settings: Option<IgnoredAny>,
+    #[serde(rename = "finetune_settings")]
+    pub _finetune_settings: Option<IgnoredAny>,
+    #[serde(rename = "assistant_settings")]
+    pub _assistant_settings: Option<IgnoredAny>,
+    #[serde(rename = "include")]
+    pub _include: Option<IgnoredAny>,
+    #[serde(rename = "prompts")]
+    pub _prompts: Option<IgnoredAny>,
+    #[serde(rename = "search_tools")]
+    pub _search_tools: Option<IgnoredAny>,
+    /// What the file holds that agent-shim does not implement, one line each
+    /// (`file:line: key: …`), set by [`super::litellm::load_config`].
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// LiteLLM's `router_settings.model_group_alias` (alias → group), set by
+    /// [`super::litellm::load_config`].
+    #[serde(skip)]
+    pub model_group_alias: BTreeMap<String, String>,
+}
+
+/// LiteLLM's `litellm_settings`: the keys agent-shim reads; the others are named in warnings.
+#[derive(Debug, Default, Deserialize)]
+pub struct LitellmSettings {
+    /// The default `drop_params` of every deployment that does not set its own.
+    pub drop_params: Option<bool>,
+    /// The router keys (read by [`crate::settings::router`]), and the other keys in
+    /// `router.other` (named in warnings by [`super::litellm`]).
+    #[serde(flatten)]
+    pub router: RouterKeys,
+}
+
+/// `environment_variables`: names and values (scalars as written; a value may be
+/// `os.environ/NAME`). `Debug` shows the names only: values are often keys.
+#[derive(Default, Clone, PartialEq)]
+pub struct Variables(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Variables {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Option::<BTreeMap<String, Value>>::deserialize(d)?.unwrap_or_default();
+        Ok(Variables(
+            raw.into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Null => None,
+                    other => Some((k, other.to_string())),
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for Variables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+/// A `credential_list` entry: values a deployment gets with `litellm_credential_name: <name>`.
+/// `Debug` shows the names of the values, never the values.
+#[derive(Deserialize)]
+pub struct Credential {
+    /// The name `litellm_credential_name` gives.
+    pub credential_name: String,
+    /// `litellm_params` keys and values (`api_key`, `api_base`, `api_version`, …) a deployment
+    /// gets when it does not give them itself.
+    #[serde(default)]
+    pub credential_values: BTreeMap<String, Value>,
+    #[serde(default, rename = "credential_info")]
+    pub _credential_info: Option<IgnoredAny>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("credential_name", &self.credential_name)
+            .field(
+                "credential_values",
+                &self.credential_values.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// `proxy:` — a LiteLLM proxy the user keeps running. `Debug` redacts the URL's credentials.
@@ -108,13 +203,6 @@ pub struct RouterKeys {
     pub other: BTreeMap<String, Value>,
 }
 
-/// LiteLLM's `litellm_settings`: the router keys, and the rest kept for the warnings.
-#[derive(Debug, Default, Deserialize, PartialEq)]
-pub struct LitellmSettings {
-    #[serde(flatten)]
-    pub router: RouterKeys,
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct GeneralSettings {
     /// As `master_key` at the top level: empty or blank is no key.
@@ -161,12 +249,17 @@ router_settings:
   num_retries: 3
   routing_strategy: simple-shuffle
 "#;
-        let c: ConfigFile = crate::settings::yaml::parse(text, "litellm.yaml").unwrap();
+        let c = crate::settings::litellm::load_config(text, "litellm.yaml").unwrap();
         assert_eq!(c.model_list.len(), 1);
+        assert_eq!(
+            c.warnings,
+            ["litellm.yaml:12: general_settings.alerting: not implemented; ignored"]
+        );
         assert_eq!(c.master_key().unwrap().expose(), "sk-1234");
         assert_eq!(c.router_settings.unwrap().num_retries, Some(3));
-        let other = &c.litellm_settings.unwrap().router.other;
-        assert_eq!(other.get("drop_params"), Some(&Value::Bool(true)));
+        let l = c.litellm_settings.unwrap();
+        assert_eq!(l.drop_params, Some(true));
+        assert!(l.router.other.is_empty(), "{:?}", l.router.other);
     }
 
     #[test]

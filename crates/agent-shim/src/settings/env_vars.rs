@@ -4,6 +4,13 @@
 pub const CONFIG_DIR: &str = "AGENT_SHIM_CONFIG_DIR";
 /// Relocates the state directory (default `$XDG_STATE_HOME/agent-shim`).
 pub const STATE_DIR: &str = "AGENT_SHIM_STATE_DIR";
+/// Relocates the cache directory (default `$XDG_CACHE_HOME/agent-shim`): the remote model
+/// catalogue (`models list --remote`) and Codex's model catalogue template.
+pub const CACHE_DIR: &str = "AGENT_SHIM_CACHE_DIR";
+/// Set by the shell completion scripts (`agent-shim completion bash|zsh|fish`) to the shell's
+/// name when they ask this binary for candidates (clap_complete's `CompleteEnv`). Not the generic
+/// `COMPLETE`, which another tool may have set in the environment.
+pub const COMPLETE: &str = "AGENT_SHIM_COMPLETE";
 /// Gateway port for every command (beats config.yaml, loses to `--port`).
 pub const PORT: &str = "AGENT_SHIM_PORT";
 /// Gateway address for every command (beats config.yaml, loses to `--host`).

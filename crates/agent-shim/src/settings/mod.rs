@@ -4,7 +4,8 @@
 //! - gateway port: `--port` > `AGENT_SHIM_PORT` > config.yaml `port` > 4444;
 //! - gateway host: `--host` > `AGENT_SHIM_HOST` > config.yaml `host` > 127.0.0.1;
 //! - config file: `serve --config FILE` > `<config dir>/config.yaml`;
-//! - directories: `AGENT_SHIM_CONFIG_DIR` / `AGENT_SHIM_STATE_DIR` > XDG defaults;
+//! - directories: `AGENT_SHIM_CONFIG_DIR` / `AGENT_SHIM_STATE_DIR` / `AGENT_SHIM_CACHE_DIR` > XDG
+//!   defaults;
 //! - master key: config.yaml `master_key` (or LiteLLM `general_settings.master_key`) >
 //!   `AGENT_SHIM_MASTER_KEY` > `.secrets` > a new random key written to `.secrets` on first use.
 //!   An empty or blank value anywhere is unset ([`SecretString`] cannot hold one), so the gateway
@@ -15,6 +16,8 @@
 pub mod catalog;
 pub mod config_file;
 pub mod env_vars;
+pub mod filters;
+pub mod litellm;
 pub mod paths;
 pub mod router;
 pub mod secrets;
@@ -34,6 +37,8 @@ pub const DEFAULT_PORT: u16 = 4444;
 pub struct Settings {
     pub config_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// What can be fetched again (the remote model catalogue), see [`paths::cache_dir`].
+    pub cache_dir: PathBuf,
     /// The config file read (it may not exist).
     pub config_path: PathBuf,
     pub config: ConfigFile,
@@ -54,9 +59,10 @@ impl Settings {
         get: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings> {
         let (config_dir, state_dir) = paths::dirs(get)?;
+        let cache_dir = paths::cache_dir(get, &state_dir);
         let config_path =
             config_override.map_or_else(|| config_dir.join("config.yaml"), Path::to_path_buf);
-        let config: ConfigFile = match yaml::read_optional(&config_path)? {
+        let config: ConfigFile = match litellm::read_config(&config_path)? {
             Some(c) => c,
             None if config_override.is_some() => {
                 return Err(CliError::usage(format!(
@@ -100,6 +106,7 @@ impl Settings {
         Ok(Settings {
             config_dir,
             state_dir,
+            cache_dir,
             config_path,
             config,
             host,

@@ -1,5 +1,6 @@
-//! The config and state directories: XDG paths on every OS (macOS too, via etcetera's XDG
-//! strategy), relocatable with `AGENT_SHIM_CONFIG_DIR` / `AGENT_SHIM_STATE_DIR`.
+//! The config, state and cache directories: XDG paths on every OS (macOS too, via etcetera's XDG
+//! strategy), relocatable with `AGENT_SHIM_CONFIG_DIR` / `AGENT_SHIM_STATE_DIR` /
+//! `AGENT_SHIM_CACHE_DIR`.
 
 use super::env_vars;
 use crate::error::{CliError, Result};
@@ -31,4 +32,17 @@ pub fn dirs(get: &dyn Fn(&str) -> Option<String>) -> Result<(PathBuf, PathBuf)> 
         }
     };
     Ok((config, state))
+}
+
+/// The cache directory: `AGENT_SHIM_CACHE_DIR`, else `$XDG_CACHE_HOME/agent-shim` (default
+/// `~/.cache/agent-shim`), else, with no home directory, `cache` under the state dir. Only what
+/// can be fetched again lives there.
+pub fn cache_dir(get: &dyn Fn(&str) -> Option<String>, state_dir: &std::path::Path) -> PathBuf {
+    if let Some(d) = get(env_vars::CACHE_DIR).filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    match etcetera::choose_base_strategy() {
+        Ok(s) => s.cache_dir().join("agent-shim"),
+        Err(_) => state_dir.join("cache"),
+    }
 }

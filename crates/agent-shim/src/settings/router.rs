@@ -11,9 +11,10 @@
 //! | silence inside a stream | `litellm_params.stream_timeout` (per deployment) > `router_settings.stream_timeout` > `litellm_settings.stream_timeout` > 300 s |
 //! | `fallbacks`, `context_window_fallbacks`, `content_policy_fallbacks`, `default_fallbacks`, `max_fallbacks`, `allowed_fails`, `cooldown_time`, `disable_cooldowns`, `routing_strategy`, `enable_pre_call_checks`, `default_max_parallel_requests`, `deployment_affinity_ttl_seconds` | `router_settings` > `litellm_settings` > LiteLLM's default |
 //!
-//! A `routing_strategy` agent-shim does not implement, and every other `router_settings` key,
-//! is named in a warning (the gateway then routes with `simple-shuffle`). `model_group_alias` is
-//! read where model names are resolved, not here.
+//! A `routing_strategy` agent-shim does not implement is named in a warning (the gateway then
+//! routes with `simple-shuffle`); keys that are not router keys are named by the LiteLLM key
+//! checker ([`super::litellm`], with their line). `model_group_alias` is read where model names
+//! are resolved, not here.
 
 use super::config_file::{ConfigFile, RouterKeys};
 use crate::error::{CliError, Result};
@@ -40,9 +41,6 @@ pub const ROUTER_KEYS: &[&str] = &[
     "default_max_parallel_requests",
     "deployment_affinity_ttl_seconds",
 ];
-
-/// `router_settings` keys read elsewhere (no warning here).
-const READ_ELSEWHERE: &[&str] = &["model_group_alias"];
 
 /// What config.yaml says about routing.
 #[derive(Debug)]
@@ -183,45 +181,11 @@ pub fn router(config: &ConfigFile, origin: &str) -> Result<Router> {
     {
         s.session_ttl = d;
     }
-    for key in r.other.keys() {
-        if READ_ELSEWHERE.contains(&key.as_str()) {
-            continue;
-        }
-        let why = if key.starts_with("redis_") || key == "cache_responses" {
-            "agent-shim keeps the router's counters and cooldowns in the gateway (no Redis)".into()
-        } else if let Some(near) = ROUTER_KEYS.iter().find(|k| close(k, key)) {
-            format!("not a router setting; did you mean {near}?")
-        } else {
-            "not implemented".to_owned()
-        };
-        warnings.push(format!(
-            "{origin}: router_settings.{key} is ignored ({why})"
-        ));
-    }
     Ok(Router {
         settings: s,
         timeouts,
         warnings,
     })
-}
-
-/// Whether `a` and `b` differ by at most two single-character edits (a typo).
-fn close(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 2 {
-        return false;
-    }
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()] <= 2
 }
 
 #[cfg(test)]
@@ -270,18 +234,8 @@ litellm_settings:
         assert_eq!(s.cooldown_time, Duration::from_secs(30));
         assert_eq!(r.timeouts.first_byte, Duration::from_secs(42));
         assert_eq!(r.timeouts.idle, Duration::from_secs(7));
-        // Every ignored router key is named once; litellm_settings' own keys are not ours.
-        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
-        assert!(
-            r.warnings[0].contains("router_settings.redis_host"),
-            "{:?}",
-            r.warnings
-        );
-        assert!(
-            r.warnings[1].contains("routing_strategy_args"),
-            "{:?}",
-            r.warnings
-        );
+        // Other keys are the LiteLLM key checker's to name, not this module's.
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 
     #[test]
@@ -299,12 +253,6 @@ litellm_settings:
 
     #[test]
     fn unknown_strategy_warns_and_bad_seconds_fail_naming_the_key() {
-        let r = load("router_settings:\n  cooldown_tme: 3\n").unwrap();
-        assert!(
-            r.warnings[0].contains("router_settings.cooldown_tme is ignored (not a router setting; did you mean cooldown_time?)"),
-            "{:?}",
-            r.warnings
-        );
         let r = load("router_settings:\n  routing_strategy: cost-based-routing\n").unwrap();
         assert_eq!(r.settings.routing_strategy, RoutingStrategy::SimpleShuffle);
         assert!(r.warnings[0].contains("'cost-based-routing' is not implemented"));

@@ -9,10 +9,27 @@ use protocol::shape::{Dialect, ShapeError};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Parses `text`, which came from `origin` (a path, or `built-in <name>`).
+/// Parses `text`, which came from `origin` (a path, or `built-in <name>`). A key given twice in
+/// a mapping is an error.
 pub fn parse<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
+    parse_with(text, origin, serde_saphyr::DuplicateKeyPolicy::Error)
+}
+
+/// As [`parse`], but a key given twice takes the last value, as PyYAML (LiteLLM's loader) does;
+/// [`super::litellm`] names such keys in warnings.
+pub fn parse_last_wins<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
+    parse_with(text, origin, serde_saphyr::DuplicateKeyPolicy::LastWins)
+}
+
+fn parse_with<T: DeserializeOwned>(
+    text: &str,
+    origin: &str,
+    duplicates: serde_saphyr::DuplicateKeyPolicy,
+) -> Result<T> {
     let mut path = String::new();
-    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+    let mut options = serde_saphyr::Options::default();
+    options.duplicate_keys = duplicates;
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
             path = e.path().to_string();
             e.into_inner()
@@ -93,8 +110,16 @@ fn block_kind(s: &str) -> Option<&'static str> {
 
 /// Reads and parses `path`; `Ok(None)` when it does not exist.
 pub fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match read_text_optional(path)? {
+        Some(text) => parse(&text, &path.display().to_string()).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads `path`; `Ok(None)` when it does not exist. Errors name the file.
+pub fn read_text_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &path.display().to_string()).map(Some),
+        Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(_) if path.is_dir() => Err(CliError::usage(format!(
             "{} is a directory; give a YAML file (e.g. {})",

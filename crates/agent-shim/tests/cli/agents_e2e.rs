@@ -83,6 +83,23 @@ fn codex_round_trip(upstream: &str, model: &str, base_of: impl Fn(&str) -> Strin
         "codex failed: {events}\n{}",
         stderr(&out)
     );
+    // The generated model catalogue gives Codex the model's metadata (issue 11 §4): no
+    // "Model metadata for `test-model` not found. Defaulting to fallback metadata" warning.
+    assert!(
+        !events.contains("Model metadata") && !stderr(&out).contains("Model metadata"),
+        "Codex fell back to its default model metadata:\n{events}\n{}",
+        stderr(&out)
+    );
+    let catalog: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            s.state_dir()
+                .join("agents/codex/test/catalog/model_catalog.json"),
+        )
+        .expect("with wrote Codex's model catalogue"),
+    )
+    .unwrap();
+    assert_eq!(catalog["models"][0]["slug"], "test-model", "{catalog}");
+    assert_eq!(catalog["models"][0]["context_window"], 131_072, "{catalog}");
     let events: Vec<Value> = events
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

@@ -37,13 +37,23 @@ router_settings:
         post_json(&format!("{}/v1/messages", s.base_url()), &key, &request).expect("answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("rescued by the fallback"), "{body}");
-    let log = gateway_log_with(&s, "router_settings.redis_host is ignored");
+    // Named once, with its line, by the LiteLLM key checker; the router keys are not named.
+    let log = gateway_log_with(&s, "router_settings.redis_host");
+    assert_eq!(
+        log.matches("router_settings.redis_host").count(),
+        1,
+        "{log}"
+    );
     assert!(
-        log.contains("config.yaml: router_settings.redis_host"),
+        log.contains("config.yaml:17: router_settings.redis_host"),
         "{log}"
     );
     assert!(
         !log.contains("routing_strategy"),
         "least-busy is implemented: {log}"
+    );
+    assert!(
+        !log.contains("litellm_settings.fallbacks"),
+        "read as a router key: {log}"
     );
 }

@@ -3,6 +3,8 @@
 use crate::common::*;
 use std::time::{Duration, Instant};
 
+/// A LiteLLM config served as is: its master key, a wildcard group, a `model_group_alias`,
+/// and a warning in the log for the key agent-shim does not implement; SIGTERM stops it.
 #[test]
 fn serves_a_litellm_config_and_stops_on_sigterm() {
     let s = Sandbox::new();
@@ -10,32 +12,63 @@ fn serves_a_litellm_config_and_stops_on_sigterm() {
     std::fs::write(
         &cfg,
         "model_list:\n  - model_name: canned\n    litellm_params:\n      model: openai/x\n      mock_response: canned answer\n\
-         general_settings:\n  master_key: sk-litellm-style\nlitellm_settings:\n  drop_params: true\n",
+         \x20 - model_name: \"wild/*\"\n    litellm_params:\n      model: openai/*\n      mock_response: wild answer\n\
+         general_settings:\n  master_key: sk-litellm-style\nlitellm_settings:\n  drop_params: true\n  success_callback: [langfuse]\n\
+         router_settings:\n  model_group_alias: {\"old-name\": canned}\n",
     )
     .unwrap();
-    let mut child = s
+    let child = s
         .cmd(&["serve", "--config", cfg.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let url = format!("{}/v1/messages", s.base_url());
+    let ask = |model: &str| {
+        let body = serde_json::json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        post_json(&url, "sk-litellm-style", &body)
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {
-        let body = serde_json::json!({"model": "canned", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
-        if let Some((200, text)) = post_json(&url, "sk-litellm-style", &body) {
+        if let Some((200, text)) = ask("canned") {
             break text;
         }
         assert!(Instant::now() < deadline, "serve did not come up");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["content"][0]["text"], "canned answer", "{body}");
+    let text = |body: &str| {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(text(&body), "canned answer", "{body}");
+    for (model, want) in [
+        ("old-name", "canned answer"),
+        ("wild/any-model", "wild answer"),
+    ] {
+        let (status, body) = ask(model).unwrap();
+        assert_eq!(
+            (status, text(&body)),
+            (200, want.to_owned()),
+            "{model}: {body}"
+        );
+    }
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::TERM,
     )
     .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!(
+            "{}:14: litellm_settings.success_callback: callbacks are not implemented",
+            cfg.display()
+        )),
+        "{log}"
+    );
 }
 
 /// `max_request_body_mb` in config.yaml reaches the served gateway: a body announced over it is
@@ -142,4 +175,57 @@ fn serve_with_one_worker_answers_requests() {
     let (status, body) = answer.expect("the gateway answered");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"type\":\"message\""), "{body}");
+}
+
+/// `litellm_settings.num_retries` is the retry count when `router_settings` gives none, and
+/// `router_settings.num_retries` wins over it: attempts counted at a failing fake upstream.
+#[test]
+fn litellm_settings_num_retries_applies_unless_router_settings_sets_it() {
+    use fake_provider::{FakeProviderThread, Script};
+    for (settings, attempts) in [
+        ("litellm_settings:\n  num_retries: 0\n", 1),
+        (
+            "litellm_settings:\n  num_retries: 0\nrouter_settings:\n  num_retries: 1\n",
+            2,
+        ),
+    ] {
+        let script = serde_json::json!({"protocols": ["openai-chat"],
+            "default": {"status": 500, "error": {"message": "upstream broke"}}});
+        let fake =
+            FakeProviderThread::start(Script::from_json(&script.to_string()).unwrap()).unwrap();
+        let s = Sandbox::new();
+        let cfg = s.dir.path().join("litellm.yaml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/x\n      api_base: {}/v1\n      api_key: sk-up\n\
+                 general_settings:\n  master_key: sk-retries\n{settings}",
+                fake.base_url()
+            ),
+        )
+        .unwrap();
+        let mut child = s
+            .cmd(&["serve", "--config", cfg.to_str().unwrap()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("{}/v1/messages", s.base_url());
+        let body = serde_json::json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some((status, _)) = post_json(&url, "sk-retries", &body) {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "serve did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status >= 500, "{status}");
+        assert_eq!(fake.requests().len(), attempts, "{settings}");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+        child.wait().unwrap();
+    }
 }

@@ -118,6 +118,29 @@ impl Terminal {
             .unwrap_or_else(|e| self.fail(&format!("cannot type {line:?}: {e}")));
     }
 
+    /// Types `keys` as they are (no Enter): a Tab, for instance, asks the shell to complete.
+    pub fn type_keys(&mut self, keys: &str) {
+        self.session
+            .send(keys)
+            .unwrap_or_else(|e| self.fail(&format!("cannot type {keys:?}: {e}")));
+    }
+
+    /// Waits until the screen shows `needle` (redrawn lines count, unlike [`Terminal::expect`]
+    /// which reads the raw output); panics with the transcript after [`TIMEOUT`].
+    pub fn expect_on_screen(&mut self, needle: &str) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let _ = self.session.is_matched(expectrl::Eof);
+            if self.screen().contains(needle) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!("the screen never showed {needle:?}"));
+            }
+            self.wait_output(deadline);
+        }
+    }
+
     /// Everything the program printed so far, escape sequences and carriage returns removed.
     pub fn transcript(&self) -> String {
         let text = strip_ansi_escapes::strip(&self.session.get_stream().raw);

@@ -108,57 +108,23 @@ pub const OVERRIDABLE: &[&str] = &[
 ];
 
 impl Deployment {
-    /// Resolves `def`. Errors name the model and say what to change: an unknown provider prefix
-    /// without `api_base`, a provider that needs `api_base`, an invalid header.
+    /// Resolves `def`: its `os.environ/NAME` references ([`super::env_refs`]), its provider and
+    /// key. Errors name the model and say what to change: an unknown provider prefix without
+    /// `api_base`, a provider that needs `api_base`, an invalid header, a variable not set.
     pub fn new(
         def: ModelDefinition,
         origin: Origin,
         secrets: &dyn SecretSource,
     ) -> Result<Deployment, DefinitionError> {
-        let err = |reason: String| DefinitionError {
-            model_name: def.model_name.clone(),
+        let mut def = def;
+        let err = |model_name: &str, reason: String| DefinitionError {
+            model_name: model_name.to_owned(),
             reason,
         };
+        super::env_refs::resolve(&mut def, secrets).map_err(|r| err(&def.model_name, r))?;
+        let (provider, upstream_model) =
+            provider_of(&def.litellm_params).map_err(|r| err(&def.model_name, r))?;
         let params = &def.litellm_params;
-        let (provider, upstream_model) = if params.mock_response.is_some() {
-            (&MOCK, params.model.clone())
-        } else {
-            match params.model.split_once('/') {
-                Some((prefix, rest)) => match provider(prefix) {
-                    Some(p) => (p, rest.to_owned()),
-                    // An unknown prefix with an explicit endpoint is an OpenAI-compatible server.
-                    None if params.api_base.is_some() => (&OPENAI, rest.to_owned()),
-                    None => {
-                        return Err(err(format!(
-                            "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
-                             or set litellm_params.api_base to use it as an OpenAI-compatible endpoint",
-                            params.model,
-                            provider_names().join(", ")
-                        )));
-                    }
-                },
-                None if params.model.starts_with("claude") => (&ANTHROPIC, params.model.clone()),
-                None => (&OPENAI, params.model.clone()),
-            }
-        };
-        let (routed, upstream_model) = provider.transport.route(provider.protocol, &upstream_model);
-        let upstream_model = match provider.model_prefix {
-            Some(prefix) if !upstream_model.contains('/') => format!("{prefix}{upstream_model}"),
-            _ => upstream_model,
-        };
-        let protocol = match params.api_mode {
-            _ if !provider.transport.api_mode_applies() => routed,
-            None => routed,
-            Some(ApiMode::Chat) => Protocol::OpenAiChat,
-            Some(ApiMode::Responses) => Protocol::OpenAiResponses,
-            Some(ApiMode::Anthropic) => Protocol::Anthropic,
-        };
-        if params.model.trim().is_empty() {
-            return Err(err(
-                "litellm_params.model is empty; write it as <provider>/<model id>".into(),
-            ));
-        }
-        let api_base = super::endpoint::api_base(provider, params, secrets).map_err(err)?;
         let key_ref = super::endpoint::key_reference(provider, params, secrets);
         let key_var = key_ref
             .as_ref()
@@ -180,6 +146,83 @@ impl Deployment {
                 },
             },
         };
+        Self::build(def, origin, provider, upstream_model, key, key_var, secrets)
+    }
+
+    /// This deployment (of a wildcard group such as `openai/*`) for one requested model:
+    /// `model_name` is `requested` and `litellm_params.model` is `model` (the wildcard filled
+    /// in). Nothing is looked up again: the references were resolved when this deployment was
+    /// built, and its key is reused (or, when the filled-in model names another provider whose
+    /// key is not given, read from that provider's variable at request time). Cheap enough for
+    /// the request path: no I/O.
+    pub fn specialize(
+        &self,
+        requested: &str,
+        model: String,
+    ) -> Result<Deployment, DefinitionError> {
+        let mut def = self.definition.clone();
+        def.model_name = requested.to_owned();
+        def.litellm_params.model = model;
+        def.model_info.id = None;
+        let (provider, upstream_model) =
+            provider_of(&def.litellm_params).map_err(|reason| DefinitionError {
+                model_name: requested.to_owned(),
+                reason,
+            })?;
+        let params = &def.litellm_params;
+        let (key, key_var) = if std::ptr::eq(provider, self.provider)
+            || params.api_key.is_some()
+            || params.key_command.is_some()
+        {
+            (self.key.clone(), self.key_var.clone())
+        } else {
+            match provider.key_env {
+                Some(v) if provider.key_required => {
+                    (ApiKey::Missing { var: v.to_owned() }, Some(v.to_owned()))
+                }
+                _ => (ApiKey::None, None),
+            }
+        };
+        let no_lookups: std::collections::HashMap<String, String> = Default::default();
+        Self::build(
+            def,
+            self.origin,
+            provider,
+            upstream_model,
+            key,
+            key_var,
+            &no_lookups,
+        )
+    }
+
+    /// Everything after the key: endpoint, headers, what the upstream accepts, the transport.
+    fn build(
+        def: ModelDefinition,
+        origin: Origin,
+        provider: &'static ProviderInfo,
+        upstream_model: String,
+        key: ApiKey,
+        key_var: Option<String>,
+        secrets: &dyn SecretSource,
+    ) -> Result<Deployment, DefinitionError> {
+        let err = |reason: String| DefinitionError {
+            model_name: def.model_name.clone(),
+            reason,
+        };
+        let params = &def.litellm_params;
+        let (routed, upstream_model) = provider.transport.route(provider.protocol, &upstream_model);
+        let upstream_model = match provider.model_prefix {
+            Some(prefix) if !upstream_model.contains('/') => format!("{prefix}{upstream_model}"),
+            _ => upstream_model,
+        };
+        let protocol = match params.api_mode {
+            _ if !provider.transport.api_mode_applies() => routed,
+            None => routed,
+            Some(ApiMode::Chat) => Protocol::OpenAiChat,
+            Some(ApiMode::Responses) => Protocol::OpenAiResponses,
+            Some(ApiMode::Anthropic) => Protocol::Anthropic,
+        };
+        let api_base = super::endpoint::api_base(provider, params, secrets).map_err(err)?;
         let mut extra_headers = Vec::new();
         for (k, v) in params.extra_headers.iter().flatten() {
             let name = http::HeaderName::from_bytes(k.as_bytes())
@@ -391,6 +434,56 @@ impl fmt::Debug for Deployment {
             .field("overrides", &self.overrides)
             .finish_non_exhaustive()
     }
+}
+
+/// The provider of `params.model` and the model id after its prefix (the mock when
+/// `mock_response` is set). LiteLLM's `custom_llm_provider` names the provider when given, and
+/// the model is then taken as written (without that provider's prefix). The error says what to
+/// change.
+fn provider_of(
+    params: &crate::model::LitellmParams,
+) -> Result<(&'static ProviderInfo, String), String> {
+    if params.model.trim().is_empty() {
+        return Err("litellm_params.model is empty; write it as <provider>/<model id>".into());
+    }
+    if params.mock_response.is_some() {
+        return Ok((&MOCK, params.model.clone()));
+    }
+    let unknown = |prefix: &str| {
+        format!(
+            "unknown provider '{prefix}' in litellm_params.model '{}'; known providers: {}; \
+             or set litellm_params.api_base to use it as an OpenAI-compatible endpoint",
+            params.model,
+            provider_names().join(", ")
+        )
+    };
+    if let Some(custom) = params
+        .other
+        .get("custom_llm_provider")
+        .and_then(|v| v.as_str())
+    {
+        let model = params
+            .model
+            .strip_prefix(custom)
+            .and_then(|m| m.strip_prefix('/'))
+            .unwrap_or(&params.model)
+            .to_owned();
+        return match provider(custom) {
+            Some(p) => Ok((p, model)),
+            None if params.api_base.is_some() => Ok((&OPENAI, model)),
+            None => Err(unknown(custom)),
+        };
+    }
+    Ok(match params.model.split_once('/') {
+        Some((prefix, rest)) => match provider(prefix) {
+            Some(p) => (p, rest.to_owned()),
+            // An unknown prefix with an explicit endpoint is an OpenAI-compatible server.
+            None if params.api_base.is_some() => (&OPENAI, rest.to_owned()),
+            None => return Err(unknown(prefix)),
+        },
+        None if params.model.starts_with("claude") => (&ANTHROPIC, params.model.clone()),
+        None => (&OPENAI, params.model.clone()),
+    })
 }
 
 /// Which upstream endpoint.

@@ -260,6 +260,7 @@ pub static PROVIDERS: &[ProviderInfo] = &[
     },
     super::azure::AZURE_ROW,
     super::azure::AZURE_AI_ROW,
+    super::vertex::VERTEX_ROW,
     hosts::TOGETHER_AI,
     hosts::FIREWORKS_AI,
     hosts::NVIDIA_NIM,

@@ -257,3 +257,162 @@ fn a_1m_suffix_resolves_to_the_group_without_it() {
         "a"
     );
 }
+
+/// (deployment's model name, provider, upstream model id)
+type Shown = (String, String, String);
+
+fn resolved(s: &Snapshot, name: &str) -> Option<(String, Vec<Shown>)> {
+    s.resolve(name, None).map(|r| {
+        let deps = r
+            .deployments
+            .iter()
+            .map(|d| {
+                (
+                    d.model_name().to_owned(),
+                    d.provider.name.to_owned(),
+                    d.upstream_model.clone(),
+                )
+            })
+            .collect();
+        (r.group, deps)
+    })
+}
+
+/// LiteLLM's wildcard routing: the part the `*` matched goes into the deployment's model, so
+/// `openai/gpt-x` reaches provider openai with id `gpt-x`; exact names and more specific
+/// patterns win; a name no pattern matches is not served.
+#[test]
+fn wildcard_groups_route_the_requested_name_to_the_provider() {
+    let (reg, errs) = Registry::new(
+        vec![
+            def("openai/*", "openai/*"),
+            def("anthropic/*", "anthropic/*"),
+            def("claude-*", "anthropic/claude-*"),
+            def("gpt-4o", "groq/fixed"),
+            def("fixed-*", "groq/always-this"),
+        ],
+        HashMap::new(),
+        None,
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert!(errs.is_empty(), "{errs:?}");
+    let s = reg.snapshot();
+    let one = |g: &str, name: &str, provider: &str, model: &str| {
+        Some((
+            g.to_owned(),
+            vec![(name.to_owned(), provider.to_owned(), model.to_owned())],
+        ))
+    };
+    assert_eq!(
+        resolved(&s, "openai/gpt-5-mini"),
+        one("openai/*", "openai/gpt-5-mini", "openai", "gpt-5-mini")
+    );
+    assert_eq!(
+        resolved(&s, "anthropic/claude-x-1"),
+        one(
+            "anthropic/*",
+            "anthropic/claude-x-1",
+            "anthropic",
+            "claude-x-1"
+        )
+    );
+    assert_eq!(
+        resolved(&s, "claude-opus-4-6"),
+        one(
+            "claude-*",
+            "claude-opus-4-6",
+            "anthropic",
+            "claude-opus-4-6"
+        )
+    );
+    assert_eq!(
+        resolved(&s, "gpt-4o"),
+        one("gpt-4o", "gpt-4o", "groq", "fixed"),
+        "an exact group wins over every pattern"
+    );
+    assert_eq!(
+        resolved(&s, "fixed-anything"),
+        one("fixed-*", "fixed-anything", "groq", "always-this"),
+        "a model without `*` serves every matching name as written"
+    );
+    assert!(resolved(&s, "mistral/large").is_none());
+    // The same name again is served by the deployment made the first time.
+    let a = s.resolve("openai/gpt-5-mini", None).unwrap();
+    let b = s.resolve("openai/gpt-5-mini", None).unwrap();
+    assert!(Arc::ptr_eq(&a.deployments[0], &b.deployments[0]));
+    assert!(a.registered, "the pattern group is registered");
+}
+
+#[test]
+fn a_catch_all_group_takes_every_unknown_name_after_aliases_and_tiers() {
+    let tiers = Tiers {
+        opus: "big".into(),
+        sonnet: "big".into(),
+        haiku: "big".into(),
+    };
+    let (reg, errs) = Registry::new(
+        vec![def("big", "groq/big"), def("*", "openai/*")],
+        [("p".to_owned(), tiers)].into(),
+        Some("p".into()),
+        Registered::All,
+        &HashMap::new(),
+    );
+    assert!(errs.is_empty(), "{errs:?}");
+    reg.set_aliases([("gpt-4".to_owned(), "big".to_owned())].into());
+    let s = reg.snapshot();
+    assert_eq!(s.resolve("gpt-4", None).unwrap().group, "big", "alias");
+    assert_eq!(
+        s.resolve("claude-sonnet-4-5", None).unwrap().group,
+        "big",
+        "the default profile's tiers come before the catch-all"
+    );
+    assert_eq!(
+        resolved(&s, "some/model-x"),
+        Some((
+            "*".to_owned(),
+            vec![(
+                "some/model-x".to_owned(),
+                "openai".to_owned(),
+                "some/model-x".to_owned()
+            )]
+        ))
+    );
+}
+
+/// `router_settings.model_group_alias`: the alias resolves to its group (also with Claude
+/// Code's `[1m]` suffix); an alias of a group that does not exist resolves to nothing; a
+/// reload keeps the aliases until new ones are set.
+#[test]
+fn model_group_alias_names_another_group() {
+    let (reg, _) = Registry::new(
+        vec![def("gpt-4o", "openai/gpt-4o")],
+        HashMap::new(),
+        None,
+        Registered::All,
+        &HashMap::new(),
+    );
+    reg.set_aliases(
+        [
+            ("gpt-4".to_owned(), "gpt-4o".to_owned()),
+            ("ghost".to_owned(), "nothing".to_owned()),
+        ]
+        .into(),
+    );
+    let s = reg.snapshot();
+    let r = s.resolve("gpt-4", None).unwrap();
+    assert_eq!((r.group.as_str(), r.deployments.len()), ("gpt-4o", 1));
+    assert_eq!(s.resolve("gpt-4[1m]", None).unwrap().group, "gpt-4o");
+    assert!(s.resolve("ghost", None).is_none());
+    let d = Deployment::new(
+        def("gpt-4o", "openai/gpt-4o-2"),
+        Origin::Config,
+        &HashMap::new(),
+    )
+    .unwrap();
+    reg.replace_config(vec![d], HashMap::new(), None);
+    assert_eq!(
+        reg.snapshot().resolve("gpt-4", None).unwrap().group,
+        "gpt-4o"
+    );
+}

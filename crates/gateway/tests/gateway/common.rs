@@ -83,6 +83,7 @@ pub fn config(
         models,
         profiles: HashMap::new(),
         default_profile: None,
+        model_group_alias: HashMap::new(),
         registered,
         lease_sink,
         master_key: SecretString::new(MASTER_KEY),
