@@ -6,6 +6,7 @@
 use crate::cli::NetArgs;
 use crate::error::CliError;
 use crate::settings::catalog::{self, Source};
+use crate::settings::config_file::RouterKeys;
 use crate::settings::{Settings, env_vars, secrets};
 use gateway::Handle;
 use gateway::{ConfigSource, Loaded};
@@ -28,7 +29,8 @@ struct RestartOnly {
     lease_minutes: Option<f64>,
     janitor_interval_seconds: Option<f64>,
     log_level: Option<String>,
-    router_settings: Option<(Option<u32>, Option<f64>, Option<f64>)>,
+    /// `router_settings`, and the router keys of `litellm_settings`.
+    router_settings: (Option<RouterKeys>, Option<RouterKeys>),
     proxy: Option<String>,
     /// The gateway's variable lookups are set up at start.
     environment_variables: crate::settings::config_file::Variables,
@@ -53,11 +55,14 @@ impl RestartOnly {
             lease_minutes: s.config.lease_minutes,
             janitor_interval_seconds: s.config.janitor_interval_seconds,
             log_level: s.config.log_level.clone(),
-            router_settings: s
-                .config
-                .router_settings
-                .as_ref()
-                .map(|r| (r.num_retries, r.timeout, r.stream_timeout)),
+            router_settings: (
+                s.config.router_settings.clone(),
+                s.config.litellm_settings.as_ref().map(|l| RouterKeys {
+                    // litellm_settings' other keys are not the router's.
+                    other: Default::default(),
+                    ..l.router.clone()
+                }),
+            ),
             proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
             environment_variables: s.config.environment_variables.clone(),
         }

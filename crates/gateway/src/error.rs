@@ -2,7 +2,7 @@
 //! `/v1/messages`, OpenAI's for `/v1/chat/completions` and the admin API.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 
@@ -11,8 +11,10 @@ use protocol::ir::{ApiError, ErrorKind};
 pub struct ClientError {
     pub protocol: Protocol,
     pub error: ApiError,
-    /// `retry-after` from the upstream, passed on.
+    /// `retry-after` from the upstream (or the gateway's own limits), passed on.
     pub retry_after: Option<HeaderValue>,
+    /// The upstream's rate-limit headers (`anthropic-ratelimit-*`, `x-ratelimit-*`), passed on.
+    pub headers: Option<Box<HeaderMap>>,
 }
 
 impl ClientError {
@@ -21,6 +23,7 @@ impl ClientError {
             protocol,
             error,
             retry_after: None,
+            headers: None,
         }
     }
 }
@@ -36,6 +39,9 @@ impl IntoResponse for ClientError {
             self.error.message = m;
         }
         let mut r = (status, codec.encode_error(&self.error)).into_response();
+        if let Some(h) = self.headers {
+            r.headers_mut().extend(*h);
+        }
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

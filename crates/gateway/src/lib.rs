@@ -32,6 +32,7 @@ pub mod redact;
 mod registry;
 mod reload;
 mod request_log;
+mod router;
 mod secrets;
 mod server;
 mod state;
@@ -54,8 +55,9 @@ pub use providers::deployment::{
 pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
+pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
-pub use state::{Instance, RouterSettings};
+pub use state::Instance;
 pub use upstream::Timeouts;
 pub use workers::default_count as default_workers;
 
@@ -153,6 +155,7 @@ impl Gateway {
         let state = Arc::new(GatewayState {
             registry,
             upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),
+            routing: router::RouterState::new(&config.router),
             router: config.router,
             master_key: config.master_key,
             lease_sink: config.lease_sink,

@@ -72,10 +72,57 @@ pub struct LitellmParams {
     /// `anthropic`); default: the provider table's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_mode: Option<ApiMode>,
-    /// Position among the deployments of its group (lower first).
+    /// Position among the deployments of its group: a lower `order` is tried first, and a higher
+    /// one only when the lower ones fail or cannot take the request (LiteLLM's order fallbacks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<u32>,
-    /// Other LiteLLM parameters (`rpm`, `aws_secret_access_key`, …); shown through
+    /// Share of the group's traffic under `simple-shuffle` (relative to the other deployments'
+    /// weights).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub weight: Option<f64>,
+    /// Requests per minute this deployment takes; over it, the deployment is skipped (and the
+    /// client gets 429 with `retry-after` when no other can serve).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::whole"
+    )]
+    pub rpm: Option<u64>,
+    /// Tokens per minute (input and output) this deployment takes, as `rpm`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::whole"
+    )]
+    pub tpm: Option<u64>,
+    /// Requests in flight at once on this deployment, as `rpm`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::whole_u32"
+    )]
+    pub max_parallel_requests: Option<u32>,
+    /// Seconds to wait for the upstream's answer to begin (its response headers); the
+    /// gateway's `router_settings.timeout` when unset.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub timeout: Option<f64>,
+    /// Seconds of silence tolerated inside a stream (and inside a whole answer's body); the
+    /// gateway's `router_settings.stream_timeout` when unset.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub stream_timeout: Option<f64>,
+    /// Other LiteLLM parameters (`aws_secret_access_key`, …); shown through
     /// [`redact::param`].
     #[serde(flatten, serialize_with = "shown_params")]
     pub other: BTreeMap<String, Value>,
@@ -155,6 +202,58 @@ impl ModelDefinition {
             v["model_info"][k] = x.clone();
         }
         v
+    }
+}
+
+/// Numbers as LiteLLM (Python, pydantic) reads them: a number, or a string holding one
+/// (`rpm: "100"`); anything else is an error naming what was expected.
+mod lenient {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn read<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Option<f64>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("expected {what}, got the string {s:?}"))),
+            Some(other) => Err(D::Error::custom(format!("expected {what}, got {other}"))),
+        }
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match read(d, "a number")? {
+            Some(v) if !v.is_finite() || v < 0.0 => Err(D::Error::custom(format!(
+                "expected a number of at least 0, got {v}"
+            ))),
+            v => Ok(v),
+        }
+    }
+
+    pub fn whole<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match read(d, "a whole number")? {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= 9.0e15 => Ok(Some(v as u64)),
+            Some(v) => Err(D::Error::custom(format!(
+                "expected a whole number of at least 0, got {v}"
+            ))),
+        }
+    }
+
+    pub fn whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        match whole(d)? {
+            None => Ok(None),
+            Some(v) => u32::try_from(v).map(Some).map_err(|_| {
+                D::Error::custom(format!(
+                    "expected a whole number up to {}, got {v}",
+                    u32::MAX
+                ))
+            }),
+        }
     }
 }
 
@@ -287,7 +386,20 @@ mod tests {
         .unwrap();
         assert_eq!(d.provider_prefix(), Some("groq"));
         assert_eq!(d.model_info.context_window, Some(1000));
-        assert!(d.litellm_params.other.contains_key("rpm"));
+        assert_eq!(d.litellm_params.rpm, Some(10));
+        let p: LitellmParams =
+            serde_json::from_str(r#"{"model": "x", "tpm": "5000", "weight": 2, "timeout": 1.5}"#)
+                .unwrap();
+        assert_eq!(
+            (p.tpm, p.weight, p.timeout),
+            (Some(5000), Some(2.0), Some(1.5))
+        );
+        let e = serde_json::from_str::<LitellmParams>(r#"{"model": "x", "rpm": "many"}"#);
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("expected a whole number")
+        );
         let shown = serde_json::to_string(&d).unwrap();
         assert!(!shown.contains("\"k\""), "{shown}");
     }

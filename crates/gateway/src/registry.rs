@@ -184,7 +184,7 @@ impl Snapshot {
             Some(slot) => *slot = d.clone(),
             None => group.push(d.clone()),
         }
-        group.sort_by_key(|d| d.definition.litellm_params.order.unwrap_or(u32::MAX));
+        group.sort_by_key(|d| d.route.order);
         d
     }
 
@@ -197,7 +197,7 @@ impl Snapshot {
         let group = self.groups.entry(name).or_default();
         group.retain(|x| x.id != d.id);
         group.push(d);
-        group.sort_by_key(|d| d.definition.litellm_params.order.unwrap_or(u32::MAX));
+        group.sort_by_key(|d| d.route.order);
     }
 
     fn drop_group_if_empty(&mut self, name: &str) {

@@ -1,6 +1,9 @@
-//! One record per request (DESIGN.md §4.4), written when the request ends — including when the
-//! client disconnects mid-stream, because it is written from `Drop`.
+//! One record per attempt of a request (DESIGN.md §4.4), written when the attempt ends — for the
+//! attempt that answers, when its answer ends, including when the client disconnects mid-stream,
+//! because it is written from `Drop`. Dropping it also ends the attempt's hold on its deployment
+//! ([`Lease`]: in flight until then, its tokens counted against `tpm`).
 
+use crate::router::Lease;
 use crate::transport::ReportedCost;
 use protocol::ir::Usage;
 use std::sync::Arc;
@@ -23,6 +26,10 @@ pub struct RequestLog {
     pub error: Option<String>,
     /// The cost the upstream reported itself (claude-code's `total_cost_usd`), in USD.
     pub reported_cost: Option<Arc<ReportedCost>>,
+    /// Which attempt of the request this is (1 for the first; retries and fallbacks count on).
+    pub attempt: u32,
+    /// The attempt's hold on its deployment, when the router counts it.
+    pub lease: Option<Lease>,
 }
 
 impl RequestLog {
@@ -41,6 +48,8 @@ impl RequestLog {
             first_byte: None,
             error: None,
             reported_cost: None,
+            attempt: 1,
+            lease: None,
         }
     }
 
@@ -55,6 +64,12 @@ impl RequestLog {
 impl Drop for RequestLog {
     fn drop(&mut self) {
         let u = self.usage.unwrap_or_default();
+        if let Some(lease) = &self.lease
+            && self.status == 200
+        {
+            let used = self.usage.map(|u| u.input_tokens + u.output_tokens);
+            lease.used_tokens(used, crate::router::now_ms());
+        }
         tracing::info!(
             target: "agent_shim::request",
             client = self.client,
@@ -64,6 +79,7 @@ impl Drop for RequestLog {
             upstream_model = self.upstream_model.as_deref().unwrap_or("-"),
             status = self.status,
             stream = self.stream,
+            attempt = self.attempt,
             input_tokens = u.input_tokens,
             output_tokens = u.output_tokens,
             cache_read_tokens = u.cache_read_tokens,

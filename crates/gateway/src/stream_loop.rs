@@ -46,6 +46,9 @@ pub struct StreamSettings {
     pub ping: Duration,
     /// Silence after which the stream is abandoned with an error event.
     pub idle: Duration,
+    /// The setting `idle` came from, as the error names it (`litellm_params.stream_timeout`
+    /// or `router_settings.stream_timeout`).
+    pub idle_setting: &'static str,
     /// The upstream, as errors name it: `upstream <provider> (<url>)`.
     pub upstream: String,
 }
@@ -162,9 +165,10 @@ fn silence(s: &StreamSettings) -> ApiError {
     ApiError::new(
         ErrorKind::Timeout,
         format!(
-            "{} sent nothing for {} s; the stream was abandoned (router_settings.stream_timeout)",
+            "{} sent nothing for {} s; the stream was abandoned ({})",
             s.upstream,
-            s.idle.as_secs_f64()
+            s.idle.as_secs_f64(),
+            s.idle_setting
         ),
     )
 }

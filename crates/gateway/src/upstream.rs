@@ -44,6 +44,13 @@ pub struct UpstreamError {
     /// read): retrying it is pointless, but another deployment may serve.
     pub unusable_answer: bool,
     pub retry_after: Option<HeaderValue>,
+    /// The upstream's headers that go on to the client with the error (`retry-after`,
+    /// `anthropic-ratelimit-*`, `x-ratelimit-*`: [`crate::dispatch::respond::copy_passed_headers`]);
+    /// boxed, and only when there are any, so that errors stay small.
+    pub headers: Option<Box<HeaderMap>>,
+    /// The upstream refused the content (OpenAI `content_policy_violation`, Azure
+    /// `content_filter`): `content_policy_fallbacks` apply.
+    pub content_policy: bool,
 }
 
 impl UpstreamError {
@@ -54,6 +61,8 @@ impl UpstreamError {
             retryable: true,
             unusable_answer: false,
             retry_after: None,
+            headers: None,
+            content_policy: false,
         }
     }
 
@@ -64,6 +73,8 @@ impl UpstreamError {
             retryable: false,
             unusable_answer: true,
             retry_after: None,
+            headers: None,
+            content_policy: false,
         }
     }
 
@@ -76,6 +87,8 @@ impl UpstreamError {
             unusable_answer: false,
             error,
             retry_after,
+            headers: None,
+            content_policy: false,
         }
     }
 
@@ -86,7 +99,16 @@ impl UpstreamError {
             retryable: false,
             unusable_answer: false,
             retry_after: None,
+            headers: None,
+            content_policy: false,
         }
+    }
+
+    /// Keeps the headers of `from` that go on to the client with this error.
+    pub fn pass_headers(&mut self, from: &HeaderMap) {
+        let mut passed = HeaderMap::new();
+        crate::dispatch::respond::copy_passed_headers(from, &mut passed);
+        self.headers = (!passed.is_empty()).then(|| Box::new(passed));
     }
 
     /// Whether another deployment of the group may succeed: yes after transient failures and
@@ -104,6 +126,31 @@ impl UpstreamError {
                     | ErrorKind::NotFound
             )
     }
+}
+
+/// Whether an upstream's error body says it refused the content: the labels OpenAI
+/// (`content_policy_violation`), Azure (`content_filter`, `ResponsibleAIPolicyViolation`) and
+/// Gemini (`SAFETY`) use, or a message about a content (management) policy.
+pub fn is_content_policy(body: &[u8]) -> bool {
+    let Some(f) = protocol::classify::ErrorFields::parse(body) else {
+        return false;
+    };
+    let labelled = f.labels.iter().any(|l| {
+        let l = l.to_ascii_lowercase();
+        [
+            "content_policy",
+            "content_filter",
+            "responsibleaipolicy",
+            "safety",
+        ]
+        .iter()
+        .any(|w| l.contains(w))
+    });
+    labelled
+        || f.message.is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("content management policy") || m.contains("content policy")
+        })
 }
 
 /// The upstream client: one connection pool per worker thread ([`crate::workers`]), so a

@@ -12,7 +12,7 @@ use crate::log_writer;
 use crate::settings::secrets::FileSecrets;
 use crate::settings::{Settings, catalog, env_vars, litellm};
 use crate::state::{StateDb, now_ms};
-use gateway::{Gateway, GatewayConfig, LeaseSink, Registered, RouterSettings, Timeouts};
+use gateway::{Gateway, GatewayConfig, LeaseSink, Registered};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -81,24 +81,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     )?;
     let (lease_tx, lease_rx) = std::sync::mpsc::channel::<String>();
     spawn_lease_writer(&settings, lease_rx)?;
-    let mut router = RouterSettings::default();
-    let mut timeouts = Timeouts::default();
-    // LiteLLM's litellm_settings.num_retries / request_timeout, unless router_settings sets them.
-    if let Some(l) = &settings.config.litellm_settings {
-        router.num_retries = l.num_retries.unwrap_or(router.num_retries);
-        if let Some(t) = l.request_timeout.filter(|t| t.is_finite()) {
-            timeouts.first_byte = Duration::from_secs_f64(t.max(1.0));
-        }
+    let routing = crate::settings::router::router(
+        &settings.config,
+        &settings.config_path.display().to_string(),
+    )?;
+    for w in &routing.warnings {
+        tracing::warn!("{w}");
     }
-    if let Some(r) = &settings.config.router_settings {
-        router.num_retries = r.num_retries.unwrap_or(router.num_retries);
-        if let Some(t) = r.timeout {
-            timeouts.first_byte = Duration::from_secs_f64(t.max(1.0));
-        }
-        if let Some(t) = r.stream_timeout {
-            timeouts.idle = Duration::from_secs_f64(t.max(1.0));
-        }
-    }
+    let (router, timeouts) = (routing.settings, routing.timeouts);
     if let Some(p) = &settings.config.default_profile
         && !profiles.contains_key(p)
     {

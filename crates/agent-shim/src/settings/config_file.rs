@@ -37,13 +37,15 @@ pub struct ConfigFile {
     pub max_request_body_mb: Option<u32>,
     /// Profile whose tiers resolve Claude model ids when a request names no profile.
     pub default_profile: Option<String>,
-    pub router_settings: Option<RouterSettingsFile>,
+    /// LiteLLM's router settings ([`crate::settings::router`] turns them into the gateway's).
+    pub router_settings: Option<RouterKeys>,
     /// LiteLLM: models served in addition to (and overriding by name) models.yaml.
     #[serde(default)]
     pub model_list: Vec<ModelDefinition>,
     /// LiteLLM: `master_key`, `database_url`.
     pub general_settings: Option<GeneralSettings>,
-    /// LiteLLM: `drop_params`, `num_retries`, `request_timeout`.
+    /// LiteLLM: `drop_params`, and the router keys (`num_retries`, `request_timeout`, the
+    /// fallback lists, …) read as under `router_settings`, which wins.
     pub litellm_settings: Option<LitellmSettings>,
     /// LiteLLM: credentials that `litellm_params.litellm_credential_name` refers to.
     #[serde(default)]
@@ -89,12 +91,10 @@ pub struct ConfigFile {
 pub struct LitellmSettings {
     /// The default `drop_params` of every deployment that does not set its own.
     pub drop_params: Option<bool>,
-    /// Retries per deployment when `router_settings.num_retries` is not given.
-    pub num_retries: Option<u32>,
-    /// Seconds to wait for an upstream when `router_settings.timeout` is not given.
-    pub request_timeout: Option<f64>,
+    /// The router keys (read by [`crate::settings::router`]), and the other keys in
+    /// `router.other` (named in warnings by [`super::litellm`]).
     #[serde(flatten)]
-    pub _other: BTreeMap<String, Value>,
+    pub router: RouterKeys,
 }
 
 /// `environment_variables`: names and values (scalars as written; a value may be
@@ -170,17 +170,37 @@ impl std::fmt::Debug for ExternalProxy {
     }
 }
 
-/// LiteLLM's `router_settings`; keys other than these are accepted and ignored.
-#[derive(Debug, Default, Deserialize)]
-pub struct RouterSettingsFile {
+/// The router keys LiteLLM reads under `router_settings` (and most of them under
+/// `litellm_settings` too), with LiteLLM's names; see [`crate::settings::router`] for what each
+/// becomes. Keys not listed are kept in `other`, and named in a warning at start.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+pub struct RouterKeys {
+    /// Extra attempts after a retryable failure.
     pub num_retries: Option<u32>,
-    /// Total seconds to wait for an upstream's first byte.
+    /// Seconds to wait for an upstream's answer to begin.
     pub timeout: Option<f64>,
+    /// `litellm_settings`' name for `timeout`.
+    pub request_timeout: Option<f64>,
     /// Seconds of silence tolerated inside a stream.
     pub stream_timeout: Option<f64>,
-    /// Other LiteLLM router keys (`routing_strategy`, …), accepted and ignored.
+    pub fallbacks: Option<gateway::Fallbacks>,
+    pub context_window_fallbacks: Option<gateway::Fallbacks>,
+    pub content_policy_fallbacks: Option<gateway::Fallbacks>,
+    pub default_fallbacks: Option<Vec<String>>,
+    pub max_fallbacks: Option<u32>,
+    pub allowed_fails: Option<u32>,
+    /// Seconds a deployment that failed too often stays out of rotation.
+    pub cooldown_time: Option<f64>,
+    pub disable_cooldowns: Option<bool>,
+    /// Read as text: a strategy not implemented is a warning, not an error.
+    pub routing_strategy: Option<String>,
+    pub enable_pre_call_checks: Option<bool>,
+    pub default_max_parallel_requests: Option<u32>,
+    /// Seconds a session stays on its deployment after its last request.
+    pub deployment_affinity_ttl_seconds: Option<f64>,
+    /// Other keys (`redis_host`, `routing_strategy_args`, …).
     #[serde(flatten)]
-    pub _other: BTreeMap<String, Value>,
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +257,9 @@ router_settings:
         );
         assert_eq!(c.master_key().unwrap().expose(), "sk-1234");
         assert_eq!(c.router_settings.unwrap().num_retries, Some(3));
+        let l = c.litellm_settings.unwrap();
+        assert_eq!(l.drop_params, Some(true));
+        assert!(l.router.other.is_empty(), "{:?}", l.router.other);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod env_vars;
 pub mod filters;
 pub mod litellm;
 pub mod paths;
+pub mod router;
 pub mod secrets;
 pub mod yaml;
 

@@ -30,6 +30,7 @@ mod models_remote;
 mod profiles_secrets;
 mod proxy_cmd;
 mod reload;
+mod router_config;
 mod sdk_clients;
 mod sdk_faults;
 mod serve_cmd;

@@ -120,9 +120,11 @@ fn faults() -> Vec<(&'static str, Option<Vec<Value>>, Value, Value)> {
     add(
         "garbage",
         one(json!({"text": TEXT, "fault": "garbage"})),
+        // A stream that goes wrong before its first content is a failed attempt (retried, then
+        // an error before any byte), like a whole answer that is not JSON.
         (
             error(502, &["not complete JSON"]),
-            stream_error(&["unreadable stream event", "<html>"]),
+            error(502, &["opened its stream with an error", "<html>"]),
         ),
     );
     add(

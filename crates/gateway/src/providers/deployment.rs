@@ -4,13 +4,17 @@
 use super::params::Params;
 use super::table::{ANTHROPIC, MOCK, OPENAI, PROVIDERS, ProviderInfo, provider, provider_names};
 use crate::model::{ApiMode, ModelDefinition, SecretString};
+use crate::router::{RouteParams, Slot};
 use crate::secrets::SecretSource;
 use crate::transport::{Transport, Unbuilt};
+use crate::upstream::Timeouts;
 use protocol::ir::Dropped;
 use protocol::passthrough::Fields;
 use protocol::target::{AnthropicTarget, ChatTarget, ConverseTarget, ResponsesTarget};
 use protocol::{Protocol, Target};
 use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Where the upstream key comes from, resolved at registration.
 #[derive(Clone)]
@@ -84,6 +88,10 @@ pub struct Deployment {
     pub extra_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Request parameters set in `litellm_params` that replace the client's (see [`OVERRIDABLE`]).
     pub overrides: Vec<(String, serde_json::Value)>,
+    /// What the router reads of the definition (`order`, `weight`, limits, timeouts, window).
+    pub route: RouteParams,
+    /// This deployment's counters, found by id in [`crate::router::RouterState`] on first use.
+    pub(crate) slot: OnceLock<Arc<Slot>>,
 }
 
 /// Request parameters a model definition may fix for every request, as LiteLLM passes
@@ -284,10 +292,13 @@ impl Deployment {
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
+        let route = RouteParams::of(&def);
         let mut d = Deployment {
             id,
             origin,
             overrides,
+            route,
+            slot: OnceLock::new(),
             definition: def,
             provider,
             upstream_model,
@@ -346,6 +357,16 @@ impl Deployment {
             }
             Err(_) => body,
         }
+    }
+
+    /// How long to wait for the answer's headers: `litellm_params.timeout`, else `global`'s.
+    pub fn first_byte_timeout(&self, global: &Timeouts) -> Duration {
+        self.route.timeout.unwrap_or(global.first_byte)
+    }
+
+    /// The silence tolerated inside an answer: `litellm_params.stream_timeout`, else `global`'s.
+    pub fn idle_timeout(&self, global: &Timeouts) -> Duration {
+        self.route.stream_timeout.unwrap_or(global.idle)
     }
 
     pub fn model_name(&self) -> &str {
@@ -524,9 +545,7 @@ mod tests {
         d.litellm_params
             .other
             .insert("reasoning_effort".into(), serde_json::json!("none"));
-        d.litellm_params
-            .other
-            .insert("rpm".into(), serde_json::json!(10));
+        d.litellm_params.rpm = Some(10);
         let d = Deployment::new(d, Origin::Config, &HashMap::new()).unwrap();
         let out =
             d.apply_overrides(br#"{"model":"x","reasoning_effort":"high","tools":[]}"#.to_vec());

@@ -219,17 +219,18 @@ impl HttpTransport {
             req = req.header(k, v);
         }
         let shown = || self.shown_url(out.endpoint, out.stream);
-        let timeouts = up.timeouts;
-        let sent = tokio::time::timeout(timeouts.first_byte, req.body(out.body).send()).await;
+        let first_byte = d.first_byte_timeout(&up.timeouts);
+        let sent = tokio::time::timeout(first_byte, req.body(out.body).send()).await;
         let resp = match sent {
             Err(_) => {
                 return Err(UpstreamError::transient(ApiError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "upstream {} ({}) did not answer within {} s (router_settings.timeout)",
+                        "upstream {} ({}) did not answer within {} s ({})",
                         d.provider.name,
                         shown(),
-                        timeouts.first_byte.as_secs_f64()
+                        first_byte.as_secs_f64(),
+                        timeout_setting(d)
                     ),
                 )));
             }
@@ -243,17 +244,30 @@ impl HttpTransport {
             return Ok(Answer::new(headers, body_stream(resp)));
         }
         let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
+        let passed = resp.headers().clone();
         // An error body that stalls must not hold the request: it is read for `idle` at most.
-        let body: Bytes = tokio::time::timeout(timeouts.idle, resp.bytes())
+        let body: Bytes = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
             .await
             .ok()
             .and_then(Result::ok)
             .unwrap_or_default();
-        Err(UpstreamError::from_status(
+        let mut e = UpstreamError::from_status(
             status_error(d, status.as_u16(), &body),
             status.as_u16(),
             retry_after,
-        ))
+        );
+        e.pass_headers(&passed);
+        e.content_policy = crate::upstream::is_content_policy(&body);
+        Err(e)
+    }
+}
+
+/// The setting that gave `d`'s first-byte timeout, as errors name it.
+pub fn timeout_setting(d: &Deployment) -> &'static str {
+    if d.route.timeout.is_some() {
+        "litellm_params.timeout"
+    } else {
+        "router_settings.timeout"
     }
 }
 

@@ -33,6 +33,7 @@ fn router() -> RouterSettings {
     RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn gateway_of(models: Vec<ModelDefinition>, num_retries: u32) -> Runni
     let router = RouterSettings {
         num_retries,
         max_retry_after: Duration::from_secs(2),
+        ..RouterSettings::default()
     };
     gateway_with(models, secrets(), router).await
 }

@@ -28,6 +28,7 @@ async fn child_gateway() {
     let router = RouterSettings {
         num_retries: 1,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let gw = gateway_with(models, HashMap::new(), router).await;
     println!("{READY}{}", gw.base);

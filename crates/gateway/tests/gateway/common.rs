@@ -43,6 +43,7 @@ pub async fn gateway(models: Vec<ModelDefinition>) -> Running {
         RouterSettings {
             num_retries: 1,
             max_retry_after: Duration::from_secs(2),
+            ..RouterSettings::default()
         },
     )
     .await

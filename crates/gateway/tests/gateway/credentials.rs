@@ -154,6 +154,7 @@ async fn credentials_never_show_in_model_info_errors_or_debug() {
         RouterSettings {
             num_retries: 0,
             max_retry_after: Duration::from_secs(1),
+            ..RouterSettings::default()
         },
     )
     .await;

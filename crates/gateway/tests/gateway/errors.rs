@@ -112,6 +112,7 @@ async fn unreachable_upstream_is_502_naming_the_url() {
         RouterSettings {
             num_retries: 0,
             max_retry_after: Duration::from_secs(1),
+            ..RouterSettings::default()
         },
     )
     .await;

@@ -185,11 +185,15 @@ fn faults() -> Vec<Fault> {
         Fault {
             name: "garbage",
             steps: reply(json!({"text": TEXT, "fault": "garbage"})),
+            // A stream that goes wrong before its first content is a failed attempt, like a
+            // whole answer that is not JSON: an error before any byte.
             expect: |stream| match stream {
                 true => (
-                    Expect::StreamError {
-                        words: vec!["upstream sent", "<html>"],
-                    },
+                    error(
+                        502,
+                        "api_error",
+                        &["opened its stream with an error", "<html>"],
+                    ),
                     1,
                 ),
                 false => (error(502, "api_error", &["not complete JSON"]), 1),
@@ -292,6 +296,7 @@ async fn table(client: Client) -> (fake_provider::FakeProvider, Running, Vec<Row
         RouterSettings {
             num_retries: 1,
             max_retry_after: Duration::from_secs(2),
+            ..RouterSettings::default()
         },
         gateway::Registered::All,
         None,

@@ -211,6 +211,7 @@ async fn every_row_reaches_its_path_with_its_key_and_quirks() {
     let router = RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let gw = gateway_with(models, secrets, router).await;
     for row in ROWS {
@@ -280,6 +281,7 @@ async fn claude_code_to_a_row_translates_with_its_key_variable() {
     let router = RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let gw = gateway_with(vec![d], secrets, router).await;
     let resp = gw.post("/v1/messages", &claude_request("gh", false)).await;
@@ -317,6 +319,7 @@ async fn perplexity_agent_api_is_reached_at_v1_responses() {
     let router = RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let gw = gateway_with(vec![d], secrets, router).await;
     let resp = gw

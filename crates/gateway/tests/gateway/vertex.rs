@@ -74,6 +74,7 @@ pub(crate) fn no_retries() -> RouterSettings {
     RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     }
 }
 

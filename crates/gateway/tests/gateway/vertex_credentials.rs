@@ -92,6 +92,7 @@ async fn a_token_vertex_refuses_is_replaced_and_the_request_tried_again() {
     let retry_once = RouterSettings {
         num_retries: 1,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let gw = gateway_with(
         vec![vertex("sonnet", CLAUDE, &fake, &creds)],

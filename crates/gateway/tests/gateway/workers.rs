@@ -18,6 +18,7 @@ async fn shutdown_lets_in_flight_streams_finish_and_then_refuses_connections() {
     let router = RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let config = config(
         models,
@@ -96,6 +97,7 @@ async fn key_command_in_model_new_does_not_stall_streams() {
     let router = RouterSettings {
         num_retries: 0,
         max_retry_after: Duration::from_secs(1),
+        ..RouterSettings::default()
     };
     let (gw, g) = bind(config(
         models,

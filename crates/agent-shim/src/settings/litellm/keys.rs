@@ -3,8 +3,9 @@
 //! ignored): nothing is dropped silently (issue 11 §1).
 //!
 //! Ownership, for whoever implements a key: add it to its section here and its warning goes.
-//! - `ROUTER` lists every router key issue 11 §1 names under Router and Rate limits (fallbacks,
-//!   cooldowns, strategies, limits, timeouts, retries), implemented in the gateway's router;
+//! - the router keys (fallbacks, cooldowns, strategies, limits, timeouts, retries) are
+//!   [`crate::settings::router::ROUTER_KEYS`], read under `router_settings` and
+//!   `litellm_settings` alike; `ROUTER` and `LITELLM_SETTINGS` list the others read there;
 //! - the provider keys of `PARAMS` (`api_version`, `azure_ad_token`, `vertex_*`) are read by the
 //!   provider rows that need them (a deployment of a provider the table lacks is named by its
 //!   definition error instead);
@@ -58,26 +59,14 @@ pub const TOP_IGNORED: &[(&str, &str)] = &[
 /// `general_settings` keys agent-shim reads.
 pub const GENERAL: &[&str] = &["master_key"];
 
-/// `litellm_settings` keys agent-shim reads: `drop_params` (the default of every deployment's
-/// `drop_params`), `num_retries` and `request_timeout` (when `router_settings` gives none).
-pub const LITELLM_SETTINGS: &[&str] = &["drop_params", "num_retries", "request_timeout"];
+/// `litellm_settings` keys agent-shim reads besides the router keys
+/// ([`crate::settings::router::ROUTER_KEYS`], read as under `router_settings`): `drop_params`,
+/// the default of every deployment's `drop_params`.
+pub const LITELLM_SETTINGS: &[&str] = &["drop_params"];
 
-/// `router_settings` keys implemented (module docs).
-pub const ROUTER: &[&str] = &[
-    "fallbacks",
-    "context_window_fallbacks",
-    "content_policy_fallbacks",
-    "default_fallbacks",
-    "num_retries",
-    "timeout",
-    "stream_timeout",
-    "request_timeout",
-    "allowed_fails",
-    "cooldown_time",
-    "routing_strategy",
-    "max_parallel_requests",
-    "model_group_alias",
-];
+/// `router_settings` keys implemented besides the router keys
+/// ([`crate::settings::router::ROUTER_KEYS`]): `model_group_alias`, read where names resolve.
+pub const ROUTER: &[&str] = &["model_group_alias"];
 
 /// `model_list` entry keys.
 pub const MODEL_ENTRY: &[&str] = &["model_name", "litellm_params", "model_info"];
@@ -148,9 +137,6 @@ pub fn why(section: &str, key: &str) -> &'static str {
             "state is kept per gateway; Redis is not used"
         }
         ("general_settings", "database_url") => "agent-shim keeps usage in its own state database",
-        ("litellm_settings", "fallbacks" | "context_window_fallbacks" | "default_fallbacks") => {
-            "agent-shim reads fallbacks from router_settings; move it there"
-        }
         ("litellm_params", "organization") => "the OpenAI-Organization header is not sent",
         ("litellm_params", "thinking") => {
             "a fixed thinking setting is not applied; clients send their own"

@@ -19,6 +19,7 @@ pub mod tree;
 use super::config_file::ConfigFile;
 use super::yaml;
 use crate::error::{CliError, Result};
+use crate::settings::router::ROUTER_KEYS;
 use gateway::{ModelDefinition, SecretString};
 use std::collections::BTreeMap;
 use tree::{Entry, Node};
@@ -77,10 +78,10 @@ pub fn check(text: &str, origin: &str) -> Checked {
         let replaced = entries[i + 1..].iter().any(|later| later.key == e.key);
         match k {
             _ if replaced && (keys::TOP.contains(&k) || keys::AGENT_SHIM.contains(&k)) => {}
-            "general_settings" => w.section(e, keys::GENERAL),
-            "litellm_settings" => w.section(e, keys::LITELLM_SETTINGS),
+            "general_settings" => w.section(e, &[keys::GENERAL]),
+            "litellm_settings" => w.section(e, &[keys::LITELLM_SETTINGS, ROUTER_KEYS]),
             "router_settings" => {
-                w.section(e, keys::ROUTER);
+                w.section(e, &[keys::ROUTER, ROUTER_KEYS]);
                 if let Some(aliases) = e.value.get("model_group_alias") {
                     c.model_group_alias = model_group_alias(aliases);
                 }
@@ -209,9 +210,9 @@ impl Warnings<'_> {
     }
 
     /// A section whose keys are listed in `known`: one warning per other key.
-    fn section(&mut self, e: &Entry, known: &[&str]) {
+    fn section(&mut self, e: &Entry, known: &[&[&str]]) {
         for k in e.value.entries() {
-            if !known.contains(&k.key.as_str()) {
+            if !known.iter().any(|l| l.contains(&k.key.as_str())) {
                 let why = keys::why(&e.key, &k.key);
                 self.at(
                     k.line,

@@ -262,14 +262,15 @@ impl BedrockTransport {
         for (k, v) in &d.extra_headers {
             req = req.header(k, v);
         }
-        let first_byte = up.timeouts.first_byte;
+        let first_byte = d.first_byte_timeout(&up.timeouts);
         let resp = match tokio::time::timeout(first_byte, req.body(body).send()).await {
             Err(_) => {
                 return Err(UpstreamError::transient(ApiError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "upstream bedrock ({shown}) did not answer within {} s (router_settings.timeout)",
-                        first_byte.as_secs_f64()
+                        "upstream bedrock ({shown}) did not answer within {} s ({})",
+                        first_byte.as_secs_f64(),
+                        crate::transport::http::timeout_setting(d)
                     ),
                 )));
             }
@@ -279,7 +280,7 @@ impl BedrockTransport {
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             let headers = resp.headers().clone();
-            let bytes = tokio::time::timeout(up.timeouts.idle, resp.bytes())
+            let bytes = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
                 .await
                 .ok()
                 .and_then(Result::ok)
@@ -385,6 +386,7 @@ impl BedrockTransport {
             retry_after = Some(HeaderValue::from_static("2"));
         }
         let mut failed = UpstreamError::from_status(e, status, retry_after);
+        failed.pass_headers(h);
         if aws_type.as_deref() == Some("ExpiredTokenException") {
             // The cached credentials are not what AWS thinks: fetch new ones, and let the
             // request be tried again with them.
