@@ -1,0 +1,263 @@
+//! Unit tests of the catalogue's loading and overlay ([`super`]).
+
+use super::*;
+use crate::cli::NetArgs;
+
+/// Settings with the config and state dirs under `dir`, nothing else set.
+pub(super) fn settings(dir: &std::path::Path) -> Settings {
+    let cfg = dir.join("cfg").display().to_string();
+    let state = dir.join("state").display().to_string();
+    Settings::resolve(&NetArgs::default(), None, &|k| match k {
+        "AGENT_SHIM_CONFIG_DIR" => Some(cfg.clone()),
+        "AGENT_SHIM_STATE_DIR" => Some(state.clone()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn every_builtin_profile_resolves_to_builtin_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let profiles = load_profiles(&s).unwrap();
+    let models = load_models(&s).unwrap();
+    // Azure's endpoint is the user's resource: the one variable a definition needs.
+    let env: std::collections::HashMap<String, String> = [(
+        "AZURE_API_BASE".to_owned(),
+        "https://res.openai.azure.com".to_owned(),
+    )]
+    .into();
+    for required in [
+        "anthropic",
+        "openai",
+        "azure",
+        "cerebras",
+        "cerebras2",
+        "groq",
+        "groq2",
+        "deepseek",
+        "mistral",
+        "gemini",
+        "grok",
+        "openrouter",
+        "local",
+        "multi",
+        "demo",
+    ] {
+        let p = profile(&profiles, required).unwrap();
+        let defs = profile_models(&models, required, p).unwrap();
+        assert!(!defs.is_empty());
+        for d in defs {
+            gateway::Deployment::new(d, gateway::Origin::Config, &env)
+                .unwrap_or_else(|e| panic!("built-in profile {required}: {e}"));
+        }
+    }
+    let e = profile(&profiles, "nope").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown profile 'nope'") && e.contains("cerebras"),
+        "{e}"
+    );
+}
+
+#[test]
+fn user_files_override_by_name_and_disabled_falls_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    std::fs::create_dir_all(s.config_dir.join("profiles")).unwrap();
+    std::fs::write(
+        s.config_dir.join("models.yaml"),
+        "model_list:\n  - model_name: demo/opus\n    litellm_params:\n      model: mock/x\n      mock_response: mine\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.config_dir.join("profiles/groq.yaml"),
+        "meta:\n  name: My Groq\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.config_dir.join("profiles/cerebras.yaml"),
+        "disabled: true\n",
+    )
+    .unwrap();
+    // Seed 001's way: `model: null`.
+    std::fs::write(
+        s.config_dir.join("profiles/mistral.yaml"),
+        "model: null\nmeta:\n  name: Old\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n",
+    )
+    .unwrap();
+    let models = load_models(&s).unwrap();
+    let opus: Vec<_> = models
+        .iter()
+        .filter(|m| m.item.model_name == "demo/opus")
+        .collect();
+    assert_eq!(opus.len(), 1);
+    assert_eq!(
+        opus[0].item.litellm_params.mock_response.as_deref(),
+        Some("mine")
+    );
+    assert_eq!(
+        opus[0].source,
+        Source::File(s.config_dir.join("models.yaml"))
+    );
+    let profiles = load_profiles(&s).unwrap();
+    assert_eq!(profiles["groq"].item.name, "My Groq");
+    assert_eq!(profiles["cerebras"].source, Source::BuiltIn);
+    assert_eq!(profiles["mistral"].source, Source::BuiltIn);
+    assert_ne!(profiles["mistral"].item.name, "Old");
+    std::fs::write(s.config_dir.join("profiles/mistral.yaml"), "model: x\n").unwrap();
+    let e = load_profiles(&s).unwrap_err().to_string();
+    assert!(
+        e.contains("mistral.yaml: a profile's top-level `model:` only takes null"),
+        "{e}"
+    );
+    let e = profile_models(&models, "groq", &profiles["groq"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("uses model 'a'") && e.contains("profiles/groq.yaml"),
+        "{e}"
+    );
+}
+
+/// The seed's openClaude routing (seeds/003) as the built-in `bedrock` profile. Serving it
+/// needs the gateway's `bedrock` provider; until that is in the provider table the
+/// definitions fail only as an unknown provider.
+#[test]
+fn builtin_bedrock_profile_mirrors_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let profiles = load_profiles(&s).unwrap();
+    let p = &profile(&profiles, "bedrock").unwrap().item;
+    assert_eq!(
+        (
+            p.opus_model.as_str(),
+            p.sonnet_model.as_str(),
+            p.haiku_model.as_str()
+        ),
+        ("claude-opus-4-6", "claude-sonnet-4-5", "qwen3-coder")
+    );
+    assert!(p.isolated);
+    assert_eq!(
+        p.context_1m,
+        Some(Context1m::Tiers(vec![Tier::Opus, Tier::Sonnet]))
+    );
+    assert_eq!(p.aws_auth_refresh.as_deref(), Some("aws sso login"));
+    assert_eq!(p.agent.as_deref(), Some("claude"));
+    let models = load_models(&s).unwrap();
+    let defs = profile_models(&models, "bedrock", &profiles["bedrock"]).unwrap();
+    let upstream: Vec<&str> = defs
+        .iter()
+        .map(|d| d.litellm_params.model.as_str())
+        .collect();
+    assert_eq!(
+        upstream,
+        [
+            "bedrock/us.anthropic.claude-opus-4-6-v1",
+            "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "bedrock/converse/qwen.qwen3-coder-480b-a35b-v1:0"
+        ]
+    );
+    for d in &defs {
+        let other = &d.litellm_params.other;
+        assert_eq!(other["aws_region_name"], "os.environ/AWS_REGION", "{d:?}");
+        assert_eq!(other["aws_profile_name"], "os.environ/AWS_PROFILE", "{d:?}");
+        match gateway::Deployment::new(
+            d.clone(),
+            gateway::Origin::Config,
+            &std::collections::HashMap::new(),
+        ) {
+            Ok(dep) => assert_eq!(dep.provider.name, "bedrock"),
+            Err(e) => assert!(
+                e.to_string().contains("unknown provider 'bedrock'"),
+                "{}: {e}",
+                d.model_name
+            ),
+        }
+    }
+    let window = |n: &str| {
+        defs.iter()
+            .find(|d| d.model_name == n)
+            .and_then(|d| d.model_info.context_window)
+    };
+    assert_eq!(window("claude-opus-4-6"), Some(1_000_000));
+    assert_eq!(window("claude-sonnet-4-5"), Some(1_000_000));
+    assert!(!p.tier_is_1m(Tier::Haiku, window("qwen3-coder")));
+}
+
+/// The user's own subscription through the `claude` CLI (DESIGN.md §4.6): the CLI's tier
+/// aliases on the `claude-code` provider, which reads no key.
+#[test]
+fn builtin_claude_subscription_profile_runs_the_cli_with_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let profiles = load_profiles(&s).unwrap();
+    let p = profile(&profiles, "claude-subscription").unwrap();
+    let defs = profile_models(&load_models(&s).unwrap(), "claude-subscription", p).unwrap();
+    assert_eq!(defs.len(), 3, "{defs:?}");
+    for (d, tier) in defs.into_iter().zip(["opus", "sonnet", "haiku"]) {
+        let m = format!("claude-code/{tier}");
+        assert_eq!((&d.model_name, &d.litellm_params.model), (&m, &m));
+        assert!(d.litellm_params.api_key.is_none(), "{d:?}");
+        let dep = gateway::Deployment::new(
+            d,
+            gateway::Origin::Config,
+            &std::collections::HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!(dep.provider.name, "claude-code");
+        assert!(dep.provider.key_env.is_none() && matches!(dep.key, gateway::ApiKey::None));
+    }
+    assert!(p.item.agent.is_none() && !p.item.isolated, "{:?}", p.item);
+}
+
+#[test]
+fn context_1m_is_true_false_or_a_list_of_tiers() {
+    let parse = |v: &str| {
+        yaml::parse::<ProfileFile>(
+            &format!("meta:\n  name: x\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n  context_1m: {v}\n"),
+            "p.yaml",
+        )
+        .map(|f| f.meta.unwrap())
+    };
+    let p = parse("true").unwrap();
+    assert!(p.tier_is_1m(Tier::Opus, None) && p.tier_is_1m(Tier::Sonnet, Some(1)));
+    assert!(!p.tier_is_1m(Tier::Haiku, Some(2_000_000)));
+    let p = parse("false").unwrap();
+    assert!(!p.tier_is_1m(Tier::Opus, Some(2_000_000)));
+    let p = parse("[haiku]").unwrap();
+    assert!(p.tier_is_1m(Tier::Haiku, None) && !p.tier_is_1m(Tier::Opus, Some(1_000_000)));
+    // Unset: by the model's declared window.
+    let p = parse("null").unwrap();
+    assert!(p.tier_is_1m(Tier::Opus, Some(1_000_000)));
+    assert!(!p.tier_is_1m(Tier::Opus, Some(999_999)) && !p.tier_is_1m(Tier::Opus, None));
+    let e = parse("[opus, big]").unwrap_err().to_string();
+    assert!(
+        e.starts_with("p.yaml:6:") && e.contains("context_1m"),
+        "{e}"
+    );
+    let e = parse("yes please").unwrap_err().to_string();
+    assert!(
+        e.contains("true, false, or a list of tiers (opus, sonnet, haiku)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_broken_user_file_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    std::fs::create_dir_all(&s.config_dir).unwrap();
+    std::fs::write(
+        s.config_dir.join("models.yaml"),
+        "model_list:\n  - model_name: x\n    litellm_param:\n      model: y\n",
+    )
+    .unwrap();
+    let e = load_models(&s).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}:3:5:",
+            s.config_dir.join("models.yaml").display()
+        )),
+        "{e}"
+    );
+}
