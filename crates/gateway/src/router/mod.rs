@@ -13,6 +13,7 @@
 
 pub mod affinity;
 pub mod params;
+pub mod scenario;
 pub mod settings;
 pub mod slot;
 pub mod strategy;
