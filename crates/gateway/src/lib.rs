@@ -45,7 +45,7 @@ mod workers;
 
 // The public API: what the binary (and tests) use. Everything else is internal.
 pub use body::DEFAULT_MAX_REQUEST_BODY;
-pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER};
+pub use dispatch::{DROPPED_HEADER, PROFILE_HEADER, ROUTE_HEADER};
 pub use model::{ApiMode, LitellmParams, ModelDefinition, ModelInfo, SecretString};
 pub use protocol::Protocol;
 pub use providers::claude_code::group::set_harness_dir as set_claude_code_dir;
@@ -55,6 +55,7 @@ pub use providers::deployment::{
 pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
+pub use router::scenario::ScenarioRules;
 pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
 pub use state::Instance;

@@ -26,6 +26,10 @@ pub struct Tiers {
     pub opus: String,
     pub sonnet: String,
     pub haiku: String,
+    /// The profile's scenario rules (`router:`, issue 11 §3), which may send a request to
+    /// another model by what it is ([`crate::router::scenario`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<crate::router::scenario::ScenarioRules>,
 }
 
 impl Tiers {
@@ -115,12 +119,11 @@ impl Snapshot {
                 return Some(r);
             }
         }
-        let tiers = match profile.or(self.default_profile.as_deref()) {
-            Some(p) => self.profiles.get(p),
-            None if self.profiles.len() == 1 => self.profiles.values().next(),
-            None => None,
-        };
-        if let Some(r) = tiers.and_then(|t| t.for_claude_id(base)).and_then(found) {
+        if let Some(r) = self
+            .tiers(profile)
+            .and_then(|t| t.for_claude_id(base))
+            .and_then(found)
+        {
             return Some(r);
         }
         let (group, deployments) = self
@@ -132,6 +135,31 @@ impl Snapshot {
             group,
             deployments,
         })
+    }
+
+    /// The tiers of `profile`, else of the default profile, else of the only profile.
+    fn tiers(&self, profile: Option<&str>) -> Option<&Tiers> {
+        match profile.or(self.default_profile.as_deref()) {
+            Some(p) => self.profiles.get(p),
+            None if self.profiles.len() == 1 => self.profiles.values().next(),
+            None => None,
+        }
+    }
+
+    /// The scenario rules of the profile a request uses (chosen as for the tiers), when it has
+    /// any: `None` for most profiles, so requests of those pay nothing for scenario routing.
+    pub fn scenario_rules(
+        &self,
+        profile: Option<&str>,
+    ) -> Option<(&str, &crate::router::scenario::ScenarioRules)> {
+        let name = match profile.or(self.default_profile.as_deref()) {
+            Some(p) => p,
+            None if self.profiles.len() == 1 => self.profiles.keys().next()?,
+            None => return None,
+        };
+        let (name, tiers) = self.profiles.get_key_value(name)?;
+        let rules = tiers.router.as_ref()?;
+        (!rules.is_empty()).then_some((name.as_str(), rules))
     }
 
     /// Rebuilds the wildcard index after the groups changed (a fresh, empty cache: deployments

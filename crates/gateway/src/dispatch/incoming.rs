@@ -5,6 +5,7 @@
 use super::Failure;
 use crate::error::ClientError;
 use crate::router::affinity;
+use crate::router::scenario::{Chosen, ScenarioRules};
 use bytes::Bytes;
 use http::HeaderMap;
 use protocol::Protocol;
@@ -109,6 +110,19 @@ impl<'a> Incoming<'a> {
         };
         self.counted = Some(n);
         Ok(n)
+    }
+
+    /// The scenario rule of `rules` that chooses this request's model, if one matches. Input
+    /// tokens are counted only when a `long_context` rule could match
+    /// ([`ScenarioRules::needs_tokens`]); the count is kept for the context-window check.
+    pub async fn scenario(&mut self, rules: &ScenarioRules) -> Result<Option<Chosen>, Failure> {
+        let tokens = if rules.needs_tokens(self.body.len()) {
+            Some(self.input_tokens().await?)
+        } else {
+            None
+        };
+        let req = self.decoded()?;
+        Ok(rules.choose(&self.model, &req, tokens))
     }
 
     /// The session the request names ([`affinity::SESSION_HEADERS`]).

@@ -53,7 +53,7 @@ use crate::state::GatewayState;
 use crate::upstream::UpstreamError;
 use axum::response::Response;
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use incoming::Incoming;
 use plan::{Options, Picker, Step, decide, fallback_kind};
 use protocol::Protocol;
@@ -66,6 +66,11 @@ use std::time::Instant;
 pub const DROPPED_HEADER: &str = "x-agent-shim-dropped";
 /// Header choosing the profile whose tiers resolve Claude model ids.
 pub const PROFILE_HEADER: &str = "x-agent-shim-profile";
+
+/// Header naming the profile's scenario rule that chose the model (`background`,
+/// `long_context`, `think`, `image`, `web_search`; [`crate::router::scenario`]); absent when no
+/// rule chose.
+pub const ROUTE_HEADER: &str = "x-agent-shim-route";
 
 /// Why an attempt failed.
 pub(crate) enum Failure {
@@ -123,21 +128,76 @@ async fn run(
     let mut req = Incoming::read(client, headers, body)?;
     let profile = headers.get(PROFILE_HEADER).and_then(|v| v.to_str().ok());
     let snap = gw.registry.snapshot();
-    let Some(resolved) = snap.resolve(&req.model, profile) else {
+    // Scenario rules: only for a profile that has them (most have none and pay nothing).
+    let route = match snap.scenario_rules(profile) {
+        Some((name, rules)) => match req.scenario(rules).await {
+            Ok(c) => c.map(|c| (name.to_owned(), c)),
+            Err(Failure::Client(e)) => return Err(e),
+            // Decoding and counting never reach an upstream; kept total all the same.
+            Err(Failure::Upstream(e)) => {
+                return Err(ClientError {
+                    protocol: client,
+                    error: e.error,
+                    retry_after: e.retry_after,
+                    headers: e.headers,
+                });
+            }
+        },
+        None => None,
+    };
+    let wanted = route.as_ref().map_or(req.model.as_str(), |(_, c)| &c.model);
+    let Some(resolved) = snap.resolve(wanted, profile) else {
         let mut log = RequestLog::new(client.as_str(), &req.model, req.stream);
         log.status = 404;
-        return Err(ClientError::new(
-            client,
-            unknown_model(&req.model, snap.names()),
-        ));
+        let mut error = unknown_model(wanted, snap.names());
+        if let Some((name, c)) = &route {
+            error.message = format!(
+                "profile '{name}': its router rule `{}` sends this request to model '{}', \
+                 which is not defined; define it or change the rule ({})",
+                c.scenario.as_str(),
+                c.model,
+                error.message
+            );
+        }
+        return Err(ClientError::new(client, error));
     };
+    if let Some((_, c)) = &route {
+        tracing::debug!(rule = c.scenario.as_str(), model = %c.model, requested = %req.model, "scenario route");
+    }
+    let outcome = serve_resolved(gw, &snap, &mut req, client, &resolved).await;
+    let Some((_, c)) = route else {
+        return outcome;
+    };
+    let v = HeaderValue::from_static(c.scenario.as_str());
+    match outcome {
+        Ok(mut a) => {
+            a.headers.insert(HeaderName::from_static(ROUTE_HEADER), v);
+            Ok(a)
+        }
+        Err(mut e) => {
+            e.headers
+                .get_or_insert_default()
+                .insert(HeaderName::from_static(ROUTE_HEADER), v);
+            Err(e)
+        }
+    }
+}
+
+/// Serves a request in its resolved group, then the group's fallbacks.
+async fn serve_resolved(
+    gw: &GatewayState,
+    snap: &Snapshot,
+    req: &mut Incoming<'_>,
+    client: Protocol,
+    resolved: &crate::registry::Resolved,
+) -> Result<Answered, ClientError> {
     if !resolved.registered {
         register(gw, &resolved.group);
     }
     let mut attempts = 0;
     let primary = serve_group(
         gw,
-        &mut req,
+        req,
         &resolved.group,
         &resolved.deployments,
         Chain::Primary,
@@ -159,7 +219,7 @@ async fn run(
             .collect();
         for (i, name) in chain.iter().enumerate() {
             let more = i + 1 < chain.len();
-            match fall_back_to(gw, &snap, &mut req, name, more, &mut attempts).await {
+            match fall_back_to(gw, snap, req, name, more, &mut attempts).await {
                 Ok(a) => return Ok(a),
                 Err(End::Client(e)) => return Err(e),
                 Err(End::Failed { error, .. }) => {

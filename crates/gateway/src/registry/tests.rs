@@ -20,6 +20,7 @@ fn resolves_names_suffixes_and_claude_tiers() {
         opus: "big".into(),
         sonnet: "mid".into(),
         haiku: "small".into(),
+        ..Default::default()
     };
     let (reg, errs) = Registry::new(
         vec![
@@ -54,11 +55,13 @@ fn default_profile_resolves_claude_ids_when_the_request_names_none() {
         opus: "a".into(),
         sonnet: "a".into(),
         haiku: "a".into(),
+        ..Default::default()
     };
     let b = Tiers {
         opus: "b".into(),
         sonnet: "b".into(),
         haiku: "b".into(),
+        ..Default::default()
     };
     let defs = vec![def("a", "openai/a"), def("b", "openai/b")];
     let profiles: HashMap<String, Tiers> = [("pa".to_owned(), a), ("pb".to_owned(), b)].into();
@@ -223,6 +226,7 @@ fn a_1m_suffix_resolves_to_the_group_without_it() {
         opus: "other".into(),
         sonnet: "claude-sonnet-4-5".into(),
         haiku: "qwen3-coder".into(),
+        ..Default::default()
     };
     let (reg, errs) = Registry::new(
         vec![
@@ -350,6 +354,7 @@ fn a_catch_all_group_takes_every_unknown_name_after_aliases_and_tiers() {
         opus: "big".into(),
         sonnet: "big".into(),
         haiku: "big".into(),
+        ..Default::default()
     };
     let (reg, errs) = Registry::new(
         vec![def("big", "groq/big"), def("*", "openai/*")],

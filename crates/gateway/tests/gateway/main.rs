@@ -30,6 +30,7 @@ mod reload;
 mod router;
 mod router_balance;
 mod router_limits;
+mod scenario;
 mod shapes;
 mod vertex;
 mod vertex_credentials;
