@@ -55,7 +55,7 @@ pub use providers::deployment::{
 pub use providers::table::{ProviderInfo, provider, provider_names};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
-pub use router::scenario::ScenarioRules;
+pub use router::scenario::{Scenario, ScenarioRules};
 pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
 pub use state::Instance;

@@ -6,7 +6,7 @@ use super::Settings;
 use super::filters::ApiFilters;
 use super::yaml;
 use crate::error::{CliError, Result};
-use gateway::{ModelDefinition, Tiers};
+use gateway::{ModelDefinition, Scenario, ScenarioRules, Tiers};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,6 +138,11 @@ pub struct ProfileMeta {
     /// remote loading (see [`super::filters`]).
     #[serde(default, skip_serializing_if = "ApiFilters::is_catch_all")]
     pub model_api_filters: ApiFilters,
+    /// Scenario rules (issue 11 §3, claude-code-router's `Router`): `background`,
+    /// `long_context` (+ `long_context_threshold`), `think`, `image`, `web_search`, each naming
+    /// a model that serves requests of that kind; the first that matches wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<ScenarioRules>,
 }
 
 /// One of Claude Code's three model tiers.
@@ -219,14 +224,25 @@ impl ProfileMeta {
             opus: self.opus_model.clone(),
             sonnet: self.sonnet_model.clone(),
             haiku: self.haiku_model.clone(),
+            router: self.router.clone(),
         }
     }
 
-    /// The tier models, deduplicated, in opus/sonnet/haiku order.
+    /// The profile's models, deduplicated: the tiers in opus/sonnet/haiku order, then the
+    /// models its `router:` rules name (so they are checked, registered and leased alike).
     pub fn model_names(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::with_capacity(3);
-        for m in [&self.opus_model, &self.sonnet_model, &self.haiku_model] {
-            if !v.contains(&m.as_str()) {
+        let rules = self.router.iter().flat_map(|r| {
+            Scenario::ALL
+                .into_iter()
+                .filter_map(move |s| r.model_for(s))
+        });
+        for m in [&self.opus_model, &self.sonnet_model, &self.haiku_model]
+            .into_iter()
+            .map(String::as_str)
+            .chain(rules)
+        {
+            if !v.contains(&m) {
                 v.push(m);
             }
         }

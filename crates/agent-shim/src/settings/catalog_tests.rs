@@ -261,3 +261,33 @@ fn a_broken_user_file_names_file_line_and_column() {
         "{e}"
     );
 }
+
+#[test]
+fn router_rules_load_and_their_models_count_as_the_profiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let write_profile = |s: &Settings, name: &str, text: &str| {
+        std::fs::create_dir_all(s.config_dir.join("profiles")).unwrap();
+        std::fs::write(s.config_dir.join(format!("profiles/{name}.yaml")), text).unwrap();
+    };
+    write_profile(
+        &s,
+        "coder",
+        "meta:\n  name: Coder\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n  router:\n    background: bg\n    long_context: long\n    long_context_threshold: 5000\n    think: b\n",
+    );
+    let profiles = load_profiles(&s).unwrap();
+    let p = &profiles["coder"].item;
+    assert_eq!(p.model_names(), ["a", "b", "c", "bg", "long"]);
+    let tiers = p.tiers();
+    let rules = tiers.router.unwrap();
+    assert_eq!(rules.background.as_deref(), Some("bg"));
+    assert_eq!(rules.threshold(), 5000);
+    // claude-code-router's camelCase names are refused, naming the key.
+    write_profile(
+        &s,
+        "ccr",
+        "meta:\n  name: C\n  opus_model: a\n  sonnet_model: b\n  haiku_model: c\n  router:\n    longContext: long\n",
+    );
+    let e = load_profiles(&s).unwrap_err().to_string();
+    assert!(e.contains("longContext"), "{e}");
+}
