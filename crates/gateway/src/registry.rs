@@ -33,6 +33,12 @@ pub struct Tiers {
 }
 
 impl Tiers {
+    /// The haiku tier's model when no other tier uses it: a request for it is the haiku tier's.
+    pub fn distinct_haiku(&self) -> Option<&str> {
+        (!self.haiku.is_empty() && self.haiku != self.sonnet && self.haiku != self.opus)
+            .then_some(self.haiku.as_str())
+    }
+
     /// The tier model for a Claude model id (`claude-opus-4-8`, `claude-3-5-haiku-20241022`, `sonnet`).
     pub fn for_claude_id(&self, id: &str) -> Option<&str> {
         let id = id.to_ascii_lowercase();
@@ -146,12 +152,12 @@ impl Snapshot {
         }
     }
 
-    /// The scenario rules of the profile a request uses (chosen as for the tiers), when it has
+    /// The profile a request uses (chosen as for the tiers) with its scenario rules, when it has
     /// any: `None` for most profiles, so requests of those pay nothing for scenario routing.
     pub fn scenario_rules(
         &self,
         profile: Option<&str>,
-    ) -> Option<(&str, &crate::router::scenario::ScenarioRules)> {
+    ) -> Option<(&str, &Tiers, &crate::router::scenario::ScenarioRules)> {
         let name = match profile.or(self.default_profile.as_deref()) {
             Some(p) => p,
             None if self.profiles.len() == 1 => self.profiles.keys().next()?,
@@ -159,7 +165,7 @@ impl Snapshot {
         };
         let (name, tiers) = self.profiles.get_key_value(name)?;
         let rules = tiers.router.as_ref()?;
-        (!rules.is_empty()).then_some((name.as_str(), rules))
+        (!rules.is_empty()).then_some((name.as_str(), tiers, rules))
     }
 
     /// Rebuilds the wildcard index after the groups changed (a fresh, empty cache: deployments

@@ -8,6 +8,7 @@ mod claude_code_harness;
 mod claude_code_sdk;
 mod claude_e2e;
 mod claude_isolated;
+mod claude_scenario_e2e;
 mod claude_subscription;
 mod cmdline_secrets;
 mod codex_catalog;

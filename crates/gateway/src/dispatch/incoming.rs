@@ -115,14 +115,18 @@ impl<'a> Incoming<'a> {
     /// The scenario rule of `rules` that chooses this request's model, if one matches. Input
     /// tokens are counted only when a `long_context` rule could match
     /// ([`ScenarioRules::needs_tokens`]); the count is kept for the context-window check.
-    pub async fn scenario(&mut self, rules: &ScenarioRules) -> Result<Option<Chosen>, Failure> {
+    pub async fn scenario(
+        &mut self,
+        rules: &ScenarioRules,
+        haiku_tier: Option<&str>,
+    ) -> Result<Option<Chosen>, Failure> {
         let tokens = if rules.needs_tokens(self.body.len()) {
             Some(self.input_tokens().await?)
         } else {
             None
         };
         let req = self.decoded()?;
-        Ok(rules.choose(&self.model, &req, tokens))
+        Ok(rules.choose(&self.model, haiku_tier, &req, tokens))
     }
 
     /// The session the request names ([`affinity::SESSION_HEADERS`]).

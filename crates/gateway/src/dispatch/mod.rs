@@ -130,7 +130,7 @@ async fn run(
     let snap = gw.registry.snapshot();
     // Scenario rules: only for a profile that has them (most have none and pay nothing).
     let route = match snap.scenario_rules(profile) {
-        Some((name, rules)) => match req.scenario(rules).await {
+        Some((name, tiers, rules)) => match req.scenario(rules, tiers.distinct_haiku()).await {
             Ok(c) => c.map(|c| (name.to_owned(), c)),
             Err(Failure::Client(e)) => return Err(e),
             // Decoding and counting never reach an upstream; kept total all the same.

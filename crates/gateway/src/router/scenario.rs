@@ -108,18 +108,21 @@ impl ScenarioRules {
     }
 
     /// The first rule that matches `req` (asked for as `requested`), in the order
-    /// [`Scenario::ALL`]. `input_tokens` is the tokenizer's count, `None` when not counted
-    /// (then `long_context` does not match: see [`ScenarioRules::needs_tokens`]).
+    /// [`Scenario::ALL`]. `haiku_tier` is the profile's haiku-tier model when it differs from
+    /// the other tiers' (what `agent-shim with` gives Claude Code as
+    /// `ANTHROPIC_DEFAULT_HAIKU_MODEL`). `input_tokens` is the tokenizer's count, `None` when not
+    /// counted (then `long_context` does not match: see [`ScenarioRules::needs_tokens`]).
     pub fn choose(
         &self,
         requested: &str,
+        haiku_tier: Option<&str>,
         req: &Request,
         input_tokens: Option<u64>,
     ) -> Option<Chosen> {
         Scenario::ALL.into_iter().find_map(|s| {
             let model = self.model_for(s)?;
             let hit = match s {
-                Scenario::Background => is_background(requested),
+                Scenario::Background => is_background(requested, haiku_tier),
                 Scenario::LongContext => input_tokens.is_some_and(|n| n > self.threshold()),
                 Scenario::Think => matches!(req.reasoning, Some(Reasoning::Enabled { .. })),
                 Scenario::Image => last_user_has_image(req),
@@ -134,9 +137,11 @@ impl ScenarioRules {
 }
 
 /// A haiku-tier model id: what Claude Code sends its background work (titles, summaries, the
-/// topic check) to (`ANTHROPIC_DEFAULT_HAIKU_MODEL`, "also used for background work").
-fn is_background(requested: &str) -> bool {
-    requested.to_ascii_lowercase().contains("haiku")
+/// topic check) to (`ANTHROPIC_DEFAULT_HAIKU_MODEL`, "also used for background work"): a Claude
+/// haiku id, or the profile's own haiku-tier model (with a `[…]` suffix such as `[1m]` or not).
+fn is_background(requested: &str, haiku_tier: Option<&str>) -> bool {
+    let base = requested.split('[').next().unwrap_or(requested).trim();
+    requested.to_ascii_lowercase().contains("haiku") || haiku_tier.is_some_and(|h| h == base)
 }
 
 /// Whether the last user turn carries an image, directly or in a tool result (Claude Code's

@@ -51,7 +51,7 @@ fn chosen(
     tokens: Option<u64>,
 ) -> Option<(&'static str, String)> {
     rules
-        .choose(model, req, tokens)
+        .choose(model, None, req, tokens)
         .map(|c| (c.scenario.as_str(), c.model))
 }
 
@@ -219,4 +219,20 @@ fn no_rules_choose_nothing_and_parse_from_yaml_names() {
     assert!(!r.is_empty());
     let e = serde_json::from_value::<ScenarioRules>(json!({"longContext": "l"})).unwrap_err();
     assert!(e.to_string().contains("longContext"), "{e}");
+}
+
+#[test]
+fn background_takes_the_profiles_own_haiku_tier_model() {
+    let rules = all_rules();
+    let (_, req) = claude_code(plain);
+    let pick = |model: &str, haiku: Option<&str>| {
+        rules
+            .choose(model, haiku, &req, None)
+            .map(|c| c.scenario.as_str())
+    };
+    // `agent-shim with` exports ANTHROPIC_DEFAULT_HAIKU_MODEL=quick: Claude Code asks for it.
+    assert_eq!(pick("quick", Some("quick")), Some("background"));
+    assert_eq!(pick("quick[1m]", Some("quick")), Some("background"));
+    assert_eq!(pick("main", Some("quick")), None);
+    assert_eq!(pick("quick", None), None);
 }
