@@ -1,5 +1,6 @@
 //! `agent-shim status [--json]`: the gateway (pid, health, uptime, port), the entered directories
-//! (token, profile, shells, last seen) and each model's refcount and lease. Never shows a key.
+//! (token, profile, shells, last seen), each model's refcount and lease, and which profile
+//! router rules chose a model (scenario routing) and how often. Never shows a key.
 
 use crate::cli::StatusArgs;
 use crate::daemon::{self, Probe};
@@ -26,6 +27,7 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
                 "port": settings.port, "pid": h["pid"], "uptime_seconds": h["uptime_seconds"],
                 "registered_models": h["models"], "version": h["version"],
                 "open_requests": h["open_requests"],
+                "scenario_routes": h["scenario_routes"],
             }),
             Probe::Other(h) => json!({"running": false, "url": settings.base_url(),
                 "port": settings.port,
@@ -135,5 +137,45 @@ fn human(r: &Value, now: i64) -> String {
             m["refcount"]
         ));
     }
+    // Which profile rules chose a model (scenario routing), when any did.
+    let routes = g["scenario_routes"].as_array().cloned().unwrap_or_default();
+    if !routes.is_empty() {
+        out.push_str("routes       (profile router rules that chose a model)\n");
+    }
+    for r in &routes {
+        let last = r["last_ms"].as_i64().unwrap_or(now);
+        out.push_str(&format!(
+            "  {} {} -> {}  {} requests, last {} ago\n",
+            r["profile"].as_str().unwrap_or(""),
+            r["rule"].as_str().unwrap_or(""),
+            r["model"].as_str().unwrap_or(""),
+            r["requests"],
+            ago(now - last)
+        ));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_report_names_the_rules_that_chose_a_model() {
+        let now = 1_000_000;
+        let r = json!({
+            "gateway": {"running": true, "healthy": true, "url": "http://127.0.0.1:1",
+                "pid": 7, "uptime_seconds": 5, "registered_models": 2,
+                "scenario_routes": [{"profile": "coder", "rule": "background", "model": "bg",
+                    "requests": 3, "last_ms": now - 2000}]},
+            "directories": [], "models": [],
+        });
+        let out = human(&r, now);
+        assert!(
+            out.contains("  coder background -> bg  3 requests, last 2s ago\n"),
+            "{out}"
+        );
+        let r = json!({"gateway": {"running": true}, "directories": [], "models": []});
+        assert!(!human(&r, now).contains("routes"));
+    }
 }

@@ -161,8 +161,11 @@ async fn run(
         }
         return Err(ClientError::new(client, error));
     };
-    if let Some((_, c)) = &route {
+    if let Some((name, c)) = &route {
         tracing::debug!(rule = c.scenario.as_str(), model = %c.model, requested = %req.model, "scenario route");
+        gw.routing
+            .scenario_routes
+            .record(name, c.scenario, &c.model, crate::router::now_ms());
     }
     let outcome = serve_resolved(gw, &snap, &mut req, client, &resolved).await;
     let Some((_, c)) = route else {

@@ -32,6 +32,8 @@ pub struct RouterState {
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     /// The sessions' deployments (session affinity).
     pub sessions: affinity::Sessions,
+    /// How often the profiles' scenario rules chose a model ([`scenario`]).
+    pub scenario_routes: scenario::RouteCounts,
 }
 
 impl RouterState {
@@ -40,6 +42,7 @@ impl RouterState {
         RouterState {
             slots: RwLock::new(HashMap::new()),
             sessions: affinity::Sessions::new(settings.session_ttl, settings.max_sessions),
+            scenario_routes: scenario::RouteCounts::default(),
         }
     }
 

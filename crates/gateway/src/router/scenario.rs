@@ -9,6 +9,8 @@
 //! than the threshold (a token is at least a byte).
 
 use protocol::ir::{Part, Reasoning, Request, Role};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// The input tokens above which `long_context` applies when the profile names no threshold
 /// (claude-code-router's default `longContextThreshold`).
@@ -169,6 +171,33 @@ fn offers_web_search(req: &Request) -> bool {
         .iter()
         .any(|d| d.strip_prefix("tools.").is_some_and(named))
         || req.tools.iter().any(|t| named(&t.name))
+}
+
+/// How often each profile's rules chose a model, for `/health` and `agent-shim status`. The
+/// lock is held for one map update, never across an `.await`.
+#[derive(Debug, Default)]
+pub struct RouteCounts(Mutex<BTreeMap<(String, &'static str, String), (u64, u64)>>);
+
+impl RouteCounts {
+    /// Counts one request of `profile` that `rule` sent to `model`, at `now_ms`.
+    pub fn record(&self, profile: &str, rule: Scenario, model: &str, now_ms: u64) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (profile.to_owned(), rule.as_str(), model.to_owned());
+        let e = m.entry(key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = now_ms;
+    }
+
+    /// The counts as JSON: `[{profile, rule, model, requests, last_ms}]`, sorted.
+    pub fn to_json(&self) -> serde_json::Value {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter()
+            .map(|((profile, rule, model), (n, last))| {
+                serde_json::json!({"profile": profile, "rule": rule, "model": model,
+                    "requests": n, "last_ms": last})
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,38 @@ async fn background_and_long_context_rules_choose_the_model_and_say_so() {
     assert_eq!(r.status(), 200);
     assert_eq!(route(&r), None);
     assert_eq!(served(&fake), ["up-main", "up-bg", "up-long", "up-main"]);
+    // `/health` (what `agent-shim status` shows) counts which rule chose which model.
+    let h: Value = g
+        .http
+        .get(format!("{}/health", g.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let routes: Vec<(String, String, String, u64)> = h["scenario_routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_owned();
+            (
+                s("profile"),
+                s("rule"),
+                s("model"),
+                r["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = |p: &str, r: &str, m: &str| (p.to_owned(), r.to_owned(), m.to_owned(), 1);
+    assert_eq!(
+        routes,
+        [
+            want("coding", "background", "bg"),
+            want("coding", "long_context", "long")
+        ]
+    );
 
     // A rule naming an undefined model: 404 naming the profile, the rule and the model.
     let r = post_as(&g, "broken", &title).await;
