@@ -176,7 +176,10 @@ fn offers_web_search(req: &Request) -> bool {
 /// How often each profile's rules chose a model, for `/health` and `agent-shim status`. The
 /// lock is held for one map update, never across an `.await`.
 #[derive(Debug, Default)]
-pub struct RouteCounts(Mutex<BTreeMap<(String, &'static str, String), (u64, u64)>>);
+pub struct RouteCounts(Mutex<BTreeMap<RouteKey, (u64, u64)>>);
+
+/// A count's key: profile, rule, model.
+type RouteKey = (String, &'static str, String);
 
 impl RouteCounts {
     /// Counts one request of `profile` that `rule` sent to `model`, at `now_ms`.
