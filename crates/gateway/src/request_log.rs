@@ -30,6 +30,8 @@ pub struct RequestLog {
     pub attempt: u32,
     /// The attempt's hold on its deployment, when the router counts it.
     pub lease: Option<Lease>,
+    /// The profile's scenario rule that chose the model (`background`, …), if one did.
+    pub route: Option<&'static str>,
 }
 
 impl RequestLog {
@@ -50,6 +52,7 @@ impl RequestLog {
             reported_cost: None,
             attempt: 1,
             lease: None,
+            route: None,
         }
     }
 
@@ -80,6 +83,7 @@ impl Drop for RequestLog {
             status = self.status,
             stream = self.stream,
             attempt = self.attempt,
+            route = self.route.unwrap_or("-"),
             input_tokens = u.input_tokens,
             output_tokens = u.output_tokens,
             cache_read_tokens = u.cache_read_tokens,

@@ -69,6 +69,13 @@ fn run_claude(s: &Sandbox, claude: &str, extra: &[&str], prompt: String) -> Stri
     printed
 }
 
+/// The first line of `log` containing `needle`.
+fn line_in<'a>(log: &'a str, needle: &str) -> &'a str {
+    log.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no log line with {needle}: {log}"))
+}
+
 #[test]
 fn claude_codes_haiku_tier_and_long_requests_reach_the_rules_models() {
     let claude = claude_binary();
@@ -112,4 +119,18 @@ fn claude_codes_haiku_tier_and_long_requests_reach_the_rules_models() {
     assert_eq!(all[before..], ["up-main"], "{all:?}");
     assert!(!all.iter().any(|m| m == "up-quick"), "{all:?}");
     println!("upstream models, in order: {all:?}");
+    // The gateway's request log names the rule (and `-` when none chose).
+    let log = gateway_log_with(&s, r#"upstream_model="up-main""#);
+    assert!(
+        line_in(&log, r#"upstream_model="up-long""#).contains(r#"route="long_context""#),
+        "{log}"
+    );
+    assert!(
+        line_in(&log, r#"upstream_model="up-bg""#).contains(r#"route="background""#),
+        "{log}"
+    );
+    assert!(
+        line_in(&log, r#"upstream_model="up-main""#).contains(r#"route="-""#),
+        "{log}"
+    );
 }

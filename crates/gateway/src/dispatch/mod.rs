@@ -162,7 +162,7 @@ async fn run(
         return Err(ClientError::new(client, error));
     };
     if let Some((name, c)) = &route {
-        tracing::debug!(rule = c.scenario.as_str(), model = %c.model, requested = %req.model, "scenario route");
+        req.route = Some(c.scenario.as_str());
         gw.routing
             .scenario_routes
             .record(name, c.scenario, &c.model, crate::router::now_ms());
@@ -337,6 +337,7 @@ async fn serve_group(
         log.upstream_model = Some(d.upstream_model.clone());
         log.attempt = *attempts;
         log.lease = lease;
+        log.route = req.route;
         let started = Instant::now();
         let e = match serve::attempt(gw, d, req, log).await {
             Ok(answer) => {
