@@ -13,6 +13,7 @@ use crate::providers::deployment::{Deployment, Endpoint};
 use crate::request_log::RequestLog;
 use crate::state::GatewayState;
 use crate::stream_loop::{self, StreamSettings};
+use crate::transport::BodyStream;
 use crate::upstream::UpstreamError;
 use axum::body::Body;
 use http::{HeaderMap, HeaderValue, header};
@@ -89,16 +90,7 @@ async fn pass_through(
     if req.stream {
         sse_headers(&mut headers);
         let ctx = context(req.client, &req.model, &[]);
-        let settings = stream_settings(gw, d);
-        let upstream = peek::open(
-            resp.body,
-            d.protocol(),
-            &ctx,
-            gw.upstream.timeouts.ping,
-            &settings.upstream,
-        )
-        .await
-        .map_err(|e| failed(&mut log, e))?;
+        let (upstream, settings) = open_stream(gw, d, resp.body, &ctx, &mut log).await?;
         let watch = req.client.codec().stream_watch(ctx);
         let body = stream_loop::pass_through(upstream, watch, settings, log);
         return Ok(Answered { headers, body });
@@ -106,11 +98,7 @@ async fn pass_through(
     // The whole answer is read before anything is sent, so a body that breaks off is retried
     // like any failed attempt, and a body that is not JSON is never labelled as JSON.
     let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
-    let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
-    let bytes = answer::read_body(&who, resp.body, d.idle_timeout(&gw.upstream.timeouts))
-        .await
-        .map_err(|e| failed(&mut log, e))?;
-    log.first_byte();
+    let (who, bytes) = read_whole(gw, d, resp.body, &mut log).await?;
     answer::check_json(&who, &bytes).map_err(|e| failed(&mut log, e))?;
     headers.insert(
         header::CONTENT_TYPE,
@@ -135,6 +123,44 @@ fn stream_settings(gw: &GatewayState, d: &Deployment) -> StreamSettings {
         },
         upstream: answer::name(d, &d.transport.shown_url(Endpoint::Generate, true)),
     }
+}
+
+/// Opens the upstream's stream up to its first content ([`peek`]), so that an error it opens
+/// with is a failed attempt; gives the stream and `d`'s stream limits.
+async fn open_stream(
+    gw: &GatewayState,
+    d: &Deployment,
+    body: BodyStream,
+    ctx: &ResponseContext,
+    log: &mut RequestLog,
+) -> Result<(BodyStream, StreamSettings), Failure> {
+    let settings = stream_settings(gw, d);
+    let body = peek::open(
+        body,
+        d.protocol(),
+        ctx,
+        gw.upstream.timeouts.ping,
+        &settings.upstream,
+    )
+    .await
+    .map_err(|e| failed(log, e))?;
+    Ok((body, settings))
+}
+
+/// Reads a whole answer within `d`'s idle timeout (a body that breaks off is a failed attempt);
+/// gives the upstream's name for errors and the bytes.
+async fn read_whole(
+    gw: &GatewayState,
+    d: &Deployment,
+    body: BodyStream,
+    log: &mut RequestLog,
+) -> Result<(String, bytes::Bytes), Failure> {
+    let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
+    let bytes = answer::read_body(&who, body, d.idle_timeout(&gw.upstream.timeouts))
+        .await
+        .map_err(|e| failed(log, e))?;
+    log.first_byte();
+    Ok((who, bytes))
 }
 
 /// Records a failed attempt in its log line and passes the failure on.
@@ -180,26 +206,13 @@ async fn translate(
     add_dropped(&mut headers, &dropped);
     if stream {
         sse_headers(&mut headers);
-        let settings = stream_settings(gw, d);
-        let body = peek::open(
-            resp.body,
-            d.protocol(),
-            &ctx,
-            gw.upstream.timeouts.ping,
-            &settings.upstream,
-        )
-        .await
-        .map_err(|e| failed(&mut log, e))?;
+        let (body, settings) = open_stream(gw, d, resp.body, &ctx, &mut log).await?;
         let decoder = upstream.stream_decoder(&ctx, estimate);
         let encoder = client.codec().stream_encoder(ctx, include_usage);
         let body = stream_loop::translate(body, decoder, encoder, settings, log);
         return Ok(Answered { headers, body });
     }
-    let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
-    let bytes = answer::read_body(&who, resp.body, d.idle_timeout(&gw.upstream.timeouts))
-        .await
-        .map_err(|e| failed(&mut log, e))?;
-    log.first_byte();
+    let (who, bytes) = read_whole(gw, d, resp.body, &mut log).await?;
     let r = match upstream.decode_response(&bytes, &ctx) {
         Ok(r) => r,
         Err(e) => {
