@@ -143,7 +143,12 @@ impl ScenarioRules {
 /// haiku id, or the profile's own haiku-tier model (with a `[…]` suffix such as `[1m]` or not).
 fn is_background(requested: &str, haiku_tier: Option<&str>) -> bool {
     let base = requested.split('[').next().unwrap_or(requested).trim();
-    requested.to_ascii_lowercase().contains("haiku") || haiku_tier.is_some_and(|h| h == base)
+    // Case-insensitive without a lowercased copy per request.
+    let says_haiku = requested
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"haiku"));
+    says_haiku || haiku_tier.is_some_and(|h| h == base)
 }
 
 /// Whether the last user turn carries an image, directly or in a tool result (Claude Code's
