@@ -58,7 +58,7 @@ pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use router::scenario::{Scenario, ScenarioRules};
 pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
-pub use state::Instance;
+pub use state::{Instance, Ledger};
 pub use upstream::Timeouts;
 pub use workers::default_count as default_workers;
 
@@ -96,6 +96,8 @@ pub struct GatewayConfig {
     pub instance: Instance,
     /// Where a reload reads the configuration again (`None`: nothing to reload).
     pub source: Option<Arc<dyn ConfigSource>>,
+    /// The usage ledger: where each request's record goes, the store reports read, the prices.
+    pub ledger: Ledger,
 }
 
 /// Why the gateway could not start.
@@ -166,6 +168,7 @@ impl Gateway {
             instance: config.instance,
             in_flight: Default::default(),
             reload: reload::Reloader::new(config.source, &errors),
+            ledger: config.ledger,
         });
         let g = Gateway {
             listener,

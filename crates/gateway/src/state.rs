@@ -31,6 +31,19 @@ pub struct GatewayState {
     /// Generation requests in flight, reported by `/health`.
     pub in_flight: InFlight,
     pub reload: Reloader,
+    pub ledger: Ledger,
+}
+
+/// The usage ledger as the gateway sees it (issue 12): the queue each finished request's record
+/// goes to, the store the reports (`/ui/api/…`) read, and the price table that prices records.
+#[derive(Clone, Default)]
+pub struct Ledger {
+    /// Where finished requests' records go (`None`: the ledger is off).
+    pub sender: Option<ledger::Sender>,
+    /// The store reports read (`None`: no ledger to report from).
+    pub store: Option<Arc<dyn ledger::Store>>,
+    /// Prices records when they are finished.
+    pub prices: Arc<ledger::prices::PriceBook>,
 }
 
 /// Which installation a gateway belongs to, so that a command finding a gateway on its port can

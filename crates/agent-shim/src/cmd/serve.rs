@@ -133,6 +133,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             &args.net,
             args.config.as_deref(),
         ))),
+        ledger: Default::default(),
     };
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();

@@ -96,6 +96,7 @@ pub fn config(
         max_request_body: gateway::DEFAULT_MAX_REQUEST_BODY,
         instance: gateway::Instance::default(),
         source: None,
+        ledger: Default::default(),
     }
 }
 
