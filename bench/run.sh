@@ -2,7 +2,8 @@
 # The benchmark in one command: builds the release binaries, makes sure LiteLLM (a venv under
 # ~/.cache/agent-shim-bench) and nginx (apt) are there, and runs the harness, which writes
 # bench/results/<date>.md and .json. Extra arguments go to `agent-shim-bench run`
-# (e.g. --quick, --no-litellm, --no-nginx, --workloads w1,w3). See bench/README.md.
+# (e.g. --quick, --no-litellm, --no-nginx, --workloads w1,w3). AGENT_SHIM_BENCH_DATABASE_URL (a
+# scratch PostgreSQL database) adds the "ledger in PostgreSQL" rows. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

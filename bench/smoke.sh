@@ -16,6 +16,14 @@ else
 fi
 bin="${CARGO_TARGET_DIR:-target}/$profile/agent-shim-bench"
 
+# The ledger-in-PostgreSQL rows, when the test database is there (.ci/run starts it): a scratch
+# database made afresh.
+if [ -n "${AGENT_SHIM_TEST_DATABASE_URL:-}" ] && command -v psql >/dev/null; then
+  psql -q "$AGENT_SHIM_TEST_DATABASE_URL" -c "DROP DATABASE IF EXISTS agent_shim_bench_smoke" \
+    -c "CREATE DATABASE agent_shim_bench_smoke"
+  export AGENT_SHIM_BENCH_DATABASE_URL="${AGENT_SHIM_TEST_DATABASE_URL%/*}/agent_shim_bench_smoke"
+fi
+
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "$bin" run --no-litellm --workloads w1 --concurrency 1,4 --requests 200 --requests-high 200 \
@@ -26,4 +34,8 @@ for f in smoke.md smoke.json; do
 done
 grep -q '"workload": "W1"' "$out/smoke.json" || { echo "smoke: no W1 run in smoke.json" >&2; exit 1; }
 grep -q '^| agent-shim | 1 |' "$out/smoke.md" || { echo "smoke: no agent-shim row in smoke.md" >&2; exit 1; }
+grep -q '^| W1 | 1 | off |' "$out/smoke.md" || { echo "smoke: no ledger-off row in smoke.md" >&2; exit 1; }
+if [ -n "${AGENT_SHIM_BENCH_DATABASE_URL:-}" ]; then
+  grep -q '^| W1 | 1 | PostgreSQL |' "$out/smoke.md" || { echo "smoke: no PostgreSQL ledger row in smoke.md" >&2; exit 1; }
+fi
 echo "bench smoke: ok"

@@ -3,6 +3,7 @@
 //! writes `bench/results/<date>.md` and `.json`. See bench/README.md.
 
 mod bodies;
+mod ledger_cost;
 mod load;
 mod procfs;
 mod report;
@@ -94,6 +95,10 @@ struct RunArgs {
     /// nginx executable [default: `nginx` on PATH or in /usr/sbin].
     #[arg(long)]
     nginx: Option<PathBuf>,
+    /// PostgreSQL database for the "ledger in PostgreSQL" rows of W1 and W3 (its tables are
+    /// created; use a scratch database) [default: none, those rows are left out].
+    #[arg(long, env = "AGENT_SHIM_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
     /// Keep the work directory (configs, logs) instead of removing it.
     #[arg(long)]
     keep_work: bool,
@@ -182,7 +187,7 @@ fn workloads(selected: &[String]) -> Result<Vec<Workload>> {
 
 fn headers(target: Target, w: &Workload) -> HeaderMap {
     let key = match target {
-        Target::AgentShim => AGENT_SHIM_KEY,
+        Target::AgentShim | Target::AgentShimNoLedger | Target::AgentShimPg => AGENT_SHIM_KEY,
         Target::LiteLlm => LITELLM_KEY,
         Target::Direct | Target::Nginx => "sk-upstream",
     };
@@ -345,6 +350,17 @@ async fn run(args: RunArgs) -> Result<bool> {
         shim_idle.unwrap_or(f64::NAN)
     );
 
+    // The ledger's cost: the same gateway with the ledger off, and in PostgreSQL (W1 and W3).
+    let ledger_wl = |w: &Workload| matches!(w.id, "W1" | "W3");
+    let variants = if wls.iter().any(ledger_wl) {
+        services::start_ledger_variants(&shim_bin, &dirs, &work, &logs, args.database_url.as_deref())?
+    } else {
+        Vec::new()
+    };
+    if args.database_url.is_none() && !variants.is_empty() {
+        notes.push("no --database-url: the \"ledger in PostgreSQL\" rows are missing.".to_string());
+    }
+
     // Time to healthy, over fresh launches.
     let mut launches = Vec::new();
     let startup_state = work.join("agent-shim-startup-state");
@@ -421,6 +437,9 @@ async fn run(args: RunArgs) -> Result<bool> {
         for &c in &args.concurrency {
             let n = if c == 1 { n_low } else { n_high };
             let mut targets = vec![(Target::Direct, &fake), (Target::AgentShim, &shim)];
+            if ledger_wl(w) {
+                targets.extend(variants.iter().map(|(t, s)| (*t, s)));
+            }
             if let Some(l) = &litellm {
                 targets.push((Target::LiteLlm, l));
             }
@@ -452,6 +471,7 @@ async fn run(args: RunArgs) -> Result<bool> {
     drop(litellm);
     drop(nginx);
     drop(shim);
+    drop(variants);
     drop(fake);
 
     let results = Results {

@@ -11,7 +11,12 @@ use std::process::Command;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Direct,
+    /// agent-shim as installed: the usage ledger on, in SQLite.
     AgentShim,
+    /// agent-shim with the ledger off (`general_settings.disable_spend_logs: true`).
+    AgentShimNoLedger,
+    /// agent-shim with the ledger in PostgreSQL (`database_url`).
+    AgentShimPg,
     LiteLlm,
     Nginx,
 }
@@ -21,6 +26,8 @@ impl Target {
         match self {
             Target::Direct => "direct",
             Target::AgentShim => "agent-shim",
+            Target::AgentShimNoLedger => "agent-shim, ledger off",
+            Target::AgentShimPg => "agent-shim, ledger in PostgreSQL",
             Target::LiteLlm => "LiteLLM",
             Target::Nginx => "nginx",
         }
@@ -30,6 +37,8 @@ impl Target {
         match self {
             Target::Direct => "direct",
             Target::AgentShim => "agent_shim",
+            Target::AgentShimNoLedger => "agent_shim_no_ledger",
+            Target::AgentShimPg => "agent_shim_pg",
             Target::LiteLlm => "litellm",
             Target::Nginx => "nginx",
         }
@@ -101,13 +110,13 @@ pub struct Results {
 }
 
 impl Results {
-    fn run(&self, w: usize, t: Target, c: usize) -> Option<&Run> {
+    pub(crate) fn run(&self, w: usize, t: Target, c: usize) -> Option<&Run> {
         self.runs
             .iter()
             .find(|r| r.workload == w && r.target == t && r.concurrency == c)
     }
 
-    fn concurrencies(&self) -> Vec<usize> {
+    pub(crate) fn concurrencies(&self) -> Vec<usize> {
         let mut c: Vec<usize> = self.runs.iter().map(|r| r.concurrency).collect();
         c.sort_unstable();
         c.dedup();
@@ -115,7 +124,7 @@ impl Results {
     }
 
     /// Target minus direct, same workload and concurrency.
-    fn added(&self, r: &Run, f: fn(&RunStats) -> f64) -> Option<f64> {
+    pub(crate) fn added(&self, r: &Run, f: fn(&RunStats) -> f64) -> Option<f64> {
         if r.target == Target::Direct {
             return None;
         }
@@ -123,7 +132,7 @@ impl Results {
         Some(f(&r.stats) - f(&d.stats))
     }
 
-    fn workload_index(&self, id: &str) -> Option<usize> {
+    pub(crate) fn workload_index(&self, id: &str) -> Option<usize> {
         self.workloads.iter().position(|w| w.id == id)
     }
 }
@@ -405,7 +414,7 @@ pub fn to_json(r: &Results) -> Value {
     })
 }
 
-fn f(v: Option<f64>, d: usize) -> String {
+pub(crate) fn f(v: Option<f64>, d: usize) -> String {
     match v {
         Some(x) if x.is_finite() => format!("{x:.d$}"),
         _ => "–".into(),
@@ -517,6 +526,8 @@ pub fn markdown(r: &Results) -> String {
             for t in [
                 Target::Direct,
                 Target::AgentShim,
+                Target::AgentShimNoLedger,
+                Target::AgentShimPg,
                 Target::LiteLlm,
                 Target::Nginx,
             ] {
@@ -554,6 +565,8 @@ pub fn markdown(r: &Results) -> String {
             }
         }
     }
+
+    crate::ledger_cost::markdown(r, &mut m);
 
     let _ = writeln!(m, "\n## Ratios\n");
     let _ = writeln!(

@@ -398,3 +398,48 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+/// agent-shim with the usage ledger off (`disable_spend_logs`) and, given a PostgreSQL URL, with
+/// the ledger there (`database_url`), each started and healthy: the rows that show the ledger's
+/// cost on the hot path beside the default (ledger on, SQLite).
+pub fn start_ledger_variants(
+    bin: &Path,
+    dirs: &ShimDirs,
+    work: &Path,
+    logs: &Path,
+    database_url: Option<&str>,
+) -> Result<Vec<(crate::report::Target, Service)>> {
+    use crate::report::Target;
+    let base = std::fs::read_to_string(&dirs.config)?;
+    let mut variants = vec![(
+        Target::AgentShimNoLedger,
+        "ledger-off",
+        "  disable_spend_logs: true\n".to_string(),
+    )];
+    if let Some(url) = database_url {
+        variants.push((
+            Target::AgentShimPg,
+            "ledger-pg",
+            format!("  database_url: {url}\n"),
+        ));
+    }
+    let mut out = Vec::new();
+    for (target, name, extra) in variants {
+        let config = dirs.config_dir.join(format!("config-{name}.yaml"));
+        // The base config ends inside `general_settings:`; the extra key joins it.
+        std::fs::write(&config, format!("{base}{extra}"))?;
+        let d = ShimDirs {
+            config_dir: dirs.config_dir.clone(),
+            config,
+        };
+        let state = work.join(format!("agent-shim-state-{name}"));
+        let mut s = spawn_shim(&format!("agent-shim-{name}"), bin, &d, &state, logs)?;
+        s.wait_healthy(
+            "/health",
+            Duration::from_millis(1),
+            Duration::from_secs(30),
+        )?;
+        out.push((target, s));
+    }
+    Ok(out)
+}
