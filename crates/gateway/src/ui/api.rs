@@ -36,23 +36,33 @@ const LEDGER_OFF: &str = "the usage ledger is off in this gateway, so there is n
     config.yaml; restart the gateway after changing it (`agent-shim proxy restart`)";
 
 /// An error answer: `{"error": {"type": kind, "message": message}}`.
-pub fn error(status: StatusCode, kind: &str, message: String) -> Response {
-    (
-        status,
-        Json(json!({"error": {"type": kind, "message": message}})),
-    )
-        .into_response()
+pub fn error(status: StatusCode, kind: &'static str, message: String) -> Response {
+    Fail(status, kind, message).into_response()
 }
 
-fn bad(message: String) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request", message)
+/// An endpoint's failure: status, error type, message.
+pub struct Fail(StatusCode, &'static str, String);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let Fail(status, kind, message) = self;
+        (
+            status,
+            Json(json!({"error": {"type": kind, "message": message}})),
+        )
+            .into_response()
+    }
 }
 
-type Answer = Result<Json<Value>, Response>;
+fn bad(message: String) -> Fail {
+    Fail(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
 
-fn store(gw: &GatewayState) -> Result<&Arc<dyn Store>, Response> {
+type Answer = Result<Json<Value>, Fail>;
+
+fn store(gw: &GatewayState) -> Result<&Arc<dyn Store>, Fail> {
     gw.ledger.store.as_ref().ok_or_else(|| {
-        error(
+        Fail(
             StatusCode::SERVICE_UNAVAILABLE,
             "ledger_off",
             LEDGER_OFF.into(),
@@ -60,8 +70,8 @@ fn store(gw: &GatewayState) -> Result<&Arc<dyn Store>, Response> {
     })
 }
 
-fn failed(engine: &str, e: ledger::store::StoreError) -> Response {
-    error(
+fn failed(engine: &str, e: ledger::store::StoreError) -> Fail {
+    Fail(
         StatusCode::INTERNAL_SERVER_ERROR,
         "store_error",
         format!("reading the usage ledger ({engine}) failed: {e}"),
@@ -138,7 +148,7 @@ impl Params {
     fn new(
         q: Result<Query<Vec<(String, String)>>, QueryRejection>,
         allowed: &[&str],
-    ) -> Result<Params, Response> {
+    ) -> Result<Params, Fail> {
         let Query(pairs) = q.map_err(|_| {
             bad("the query string is not valid URL-encoding (`?range=24h&model=…`)".into())
         })?;
@@ -163,7 +173,7 @@ impl Params {
     }
 
     /// `range` (default `24h`).
-    fn range(&self) -> Result<Range, Response> {
+    fn range(&self) -> Result<Range, Fail> {
         match self.get("range") {
             None => Ok(Range::Day),
             Some(s) => Range::parse(s)
@@ -173,7 +183,7 @@ impl Params {
 
     /// The records' filter: the range, and `model` (model group), `provider`, `profile`,
     /// `directory`, `agent`, `session` and `status=errors` when given.
-    fn filter(&self, range: Range, now: i64) -> Result<Filter, Response> {
+    fn filter(&self, range: Range, now: i64) -> Result<Filter, Fail> {
         let errors_only = match self.get("status") {
             None => false,
             Some("errors") => true,
@@ -421,7 +431,7 @@ pub async fn request(State(gw): State<Arc<GatewayState>>, Path(id): Path<String>
     let store = store(&gw)?;
     match store.request(&id).await {
         Ok(Some(r)) => Ok(Json(json::record_detail(&r))),
-        Ok(None) => Err(error(
+        Ok(None) => Err(Fail(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no request '{id}' in the usage ledger (ids are listed by /ui/api/requests)"),

@@ -588,7 +588,10 @@ async fn the_master_key_guards_the_page_and_the_api_through_a_login_cookie() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().get("set-cookie").is_none());
     let html = r.text().await.unwrap();
-    assert!(html.contains("not this gateway's master key") && html.contains("login-form"));
+    assert!(
+        html.contains("That is not this gateway") && html.contains("login-form"),
+        "{html}"
+    );
     assert!(!html.contains("sk-wrong-guess-1234"));
     assert_eq!(login(&g, "").await.status(), StatusCode::BAD_REQUEST);
     // The right key: a 303 to /ui with an HttpOnly, SameSite=Strict, Path=/ui cookie that is not the key.

@@ -119,6 +119,8 @@ async function main() {
     await page.click(`[data-testid="request-row"][data-id="${expect.detail_id}"]`);
     await page.waitForSelector(`[data-testid="detail-request_id"]:text-is("${expect.detail_id}")`);
 
+    // From the top, so the sticky header sits where it belongs in the full-page image.
+    await page.evaluate(() => window.scrollTo(0, 0));
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`ok screenshot ${screenshot}`);
