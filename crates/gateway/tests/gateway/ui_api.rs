@@ -708,3 +708,45 @@ async fn the_assets_are_embedded_and_served_with_their_types() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn now_shows_a_deployment_cooling_down_and_the_one_that_served() {
+    use crate::router::{ask, dep, fake_by_model, settings, text_of};
+    let fake = fake_by_model(&[
+        (
+            "dep-bad",
+            json!({"status": 500, "error": {"type": "api_error", "message": "boom"}}),
+        ),
+        ("dep-good", json!({"text": "good"})),
+    ])
+    .await;
+    let mut bad = dep("m", "dep-bad", &fake);
+    bad.litellm_params.order = Some(1);
+    bad.litellm_params.rpm = Some(100);
+    let mut good = dep("m", "dep-good", &fake);
+    good.litellm_params.order = Some(2);
+    let s = RouterSettings {
+        allowed_fails: 0,
+        cooldown_time: std::time::Duration::from_secs(60),
+        ..settings()
+    };
+    let g = common::gateway_with(vec![bad, good], HashMap::new(), s).await;
+    // One failure is more than allowed_fails (0): dep-bad cools down for a minute.
+    assert_eq!(text_of(ask(&g, "m", false, &[]).await).await, "good");
+    let n = ok(&g, "/ui/api/now").await;
+    let cooling = n["cooldowns"].as_array().unwrap();
+    assert_eq!(cooling.len(), 1, "{n}");
+    assert_eq!(cooling[0]["model_name"], "m");
+    let left = cooling[0]["remaining_s"].as_f64().unwrap();
+    assert!(left > 50.0 && left <= 60.0, "{left}");
+    let deps = n["models"][0]["deployments"].as_array().unwrap();
+    let by_model = |m: &str| deps.iter().find(|d| d["model"] == m).unwrap().clone();
+    let (b, gd) = (by_model("dep-bad"), by_model("dep-good"));
+    assert_eq!(b["id"], cooling[0]["deployment"]);
+    assert_eq!(b["order"], 1);
+    assert_eq!(b["limits"]["rpm"], 100);
+    assert!(b["cooldown_remaining_s"].as_f64().unwrap() > 50.0);
+    assert_eq!(gd["cooldown_remaining_s"], Value::Null);
+    assert!(gd["tokens_this_minute"].as_u64().unwrap() > 0, "{gd}");
+    assert_eq!(n["in_flight"], 0);
+}
