@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium driven by playwright-core (both installed
 //! by `bash .ci/run`) signs in through the form, reads the known workload's figures
 //! ([`super::ui_api::workload`]) in the cards and tables, filters the request table by model,
-//! opens a request's detail and saves a full-page screenshot. The script
+//! opens a request's detail and saves a full-page screenshot; then opens the page of a gateway
+//! without a master key and with an empty ledger. The script
 //! (`ui_dashboard.cjs`) fails on any page error or console error.
 
 use super::ui_api::{gateway_with_ledger, workload};
@@ -30,6 +31,7 @@ async fn the_dashboard_shows_a_known_workload_in_headless_chromium() {
         )
     });
     let (g, _dir) = gateway_with_ledger(Some(workload()), true).await;
+    let (empty, _empty_dir) = gateway_with_ledger(Some(vec![]), false).await;
     let dir = artifacts_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let shot = dir.join("dashboard.png");
@@ -79,6 +81,7 @@ async fn the_dashboard_shows_a_known_workload_in_headless_chromium() {
         .env("DASHBOARD_KEY", MASTER_KEY)
         .env("DASHBOARD_EXPECT", expect.to_string())
         .env("DASHBOARD_SCREENSHOT", &shot)
+        .env("DASHBOARD_EMPTY_URL", format!("{}/ui", empty.base))
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(180), run)
@@ -104,5 +107,5 @@ async fn the_dashboard_shows_a_known_workload_in_headless_chromium() {
         "the screenshot is only {} bytes",
         png.len()
     );
-    eprintln!("dashboard screenshot: {}", shot.display());
+    eprintln!("{stdout}dashboard screenshot: {}", shot.display());
 }

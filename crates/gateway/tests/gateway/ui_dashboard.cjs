@@ -116,6 +116,10 @@ async function main() {
     await page.click('[data-testid="range-24h"]');
     await page.waitForSelector('body[data-loaded="24h"]');
     check("request rows again", JSON.stringify(await rowIds(page)), JSON.stringify(expect.requests));
+    // The screenshot shows the last hour, where the workload's requests spread over the chart.
+    await page.click('[data-testid="range-1h"]');
+    await page.waitForSelector('body[data-loaded="1h"]');
+    check("1h card-spend", await text(page, "card-spend"), expect.cards["card-spend"]);
     await page.click(`[data-testid="request-row"][data-id="${expect.detail_id}"]`);
     await page.waitForSelector(`[data-testid="detail-request_id"]:text-is("${expect.detail_id}")`);
 
@@ -124,6 +128,25 @@ async function main() {
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`ok screenshot ${screenshot}`);
+
+    // A gateway without a master key and with an empty ledger: open, zeros, no errors.
+    const emptyUrl = process.env.DASHBOARD_EMPTY_URL;
+    if (emptyUrl) {
+      const empty = await context.newPage();
+      empty.on("pageerror", (e) => problems.push(`page error (empty ledger): ${e.message}`));
+      empty.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console error (empty ledger): ${m.text()}`);
+      });
+      await empty.goto(emptyUrl);
+      await empty.waitForSelector('body[data-loaded="24h"]');
+      check("empty ledger: requests", await text(empty, "card-requests"), "0");
+      check("empty ledger: spend", await text(empty, "card-spend"), "$0.00");
+      check("empty ledger: no sign-out without a key", await empty.locator('[data-testid="logout"]').count(), 0);
+      await empty.click('[data-testid="range-all"]');
+      await empty.waitForSelector('body[data-loaded="all"]');
+      check("empty ledger: request rows", (await rowIds(empty)).length, 0);
+      await empty.close();
+    }
     if (problems.length) throw new Error(`the page reported problems:\n${problems.join("\n")}`);
     console.log("dashboard ok");
   } finally {

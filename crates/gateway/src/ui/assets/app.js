@@ -110,7 +110,9 @@ function banner(message, isError) {
 // ---- cards ----
 
 function renderCards(s) {
-  setText("card-spend", fmtUsd(s.cost_usd), s.cost_usd == null ? "no request was priced" : `$${s.cost_usd} exactly`);
+  // No request at all spent nothing; requests none of which had a price spent an unknown amount.
+  const spend = s.requests === 0 ? "$0.00" : fmtUsd(s.cost_usd);
+  setText("card-spend", spend, s.cost_usd == null ? "no request was priced" : `$${s.cost_usd} exactly`);
   setText("card-unpriced", s.unpriced ? `${fmtInt(s.unpriced)} request(s) without a price` : "all requests priced");
   setText("card-requests", fmtInt(s.requests));
   setText("card-tokens", `${fmtInt(s.tokens.input)} in · ${fmtInt(s.tokens.output)} out`);
@@ -153,7 +155,17 @@ function renderCharts(series) {
         ...common,
         title: "Spend (USD)",
         width: width("chart-spend"),
-        series: [{}, { label: "spend", stroke: "#c8372d", fill: "rgba(200,55,45,.12)", value: (u, v) => (v == null ? "–" : fmtUsd(String(v))) }],
+        series: [
+          {},
+          {
+            label: "spend",
+            stroke: "#c8372d",
+            fill: "rgba(200,55,45,.35)",
+            paths: uPlot.paths.bars({ size: [0.8, 40] }),
+            points: { show: false },
+            value: (u, v) => (v == null ? "–" : fmtUsd(String(v))),
+          },
+        ],
         axes: [{}, { values: (u, vals) => vals.map((v) => `$${v}`), size: 70 }],
       },
       [xs, spend],
