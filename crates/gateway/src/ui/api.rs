@@ -13,8 +13,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledger::Store;
 use ledger::store::{Dimension, Filter, SeriesPoint, SummaryRow};
+use ledger::{Store, UsageRecord};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -98,7 +98,7 @@ impl Range {
     fn parse(s: &str) -> Option<Range> {
         Some(match s {
             "1h" => Range::Hour,
-            "24h" | "1d" => Range::Day,
+            "24h" => Range::Day,
             "7d" => Range::Week,
             "30d" => Range::Month,
             "all" => Range::All,
@@ -219,35 +219,21 @@ const FILTERS: &[&str] = &[
     "status",
 ];
 
-/// The 429s, 529s and fallbacks among the newest records of `filter`.
-async fn outcomes(
-    store: &dyn Store,
-    filter: &Filter,
-    total: u64,
-) -> Result<Value, ledger::store::StoreError> {
-    let limit = u32::try_from(total).unwrap_or(u32::MAX).min(SCAN_CAP);
-    let records = if limit == 0 {
-        Vec::new()
-    } else {
-        store.requests(filter, limit).await?
-    };
-    let count =
-        |f: &dyn Fn(&ledger::record::UsageRecord) -> bool| records.iter().filter(|r| f(r)).count();
+/// The 429s, 529s and fallbacks among `records` (the newest of a range holding `total`).
+fn outcomes(records: &[UsageRecord], total: u64) -> Value {
+    let count = |f: &dyn Fn(&UsageRecord) -> bool| records.iter().filter(|r| f(r)).count();
     let rate_limited = count(&|r| r.status == 429);
     let overloaded = count(&|r| r.status == 529);
-    let fallbacks = count(&|r| {
-        r.route
-            .as_deref()
-            .is_some_and(|x| x.starts_with("fallback"))
-    });
-    Ok(json!({
+    // The record's `route` is `fallback` when a fallback group served it.
+    let fallbacks = count(&|r| r.route.as_deref() == Some("fallback"));
+    json!({
         "rate_limited": rate_limited,
         "overloaded": overloaded,
         "fallbacks": fallbacks,
         "fallback_rate": json::ratio(fallbacks as u64, records.len() as u64),
         "counted": records.len(),
         "complete": records.len() as u64 >= total,
-    }))
+    })
 }
 
 /// `GET /ui/api/summary?range=…&<filters>`: the totals of the range.
@@ -261,10 +247,11 @@ pub async fn summary(
     let now = now_ms();
     let filter = p.filter(range, now)?;
     let engine = store.engine();
-    let totals: SummaryRow = store.totals(&filter).await.map_err(|e| failed(engine, e))?;
-    let outcomes = outcomes(store.as_ref(), &filter, totals.requests)
-        .await
-        .map_err(|e| failed(engine, e))?;
+    // The store's totals do not count 429s, 529s and fallbacks: they are counted over the
+    // newest records, read at the same time.
+    let (totals, newest) = tokio::join!(store.totals(&filter), store.requests(&filter, SCAN_CAP));
+    let totals: SummaryRow = totals.map_err(|e| failed(engine, e))?;
+    let newest = newest.map_err(|e| failed(engine, e))?;
     let mut v = json::row(&totals);
     if let Value::Object(m) = &mut v {
         m.remove("key");
@@ -272,7 +259,7 @@ pub async fn summary(
         m.insert("since_ms".into(), json!(filter.since_ms));
         m.insert("until_ms".into(), json!(now));
         m.insert("engine".into(), json!(engine));
-        m.insert("outcomes".into(), outcomes);
+        m.insert("outcomes".into(), outcomes(&newest, totals.requests));
     }
     Ok(Json(v))
 }
