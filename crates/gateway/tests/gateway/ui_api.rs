@@ -750,3 +750,24 @@ async fn now_shows_a_deployment_cooling_down_and_the_one_that_served() {
     assert!(gd["tokens_this_minute"].as_u64().unwrap() > 0, "{gd}");
     assert_eq!(n["in_flight"], 0);
 }
+
+#[tokio::test]
+async fn outcome_counts_say_when_they_cover_only_the_newest_records() {
+    // 20,001 requests, the oldest a 429: the counts read the newest 20,000 and say so.
+    let mut records: Vec<UsageRecord> = (0..20_001)
+        .map(|i| UsageRecord {
+            time_ms: now_ms() - 3_600_000 + i,
+            ..rec(&format!("bulk-{i:05}"), 0, "sonnet", "anthropic", "work")
+        })
+        .collect();
+    records[0].status = 429;
+    let (g, _dir) = gateway_with_ledger(Some(records), true).await;
+    let s = ok(&g, "/ui/api/summary?range=24h").await;
+    assert_eq!(s["requests"], 20_001);
+    assert_eq!(s["errors"], 1);
+    assert_eq!(
+        s["outcomes"],
+        json!({"rate_limited": 0, "overloaded": 0, "fallbacks": 0, "fallback_rate": 0.0,
+               "counted": 20_000, "complete": false})
+    );
+}
