@@ -255,7 +255,14 @@ async function loadRequests() {
         el("td", { "data-testid": "request-cost" }, fmtUsd(x.cost_usd)),
         el("td", {}, fmtMs(x.latency_ms)),
       );
+      tr.tabIndex = 0;
       tr.addEventListener("click", () => openDetail(x.request_id));
+      tr.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          openDetail(x.request_id);
+        }
+      });
       body.append(tr);
     }
   } catch (e) {
