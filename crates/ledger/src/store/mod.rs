@@ -209,6 +209,15 @@ fn check_url(database_url: Option<&str>) -> Result<Option<&str>, StoreError> {
     }
 }
 
+/// Checks a `database_url` without connecting: a PostgreSQL URL that parses and asks for no
+/// TLS. The error names the URL without its password and says what is accepted.
+pub fn check_database_url(database_url: &str) -> Result<(), StoreError> {
+    match check_url(Some(database_url))? {
+        Some(url) => postgres::Postgres::new(url, &redact_url(url)).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 /// The store every report and write goes through: one engine, the shared SQL.
 struct Ledger<B: Backend>(B);
 
