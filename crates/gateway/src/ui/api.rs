@@ -30,10 +30,10 @@ const MAX_ALL_BUCKETS: i64 = 366;
 const DAY_MS: i64 = 86_400_000;
 
 /// What the ledger being off answers (503).
-const LEDGER_OFF: &str = "the usage ledger is off in this gateway, so there is nothing to report. \
-    A gateway started by agent-shim keeps it in usage.db in its state dir, or in PostgreSQL when \
-    config.yaml sets `database_url: postgres://…`; when it is off there, the gateway's log says \
-    why the store did not open. Fix that, then `agent-shim proxy restart`";
+const LEDGER_OFF: &str = "the usage ledger is off in this gateway (it was started without a \
+    store), so there is nothing to report. The gateway `agent-shim serve` runs (also when started \
+    on demand) always keeps one: usage.db in the state dir, or PostgreSQL when config.yaml sets \
+    `database_url: postgres://…`; run the gateway that way (`agent-shim proxy restart`)";
 
 /// An error answer: `{"error": {"type": kind, "message": message}}`.
 pub fn error(status: StatusCode, kind: &'static str, message: String) -> Response {
