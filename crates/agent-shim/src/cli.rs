@@ -67,6 +67,8 @@ pub enum Command {
     Janitor(JanitorArgs),
     /// Gateway, entered directories, model refcounts and leases.
     Status(StatusArgs),
+    /// The usage ledger: requests, errors, tokens, cache hits, cost and latency, grouped.
+    Usage(UsageArgs),
     /// Launch Claude Code with the current directory's profile (as `run-claude` does).
     Claude(ClaudeArgs),
     /// Print the shell hook to `eval` from your rc file.
@@ -157,6 +159,37 @@ pub struct StatusArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct UsageArgs {
+    #[command(subcommand)]
+    pub action: Option<UsageAction>,
+    /// Since when: an age (`30m`, `24h`, `7d`, `4w`), a UTC date (`2026-12-01`) or time
+    /// (`2026-12-01T08:00:00Z`), or `all` [default: 7d]
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Group by model, profile, directory, provider, agent, session or day [default: model]
+    #[arg(long, value_name = "DIMENSION")]
+    pub by: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageAction {
+    /// Delete the records older than a date or an age (the daily rollups stay, so totals
+    /// over those days remain).
+    Prune {
+        /// A UTC date (`2026-12-01`) or time, or an age (`90d`, `12w`).
+        #[arg(long, value_name = "WHEN")]
+        before: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,7 @@ mod stream_loop;
 mod stream_pass;
 mod tokens;
 mod transport;
+mod ui;
 mod upstream;
 mod workers;
 

@@ -15,7 +15,8 @@ use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::Arc;
 
-/// All routes. `/health*` and `HEAD /` (Claude Code's startup probe) need no key. An unknown
+/// All routes. `/health*` and `HEAD /` (Claude Code's startup probe) need no key; `/ui` (the
+/// dashboard, [`crate::ui`]) asks for it through a login form. An unknown
 /// path is a 404 and a known path with another method a 405 (with `allow`), both as JSON errors
 /// in the path's protocol.
 pub fn router(state: Arc<GatewayState>) -> Router {
@@ -57,6 +58,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/health/readiness", get(health::health))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(api)
+        // The dashboard checks the master key itself (a login form and a session cookie).
+        .merge(crate::ui::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
 }
@@ -102,7 +105,7 @@ pub(crate) fn protocol_of(path: &str) -> Protocol {
 /// both when `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN` are both set. An empty value, a
 /// header that is not valid text, a scheme other than `Bearer` or a bearer without a key
 /// presents nothing.
-fn presented_keys(h: &HeaderMap) -> impl Iterator<Item = &str> {
+pub(crate) fn presented_keys(h: &HeaderMap) -> impl Iterator<Item = &str> {
     let api_key = h
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())

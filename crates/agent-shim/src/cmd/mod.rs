@@ -18,6 +18,7 @@ mod serve;
 mod service;
 mod set_folder;
 mod status;
+mod usage;
 mod with;
 
 pub use env::{API_TIMEOUT_MS, shell_quote};
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Leave(a) => leave::run(a),
         Command::Janitor(a) => janitor::run(a),
         Command::Status(a) => status::run(a),
+        Command::Usage(a) => usage::run(a),
         Command::Claude(a) => claude::run(a),
         Command::Hook(a) => hook::run(a),
         Command::Install(a) => install::run(a),

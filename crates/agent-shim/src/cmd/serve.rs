@@ -99,7 +99,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     // claude-code runs (and their sessions) live in the gateway's own directory.
     gateway::set_claude_code_dir(settings.state_dir.join("claude-code"));
-    let config = GatewayConfig {
+    // The usage ledger: the request path queues records, a writer task stores them.
+    let ledger_settings = settings.ledger()?;
+    for w in &ledger_settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let (ledger_tx, ledger_rx) = ledger::channel(LEDGER_QUEUE);
+    let mut config = GatewayConfig {
         models,
         profiles,
         default_profile: settings.config.default_profile.clone(),
@@ -133,7 +139,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             &args.net,
             args.config.as_deref(),
         ))),
-        ledger: Default::default(),
+        ledger: gateway::Ledger {
+            sender: Some(ledger_tx),
+            ..Default::default()
+        },
     };
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();
@@ -147,6 +156,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
+        let store = open_ledger(&ledger_settings, &state_dir).await?;
+        config.ledger.store = Some(store.clone());
+        let writer = ledger::store::spawn_writer(
+            store,
+            ledger_rx,
+            ledger::store::WriterOptions {
+                retention_days: ledger_settings.retention_days,
+                ..Default::default()
+            },
+        );
         let gw = Gateway::bind(addr, config).await.map_err(|e| match e {
             // A configuration the user must change: exit code 2.
             gateway::StartError::NoKeyOnPublicAddress(_) => CliError::usage(e.to_string()),
@@ -163,12 +182,45 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config_watch::watch(&settings, gw.handle());
         tokio::spawn(config_watch::reload_on_sighup(gw.handle()));
         tracing::info!(%addr, config = %settings.config_path.display(), "agent-shim gateway listening on http://{addr}");
-        gw.serve_workers(workers, shutdown_signal())
+        let served = gw
+            .serve_workers(workers, shutdown_signal())
             .await
-            .map_err(|e| CliError::failed(format!("the gateway stopped: {e}")))
+            .map_err(|e| CliError::failed(format!("the gateway stopped: {e}")));
+        // The requests are finished: write their records before exiting.
+        let dropped = writer.shutdown(LEDGER_FLUSH).await;
+        if dropped > 0 {
+            tracing::warn!("usage ledger: {dropped} records were dropped while the gateway ran");
+        }
+        served
     })?;
     tracing::info!("agent-shim gateway stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records the request path may queue for the ledger's writer before it drops (and counts) them.
+const LEDGER_QUEUE: usize = 10_000;
+/// How long a stopping gateway keeps trying to write the ledger's pending records.
+const LEDGER_FLUSH: Duration = Duration::from_secs(10);
+
+/// Opens the ledger's store. A PostgreSQL database that cannot be reached at start does not
+/// stop the gateway: it starts with a store that connects when it can (records are held, and
+/// beyond the backlog dropped and counted). Any other problem is an error.
+async fn open_ledger(
+    ls: &crate::settings::ledger::LedgerSettings,
+    state_dir: &std::path::Path,
+) -> Result<Arc<dyn ledger::Store>> {
+    match ledger::store::open(ls.url(), state_dir).await {
+        Ok(store) => Ok(store),
+        Err(e) if ls.url().is_some() => {
+            tracing::warn!(
+                "{e}; starting anyway: usage records are held and written once it is reachable"
+            );
+            ledger::store::open_deferred(ls.url(), state_dir)
+                .await
+                .map_err(|e| CliError::usage(e.to_string()))
+        }
+        Err(e) => Err(CliError::failed(e.to_string())),
+    }
 }
 
 /// Logs go to stderr through a writer thread, so a request never waits on a write (the log is a

@@ -1,6 +1,7 @@
 //! `agent-shim status [--json]`: the gateway (pid, health, uptime, port), the entered directories
 //! (token, profile, shells, last seen), each model's refcount and lease, and which profile
-//! router rules chose a model (scenario routing) and how often. Never shows a key.
+//! router rules chose a model (scenario routing) and how often, and the usage ledger's totals of
+//! the last hour and day when a ledger exists. Never shows a key.
 
 use crate::cli::StatusArgs;
 use crate::daemon::{self, Probe};
@@ -41,8 +42,10 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
             }
         }
     };
+    let usage = usage_totals(&settings, now);
     let report = json!({
         "gateway": gateway,
+        "usage": usage,
         "directories": tokens,
         "models": models,
         "janitor_last_run": db.last_janitor_run()?,
@@ -57,6 +60,61 @@ pub fn run(args: StatusArgs) -> Result<ExitCode> {
     }
     print!("{}", human(&report, now));
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `status` waits for the ledger (a PostgreSQL server that does not answer).
+const USAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The ledger's totals of the last hour and day: `null` when there is no ledger (none is
+/// created), `{"error": …}` when it cannot be read.
+fn usage_totals(settings: &Settings, now: i64) -> Value {
+    let ls = match settings.ledger() {
+        Ok(ls) => ls,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let window = |ms: i64| ledger::store::Filter {
+        since_ms: Some(now - ms),
+        ..Default::default()
+    };
+    let read = async {
+        let Some(store) = ledger::store::open_existing(ls.url(), &settings.state_dir).await? else {
+            return Ok(None);
+        };
+        let hour = store.totals(&window(3_600_000)).await?;
+        let day = store.totals(&window(86_400_000)).await?;
+        Ok::<_, ledger::store::StoreError>(Some((hour, day)))
+    };
+    let totals = |r: &ledger::store::SummaryRow| {
+        json!({"requests": r.requests, "errors": r.errors,
+            "tokens": r.input_tokens + r.output_tokens, "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens, "cost_pico_usd": r.cost_pico_usd,
+            "unpriced": r.unpriced})
+    };
+    match daemon::block_on(async { tokio::time::timeout(USAGE_TIMEOUT, read).await }) {
+        Ok(Ok(None)) => Value::Null,
+        Ok(Ok(Some((hour, day)))) => json!({
+            "ledger": ls.shown(settings),
+            "last_hour": totals(&hour),
+            "last_day": totals(&day),
+        }),
+        Ok(Err(e)) => json!({"error": e.to_string()}),
+        Err(_) => json!({"error": format!("{}: no answer within {USAGE_TIMEOUT:?}",
+            ls.shown(settings))}),
+    }
+}
+
+fn usage_line(label: &str, t: &Value) -> String {
+    let cost = super::usage::usd(t["cost_pico_usd"].as_i64());
+    let unpriced = t["unpriced"].as_u64().unwrap_or(0);
+    let cost = if unpriced > 0 && t["cost_pico_usd"].is_i64() {
+        format!("{cost} + {unpriced} unpriced")
+    } else {
+        cost
+    };
+    format!(
+        "{label}  {} requests  {} errors  {} tokens  {cost}\n",
+        t["requests"], t["errors"], t["tokens"]
+    )
 }
 
 fn ago(ms: i64) -> String {
@@ -136,6 +194,13 @@ fn human(r: &Value, now: i64) -> String {
             m["model_name"].as_str().unwrap_or(""),
             m["refcount"]
         ));
+    }
+    let usage = &r["usage"];
+    if let Some(e) = usage["error"].as_str() {
+        out.push_str(&format!("usage        unavailable: {e}\n"));
+    } else if usage.is_object() {
+        out.push_str(&usage_line("usage        last hour", &usage["last_hour"]));
+        out.push_str(&usage_line("             last day ", &usage["last_day"]));
     }
     // Which profile rules chose a model (scenario routing), when any did.
     let routes = g["scenario_routes"].as_array().cloned().unwrap_or_default();

@@ -19,11 +19,13 @@ pub struct ConfigFile {
     /// A literal key or `os.environ/NAME`; an empty or blank value is no key (one is generated).
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
-    // Read by the usage log (not used yet: usage is logged to the gateway log). A database URL
-    // carries a password, so it is held as a secret (not shown by `Debug`).
-    #[allow(dead_code)]
+    /// The usage ledger's PostgreSQL database (`postgres://…`, or `os.environ/NAME`); unset:
+    /// `usage.db` in the state dir ([`super::ledger`]). A database URL carries a password, so
+    /// it is held as a secret (not shown by `Debug`).
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub database_url: Option<SecretString>,
+    /// Delete usage records older than this many days (daily rollups stay); unset: keep all.
+    pub usage_retention_days: Option<u32>,
     /// How long a model stays registered after its last directory was left (default 15).
     pub lease_minutes: Option<f64>,
     /// The janitor runs at most this often (default 60).
@@ -208,7 +210,7 @@ pub struct GeneralSettings {
     /// As `master_key` at the top level: empty or blank is no key.
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub master_key: Option<SecretString>,
-    #[allow(dead_code)]
+    /// LiteLLM's database: the usage ledger's when agent-shim's own `database_url` is unset.
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub database_url: Option<SecretString>,
     /// Other LiteLLM settings (`alerting`, …), accepted and ignored.

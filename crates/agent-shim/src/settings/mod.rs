@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod config_file;
 pub mod env_vars;
 pub mod filters;
+pub mod ledger;
 pub mod litellm;
 pub mod paths;
 pub mod router;

@@ -38,5 +38,6 @@ mod serve_cmd;
 mod service_cmd;
 mod set_folder_cmd;
 mod terminal;
+mod usage_cmd;
 mod with_adapters;
 mod with_cmd;

@@ -32,6 +32,8 @@ mod router_balance;
 mod router_limits;
 mod scenario;
 mod shapes;
+mod ui_api;
+mod ui_browser;
 mod vertex;
 mod vertex_credentials;
 mod workers;

@@ -18,6 +18,7 @@ pub const AGENT_SHIM: &[&str] = &[
     "port",
     "master_key",
     "database_url",
+    "usage_retention_days",
     "lease_minutes",
     "janitor_interval_seconds",
     "proxy",
@@ -57,7 +58,7 @@ pub const TOP_IGNORED: &[(&str, &str)] = &[
 ];
 
 /// `general_settings` keys agent-shim reads.
-pub const GENERAL: &[&str] = &["master_key"];
+pub const GENERAL: &[&str] = &["master_key", "database_url"];
 
 /// `litellm_settings` keys agent-shim reads besides the router keys
 /// ([`crate::settings::router::ROUTER_KEYS`], read as under `router_settings`): `drop_params`,
@@ -136,7 +137,6 @@ pub fn why(section: &str, key: &str) -> &'static str {
         (_, "redis_host" | "redis_port" | "redis_password" | "redis_url") => {
             "state is kept per gateway; Redis is not used"
         }
-        ("general_settings", "database_url") => "agent-shim keeps usage in its own state database",
         ("litellm_params", "organization") => "the OpenAI-Organization header is not sent",
         ("litellm_params", "thinking") => {
             "a fixed thinking setting is not applied; clients send their own"
