@@ -154,6 +154,18 @@ pub struct Launch<'a> {
     /// Whether Claude Code gets its own `CLAUDE_CONFIG_DIR` (`with --isolated`, profile
     /// `isolated: true`); other agents ignore it.
     pub isolated: bool,
+    /// The entered directory's token ([`directory_token`]), sent to the gateway with the
+    /// profile as `x-agent-shim-directory` so the usage ledger can tell directories apart.
+    pub directory: Option<String>,
+}
+
+/// The directory token of the directory the user entered: `AGENT_SHIM_TOKEN`, which the
+/// directory's `.envrc` (`agent-shim set-folder`) exports before it runs `agent-shim env`;
+/// `None` outside such a directory or when the value is not a token (16 hex digits).
+pub fn directory_token() -> Option<String> {
+    std::env::var(env_vars::TOKEN)
+        .ok()
+        .filter(|t| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl Launch<'_> {
@@ -388,11 +400,12 @@ fn generic_env(l: &Launch, p: &mut Prepared) {
         set(&mut p.env, env_vars::ANTHROPIC_MODEL, tier(&l.model));
     }
     if e.provider == "gateway" {
-        set(
-            &mut p.env,
-            env_vars::ANTHROPIC_CUSTOM_HEADERS,
-            format!("{}: {}", gateway::PROFILE_HEADER, l.profile_name),
-        );
+        // One `Name: value` per line, as Claude Code reads the variable.
+        let mut headers = format!("{}: {}", gateway::PROFILE_HEADER, l.profile_name);
+        if let Some(token) = &l.directory {
+            headers.push_str(&format!("\n{}: {token}", gateway::DIRECTORY_HEADER));
+        }
+        set(&mut p.env, env_vars::ANTHROPIC_CUSTOM_HEADERS, headers);
     }
     p.env_remove.push(env_vars::ANTHROPIC_API_KEY);
 }
