@@ -6,6 +6,7 @@
 //! searched for `"usage"`).
 
 use crate::record::Record;
+use crate::record::failure;
 use crate::record::usage::UsageScan;
 use crate::stream_loop::Stage;
 use bytes::{Bytes, BytesMut};
@@ -107,12 +108,19 @@ impl PassThrough {
         let mut refused = None;
         for ev in self.sse.drain(..) {
             if refused.is_none() {
+                let data = ev.data.as_bytes();
                 if let Err(e) = self.watch.on_event(&ev) {
                     refused = Some(e);
-                } else if self.usage.on_event(ev.data.as_bytes())
+                    continue;
+                }
+                if self.usage.on_event(data)
                     && let Some(t) = self.usage.tokens()
                 {
                     rec.tokens(t);
+                }
+                if let Some(e) = failure::passed_error(ev.event.as_deref(), data) {
+                    // The upstream's own error event, passed on as it is.
+                    rec.error(&e);
                 }
             }
         }

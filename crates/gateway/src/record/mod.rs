@@ -10,6 +10,7 @@
 //! end.
 
 pub mod client;
+pub mod failure;
 pub mod usage;
 
 use crate::providers::deployment::Deployment;

@@ -371,3 +371,30 @@ async fn a_body_over_the_limit_and_a_bad_body_get_records_too() {
         (400, Some("invalid_request"), 0)
     );
 }
+
+#[tokio::test]
+async fn an_upstream_error_event_mid_stream_is_recorded_with_its_class_and_the_status_sent() {
+    let fake = fake(json!({"default": {
+        "text": "one two three four five six", "usage": cache_usage(),
+        "stream": {"text_chunks": 6, "fail_after": 5},
+        "error": {"type": "overloaded_error", "message": "Overloaded"}
+    }}))
+    .await;
+    let (gw, mut rx) = recording(vec![dep_id("m", "e1", &fake)], settings()).await;
+    let resp = post(&gw, "/v1/messages", &claude_request("m", true), &[]).await;
+    assert_eq!(resp.status(), 200);
+    let body = resp.bytes().await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&body).contains("event: error"),
+        "{body:?}"
+    );
+    let r = the_record(&mut rx).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert_eq!(r.error_class.as_deref(), Some("overloaded"));
+    assert_eq!(r.attempts, 1);
+    assert_eq!(
+        r.tokens.input, 1000,
+        "the prompt's tokens from message_start"
+    );
+    assert_eq!(r.response_bytes, body.len() as u64);
+}
