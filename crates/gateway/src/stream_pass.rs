@@ -3,7 +3,7 @@
 //! protocol's [`StreamWatch`]. The bytes of an event still arriving are held back, so when the
 //! stream fails the client's error event lands on an event boundary, never inside a cut event.
 //! The events that carry usage are read as they pass ([`UsageScan`]; the others are only
-//! searched for `"usage"`).
+//! searched for `"usage"`), and the last event for an error the upstream ended with.
 
 use crate::record::Record;
 use crate::record::failure;
@@ -118,7 +118,10 @@ impl PassThrough {
                 {
                     rec.tokens(t);
                 }
-                if let Some(e) = failure::passed_error(ev.event.as_deref(), data) {
+                // An error event is the stream's last: only that one is looked at.
+                if self.watch.is_finished()
+                    && let Some(e) = failure::passed_error(ev.event.as_deref(), data)
+                {
                     // The upstream's own error event, passed on as it is.
                     rec.error(&e);
                 }

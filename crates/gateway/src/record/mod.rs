@@ -53,6 +53,8 @@ struct Draft {
     deployment: Option<Arc<Deployment>>,
     attempts: u32,
     attempt_path: String,
+    /// An attempt has begun and not ended.
+    in_attempt: bool,
     /// The attempt in progress's hold on its deployment (until its answer ends).
     lease: Option<Lease>,
     /// The status sent; 0 until a response is.
@@ -84,6 +86,7 @@ impl Record {
             deployment: None,
             attempts: 0,
             attempt_path: String::new(),
+            in_attempt: false,
             lease: None,
             status: 0,
             error_class: None,
@@ -135,6 +138,7 @@ impl Record {
     pub fn begin_attempt(&mut self, group: &str, d: &Arc<Deployment>, lease: Option<Lease>) {
         let r = &mut *self.0;
         r.attempts += 1;
+        r.in_attempt = true;
         if r.group.as_deref() != Some(group) {
             r.group = Some(group.to_owned());
         }
@@ -166,6 +170,7 @@ impl Record {
 
     fn path(&mut self, status: u16) {
         let r = &mut *self.0;
+        r.in_attempt = false;
         if !r.attempt_path.is_empty() {
             r.attempt_path.push(',');
         }
@@ -226,6 +231,10 @@ impl Record {
             self.0.error_class = Some(CLIENT_DISCONNECTED);
             if self.0.status == 0 {
                 self.0.status = CLIENT_CLOSED_STATUS;
+            }
+            if self.0.in_attempt {
+                // The attempt the client did not wait for.
+                self.path(CLIENT_CLOSED_STATUS);
             }
         }
         self.release_lease();

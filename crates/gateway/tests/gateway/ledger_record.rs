@@ -398,3 +398,27 @@ async fn an_upstream_error_event_mid_stream_is_recorded_with_its_class_and_the_s
     );
     assert_eq!(r.response_bytes, body.len() as u64);
 }
+
+#[tokio::test]
+async fn a_client_gone_before_the_answer_is_one_client_disconnected_record() {
+    let fake = fake(json!({"default": {"text": "late", "latency_ms": 1500}})).await;
+    let (gw, mut rx) = recording(vec![dep_id("m", "l1", &fake)], settings()).await;
+    let body = claude_request("m", false);
+    let gone = tokio::time::timeout(
+        Duration::from_millis(300),
+        post(&gw, "/v1/messages", &body, &[]),
+    )
+    .await;
+    assert!(gone.is_err(), "the client gave up first");
+    let r = the_record(&mut rx).await;
+    assert_eq!(
+        r.error_class.as_deref(),
+        Some("client_disconnected"),
+        "{r:#?}"
+    );
+    // Nothing was sent: nginx's 499, and the attempt it left.
+    assert_eq!(r.status, 499);
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.attempt_path.as_deref(), Some("l1:499"));
+    assert_eq!((r.ttfb_us, r.response_bytes), (None, 0));
+}
