@@ -12,6 +12,10 @@
 //! success. Nothing is buffered beyond one upstream read (and one incomplete event). When the
 //! client disconnects the body stream is dropped, which drops the upstream response and cancels
 //! the upstream request.
+//!
+//! The request's [`Record`] travels with the loop: the stages give it the usage and the error a
+//! stream ends with, the loop the bytes handed on, and dropping the loop finishes it (complete
+//! when the stream was over and everything handed on, else `client_disconnected`).
 
 use crate::record::{Record, usage};
 use crate::stream_pass::PassThrough;
