@@ -348,6 +348,8 @@ fn log(r: &UsageRecord, error: &str) {
         stream = r.stream,
         attempts = r.attempts,
         route = r.route.as_deref().unwrap_or("-"),
+        profile = r.profile.as_deref().unwrap_or("-"),
+        agent = r.agent.as_deref().unwrap_or("-"),
         input_tokens = r.tokens.input,
         output_tokens = r.tokens.output,
         cache_read_tokens = r.tokens.cache_read,
