@@ -6,9 +6,11 @@
 //! `"usage"` in it. Text inside JSON strings never matches: its quotes are escaped.
 
 use ledger::Tokens;
+use memchr::memmem::{Finder, FinderRev};
 use protocol::Protocol;
 use protocol::ir::Usage;
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// The fields of the three protocols' usage objects, all optional (absent or `null`).
 #[derive(Debug, Default, Deserialize)]
@@ -115,8 +117,8 @@ impl Seen {
 /// comes after the content in every protocol's answer); `None` when there is none or it is
 /// `null`.
 fn find(json: &[u8]) -> Option<Raw> {
-    for at in memchr::memmem::rfind_iter(json, b"\"usage\"") {
-        let rest = &json[at + b"\"usage\"".len()..];
+    for at in USAGE_REV.rfind_iter(json) {
+        let rest = &json[at + USAGE_KEY.len()..];
         let rest = skip_ws(rest);
         let Some(rest) = rest.strip_prefix(b":") else {
             continue;
@@ -131,6 +133,11 @@ fn find(json: &[u8]) -> Option<Raw> {
     }
     None
 }
+
+/// The `"usage"` key's searchers, built once (building one costs more than a search).
+static USAGE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(USAGE_KEY));
+static USAGE_REV: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(USAGE_KEY));
+const USAGE_KEY: &[u8] = b"\"usage\"";
 
 fn skip_ws(b: &[u8]) -> &[u8] {
     let n = b
@@ -170,7 +177,7 @@ impl UsageScan {
     /// Looks at one event's data; `true` when it carried usage (then [`UsageScan::tokens`]
     /// changed).
     pub fn on_event(&mut self, data: &[u8]) -> bool {
-        if memchr::memmem::find(data, b"\"usage\"").is_none() {
+        if USAGE.find(data).is_none() {
             return false;
         }
         match find(data) {
