@@ -201,6 +201,9 @@ struct Translate {
     sse: Vec<SseEvent>,
     events: Vec<StreamEvent>,
     done: bool,
+    /// The cache writes' split by lifetime, which the internal model does not carry, read
+    /// from an Anthropic upstream's own usage events.
+    cache_split: Option<usage::UsageScan>,
 }
 
 impl Translate {
@@ -209,6 +212,9 @@ impl Translate {
         for ev in self.sse.drain(..) {
             if self.decoder.is_finished() {
                 break;
+            }
+            if let Some(scan) = &mut self.cache_split {
+                scan.on_event(ev.data.as_bytes());
             }
             self.decoder.on_event(&ev, &mut self.events);
         }
@@ -219,8 +225,11 @@ impl Translate {
         for ev in self.events.drain(..) {
             match &ev {
                 // The prompt's tokens are known from the start, in case the stream is cut.
-                StreamEvent::MessageStart { usage: u, .. } => rec.tokens(usage::from_ir(u)),
-                StreamEvent::Finish { usage: u, .. } => rec.tokens(usage::from_ir(u)),
+                StreamEvent::MessageStart { usage: u, .. }
+                | StreamEvent::Finish { usage: u, .. } => {
+                    let split = self.cache_split.as_ref().and_then(|s| s.tokens());
+                    rec.tokens(usage::with_split(usage::from_ir(u), split));
+                }
                 StreamEvent::Error(e) => rec.error(e),
                 _ => {}
             }
@@ -274,8 +283,11 @@ impl Stage for Translate {
 }
 
 /// The client body for a translated stream.
+/// `upstream_protocol` is the upstream's (an Anthropic one's usage events are also read for the
+/// cache writes' split).
 pub(crate) fn translate(
     upstream: BodyStream,
+    upstream_protocol: protocol::Protocol,
     decoder: Box<dyn UpstreamDecoder>,
     encoder: Box<dyn ClientEncoder>,
     settings: StreamSettings,
@@ -287,6 +299,8 @@ pub(crate) fn translate(
         sse: Vec::new(),
         events: Vec::new(),
         done: false,
+        cache_split: (upstream_protocol == protocol::Protocol::Anthropic)
+            .then(|| usage::UsageScan::new(upstream_protocol)),
     };
     relay(upstream, stage, settings)
 }

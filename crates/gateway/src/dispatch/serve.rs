@@ -203,7 +203,7 @@ async fn translate(
         let (body, settings) = open_stream(gw, d, resp.body, &ctx).await?;
         let decoder = upstream.stream_decoder(&ctx, estimate);
         let encoder = client.codec().stream_encoder(ctx, include_usage);
-        let body = stream_loop::translate(body, decoder, encoder, settings);
+        let body = stream_loop::translate(body, d.protocol(), decoder, encoder, settings);
         return Ok(Answered {
             headers,
             body: Reply::Stream(body),
@@ -220,7 +220,11 @@ async fn translate(
             return Err(Failure::Upstream(e));
         }
     };
-    rec.tokens(usage::from_ir(&r.usage));
+    // The internal model has no split of cache writes by lifetime: Anthropic's own says it.
+    let split = (d.protocol() == Protocol::Anthropic)
+        .then(|| usage::from_body(Protocol::Anthropic, &bytes))
+        .flatten();
+    rec.tokens(usage::with_split(usage::from_ir(&r.usage), split));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -209,6 +209,18 @@ pub fn from_ir(u: &Usage) -> Tokens {
     }
 }
 
+/// `t` with the cache writes split by lifetime as `split` (the upstream's own report) says,
+/// when it says so for the same total.
+pub fn with_split(mut t: Tokens, split: Option<Tokens>) -> Tokens {
+    if let Some(s) = split
+        && s.cache_write_5m + s.cache_write_1h == t.cache_write_5m + t.cache_write_1h
+    {
+        t.cache_write_5m = s.cache_write_5m;
+        t.cache_write_1h = s.cache_write_1h;
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

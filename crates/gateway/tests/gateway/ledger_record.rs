@@ -422,3 +422,18 @@ async fn a_client_gone_before_the_answer_is_one_client_disconnected_record() {
     assert_eq!(r.attempt_path.as_deref(), Some("l1:499"));
     assert_eq!((r.ttfb_us, r.response_bytes), (None, 0));
 }
+
+#[tokio::test]
+async fn a_chat_client_on_an_anthropic_upstream_keeps_the_cache_writes_split_by_lifetime() {
+    let fake = fake(json!({"default": {"text": "cached", "usage": cache_usage()}})).await;
+    let (gw, mut rx) = recording(vec![dep_id("m", "t1", &fake)], settings()).await;
+    for stream in [true, false] {
+        let resp = post(&gw, "/v1/chat/completions", &chat_request("m", stream), &[]).await;
+        assert_eq!(resp.status(), 200);
+        let body = resp.bytes().await.unwrap();
+        let r = the_record(&mut rx).await;
+        assert_eq!(r.tokens, CACHE_TOKENS, "stream {stream}: {r:#?}");
+        assert_eq!(r.client_protocol, "openai-chat");
+        assert_eq!(r.response_bytes, body.len() as u64);
+    }
+}
