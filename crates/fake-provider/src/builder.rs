@@ -235,6 +235,7 @@ impl Reply {
             input: Some(input),
             output: Some(output),
             cached: Some(cached),
+            ..UsageSpec::default()
         });
         self
     }

@@ -73,12 +73,17 @@ pub(crate) struct Usage {
     pub cached: u64,
     /// Part of `output` spent on reasoning.
     pub reasoning: u64,
+    /// Prompt tokens written to the cache, 5-minute and 1-hour lifetimes.
+    pub cache_write_5m: u64,
+    pub cache_write_1h: u64,
 }
 
 impl Usage {
-    /// Prompt tokens not served from cache (Anthropic `input_tokens`).
+    /// Prompt tokens neither read from nor written to the cache (Anthropic `input_tokens`).
     pub fn uncached_input(&self) -> u64 {
-        self.input.saturating_sub(self.cached)
+        self.input
+            .saturating_sub(self.cached)
+            .saturating_sub(self.cache_write_5m + self.cache_write_1h)
     }
 }
 
@@ -156,6 +161,8 @@ impl Plan {
             output,
             cached: spec.cached.unwrap_or(0),
             reasoning: reasoning_words.min(output),
+            cache_write_5m: spec.cache_write_5m.unwrap_or(0),
+            cache_write_1h: spec.cache_write_1h.unwrap_or(0),
         };
         Plan {
             model,
@@ -439,7 +446,9 @@ mod tests {
                 input: 10,
                 output: 5,
                 cached: 3,
-                reasoning: 0
+                reasoning: 0,
+                cache_write_5m: 0,
+                cache_write_1h: 0,
             }
         );
         assert_eq!(p.usage.uncached_input(), 7);

@@ -20,12 +20,21 @@ pub(crate) struct AnthropicRender<'a> {
 }
 
 fn usage_json(u: &Usage, output: u64) -> Value {
-    json!({
+    let mut v = json!({
         "input_tokens": u.uncached_input(),
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": u.cache_write_5m + u.cache_write_1h,
         "cache_read_input_tokens": u.cached,
         "output_tokens": output,
-    })
+    });
+    // The split by lifetime, as the API sends it, only when a write was scripted (older
+    // answers have no `cache_creation`).
+    if u.cache_write_5m + u.cache_write_1h > 0 {
+        v["cache_creation"] = json!({
+            "ephemeral_5m_input_tokens": u.cache_write_5m,
+            "ephemeral_1h_input_tokens": u.cache_write_1h,
+        });
+    }
+    v
 }
 
 /// Puts one stream event on the wire: `(event type, event JSON) -> bytes`. SSE

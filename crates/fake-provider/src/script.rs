@@ -369,6 +369,13 @@ pub struct UsageSpec {
     /// Cached prompt tokens (part of `input`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached: Option<u64>,
+    /// Prompt tokens written to the cache with the 5-minute lifetime (part of `input`;
+    /// Anthropic renders them in `cache_creation_input_tokens` and `cache_creation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_5m: Option<u64>,
+    /// Prompt tokens written to the cache with the 1-hour lifetime (part of `input`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<u64>,
 }
 
 /// Error details for error replies and mid-stream failures.

@@ -28,10 +28,10 @@ mod ids;
 mod inflight;
 mod model;
 mod providers;
+mod record;
 pub mod redact;
 mod registry;
 mod reload;
-mod request_log;
 mod router;
 mod secrets;
 mod server;
@@ -54,6 +54,7 @@ pub use providers::deployment::{
     ApiKey, DefinitionError, Deployment, OVERRIDABLE, Origin, key_variables,
 };
 pub use providers::table::{ProviderInfo, provider, provider_names};
+pub use record::client::{AGENT_HEADER, DIRECTORY_HEADER};
 pub use registry::{LeaseSink, Registered, Tiers};
 pub use reload::{ConfigSource, Loaded, ReloadError, ReloadReport};
 pub use router::scenario::{Scenario, ScenarioRules};

@@ -12,8 +12,12 @@
 //! success. Nothing is buffered beyond one upstream read (and one incomplete event). When the
 //! client disconnects the body stream is dropped, which drops the upstream response and cancels
 //! the upstream request.
+//!
+//! The request's [`Record`] travels with the loop: the stages give it the usage and the error a
+//! stream ends with, the loop the bytes handed on, and dropping the loop finishes it (complete
+//! when the stream was over and everything handed on, else `client_disconnected`).
 
-use crate::request_log::RequestLog;
+use crate::record::{Record, usage};
 use crate::stream_pass::PassThrough;
 use crate::transport::{BodyError, BodyStream};
 use axum::body::Body;
@@ -28,11 +32,11 @@ use std::time::{Duration, Instant};
 /// What happens to the upstream's bytes on their way to the client.
 pub(crate) trait Stage: Send {
     /// Takes one upstream chunk, appending what goes to the client to `out`.
-    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, log: &mut RequestLog);
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, rec: &mut Record);
     /// The upstream closed the stream.
-    fn end(&mut self, out: &mut BytesMut, log: &mut RequestLog);
+    fn end(&mut self, out: &mut BytesMut, rec: &mut Record);
     /// The stream failed: appends the client protocol's error event and ends.
-    fn fail(&mut self, e: ApiError, out: &mut BytesMut, log: &mut RequestLog);
+    fn fail(&mut self, e: ApiError, out: &mut BytesMut, rec: &mut Record);
     /// The upstream is silent but within the idle timeout: keeps the client's connection alive.
     fn ping(&mut self, out: &mut BytesMut);
     /// Whether the stream is over (complete or failed).
@@ -53,13 +57,22 @@ pub struct StreamSettings {
     pub upstream: String,
 }
 
-struct Loop<S> {
+struct Loop<S: Stage> {
     upstream: BodyStream,
     stage: S,
     out: BytesMut,
     settings: StreamSettings,
     last_data: Instant,
-    log: RequestLog,
+    /// The request's record, finished when the loop is dropped: complete when the stream is
+    /// over and everything was handed on, else the client went away.
+    rec: Record,
+}
+
+impl<S: Stage> Drop for Loop<S> {
+    fn drop(&mut self) {
+        let complete = self.stage.is_done() && self.out.is_empty();
+        self.rec.end(complete);
+    }
 }
 
 /// Most upstream chunks batched into one write.
@@ -70,15 +83,15 @@ impl<S: Stage> Loop<S> {
     /// out in one write. Upstreams send one HTTP chunk per SSE event, and a burst of small writes
     /// costs a syscall and a wake-up each.
     fn feed_ready(&mut self, first: Bytes) {
-        self.stage.feed(first, &mut self.out, &mut self.log);
+        self.stage.feed(first, &mut self.out, &mut self.rec);
         for _ in 1..MAX_BATCH {
             if self.stage.is_done() {
                 return;
             }
             match self.upstream.next().now_or_never() {
-                Some(Some(Ok(more))) => self.stage.feed(more, &mut self.out, &mut self.log),
+                Some(Some(Ok(more))) => self.stage.feed(more, &mut self.out, &mut self.rec),
                 Some(Some(Err(e))) => return self.broken(&e),
-                Some(None) => return self.stage.end(&mut self.out, &mut self.log),
+                Some(None) => return self.stage.end(&mut self.out, &mut self.rec),
                 None => return,
             }
         }
@@ -87,7 +100,7 @@ impl<S: Stage> Loop<S> {
     /// The upstream connection broke (or reqwest's read timeout fired).
     fn broken(&mut self, e: &BodyError) {
         let err = mid_stream(&self.settings.upstream, e);
-        self.stage.fail(err, &mut self.out, &mut self.log);
+        self.stage.fail(err, &mut self.out, &mut self.rec);
     }
 
     /// Runs until there are bytes for the client or the stream is over.
@@ -106,43 +119,50 @@ impl<S: Stage> Loop<S> {
                 Err(_) => {
                     if self.last_data.elapsed() >= self.settings.idle {
                         let e = silence(&self.settings);
-                        self.stage.fail(e, &mut self.out, &mut self.log);
+                        self.stage.fail(e, &mut self.out, &mut self.rec);
                     } else {
                         self.stage.ping(&mut self.out);
                     }
                 }
                 Ok(Some(Ok(chunk))) => {
-                    self.log.first_byte();
                     self.last_data = Instant::now();
                     self.feed_ready(chunk);
                 }
                 Ok(Some(Err(e))) => self.broken(&e),
-                Ok(None) => self.stage.end(&mut self.out, &mut self.log),
+                Ok(None) => self.stage.end(&mut self.out, &mut self.rec),
             }
         }
     }
 }
 
+/// A stream ready to relay once the request's record joins it ([`Pending::start`]).
+pub(crate) struct Pending(Box<dyn FnOnce(Record) -> Body + Send>);
+
+impl Pending {
+    /// The client body, `rec` travelling with it until the stream ends or the client goes.
+    pub fn start(self, rec: Record) -> Body {
+        (self.0)(rec)
+    }
+}
+
 /// The client body relaying `upstream` through `stage`.
-fn relay<S: Stage + 'static>(
-    upstream: BodyStream,
-    stage: S,
-    settings: StreamSettings,
-    log: RequestLog,
-) -> Body {
-    let state = Loop {
-        upstream,
-        stage,
-        out: BytesMut::new(),
-        settings,
-        last_data: Instant::now(),
-        log,
-    };
-    let s = futures_util::stream::unfold(state, |mut st| async move {
-        let chunk = st.next_chunk().await?;
-        Some((Ok::<Bytes, std::convert::Infallible>(chunk), st))
-    });
-    Body::from_stream(s)
+fn relay<S: Stage + 'static>(upstream: BodyStream, stage: S, settings: StreamSettings) -> Pending {
+    Pending(Box::new(move |rec| {
+        let state = Loop {
+            upstream,
+            stage,
+            out: BytesMut::new(),
+            settings,
+            last_data: Instant::now(),
+            rec,
+        };
+        let s = futures_util::stream::unfold(state, |mut st| async move {
+            let chunk = st.next_chunk().await?;
+            st.rec.sent(chunk.len());
+            Some((Ok::<Bytes, std::convert::Infallible>(chunk), st))
+        });
+        Body::from_stream(s)
+    }))
 }
 
 /// The error event for a broken upstream connection, naming its deepest cause.
@@ -181,25 +201,36 @@ struct Translate {
     sse: Vec<SseEvent>,
     events: Vec<StreamEvent>,
     done: bool,
+    /// The cache writes' split by lifetime, which the internal model does not carry, read
+    /// from an Anthropic upstream's own usage events.
+    cache_split: Option<usage::UsageScan>,
 }
 
 impl Translate {
     /// Decodes the pending SSE events and encodes what they produce.
-    fn drain(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+    fn drain(&mut self, out: &mut BytesMut, rec: &mut Record) {
         for ev in self.sse.drain(..) {
             if self.decoder.is_finished() {
                 break;
             }
+            if let Some(scan) = &mut self.cache_split {
+                scan.on_event(ev.data.as_bytes());
+            }
             self.decoder.on_event(&ev, &mut self.events);
         }
-        self.emit(out, log);
+        self.emit(out, rec);
     }
 
-    fn emit(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+    fn emit(&mut self, out: &mut BytesMut, rec: &mut Record) {
         for ev in self.events.drain(..) {
             match &ev {
-                StreamEvent::Finish { usage, .. } => log.usage = Some(*usage),
-                StreamEvent::Error(e) => log.error = Some(e.message.clone()),
+                // The prompt's tokens are known from the start, in case the stream is cut.
+                StreamEvent::MessageStart { usage: u, .. }
+                | StreamEvent::Finish { usage: u, .. } => {
+                    let split = self.cache_split.as_ref().and_then(|s| s.tokens());
+                    rec.tokens(usage::with_split(usage::from_ir(u), split));
+                }
+                StreamEvent::Error(e) => rec.error(e),
                 _ => {}
             }
             self.encoder.encode(&ev, out);
@@ -211,33 +242,33 @@ impl Translate {
 }
 
 impl Stage for Translate {
-    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, log: &mut RequestLog) {
+    fn feed(&mut self, chunk: Bytes, out: &mut BytesMut, rec: &mut Record) {
         match self.parser.feed(&chunk, &mut self.sse) {
-            Ok(()) => self.drain(out, log),
+            Ok(()) => self.drain(out, rec),
             // An event past the parser's bound: the events before it, then the error event.
-            Err(e) => self.fail(crate::stream_pass::abandoned(e), out, log),
+            Err(e) => self.fail(crate::stream_pass::abandoned(e), out, rec),
         }
     }
 
-    fn end(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+    fn end(&mut self, out: &mut BytesMut, rec: &mut Record) {
         self.parser.finish(&mut self.sse);
-        self.drain(out, log);
+        self.drain(out, rec);
         if !self.done {
             self.decoder.on_end(&mut self.events);
-            self.emit(out, log);
+            self.emit(out, rec);
             self.done = true;
         }
     }
 
-    fn fail(&mut self, e: ApiError, out: &mut BytesMut, log: &mut RequestLog) {
+    fn fail(&mut self, e: ApiError, out: &mut BytesMut, rec: &mut Record) {
         if self.done {
             return;
         }
         // Events completed before the failure still go out, then the error.
-        self.drain(out, log);
+        self.drain(out, rec);
         if !self.done {
             self.events.push(StreamEvent::Error(e));
-            self.emit(out, log);
+            self.emit(out, rec);
         }
         self.done = true;
     }
@@ -252,13 +283,15 @@ impl Stage for Translate {
 }
 
 /// The client body for a translated stream.
-pub fn translate(
+/// `upstream_protocol` is the upstream's (an Anthropic one's usage events are also read for the
+/// cache writes' split).
+pub(crate) fn translate(
     upstream: BodyStream,
+    upstream_protocol: protocol::Protocol,
     decoder: Box<dyn UpstreamDecoder>,
     encoder: Box<dyn ClientEncoder>,
     settings: StreamSettings,
-    log: RequestLog,
-) -> Body {
+) -> Pending {
     let stage = Translate {
         parser: SseParser::new(),
         decoder,
@@ -266,17 +299,21 @@ pub fn translate(
         sse: Vec::new(),
         events: Vec::new(),
         done: false,
+        cache_split: (upstream_protocol == protocol::Protocol::Anthropic)
+            .then(|| usage::UsageScan::new(upstream_protocol)),
     };
-    relay(upstream, stage, settings, log)
+    relay(upstream, stage, settings)
 }
 
 /// The client body for a same-protocol stream: the upstream's bytes, whole events at a time,
 /// checked by `watch`, which also writes the error event if the stream fails.
-pub fn pass_through(
+/// `protocol` is the stream's (the client's and the upstream's), whose usage events are read
+/// as they pass ([`usage::UsageScan`]).
+pub(crate) fn pass_through(
     upstream: BodyStream,
     watch: Box<dyn StreamWatch>,
+    protocol: protocol::Protocol,
     settings: StreamSettings,
-    log: RequestLog,
-) -> Body {
-    relay(upstream, PassThrough::new(watch), settings, log)
+) -> Pending {
+    relay(upstream, PassThrough::new(watch, protocol), settings)
 }

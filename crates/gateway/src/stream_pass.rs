@@ -2,8 +2,12 @@
 //! to the client untouched, but only whole events at a time, each checked first by the
 //! protocol's [`StreamWatch`]. The bytes of an event still arriving are held back, so when the
 //! stream fails the client's error event lands on an event boundary, never inside a cut event.
+//! The events that carry usage are read as they pass ([`UsageScan`]; the others are only
+//! searched for `"usage"`), and the last event for an error the upstream ended with.
 
-use crate::request_log::RequestLog;
+use crate::record::Record;
+use crate::record::failure;
+use crate::record::usage::UsageScan;
 use crate::stream_loop::Stage;
 use bytes::{Bytes, BytesMut};
 use protocol::ir::{ApiError, ErrorKind};
@@ -78,36 +82,54 @@ pub(crate) struct PassThrough {
     parser: SseParser,
     sse: Vec<SseEvent>,
     watch: Box<dyn StreamWatch>,
+    usage: UsageScan,
     /// Bytes of the event still arriving.
     partial: BytesMut,
     done: bool,
 }
 
 impl PassThrough {
-    pub(crate) fn new(watch: Box<dyn StreamWatch>) -> PassThrough {
+    /// The stage for a stream in `protocol`, checked by `watch`.
+    pub(crate) fn new(watch: Box<dyn StreamWatch>, protocol: protocol::Protocol) -> PassThrough {
         PassThrough {
             framer: Framer::new(),
             parser: SseParser::new(),
             sse: Vec::new(),
             watch,
+            usage: UsageScan::new(protocol),
             partial: BytesMut::new(),
             done: false,
         }
     }
 
-    /// Checks the events the parser completed; `false` (after failing) if one is refused.
-    fn check(&mut self, out: &mut BytesMut, log: &mut RequestLog) -> bool {
+    /// Checks the events the parser completed, reading the usage of those that carry it;
+    /// `false` (after failing) if one is refused.
+    fn check(&mut self, out: &mut BytesMut, rec: &mut Record) -> bool {
         let mut refused = None;
         for ev in self.sse.drain(..) {
-            if refused.is_none()
-                && let Err(e) = self.watch.on_event(&ev)
-            {
-                refused = Some(e);
+            if refused.is_none() {
+                let data = ev.data.as_bytes();
+                if let Err(e) = self.watch.on_event(&ev) {
+                    refused = Some(e);
+                    continue;
+                }
+                if self.usage.on_event(data)
+                    && let Some(t) = self.usage.tokens()
+                {
+                    rec.tokens(t);
+                }
+                // An error event is the stream's last: only that one is looked at.
+                if self.watch.is_finished()
+                    && let Some(e) = failure::passed_error(ev.event.as_deref(), data)
+                {
+                    // The upstream's own error event, passed on as it is.
+                    rec.error(&e);
+                }
             }
         }
         match refused {
             Some(e) => {
-                self.fail(e, out, log);
+                self.fail(e, out, rec);
                 false
             }
             None => true,
@@ -116,20 +138,20 @@ impl PassThrough {
 }
 
 impl Stage for PassThrough {
-    fn feed(&mut self, mut chunk: Bytes, out: &mut BytesMut, log: &mut RequestLog) {
+    fn feed(&mut self, mut chunk: Bytes, out: &mut BytesMut, rec: &mut Record) {
         while !chunk.is_empty() && !self.done {
             let Some(end) = self.framer.event_end(&chunk) else {
                 self.partial.extend_from_slice(&chunk);
                 if let Err(e) = self.parser.feed(&chunk, &mut self.sse) {
-                    self.fail(abandoned(e), out, log);
+                    self.fail(abandoned(e), out, rec);
                 }
                 return;
             };
             let event = chunk.split_to(end);
             if let Err(e) = self.parser.feed(&event, &mut self.sse) {
-                return self.fail(abandoned(e), out, log);
+                return self.fail(abandoned(e), out, rec);
             }
-            if !self.check(out, log) {
+            if !self.check(out, rec) {
                 return;
             }
             out.extend_from_slice(&self.partial.split());
@@ -141,13 +163,13 @@ impl Stage for PassThrough {
         }
     }
 
-    fn end(&mut self, out: &mut BytesMut, log: &mut RequestLog) {
+    fn end(&mut self, out: &mut BytesMut, rec: &mut Record) {
         if self.done {
             return;
         }
         // A last event without its blank line still counts, as the translating parser reads it.
         self.parser.finish(&mut self.sse);
-        if !self.check(out, log) {
+        if !self.check(out, rec) {
             return;
         }
         if !self.partial.is_empty() {
@@ -156,17 +178,17 @@ impl Stage for PassThrough {
         }
         match self.watch.on_end() {
             None => self.done = true,
-            Some(e) => self.fail(e, out, log),
+            Some(e) => self.fail(e, out, rec),
         }
     }
 
-    fn fail(&mut self, e: ApiError, out: &mut BytesMut, log: &mut RequestLog) {
+    fn fail(&mut self, e: ApiError, out: &mut BytesMut, rec: &mut Record) {
         if self.done {
             return;
         }
         self.partial.clear();
         self.watch.write_error(&e, out);
-        log.error = Some(e.message);
+        rec.error(&e);
         self.done = true;
     }
 
@@ -225,13 +247,16 @@ mod tests {
         }
     }
 
-    fn log() -> RequestLog {
-        RequestLog::new("anthropic", "m", true)
+    fn log() -> Record {
+        Record::detached(protocol::Protocol::Anthropic)
     }
 
     #[test]
     fn a_cut_event_is_held_back_and_the_error_follows_the_last_whole_event() {
-        let mut p = PassThrough::new(Box::new(AnthropicWatch::new()));
+        let mut p = PassThrough::new(
+            Box::new(AnthropicWatch::new()),
+            protocol::Protocol::Anthropic,
+        );
         let mut out = BytesMut::new();
         let mut log = log();
         p.feed(
@@ -254,7 +279,10 @@ mod tests {
     #[test]
     fn a_utf8_character_split_across_reads_passes_whole() {
         let text = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"héllo ✓\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-        let mut p = PassThrough::new(Box::new(AnthropicWatch::new()));
+        let mut p = PassThrough::new(
+            Box::new(AnthropicWatch::new()),
+            protocol::Protocol::Anthropic,
+        );
         let mut out = BytesMut::new();
         let mut log = log();
         for b in text.as_bytes() {
@@ -262,6 +290,35 @@ mod tests {
         }
         p.end(&mut out, &mut log);
         assert_eq!(std::str::from_utf8(&out).unwrap(), text);
-        assert!(log.error.is_none());
+        assert_eq!(log.error_message(), None);
+    }
+
+    #[test]
+    fn usage_is_read_from_the_passing_events_split_anywhere() {
+        let text = concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"content\":[],\"usage\":{\"input_tokens\":5,\"cache_read_input_tokens\":100,\"cache_creation_input_tokens\":7,\"output_tokens\":1}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":42}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        );
+        for chunk in [1, 7, text.len()] {
+            let mut p = PassThrough::new(
+                Box::new(AnthropicWatch::new()),
+                protocol::Protocol::Anthropic,
+            );
+            let mut out = BytesMut::new();
+            let mut log = log();
+            for piece in text.as_bytes().chunks(chunk) {
+                p.feed(Bytes::copy_from_slice(piece), &mut out, &mut log);
+            }
+            p.end(&mut out, &mut log);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), text);
+            let t = log.tokens_seen().unwrap();
+            assert_eq!(
+                (t.input, t.output, t.cache_read, t.cache_write_5m),
+                (112, 42, 100, 7),
+                "{chunk}-byte chunks"
+            );
+        }
     }
 }

@@ -38,6 +38,17 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
         format!("model_providers.{PROVIDER_ID}.wire_api=\"responses\""),
         format!("model_providers.{PROVIDER_ID}.supports_websockets=false"),
     ];
+    if e.provider == "gateway" {
+        // A TOML inline table of the headers Codex sends with every request.
+        let headers: Vec<String> = super::gateway_headers(l)
+            .iter()
+            .map(|(k, v)| format!("{}={}", toml_string(k), toml_string(v)))
+            .collect();
+        overrides.push(format!(
+            "model_providers.{PROVIDER_ID}.http_headers={{{}}}",
+            headers.join(",")
+        ));
+    }
     if let Some(w) = l.known_window(&l.model) {
         overrides.push(format!("model_context_window={w}"));
     }

@@ -154,6 +154,39 @@ pub struct Launch<'a> {
     /// Whether Claude Code gets its own `CLAUDE_CONFIG_DIR` (`with --isolated`, profile
     /// `isolated: true`); other agents ignore it.
     pub isolated: bool,
+    /// The entered directory's token ([`directory_token`]), sent to the gateway with the
+    /// profile as `x-agent-shim-directory` so the usage ledger can tell directories apart.
+    pub directory: Option<String>,
+}
+
+/// The headers an agent sends the gateway with every request, for routing (the profile's
+/// tiers and rules) and the usage ledger: the profile, the entered directory's token when there
+/// is one, and the agent's name (Claude Code's is read from its user agent).
+pub fn gateway_headers(l: &Launch) -> Vec<(&'static str, String)> {
+    let mut h = vec![(gateway::PROFILE_HEADER, l.profile_name.to_owned())];
+    if let Some(token) = &l.directory {
+        h.push((gateway::DIRECTORY_HEADER, token.clone()));
+    }
+    let agent = match l.agent {
+        Agent::Codex => Some("codex"),
+        Agent::Opencode => Some("opencode"),
+        Agent::Crush => Some("crush"),
+        Agent::Hermes => Some("hermes"),
+        Agent::Claude | Agent::Generic => None,
+    };
+    if let Some(a) = agent {
+        h.push((gateway::AGENT_HEADER, a.to_owned()));
+    }
+    h
+}
+
+/// The directory token of the directory the user entered: `AGENT_SHIM_TOKEN`, which the
+/// directory's `.envrc` (`agent-shim set-folder`) exports before it runs `agent-shim env`;
+/// `None` outside such a directory or when the value is not a token (16 hex digits).
+pub fn directory_token() -> Option<String> {
+    std::env::var(env_vars::TOKEN)
+        .ok()
+        .filter(|t| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl Launch<'_> {
@@ -388,10 +421,15 @@ fn generic_env(l: &Launch, p: &mut Prepared) {
         set(&mut p.env, env_vars::ANTHROPIC_MODEL, tier(&l.model));
     }
     if e.provider == "gateway" {
+        // One `Name: value` per line, as Claude Code reads the variable.
+        let headers: Vec<String> = gateway_headers(l)
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         set(
             &mut p.env,
             env_vars::ANTHROPIC_CUSTOM_HEADERS,
-            format!("{}: {}", gateway::PROFILE_HEADER, l.profile_name),
+            headers.join("\n"),
         );
     }
     p.env_remove.push(env_vars::ANTHROPIC_API_KEY);

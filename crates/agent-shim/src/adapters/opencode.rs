@@ -50,12 +50,21 @@ pub fn prepare(l: &Launch, p: &mut Prepared) -> Result<()> {
             Protocol::Anthropic => format!("{}/v1", e.root),
             _ => e.openai_base.clone(),
         };
+        let mut options = json!({"baseURL": base, "apiKey": format!("{{env:{KEY_VAR}}}")});
+        if !direct {
+            // Headers the AI SDK provider sends with every request.
+            let headers: serde_json::Map<String, Value> = super::gateway_headers(l)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), Value::String(v)))
+                .collect();
+            options["headers"] = Value::Object(headers);
+        }
         providers.insert(
             (*id).to_owned(),
             json!({
                 "npm": npm,
                 "name": format!("agent-shim {} ({})", l.profile_name, protocol.as_str()),
-                "options": {"baseURL": base, "apiKey": format!("{{env:{KEY_VAR}}}")},
+                "options": options,
                 "models": models,
             }),
         );

@@ -33,6 +33,7 @@ pub fn run(args: EnvArgs) -> Result<ExitCode> {
         program: None,
         launching: false,
         isolated: profile.item.isolated,
+        directory: adapters::directory_token(),
     };
     let prepared = adapters::prepare(&launch)?;
     let mut out = String::new();

@@ -127,6 +127,7 @@ pub fn launch(
         program: Some(Path::new(program)),
         launching: true,
         isolated: opts.isolated || profile.item.isolated,
+        directory: adapters::directory_token(),
     };
     // Files holding keys for this launch (if the adapter wrote any); removed if it fails.
     let private = adapters::private_dir_path(&settings.state_dir);

@@ -300,6 +300,9 @@ fn codex_gets_no_key_on_its_command_line() {
             stdout(&w.out),
             stderr(&w.out)
         );
+        if !direct {
+            request_line_of(&s, "codex", profile);
+        }
     }
     assert!(
         fake.requests()
@@ -307,6 +310,18 @@ fn codex_gets_no_key_on_its_command_line() {
             .any(|r| r.path.ends_with("/responses")),
         "--direct reached the Responses endpoint itself"
     );
+}
+
+/// The gateway's request line for `agent`, checked to name the profile it came from (the
+/// headers the adapter configured the agent to send, for the usage ledger).
+fn request_line_of(s: &Sandbox, agent: &str, profile: &str) {
+    let needle = format!("agent=\"{agent}\"");
+    let log = gateway_log_with(s, &needle);
+    let line = log
+        .lines()
+        .find(|l| l.contains(&needle) && l.contains("request"))
+        .unwrap();
+    assert!(line.contains(&format!("profile=\"{profile}\"")), "{line}");
 }
 
 #[test]
@@ -335,6 +350,9 @@ fn opencode_gets_no_key_on_its_command_line() {
             stdout(&w.out),
             stderr(&w.out)
         );
+        if !direct {
+            request_line_of(&s, "opencode", "chat");
+        }
     }
 }
 

@@ -87,3 +87,35 @@ fn world_readable_secrets_are_refused_with_the_fix() {
         "nothing lost"
     );
 }
+
+#[test]
+fn the_entered_directorys_token_goes_to_the_gateway_with_the_profile() {
+    let s = Sandbox::new();
+    let headers = |o: &std::process::Output| {
+        let out = stdout(o);
+        let (_, rest) = out
+            .split_once("export ANTHROPIC_CUSTOM_HEADERS='")
+            .unwrap_or_else(|| panic!("ANTHROPIC_CUSTOM_HEADERS in {out}"));
+        rest.split_once('\'').unwrap().0.to_owned()
+    };
+    let plain = s.run(&["env", "demo", "--export"]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert_eq!(headers(&plain), "x-agent-shim-profile: demo");
+    // What a directory's `.envrc` (set-folder) exports before it runs `agent-shim env`.
+    let entered = s
+        .cmd(&["env", "demo", "--export"])
+        .env("AGENT_SHIM_TOKEN", "0123456789abcdef")
+        .output()
+        .unwrap();
+    assert_eq!(
+        headers(&entered),
+        "x-agent-shim-profile: demo\nx-agent-shim-directory: 0123456789abcdef"
+    );
+    // Not a token: not sent.
+    let odd = s
+        .cmd(&["env", "demo", "--export"])
+        .env("AGENT_SHIM_TOKEN", "../../etc")
+        .output()
+        .unwrap();
+    assert_eq!(headers(&odd), "x-agent-shim-profile: demo");
+}

@@ -22,8 +22,6 @@ pub(crate) struct Incoming<'a> {
     pub fields: Fields<'a>,
     pub model: String,
     pub stream: bool,
-    /// The profile rule that chose the model ([`crate::router::scenario`]), for the request log.
-    pub route: Option<&'static str>,
     /// The decoded request, made on first need and reused across attempts.
     decoded: Option<Arc<Request>>,
     /// Input tokens counted with the tokenizer, once counted.
@@ -63,7 +61,6 @@ impl<'a> Incoming<'a> {
             fields,
             model,
             stream,
-            route: None,
             decoded: None,
             counted: None,
         })

@@ -11,10 +11,13 @@
 //!    `default_fallbacks`), or hand the error back;
 //! 5. build the response in one place ([`respond::finish`]).
 //!
-//! Each attempt's outcome is known where [`serve_group`] records it (its [`RequestLog`], the
-//! deployment's counters), and the request's final outcome where [`generate`] hands it to
-//! [`respond::finish`]. Retries and fallbacks happen only before the first byte reached the
-//! client; after that a failure is the protocol's error event (the stream loop's).
+//! One [`Record`] follows the request from [`generate`] on: each attempt's outcome is noted
+//! where [`serve_group`] knows it (with the deployment's counters), and the request's final
+//! outcome where [`generate`] hands it to [`respond::finish`], which gives the record to the
+//! response body to finish when the response ends. Requests answered before any attempt (a
+//! body over the limit, a bad body, an unknown model) get their record too. Retries and
+//! fallbacks happen only before the first byte reached the client; after that a failure is the
+//! protocol's error event (the stream loop's).
 //!
 //! # What a 429 or 529 leads to
 //!
@@ -46,8 +49,8 @@ pub(crate) mod respond;
 mod serve;
 
 use crate::error::{ClientError, unknown_model};
+use crate::record::Record;
 use crate::registry::Snapshot;
-use crate::request_log::RequestLog;
 use crate::router::{FallbackKind, RouterSettings};
 use crate::state::GatewayState;
 use crate::upstream::UpstreamError;
@@ -58,7 +61,7 @@ use incoming::Incoming;
 use plan::{Options, Picker, Step, decide, fallback_kind};
 use protocol::Protocol;
 use protocol::ir::ErrorKind;
-use respond::Answered;
+use respond::{Answered, Reply};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -109,14 +112,21 @@ impl Chain {
     }
 }
 
-/// Serves a generation request (`/v1/messages`, `/v1/chat/completions`, `/v1/responses`).
+/// Serves a generation request (`/v1/messages`, `/v1/chat/completions`, `/v1/responses`);
+/// `body` is the request body, or why it could not be read (too large, cut off).
 pub async fn generate(
     gw: &GatewayState,
     client: Protocol,
     headers: &HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, ClientError>,
 ) -> Response {
-    respond::finish(run(gw, client, headers, &body).await)
+    // Dropped unfinished (the client went away before an answer) it records that.
+    let mut rec = Record::start(&gw.ledger, client, headers);
+    let outcome = match body {
+        Ok(body) => run(gw, client, headers, &body, &mut rec).await,
+        Err(e) => Err(e),
+    };
+    respond::finish(outcome, rec)
 }
 
 async fn run(
@@ -124,8 +134,10 @@ async fn run(
     client: Protocol,
     headers: &HeaderMap,
     body: &Bytes,
+    rec: &mut Record,
 ) -> Result<Answered, ClientError> {
     let mut req = Incoming::read(client, headers, body)?;
+    rec.request(&req.model, req.stream);
     let profile = headers.get(PROFILE_HEADER).and_then(|v| v.to_str().ok());
     let snap = gw.registry.snapshot();
     // Scenario rules: only for a profile that has them (most have none and pay nothing).
@@ -147,8 +159,6 @@ async fn run(
     };
     let wanted = route.as_ref().map_or(req.model.as_str(), |(_, c)| &c.model);
     let Some(resolved) = snap.resolve(wanted, profile) else {
-        let mut log = RequestLog::new(client.as_str(), &req.model, req.stream);
-        log.status = 404;
         let mut error = unknown_model(wanted, snap.names());
         if let Some((name, c)) = &route {
             error.message = format!(
@@ -162,12 +172,12 @@ async fn run(
         return Err(ClientError::new(client, error));
     };
     if let Some((name, c)) = &route {
-        req.route = Some(c.scenario.as_str());
+        rec.scenario(c.scenario.as_str());
         gw.routing
             .scenario_routes
             .record(name, c.scenario, &c.model, crate::router::now_ms());
     }
-    let outcome = serve_resolved(gw, &snap, &mut req, client, &resolved).await;
+    let outcome = serve_resolved(gw, &snap, &mut req, client, &resolved, rec).await;
     let Some((_, c)) = route else {
         return outcome;
     };
@@ -193,18 +203,18 @@ async fn serve_resolved(
     req: &mut Incoming<'_>,
     client: Protocol,
     resolved: &crate::registry::Resolved,
+    rec: &mut Record,
 ) -> Result<Answered, ClientError> {
     if !resolved.registered {
         register(gw, &resolved.group);
     }
-    let mut attempts = 0;
     let primary = serve_group(
         gw,
         req,
         &resolved.group,
         &resolved.deployments,
         Chain::Primary,
-        &mut attempts,
+        rec,
     )
     .await;
     let (first, fall_back) = match primary {
@@ -222,7 +232,7 @@ async fn serve_resolved(
             .collect();
         for (i, name) in chain.iter().enumerate() {
             let more = i + 1 < chain.len();
-            match fall_back_to(gw, snap, req, name, more, &mut attempts).await {
+            match fall_back_to(gw, snap, req, name, more, rec).await {
                 Ok(a) => return Ok(a),
                 Err(End::Client(e)) => return Err(e),
                 Err(End::Failed { error, .. }) => {
@@ -263,7 +273,7 @@ async fn fall_back_to(
     req: &mut Incoming<'_>,
     name: &str,
     more: bool,
-    attempts: &mut u32,
+    rec: &mut Record,
 ) -> Result<Answered, End> {
     let Some(group) = snap.group(name) else {
         tracing::warn!(
@@ -283,7 +293,8 @@ async fn fall_back_to(
         register(gw, name);
     }
     tracing::info!(model = %req.model, fallback = name, "trying a fallback model");
-    serve_group(gw, req, name, group, Chain::Fallback { more }, attempts).await
+    rec.in_fallback(true);
+    serve_group(gw, req, name, group, Chain::Fallback { more }, rec).await
 }
 
 /// Serves `req` with the deployments of the group `name`, attempt after attempt as [`decide`]
@@ -294,7 +305,7 @@ async fn serve_group(
     name: &str,
     group: &[Arc<crate::providers::deployment::Deployment>],
     chain: Chain,
-    attempts: &mut u32,
+    rec: &mut Record,
 ) -> Result<Answered, End> {
     let s = &gw.router;
     let mut picker = Picker::new(gw, name, group, req);
@@ -330,26 +341,30 @@ async fn serve_group(
             return Err(End::Failed { error, fall_back });
         };
         let d = &group[i];
-        *attempts += 1;
-        let mut log = RequestLog::new(req.client.as_str(), &req.model, req.stream);
-        log.group = Some(name.to_owned());
-        log.provider = Some(d.provider.name);
-        log.upstream_model = Some(d.upstream_model.clone());
-        log.attempt = *attempts;
-        log.lease = lease;
-        log.route = req.route;
+        rec.begin_attempt(name, d, lease);
         let started = Instant::now();
-        let e = match serve::attempt(gw, d, req, log).await {
+        let e = match serve::attempt(gw, d, req, rec).await {
             Ok(answer) => {
+                rec.attempt_answered();
+                if matches!(answer.body, Reply::Whole(_)) {
+                    // A whole answer's attempt is over; a stream's holds its deployment on.
+                    rec.release_lease();
+                }
                 picker.succeeded(i, started);
                 return Ok(answer);
             }
-            Err(Failure::Client(e)) => return Err(End::Client(e)),
-            Err(Failure::Upstream(e)) => e,
+            Err(Failure::Client(e)) => {
+                rec.attempt_failed(e.error.status);
+                return Err(End::Client(e));
+            }
+            Err(Failure::Upstream(e)) => {
+                rec.attempt_failed(e.error.status);
+                e
+            }
         };
         tracing::warn!(
             model = %req.model, group = name, deployment = %d.id, provider = d.provider.name,
-            attempt = *attempts,
+            attempt = rec.attempts(),
             error = %crate::redact::urls_in(&e.error.message),
             "upstream attempt failed"
         );

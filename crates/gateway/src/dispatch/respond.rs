@@ -1,13 +1,22 @@
 //! The client's response, built in one place ([`finish`]) from a request's final outcome: the
 //! answer's headers and body, or the error in the client's protocol with the upstream's
-//! `retry-after` and rate-limit headers. Also the header rules both answers share.
+//! `retry-after` and rate-limit headers. The request's [`Record`] goes with the body and is
+//! finished when the body ends or is dropped (an error's at once). Also the header rules both
+//! answers share.
 
 use super::DROPPED_HEADER;
 use crate::error::ClientError;
+use crate::record::Record;
+use crate::stream_loop::Pending;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http_body::{Frame, SizeHint};
 use protocol::ir::Dropped;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Upstream response headers passed on to the client, on answers and on errors.
 const PASSED_HEADERS: &[&str] = &[
@@ -24,19 +33,90 @@ const PASSED_PREFIXES: &[&str] = &["anthropic-ratelimit-", "x-ratelimit-"];
 /// A successful attempt's answer, not yet sent: headers and body.
 pub(crate) struct Answered {
     pub headers: HeaderMap,
-    pub body: Body,
+    pub body: Reply,
 }
 
-/// The response for a request's final outcome.
-pub(crate) fn finish(outcome: Result<Answered, ClientError>) -> Response {
+/// An answer's body.
+pub(crate) enum Reply {
+    /// A whole answer, read and checked.
+    Whole(Bytes),
+    /// A stream, opened and checked up to its first content.
+    Stream(Pending),
+}
+
+/// The response for a request's final outcome; `rec` is finished with it.
+pub(crate) fn finish(outcome: Result<Answered, ClientError>, mut rec: Record) -> Response {
     match outcome {
         Ok(a) => {
+            rec.status(200);
+            let body = match a.body {
+                Reply::Whole(bytes) => Body::new(Whole::new(bytes, rec)),
+                Reply::Stream(pending) => pending.start(rec),
+            };
             // Built directly: no builder, so nothing can fail.
-            let mut r = Response::new(a.body);
+            let mut r = Response::new(body);
             *r.headers_mut() = a.headers;
             r
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            rec.error(&e.error);
+            let r = e.into_response();
+            rec.status(r.status().as_u16());
+            let len = http_body::Body::size_hint(r.body()).exact().unwrap_or(0);
+            rec.sent(usize::try_from(len).unwrap_or(usize::MAX));
+            rec.end(true);
+            r
+        }
+    }
+}
+
+/// A whole answer's body, in one frame, with the request's record: finished when the frame
+/// was taken (complete) or when the body is dropped before (the client went away).
+struct Whole {
+    bytes: Option<Bytes>,
+    rec: Record,
+}
+
+impl Whole {
+    fn new(bytes: Bytes, mut rec: Record) -> Whole {
+        // An empty body has no frame to take: it is sent as soon as the head is.
+        let bytes = if bytes.is_empty() {
+            rec.sent(0);
+            None
+        } else {
+            Some(bytes)
+        };
+        Whole { bytes, rec }
+    }
+}
+
+impl http_body::Body for Whole {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        Poll::Ready(this.bytes.take().map(|b| {
+            this.rec.sent(b.len());
+            Ok(Frame::data(b))
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.bytes.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.bytes.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
+impl Drop for Whole {
+    fn drop(&mut self) {
+        self.rec.end(self.bytes.is_none());
     }
 }
 

@@ -2,39 +2,41 @@
 //! speak the same protocol, translation through the internal model otherwise. Either way the
 //! answer is checked before anything reaches the client — a whole answer is read in full, a
 //! stream is opened up to its first content ([`super::peek`]) — so that every failure up to
-//! that point is a failed attempt the dispatcher may retry or fail over.
+//! that point is a failed attempt the dispatcher may retry or fail over. The request's
+//! [`Record`] gets what the answer says about usage: read from a passed answer's bytes
+//! ([`usage::from_body`]) or stream ([`usage::UsageScan`]), or the translated answer's.
 
 use super::incoming::Incoming;
-use super::respond::{Answered, add_dropped, copy_passed_headers, sse_headers};
+use super::respond::{Answered, Reply, add_dropped, copy_passed_headers, sse_headers};
 use super::{Failure, peek};
 use crate::answer;
 use crate::ids::{new_id, unix_now};
 use crate::providers::deployment::{Deployment, Endpoint};
-use crate::request_log::RequestLog;
+use crate::record::{Record, usage};
 use crate::state::GatewayState;
 use crate::stream_loop::{self, StreamSettings};
 use crate::transport::BodyStream;
 use crate::upstream::UpstreamError;
-use axum::body::Body;
 use http::{HeaderMap, HeaderValue, header};
 use protocol::Protocol;
 use protocol::anthropic;
 use protocol::passthrough::Fields;
 use protocol::target::{ResponseContext, ToolNames};
 
-/// Serves `req` on `d`, `log` being this attempt's record.
+/// Serves `req` on `d`, telling `rec` what the answer says (usage, reported cost, dropped
+/// features).
 pub(crate) async fn attempt(
     gw: &GatewayState,
     d: &Deployment,
     req: &mut Incoming<'_>,
-    log: RequestLog,
+    rec: &mut Record,
 ) -> Result<Answered, Failure> {
     // History that holds reasoning from another model family must be cleaned first, which
     // needs the full translation path (protocols.md §9).
     if d.protocol() == req.client && !has_foreign_reasoning(req) {
-        pass_through(gw, d, req, log).await
+        pass_through(gw, d, req, rec).await
     } else {
-        translate(gw, d, req, log).await
+        translate(gw, d, req, rec).await
     }
 }
 
@@ -72,7 +74,7 @@ async fn pass_through(
     gw: &GatewayState,
     d: &Deployment,
     req: &mut Incoming<'_>,
-    mut log: RequestLog,
+    rec: &mut Record,
 ) -> Result<Answered, Failure> {
     // The provider's quirks (dropped, capped, renamed parameters) and the definition's
     // overrides, applied in one place for pass-through and translation alike.
@@ -81,32 +83,37 @@ async fn pass_through(
         .upstream
         .send(d, Endpoint::Generate, body, req.stream, req.headers)
         .await
-        .map_err(|e| failed(&mut log, e))?;
-    log.dropped = dropped.header_value();
-    log.reported_cost = resp.cost.clone();
+        .map_err(Failure::Upstream)?;
+    rec.answer_meta(dropped.header_value(), resp.cost.clone());
     let mut headers = HeaderMap::new();
     copy_passed_headers(&resp.headers, &mut headers);
     add_dropped(&mut headers, &dropped);
     if req.stream {
         sse_headers(&mut headers);
         let ctx = context(req.client, &req.model, &[]);
-        let (upstream, settings) = open_stream(gw, d, resp.body, &ctx, &mut log).await?;
+        let (upstream, settings) = open_stream(gw, d, resp.body, &ctx).await?;
         let watch = req.client.codec().stream_watch(ctx);
-        let body = stream_loop::pass_through(upstream, watch, settings, log);
-        return Ok(Answered { headers, body });
+        let body = stream_loop::pass_through(upstream, watch, req.client, settings);
+        return Ok(Answered {
+            headers,
+            body: Reply::Stream(body),
+        });
     }
     // The whole answer is read before anything is sent, so a body that breaks off is retried
     // like any failed attempt, and a body that is not JSON is never labelled as JSON.
     let content_type = resp.headers.get(header::CONTENT_TYPE).cloned();
-    let (who, bytes) = read_whole(gw, d, resp.body, &mut log).await?;
-    answer::check_json(&who, &bytes).map_err(|e| failed(&mut log, e))?;
+    let (who, bytes) = read_whole(gw, d, resp.body).await?;
+    answer::check_json(&who, &bytes).map_err(Failure::Upstream)?;
+    if let Some(t) = usage::from_body(req.client, &bytes) {
+        rec.tokens(t);
+    }
     headers.insert(
         header::CONTENT_TYPE,
         content_type.unwrap_or(HeaderValue::from_static("application/json")),
     );
     Ok(Answered {
         headers,
-        body: Body::from(bytes),
+        body: Reply::Whole(bytes),
     })
 }
 
@@ -132,7 +139,6 @@ async fn open_stream(
     d: &Deployment,
     body: BodyStream,
     ctx: &ResponseContext,
-    log: &mut RequestLog,
 ) -> Result<(BodyStream, StreamSettings), Failure> {
     let settings = stream_settings(gw, d);
     let body = peek::open(
@@ -143,7 +149,7 @@ async fn open_stream(
         &settings.upstream,
     )
     .await
-    .map_err(|e| failed(log, e))?;
+    .map_err(Failure::Upstream)?;
     Ok((body, settings))
 }
 
@@ -153,23 +159,12 @@ async fn read_whole(
     gw: &GatewayState,
     d: &Deployment,
     body: BodyStream,
-    log: &mut RequestLog,
 ) -> Result<(String, bytes::Bytes), Failure> {
     let who = answer::name(d, &d.transport.shown_url(Endpoint::Generate, false));
     let bytes = answer::read_body(&who, body, d.idle_timeout(&gw.upstream.timeouts))
         .await
-        .map_err(|e| failed(log, e))?;
-    log.first_byte();
+        .map_err(Failure::Upstream)?;
     Ok((who, bytes))
-}
-
-/// Records a failed attempt in its log line and passes the failure on.
-fn failed(log: &mut RequestLog, e: UpstreamError) -> Failure {
-    log.status = e.error.status;
-    log.error = Some(e.error.message.clone());
-    // A failed attempt used no tokens worth counting against `tpm`.
-    log.lease = None;
-    Failure::Upstream(e)
 }
 
 /// Different protocols: decode into the internal model, encode for the upstream, and translate
@@ -178,14 +173,14 @@ async fn translate(
     gw: &GatewayState,
     d: &Deployment,
     req: &mut Incoming<'_>,
-    mut log: RequestLog,
+    rec: &mut Record,
 ) -> Result<Answered, Failure> {
     let client = req.client;
     let estimate = req.rough_tokens();
     let include_usage = wants_usage(&req.fields);
     let ir = req.decoded()?;
     let prepared = match d.transport.prepare(&gw.upstream, &ir) {
-        Some(rewrite) => Some(rewrite.await.map_err(|e| failed(&mut log, e))?),
+        Some(rewrite) => Some(rewrite.await.map_err(Failure::Upstream)?),
         None => None,
     };
     let ir = prepared.as_ref().unwrap_or(&ir);
@@ -198,21 +193,23 @@ async fn translate(
         .upstream
         .send(d, Endpoint::Generate, body, stream, req.headers)
         .await
-        .map_err(|e| failed(&mut log, e))?;
-    log.dropped = dropped.header_value();
-    log.reported_cost = resp.cost.clone();
+        .map_err(Failure::Upstream)?;
+    rec.answer_meta(dropped.header_value(), resp.cost.clone());
     let mut headers = HeaderMap::new();
     copy_passed_headers(&resp.headers, &mut headers);
     add_dropped(&mut headers, &dropped);
     if stream {
         sse_headers(&mut headers);
-        let (body, settings) = open_stream(gw, d, resp.body, &ctx, &mut log).await?;
+        let (body, settings) = open_stream(gw, d, resp.body, &ctx).await?;
         let decoder = upstream.stream_decoder(&ctx, estimate);
         let encoder = client.codec().stream_encoder(ctx, include_usage);
-        let body = stream_loop::translate(body, decoder, encoder, settings, log);
-        return Ok(Answered { headers, body });
+        let body = stream_loop::translate(body, d.protocol(), decoder, encoder, settings);
+        return Ok(Answered {
+            headers,
+            body: Reply::Stream(body),
+        });
     }
-    let (who, bytes) = read_whole(gw, d, resp.body, &mut log).await?;
+    let (who, bytes) = read_whole(gw, d, resp.body).await?;
     let r = match upstream.decode_response(&bytes, &ctx) {
         Ok(r) => r,
         Err(e) => {
@@ -220,17 +217,21 @@ async fn translate(
             let e = answer::check_json(&who, &bytes)
                 .err()
                 .unwrap_or_else(|| UpstreamError::fatal(e));
-            return Err(failed(&mut log, e));
+            return Err(Failure::Upstream(e));
         }
     };
-    log.usage = Some(r.usage);
+    // The internal model has no split of cache writes by lifetime: Anthropic's own says it.
+    let split = (d.protocol() == Protocol::Anthropic)
+        .then(|| usage::from_body(Protocol::Anthropic, &bytes))
+        .flatten();
+    rec.tokens(usage::with_split(usage::from_ir(&r.usage), split));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     Ok(Answered {
         headers,
-        body: Body::from(client.codec().encode_response(&r, &ctx)),
+        body: Reply::Whole(client.codec().encode_response(&r, &ctx).into()),
     })
 }
 

@@ -18,8 +18,9 @@ use std::sync::Arc;
 pub async fn messages(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    ClientBody(body): ClientBody,
+    body: Result<ClientBody, ClientError>,
 ) -> Response {
+    let body = body.map(|ClientBody(b)| b);
     dispatch::generate(&gw, Protocol::Anthropic, &headers, body).await
 }
 

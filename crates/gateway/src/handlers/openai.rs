@@ -17,16 +17,18 @@ use std::sync::Arc;
 pub async fn chat_completions(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    ClientBody(body): ClientBody,
+    body: Result<ClientBody, ClientError>,
 ) -> Response {
+    let body = body.map(|ClientBody(b)| b);
     dispatch::generate(&gw, Protocol::OpenAiChat, &headers, body).await
 }
 
 pub async fn responses(
     State(gw): State<Arc<GatewayState>>,
     headers: HeaderMap,
-    ClientBody(body): ClientBody,
+    body: Result<ClientBody, ClientError>,
 ) -> Response {
+    let body = body.map(|ClientBody(b)| b);
     dispatch::generate(&gw, Protocol::OpenAiResponses, &headers, body).await
 }
 

@@ -87,6 +87,8 @@ struct Setup {
     gw: Running,
     cwd: PathBuf,
     tools: PathBuf,
+    /// The usage ledger's queue.
+    records: ledger::Receiver,
 }
 
 async fn setup(tag: &str, reply: Value, params: Value) -> Setup {
@@ -102,12 +104,26 @@ async fn setup(tag: &str, reply: Value, params: Value) -> Setup {
     for (k, v) in params.as_object().unwrap() {
         d.litellm_params.other.insert(k.clone(), v.clone());
     }
-    let gw = gateway(vec![d]).await;
+    let (tx, records) = ledger::channel(64);
+    let mut c = config(
+        vec![d],
+        Default::default(),
+        gateway::RouterSettings {
+            num_retries: 1,
+            max_retry_after: Duration::from_secs(2),
+            ..Default::default()
+        },
+        gateway::Registered::All,
+        None,
+    );
+    c.ledger.sender = Some(tx);
+    let gw = gateway_full(c).await;
     Setup {
         fake,
         gw,
         cwd,
         tools,
+        records,
     }
 }
 
@@ -289,8 +305,8 @@ async fn forgotten_sessions_have_their_files_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_whole_answer_reports_the_clis_cost_in_a_header() {
-    let s = setup("cost", json!({"text": TEXT}), json!({})).await;
+async fn a_whole_answer_reports_the_clis_cost_in_a_header_and_the_ledger() {
+    let mut s = setup("cost", json!({"text": TEXT}), json!({})).await;
     let body = Client::Anthropic.request("cc", false);
     let resp = post_bearer(&s.gw, "/v1/messages", &body).await;
     assert_eq!(resp.status(), 200);
@@ -307,6 +323,19 @@ async fn a_whole_answer_reports_the_clis_cost_in_a_header() {
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0, "{v}");
     // The CLI prices the tokens it reported with its own table: something, not nothing.
     assert!(cost > 0.0 && cost < 1.0, "{cost}");
+    // The request's record holds the cost as reported, in picodollars.
+    let r = tokio::time::timeout(Duration::from_secs(10), s.records.rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.price_version.as_deref(), Some("reported"), "{r:#?}");
+    assert_eq!(
+        r.cost_pico_usd,
+        Some((cost * 1e12).round() as i64),
+        "{r:#?}"
+    );
+    assert_eq!(r.provider.as_deref(), Some("claude-code"));
+    assert!(r.tokens.input > 0, "{r:#?}");
 }
 
 /// A stub CLI that prints `lines` (stream-json) and then waits, as the real one does while it

@@ -19,6 +19,7 @@ mod common;
 mod credentials;
 mod errors;
 mod faults;
+mod ledger_record;
 mod limits;
 mod litellm_routing;
 mod messages_to_anthropic;
