@@ -15,6 +15,7 @@ pub mod table;
 #[cfg(test)]
 mod tests;
 
+pub use rust_decimal::Decimal;
 pub use table::{ModelPrice, PriceError, Table, TableError, TierRates};
 
 use crate::record::UsageRecord;
@@ -163,10 +164,13 @@ impl PriceBook {
     /// [`PriceBook::lookup`] with the record's provider).
     pub fn lookup_record(&self, record: &UsageRecord) -> Option<Found<'_>> {
         let provider = record.provider.as_deref();
-        [record.served_model.as_deref(), record.model_group.as_deref()]
-            .into_iter()
-            .flatten()
-            .find_map(|m| self.lookup(provider, m))
+        [
+            record.served_model.as_deref(),
+            record.model_group.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|m| self.lookup(provider, m))
     }
 
     /// The price that applies to `record` and its version: `configured` (the deployment's
@@ -195,10 +199,12 @@ impl PriceBook {
         if record.price_version.as_deref() == Some(REPORTED) && record.cost_pico_usd.is_some() {
             return;
         }
-        let priced = self.resolve(record, configured).and_then(|(price, version)| {
-            let usd = cost::cost_usd(&price, &record.tokens, record.provider.as_deref())?;
-            Some((cost::to_pico(usd)?, version.to_owned()))
-        });
+        let priced = self
+            .resolve(record, configured)
+            .and_then(|(price, version)| {
+                let usd = cost::cost_usd(&price, &record.tokens, record.provider.as_deref())?;
+                Some((cost::to_pico(usd)?, version.to_owned()))
+            });
         (record.cost_pico_usd, record.price_version) = match priced {
             Some((pico, version)) => (Some(pico), Some(version)),
             None => (None, None),

@@ -224,8 +224,9 @@ impl Table {
             ))
         })?;
         let text_of = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let version = text_of("version")
-            .ok_or_else(|| TableError("no \"version\" (not a price table written by agent-shim)".into()))?;
+        let version = text_of("version").ok_or_else(|| {
+            TableError("no \"version\" (not a price table written by agent-shim)".into())
+        })?;
         let models = v
             .get("models")
             .and_then(Value::as_object)
@@ -260,9 +261,12 @@ fn is_price_value(v: &Value) -> bool {
 /// only `litellm_provider`, the base price fields and their standard `*_above_<N>[k]_tokens`
 /// tiers. Errors when `full` is not an object of model entries or keeps no chat model.
 pub fn prune(full: &Value) -> Result<Map<String, Value>, TableError> {
-    let all = full
-        .as_object()
-        .ok_or_else(|| TableError("expected a JSON object of models (LiteLLM's model_prices_and_context_window.json)".into()))?;
+    let all = full.as_object().ok_or_else(|| {
+        TableError(
+            "expected a JSON object of models (LiteLLM's model_prices_and_context_window.json)"
+                .into(),
+        )
+    })?;
     let mut out = Map::new();
     let mut keys: Vec<&String> = all.keys().collect();
     keys.sort();
@@ -311,11 +315,7 @@ pub fn write(version: &str, source: &str, models: &Map<String, Value>) -> String
     let mut s = String::with_capacity(models.len() * 160 + 256);
     s.push_str("{\n");
     for (k, v) in [("version", version), ("source", source)] {
-        s.push_str(&format!(
-            "  {}: {},\n",
-            Value::from(k),
-            Value::from(v)
-        ));
+        s.push_str(&format!("  {}: {},\n", Value::from(k), Value::from(v)));
     }
     s.push_str("  \"models\": {");
     let mut first = true;

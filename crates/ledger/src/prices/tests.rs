@@ -32,7 +32,11 @@ fn the_embedded_table_parses_with_its_version() {
     let book = PriceBook::embedded();
     assert_eq!(book.version(), "litellm-1.106.2@2026-10-21");
     assert!(book.len() > 2500, "{}", book.len());
-    assert!(book.source().contains("litellm 1.106.2"), "{}", book.source());
+    assert!(
+        book.source().contains("litellm 1.106.2"),
+        "{}",
+        book.source()
+    );
 }
 
 #[test]
@@ -55,8 +59,14 @@ fn anthropic_with_cache_reads_and_5m_and_1h_writes() {
         ..Tokens::default()
     };
     let mut r = record("anthropic", "claude-sonnet-4-5", t);
-    assert_eq!(priced(&PriceBook::embedded(), &mut r, None), Some(39_750_000_000));
-    assert_eq!(r.price_version.as_deref(), Some("litellm-1.106.2@2026-10-21"));
+    assert_eq!(
+        priced(&PriceBook::embedded(), &mut r, None),
+        Some(39_750_000_000)
+    );
+    assert_eq!(
+        r.price_version.as_deref(),
+        Some("litellm-1.106.2@2026-10-21")
+    );
 }
 
 #[test]
@@ -81,15 +91,24 @@ fn the_200k_tier_prices_the_whole_request_above_200000_prompt_tokens() {
         cache_write_1h: 5_000,
         ..Tokens::default()
     };
-    assert_eq!(priced(&book, &mut record("bedrock", model, t), None), Some(487_500_000_000));
+    assert_eq!(
+        priced(&book, &mut record("bedrock", model, t), None),
+        Some(487_500_000_000)
+    );
     // The threshold is strict (LiteLLM: prompt_tokens > 200,000): exactly 200,000 uncached
     // prompt tokens at the base 3e-6 = 0.6 USD; 200,001 at the tier's 6e-6 = 1.200006 USD.
     let at = |input| Tokens {
         input,
         ..Tokens::default()
     };
-    assert_eq!(priced(&book, &mut record("bedrock", model, at(200_000)), None), Some(600_000_000_000));
-    assert_eq!(priced(&book, &mut record("bedrock", model, at(200_001)), None), Some(1_200_006_000_000));
+    assert_eq!(
+        priced(&book, &mut record("bedrock", model, at(200_000)), None),
+        Some(600_000_000_000)
+    );
+    assert_eq!(
+        priced(&book, &mut record("bedrock", model, at(200_001)), None),
+        Some(1_200_006_000_000)
+    );
 }
 
 #[test]
@@ -107,14 +126,22 @@ fn openai_with_cached_prompt_tokens() {
         ..Tokens::default()
     };
     assert_eq!(
-        priced(&PriceBook::embedded(), &mut record("openai", "gpt-4o", t), None),
+        priced(
+            &PriceBook::embedded(),
+            &mut record("openai", "gpt-4o", t),
+            None
+        ),
         Some(25_500_000_000)
     );
     // gpt-4.1: input 2e-6, cache read 5e-7, output 8e-6. Same usage:
     //   4,000 × 0.000002 = 0.008; 6,000 × 0.0000005 = 0.003; 800 × 0.000008 = 0.0064
     //   total 0.0174 USD = 17,400,000,000 pUSD
     assert_eq!(
-        priced(&PriceBook::embedded(), &mut record("openai", "gpt-4.1", t), None),
+        priced(
+            &PriceBook::embedded(),
+            &mut record("openai", "gpt-4.1", t),
+            None
+        ),
         Some(17_400_000_000)
     );
 }
@@ -145,19 +172,43 @@ fn lookups_never_match_a_similar_id_or_another_providers_entry() {
         // `gpt-4o` is OpenAI's entry: a Groq deployment of a model called so is not priced by it.
         (Some("groq"), "gpt-4o"),
     ] {
-        assert!(book.lookup(provider, model).is_none(), "{provider:?} {model}");
+        assert!(
+            book.lookup(provider, model).is_none(),
+            "{provider:?} {model}"
+        );
     }
     let t = Tokens {
         input: 100,
         output: 100,
         ..Tokens::default()
     };
-    assert_eq!(priced(&book, &mut record("anthropic", "claude-sonnet-4-5-foo", t), None), None);
+    assert_eq!(
+        priced(
+            &book,
+            &mut record("anthropic", "claude-sonnet-4-5-foo", t),
+            None
+        ),
+        None
+    );
     // Exact keys do match: bare, provider-prefixed, and a provider variant.
-    assert_eq!(book.lookup(Some("anthropic"), "claude-sonnet-4-5").unwrap().key, "claude-sonnet-4-5");
-    assert_eq!(book.lookup(Some("cerebras"), "gpt-oss-120b").unwrap().key, "cerebras/gpt-oss-120b");
-    assert_eq!(book.lookup(Some("azure"), "gpt-4o").unwrap().key, "azure/gpt-4o");
-    assert!(book.lookup(Some("bedrock"), "anthropic.claude-sonnet-4-5-20250929-v1:0").is_some());
+    assert_eq!(
+        book.lookup(Some("anthropic"), "claude-sonnet-4-5")
+            .unwrap()
+            .key,
+        "claude-sonnet-4-5"
+    );
+    assert_eq!(
+        book.lookup(Some("cerebras"), "gpt-oss-120b").unwrap().key,
+        "cerebras/gpt-oss-120b"
+    );
+    assert_eq!(
+        book.lookup(Some("azure"), "gpt-4o").unwrap().key,
+        "azure/gpt-4o"
+    );
+    assert!(
+        book.lookup(Some("bedrock"), "anthropic.claude-sonnet-4-5-20250929-v1:0")
+            .is_some()
+    );
     // The model group is tried after the served model.
     let mut r = record("anthropic", "not-a-model", t);
     r.model_group = Some("claude-sonnet-4-5".into());
@@ -185,7 +236,10 @@ fn a_model_info_price_beats_the_table_and_fills_in_from_it() {
         ..Tokens::default()
     };
     let mut r = record("anthropic", "claude-sonnet-4-5", t);
-    assert_eq!(priced(&PriceBook::embedded(), &mut r, Some(&c)), Some(31_250_000_000));
+    assert_eq!(
+        priced(&PriceBook::embedded(), &mut r, Some(&c)),
+        Some(31_250_000_000)
+    );
     assert_eq!(r.price_version.as_deref(), Some(CONFIGURED));
 
     // A model the table lacks, priced per million (agent-shim's built-in names): input 0.5 and
@@ -200,7 +254,14 @@ fn a_model_info_price_beats_the_table_and_fills_in_from_it() {
         cache_read: 400,
         ..Tokens::default()
     };
-    assert_eq!(priced(&PriceBook::embedded(), &mut record("ollama", "mine", t), Some(&c)), Some(650_000_000));
+    assert_eq!(
+        priced(
+            &PriceBook::embedded(),
+            &mut record("ollama", "mine", t),
+            Some(&c)
+        ),
+        Some(650_000_000)
+    );
 }
 
 #[test]
@@ -223,37 +284,62 @@ fn an_absent_1h_rate_is_the_cache_write_rate_and_tiers_come_from_model_info() {
         cache_write_1h: 1_000,
         ..Tokens::default()
     };
-    assert_eq!(priced(&PriceBook::embedded(), &mut record("x", "y", low), Some(&c)), Some(2_650_000_000));
+    assert_eq!(
+        priced(&PriceBook::embedded(), &mut record("x", "y", low), Some(&c)),
+        Some(2_650_000_000)
+    );
     // Above: 200,000 uncached × 2e-6 + 1,000 (1h) × 2.5e-6 + 100 × 6e-6
     //   = 0.4 + 0.0025 + 0.0006 = 0.4031 USD = 403,100,000,000 pUSD
     let high = Tokens {
         input: 201_000,
         ..low
     };
-    assert_eq!(priced(&PriceBook::embedded(), &mut record("x", "y", high), Some(&c)), Some(403_100_000_000));
+    assert_eq!(
+        priced(
+            &PriceBook::embedded(),
+            &mut record("x", "y", high),
+            Some(&c)
+        ),
+        Some(403_100_000_000)
+    );
 }
 
 #[test]
 fn reasoning_tokens_bill_at_the_reasoning_rate_when_one_is_given() {
     // Output 1,000 of which 600 reasoning; output 1e-5, reasoning 2e-5, input 0:
     //   400 × 0.00001 + 600 × 0.00002 = 0.004 + 0.012 = 0.016 USD = 16,000,000,000 pUSD
-    let c = configured(json!({"input_cost_per_token": 0, "output_cost_per_token": 1e-5,
-                               "output_cost_per_reasoning_token": 2e-5}));
+    let c = configured(
+        json!({"input_cost_per_token": 0, "output_cost_per_token": 1e-5,
+                               "output_cost_per_reasoning_token": 2e-5}),
+    );
     let t = Tokens {
         output: 1_000,
         reasoning: 600,
         ..Tokens::default()
     };
-    assert_eq!(priced(&PriceBook::embedded(), &mut record("x", "y", t), Some(&c)), Some(16_000_000_000));
+    assert_eq!(
+        priced(&PriceBook::embedded(), &mut record("x", "y", t), Some(&c)),
+        Some(16_000_000_000)
+    );
 }
 
 #[test]
 fn a_reported_cost_is_kept() {
-    let mut r = record("claude-code", "claude-sonnet-4-5", Tokens { input: 10, ..Tokens::default() });
+    let mut r = record(
+        "claude-code",
+        "claude-sonnet-4-5",
+        Tokens {
+            input: 10,
+            ..Tokens::default()
+        },
+    );
     r.cost_pico_usd = Some(123);
     r.price_version = Some(REPORTED.into());
     PriceBook::embedded().price(&mut r, None);
-    assert_eq!((r.cost_pico_usd, r.price_version.as_deref()), (Some(123), Some(REPORTED)));
+    assert_eq!(
+        (r.cost_pico_usd, r.price_version.as_deref()),
+        (Some(123), Some(REPORTED))
+    );
 }
 
 #[test]
@@ -261,19 +347,37 @@ fn bad_price_values_name_the_key() {
     for bad in [json!("cheap"), json!(-1.0), json!(true), json!([1])] {
         let e = ModelPrice::from_fields([("cache_read_input_token_cost", &bad)]).unwrap_err();
         assert_eq!(e.key, "cache_read_input_token_cost");
-        assert!(e.to_string().contains("expected a price in USD per token"), "{e}");
+        assert!(
+            e.to_string().contains("expected a price in USD per token"),
+            "{e}"
+        );
     }
-    assert_eq!(ModelPrice::from_fields([("mode", &json!("chat"))]).unwrap(), None);
+    assert_eq!(
+        ModelPrice::from_fields([("mode", &json!("chat"))]).unwrap(),
+        None
+    );
 }
 
 #[test]
 fn picodollars_round_half_away_from_zero() {
     use rust_decimal::Decimal;
     use std::str::FromStr;
-    assert_eq!(cost::to_pico(Decimal::from_str("0.0000000000005").unwrap()), Some(1));
-    assert_eq!(cost::to_pico(Decimal::from_str("0.0000000000004999").unwrap()), Some(0));
-    assert_eq!(cost::to_pico(Decimal::from_str("1.5").unwrap()), Some(1_500_000_000_000));
-    assert_eq!(cost::pico_to_usd(39_750_000_000).to_string(), "0.039750000000");
+    assert_eq!(
+        cost::to_pico(Decimal::from_str("0.0000000000005").unwrap()),
+        Some(1)
+    );
+    assert_eq!(
+        cost::to_pico(Decimal::from_str("0.0000000000004999").unwrap()),
+        Some(0)
+    );
+    assert_eq!(
+        cost::to_pico(Decimal::from_str("1.5").unwrap()),
+        Some(1_500_000_000_000)
+    );
+    assert_eq!(
+        cost::pico_to_usd(39_750_000_000).to_string(),
+        "0.039750000000"
+    );
 }
 
 #[test]
@@ -299,7 +403,10 @@ fn pruning_keeps_chat_prices_and_drops_rules_not_implemented() {
     let written = table::write("v1", "test", &pruned);
     let t = Table::parse(&written).unwrap();
     assert_eq!(&*t.version, "v1");
-    assert_eq!(t.models["m-chat"].tiers[&200_000].input, Some("0.000003".parse().unwrap()));
+    assert_eq!(
+        t.models["m-chat"].tiers[&200_000].input,
+        Some("0.000003".parse().unwrap())
+    );
     assert!(table::prune(&json!({"x": {"mode": "embedding"}})).is_err());
     assert!(table::prune(&json!([1, 2])).is_err());
 }
