@@ -262,6 +262,25 @@ impl ModelInfo {
 }
 
 impl ModelDefinition {
+    /// The prices this definition sets: its `model_info` price keys, under the same keys in
+    /// `litellm_params` (LiteLLM's custom pricing, which wins there too). `None` when neither
+    /// sets one; an error names the key (`litellm_params.…` or `model_info.…`).
+    pub fn price(&self) -> Result<Option<ledger::prices::ModelPrice>, String> {
+        let info = self.model_info.price()?;
+        let params = ledger::prices::ModelPrice::from_fields(
+            self.litellm_params
+                .other
+                .iter()
+                .filter(|(k, _)| ledger::prices::table::is_price_key(k))
+                .map(|(k, v)| (k.as_str(), v)),
+        )
+        .map_err(|e| format!("litellm_params.{e}"))?;
+        Ok(match (params, info) {
+            (Some(p), Some(i)) => Some(p.over(&i)),
+            (p, i) => p.or(i),
+        })
+    }
+
     /// The provider prefix of `litellm_params.model` (`cerebras/x` → `cerebras`), or `None` when
     /// the model has no prefix.
     pub fn provider_prefix(&self) -> Option<&str> {

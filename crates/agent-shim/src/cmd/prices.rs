@@ -157,7 +157,6 @@ fn show(settings: &Settings, model: &str) -> Result<ExitCode> {
                 });
             let configured = d
                 .item
-                .model_info
                 .price()
                 .map_err(|e| CliError::usage(format!("{}: model '{model}': {e}", d.source)))?;
             (p, id, configured)

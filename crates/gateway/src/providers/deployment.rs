@@ -92,7 +92,7 @@ pub struct Deployment {
     pub route: RouteParams,
     /// This deployment's counters, found by id in [`crate::router::RouterState`] on first use.
     pub(crate) slot: OnceLock<Arc<Slot>>,
-    /// The prices its `model_info` sets ([`crate::model::ModelInfo::price`]), which win over the
+    /// The prices its definition sets ([`crate::model::ModelDefinition::price`]), which win over the
     /// price table's when its requests are priced ([`Deployment::price_record`]).
     pub price: Option<Arc<ledger::prices::ModelPrice>>,
 }
@@ -296,7 +296,7 @@ impl Deployment {
                 .collect()
         });
         let route = RouteParams::of(&def);
-        let price = def.model_info.price().map_err(err)?.map(Arc::new);
+        let price = def.price().map_err(err)?.map(Arc::new);
         let mut d = Deployment {
             price,
             id,
