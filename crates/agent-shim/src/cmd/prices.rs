@@ -232,7 +232,7 @@ fn show(settings: &Settings, model: &str) -> Result<ExitCode> {
     ] {
         println!("    {what:<20} {}", per_m(rate));
     }
-    for (threshold, _) in &price.tiers {
+    for threshold in price.tiers.keys() {
         if let Some(t) = cost::rates(&price, threshold + 1, provider) {
             println!(
                 "  above {threshold} prompt tokens (the whole request): input {}, output {}, cache read {}, cache write {} / {} (5 min / 1 h)",
