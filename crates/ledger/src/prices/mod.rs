@@ -140,14 +140,14 @@ impl PriceBook {
     /// `vertex_ai-anthropic_models` for `vertex_ai`) — or any entry when the provider is not
     /// known. Exact keys only: never a prefix or family match.
     pub fn lookup(&self, provider: Option<&str>, model: &str) -> Option<Found<'_>> {
-        let models = &self.table().models;
-        if let Some(p) = provider {
-            let key = format!("{p}/{model}");
-            if let Some((k, price)) = models.get_key_value(&key) {
-                return Some(Found { key: k, price });
-            }
+        let table = self.table();
+        if let Some((k, price)) = provider
+            .and_then(|p| table.by_prefix.get(p))
+            .and_then(|m| m.get(model))
+        {
+            return Some(Found { key: k, price });
         }
-        let (k, price) = models.get_key_value(model)?;
+        let (k, price) = table.models.get_key_value(model)?;
         let fits = match (provider, price.provider.as_deref()) {
             (Some(p), Some(entry)) => {
                 entry == p

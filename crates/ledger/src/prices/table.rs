@@ -205,6 +205,10 @@ pub struct Table {
     pub source: String,
     /// By LiteLLM key (`model` or `provider/model`).
     pub models: HashMap<String, Arc<ModelPrice>>,
+    /// The keys with a `/`, by their part before the first `/` and the rest
+    /// (`azure/gpt-4o` → `azure` → `gpt-4o`): a `provider/model` lookup without building the
+    /// string.
+    pub by_prefix: HashMap<String, HashMap<String, (String, Arc<ModelPrice>)>>,
 }
 
 /// A price file that cannot be read: says what is wrong with it (the caller names the file).
@@ -242,10 +246,21 @@ impl Table {
                 out.insert(key.clone(), Arc::new(p));
             }
         }
+        let mut by_prefix: HashMap<String, HashMap<String, (String, Arc<ModelPrice>)>> =
+            HashMap::new();
+        for (key, price) in &out {
+            if let Some((prefix, rest)) = key.split_once('/') {
+                by_prefix
+                    .entry(prefix.to_owned())
+                    .or_default()
+                    .insert(rest.to_owned(), (key.clone(), price.clone()));
+            }
+        }
         Ok(Table {
             version: version.into(),
             source: text_of("source").unwrap_or_default(),
             models: out,
+            by_prefix,
         })
     }
 }
