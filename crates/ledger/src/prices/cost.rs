@@ -7,7 +7,8 @@
 //!   `cache_creation_input_token_cost_above_1hr`; output tokens other than reasoning ×
 //!   `output_cost_per_token`; reasoning tokens × `output_cost_per_reasoning_token`.
 //! - An absent cache-read or cache-write rate is the input rate; an absent 1-hour rate is the
-//!   (5-minute) cache-write rate — LiteLLM's rule, not "2 × input".
+//!   (5-minute) cache-write rate — LiteLLM's rule, not "2 × input". For Fireworks AI an absent
+//!   cache-read rate is half the input rate (LiteLLM's provider default).
 //! - Tiers: when the prompt (`Tokens::input`, cached parts included: LiteLLM's `prompt_tokens`)
 //!   exceeds a tier's threshold (`> 200,000` for `_above_200k_tokens`; `>=` for xAI, LiteLLM's
 //!   `_INCLUSIVE_THRESHOLD_PROVIDERS`), every rate that tier sets replaces the base rate for the
@@ -20,6 +21,10 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 /// Providers whose tier thresholds are inclusive (LiteLLM `_INCLUSIVE_THRESHOLD_PROVIDERS`).
 const INCLUSIVE: &[&str] = &["xai"];
+
+/// Providers whose absent cache-read rate is half the input rate (LiteLLM
+/// `apply_provider_cache_read_default`, `FIREWORKS_AI_DEFAULT_CACHE_READ_RATE_RATIO` = 0.5).
+const HALF_PRICE_CACHE_READS: &[&str] = &["fireworks_ai"];
 
 /// The rates one request is billed at, USD per token, after tiers and fallbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,13 +40,19 @@ pub struct Rates {
 /// The rates `price` bills a prompt of `prompt_tokens` at (served by `provider`, our or
 /// LiteLLM's name). `None` when `price` lacks an input or output rate (unknown, never 0).
 pub fn rates(price: &ModelPrice, prompt_tokens: u64, provider: Option<&str>) -> Option<Rates> {
-    let inclusive = [provider, price.provider.as_deref()]
-        .into_iter()
-        .flatten()
-        .any(|p| INCLUSIVE.contains(&p));
+    let is = |list: &[&str]| {
+        [provider, price.provider.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|p| list.contains(&p))
+    };
+    let inclusive = is(INCLUSIVE);
     let (mut input, mut output) = (price.input?, price.output?);
     let (mut cache_read, mut cache_write, mut cache_write_1h) =
         (price.cache_read, price.cache_write, price.cache_write_1h);
+    if cache_read.is_none() && is(HALF_PRICE_CACHE_READS) {
+        cache_read = Some(input / Decimal::TWO);
+    }
     for (threshold, t) in &price.tiers {
         let crossed = prompt_tokens > *threshold || (inclusive && prompt_tokens == *threshold);
         if !crossed {

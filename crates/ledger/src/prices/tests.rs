@@ -434,3 +434,96 @@ fn the_embedded_snapshot_is_the_pruning_rule_applied_to_litellm_1_106_2() {
         embedded["models"]
     );
 }
+
+/// LiteLLM's own `generic_cost_per_token` (1.106.2) over every third entry of the embedded table
+/// with five usages (plain, cached with 5m and 1h writes, above 200k with cache, above 272k with
+/// reasoning, OpenAI-style cached with reasoning): our exact cost equals its float within a
+/// picodollar (or 1e-9 relative).
+#[test]
+fn costs_agree_with_litellms_own_calculator() {
+    const SCRIPT: &str = r#"
+import json, os, sys
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+import litellm
+from litellm.litellm_core_utils.llm_cost_calc.utils import generic_cost_per_token
+from litellm.types.utils import (CacheCreationTokenDetails, CompletionTokensDetailsWrapper,
+                                 PromptTokensDetailsWrapper, Usage)
+out = []
+for r in json.load(sys.stdin):
+    p, c, cached, c5, c1, reasoning = r["usage"]
+    details = PromptTokensDetailsWrapper(
+        cached_tokens=cached, cache_creation_tokens=c5 + c1,
+        cache_creation_token_details=CacheCreationTokenDetails(
+            ephemeral_5m_input_tokens=c5, ephemeral_1h_input_tokens=c1) if (c5 or c1) else None)
+    usage = Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c,
+                  prompt_tokens_details=details,
+                  completion_tokens_details=CompletionTokensDetailsWrapper(
+                      reasoning_tokens=reasoning) if reasoning else None)
+    info = dict(litellm.model_cost[r["model"]])
+    out.append(sum(generic_cost_per_token(model=r["model"], usage=usage,
+                                          custom_llm_provider=r["provider"], model_info=info)))
+json.dump(out, sys.stdout)
+"#;
+    let Some(litellm) = std::env::var_os("AGENT_SHIM_TEST_LITELLM") else {
+        panic!("AGENT_SHIM_TEST_LITELLM is not set (the litellm 1.106.2 CLI); run `bash .ci/run`");
+    };
+    let python = std::path::Path::new(&litellm).with_file_name("python");
+    let usages: [[u64; 6]; 5] = [
+        [1_000, 100, 0, 0, 0, 0],
+        [26_000, 500, 20_000, 3_000, 2_000, 0],
+        [250_000, 1_000, 200_000, 10_000, 5_000, 0],
+        [300_000, 2_000, 0, 0, 0, 500],
+        [10_000, 800, 6_000, 0, 0, 300],
+    ];
+    let book = PriceBook::embedded();
+    let mut keys: Vec<&String> = book.table().models.keys().collect();
+    keys.sort();
+    let mut cases = Vec::new();
+    for key in keys.into_iter().step_by(3) {
+        let price = &book.table().models[key];
+        for u in usages {
+            cases.push((key.as_str(), price.provider.clone().unwrap_or_default(), u));
+        }
+    }
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(m, p, u)| json!({"model": m, "provider": p, "usage": u}))
+        .collect();
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}; run `bash .ci/run`", python.display()));
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "litellm's calculator failed");
+    let theirs: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(theirs.len(), cases.len());
+    let mut compared = 0;
+    for ((model, provider, u), usd) in cases.iter().zip(theirs) {
+        let t = Tokens {
+            input: u[0],
+            output: u[1],
+            cache_read: u[2],
+            cache_write_5m: u[3],
+            cache_write_1h: u[4],
+            reasoning: u[5],
+        };
+        let price = &book.table().models[*model];
+        let ours = cost::to_pico(cost::cost_usd(price, &t, Some(provider)).unwrap()).unwrap();
+        let theirs = usd * 1e12;
+        assert!(
+            (theirs - ours as f64).abs() <= f64::max(1.0, 1e-9 * theirs.abs()),
+            "{model} ({provider}) {u:?}: litellm {theirs} pUSD, ours {ours}"
+        );
+        compared += 1;
+    }
+    assert!(compared > 4_000, "{compared}");
+}
