@@ -10,8 +10,8 @@
 //!   counted under `other`.
 //! - Per stream chunk ([`Metrics::inter_chunk`]): the gap between two chunks sent to a client.
 //! - At scrape time ([`Metrics::render`]), from the gateway's state: requests in flight, models
-//!   defined and registered (leased), deployments and those cooling down per group, and records
-//!   the ledger's queue dropped.
+//!   defined and registered (leased), deployments and those cooling down per group, records
+//!   the ledger's queue dropped, and the price table's version.
 //!
 //! Updates are atomic increments after one hash lookup per family; label values are interned
 //! `Arc<str>`s, so an observation allocates nothing once its label set has been seen.
@@ -69,6 +69,11 @@ struct TokenLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GroupLabels {
     model_group: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
 }
 
 /// `2xx`, `3xx`, `4xx`, `5xx`, or `other` (no status, or outside 100–599).
@@ -190,6 +195,7 @@ pub struct Metrics {
     cooling: Family<GroupLabels, Gauge>,
     ledger_dropped: Counter,
     ledger_dropped_seen: AtomicU64,
+    price_table: Family<VersionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -224,6 +230,7 @@ impl Metrics {
             cooling: Family::default(),
             ledger_dropped: Counter::default(),
             ledger_dropped_seen: AtomicU64::new(0),
+            price_table: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -301,6 +308,11 @@ impl Metrics {
             "ledger_dropped_records",
             "Usage records dropped because the ledger's queue was full",
             m.ledger_dropped.clone(),
+        );
+        r.register(
+            "price_table",
+            "The price table that prices requests (1, labelled with its version)",
+            m.price_table.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -412,6 +424,22 @@ impl Metrics {
             let dropped = sender.dropped();
             let seen = self.ledger_dropped_seen.swap(dropped, Ordering::Relaxed);
             self.ledger_dropped.inc_by(dropped.saturating_sub(seen));
+        }
+        let version = gw.ledger.prices.version();
+        if self
+            .price_table
+            .get_or_create(&VersionLabels {
+                version: version.to_owned(),
+            })
+            .get()
+            != 1
+        {
+            self.price_table.clear();
+            self.price_table
+                .get_or_create(&VersionLabels {
+                    version: version.to_owned(),
+                })
+                .set(1);
         }
         let mut body = String::with_capacity(16 * 1024);
         if prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry).is_err()

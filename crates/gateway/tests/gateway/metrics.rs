@@ -257,6 +257,10 @@ async fn counters_equal_a_known_workload_and_promtool_accepts_the_body() {
         ("agent_shim_models_registered".to_owned(), 1.0),
         ("agent_shim_deployments".to_owned(), 1.0),
         ("agent_shim_requests_in_flight".to_owned(), 0.0),
+        (
+            "agent_shim_price_table{version=\"litellm-1.106.2@2026-10-21\"}".to_owned(),
+            1.0,
+        ),
     ];
     for (k, v) in &expect {
         assert_eq!(s.get(k), Some(v), "{k}\n{text}");
