@@ -57,6 +57,11 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
+    /// The price table that prices usage: update it from LiteLLM's, show a model's price.
+    Prices {
+        #[command(subcommand)]
+        action: PricesAction,
+    },
     /// Configure a directory for a profile (.envrc and .envrc.user, for direnv).
     SetFolder(SetFolderArgs),
     /// A shell entered a configured directory (called by the shell hook).
@@ -238,6 +243,25 @@ pub enum SecretsAction {
     List,
     /// Print the secrets as .env lines.
     ExportEnv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Fetch LiteLLM's price table, prune it to chat models and write it to the state dir, where
+    /// the gateway reads it at start in place of the built-in snapshot.
+    Update {
+        /// A local file or an http(s) URL of LiteLLM's model_prices_and_context_window.json
+        /// [default: LiteLLM's file on GitHub, main branch]
+        #[arg(long, value_name = "FILE|URL")]
+        from: Option<String>,
+    },
+    /// Print the price a model is billed at and where it comes from: a model name from your
+    /// config (its model_info prices over the table's), or a table id (`claude-sonnet-4-5`,
+    /// `azure/gpt-4o`).
+    Show {
+        #[arg(add = ArgValueCandidates::new(complete::models))]
+        model: String,
+    },
 }
 
 /// Whether `arg` names a subcommand (or asks for help or the version).

@@ -26,6 +26,7 @@ mod error;
 mod handlers;
 mod ids;
 mod inflight;
+pub mod metrics;
 mod model;
 mod providers;
 mod record;
@@ -171,6 +172,7 @@ impl Gateway {
             in_flight: Default::default(),
             reload: reload::Reloader::new(config.source, &errors),
             ledger: config.ledger,
+            metrics: Default::default(),
         });
         let g = Gateway {
             listener,
@@ -236,6 +238,12 @@ impl Handle {
     /// does not load (the running one is kept).
     pub fn reload(&self) -> Result<ReloadReport, ReloadError> {
         self.0.reload()
+    }
+
+    /// The gateway's metrics (`GET /metrics`): [`metrics::Metrics::observe`] counts a finished
+    /// request's record.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
     }
 
     /// Takes `model_name` out of service (its lease expired); `true` when it was registered.

@@ -142,7 +142,8 @@ pub enum ApiMode {
 }
 
 /// `model_info`: facts about the model. Both our per-million cost names and LiteLLM's per-token
-/// names are read.
+/// names are read; the prices ([`ModelInfo::price`]) override the embedded price table's for
+/// this deployment, and the tiered `*_above_<N>k_tokens` prices are read from `other`.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Deployment id (LiteLLM's `model_info.id`); derived when absent.
@@ -156,14 +157,62 @@ pub struct ModelInfo {
     pub context_window: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// USD per million prompt tokens (agent-shim's name; `input_cost_per_token` wins).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub input_cost_per_million: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// USD per million output tokens (agent-shim's name; `output_cost_per_token` wins).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub output_cost_per_million: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// USD per uncached prompt token (LiteLLM's name), over the price table's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub input_cost_per_token: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// USD per output token, over the price table's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
     pub output_cost_per_token: Option<f64>,
+    /// USD per prompt token read from the cache, over the price table's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub cache_read_input_token_cost: Option<f64>,
+    /// USD per prompt token written to the cache (5-minute lifetime), over the price table's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub cache_creation_input_token_cost: Option<f64>,
+    /// USD per prompt token written to the cache with the 1-hour lifetime, over the price table's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub cache_creation_input_token_cost_above_1hr: Option<f64>,
+    /// USD per reasoning token, over the price table's (default: the output price).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::number"
+    )]
+    pub output_cost_per_reasoning_token: Option<f64>,
     /// The model accepts a reasoning control (`reasoning_effort`, Anthropic `thinking`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supports_reasoning: Option<bool>,
@@ -172,7 +221,66 @@ pub struct ModelInfo {
     pub other: BTreeMap<String, Value>,
 }
 
+impl ModelInfo {
+    /// The prices this `model_info` sets (its price keys and the `*_above_<N>k_tokens` tiers in
+    /// `other`), `None` when it sets none. An error names the key and what was expected.
+    pub fn price(&self) -> Result<Option<ledger::prices::ModelPrice>, String> {
+        let typed = [
+            ("input_cost_per_million", self.input_cost_per_million),
+            ("output_cost_per_million", self.output_cost_per_million),
+            ("input_cost_per_token", self.input_cost_per_token),
+            ("output_cost_per_token", self.output_cost_per_token),
+            (
+                "cache_read_input_token_cost",
+                self.cache_read_input_token_cost,
+            ),
+            (
+                "cache_creation_input_token_cost",
+                self.cache_creation_input_token_cost,
+            ),
+            (
+                "cache_creation_input_token_cost_above_1hr",
+                self.cache_creation_input_token_cost_above_1hr,
+            ),
+            (
+                "output_cost_per_reasoning_token",
+                self.output_cost_per_reasoning_token,
+            ),
+        ];
+        let typed: Vec<(&str, Value)> = typed
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, Value::from(v?))))
+            .collect();
+        let fields = typed.iter().map(|(k, v)| (*k, v)).chain(
+            self.other
+                .iter()
+                .filter(|(k, _)| ledger::prices::table::is_price_key(k))
+                .map(|(k, v)| (k.as_str(), v)),
+        );
+        ledger::prices::ModelPrice::from_fields(fields).map_err(|e| format!("model_info.{e}"))
+    }
+}
+
 impl ModelDefinition {
+    /// The prices this definition sets: its `model_info` price keys, under the same keys in
+    /// `litellm_params` (LiteLLM's custom pricing, which wins there too). `None` when neither
+    /// sets one; an error names the key (`litellm_params.…` or `model_info.…`).
+    pub fn price(&self) -> Result<Option<ledger::prices::ModelPrice>, String> {
+        let info = self.model_info.price()?;
+        let params = ledger::prices::ModelPrice::from_fields(
+            self.litellm_params
+                .other
+                .iter()
+                .filter(|(k, _)| ledger::prices::table::is_price_key(k))
+                .map(|(k, v)| (k.as_str(), v)),
+        )
+        .map_err(|e| format!("litellm_params.{e}"))?;
+        Ok(match (params, info) {
+            (Some(p), Some(i)) => Some(p.over(&i)),
+            (p, i) => p.or(i),
+        })
+    }
+
     /// The provider prefix of `litellm_params.model` (`cerebras/x` → `cerebras`), or `None` when
     /// the model has no prefix.
     pub fn provider_prefix(&self) -> Option<&str> {
@@ -451,5 +559,31 @@ mod tests {
             back.litellm_params.api_base.as_deref(),
             Some("http://u:PASS-1@h/v1")
         );
+    }
+
+    #[test]
+    fn model_info_prices_are_read_with_their_tiers_and_errors_name_the_key() {
+        let info: ModelInfo = serde_json::from_value(json!({
+            "input_cost_per_token": "3e-6", "output_cost_per_token": 1.5e-5,
+            "cache_read_input_token_cost": 3e-7,
+            "input_cost_per_token_above_200k_tokens": 6e-6, "supports_vision": true
+        }))
+        .unwrap();
+        let p = info.price().unwrap().unwrap();
+        assert_eq!(p.input, Some("0.000003".parse().unwrap()));
+        assert_eq!(p.cache_read, Some("0.0000003".parse().unwrap()));
+        assert_eq!(p.tiers[&200_000].input, Some("0.000006".parse().unwrap()));
+        assert!(ModelInfo::default().price().unwrap().is_none());
+        let bad: ModelInfo =
+            serde_json::from_value(json!({"output_cost_per_token_above_200k_tokens": "lots"}))
+                .unwrap();
+        let e = bad.price().unwrap_err();
+        assert!(
+            e.starts_with("model_info.output_cost_per_token_above_200k_tokens: expected a price"),
+            "{e}"
+        );
+        let e = serde_json::from_value::<ModelInfo>(json!({"cache_read_input_token_cost": -1}))
+            .unwrap_err();
+        assert!(e.to_string().contains("at least 0"), "{e}");
     }
 }

@@ -46,6 +46,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/model/info", get(admin::model_info))
         .route("/admin/reload", post(control::reload))
         .route("/admin/keys", post(control::keys))
+        .route("/metrics", get(crate::metrics::handler))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -2,6 +2,7 @@
 //! it are replaced by reloads ([`crate::reload`]).
 
 use crate::inflight::InFlight;
+use crate::metrics::Metrics;
 use crate::model::SecretString;
 use crate::registry::{LeaseSink, Registry};
 use crate::reload::Reloader;
@@ -32,6 +33,8 @@ pub struct GatewayState {
     pub in_flight: InFlight,
     pub reload: Reloader,
     pub ledger: Ledger,
+    /// What `GET /metrics` reports ([`crate::metrics`]).
+    pub metrics: Metrics,
 }
 
 /// The usage ledger as the gateway sees it (issue 12): the queue each finished request's record

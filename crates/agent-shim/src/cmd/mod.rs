@@ -11,6 +11,7 @@ mod janitor;
 mod leave;
 mod models;
 mod models_remote;
+mod prices;
 mod profiles;
 mod proxy;
 mod secrets;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Profiles { action } => profiles::run(action),
         Command::Config { action } => config::run(action),
         Command::Secrets { action } => secrets::run(action),
+        Command::Prices { action } => prices::run(action),
         Command::SetFolder(a) => set_folder::run(a),
         Command::Enter(a) => enter::run(a),
         Command::Leave(a) => leave::run(a),

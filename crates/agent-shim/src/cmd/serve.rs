@@ -97,6 +97,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             settings.config_path.display()
         )));
     }
+    // The price table `agent-shim prices update` wrote, else the built-in snapshot; a file that
+    // cannot be read is named in a warning and the built-in prices are used.
+    let prices = ledger::prices::PriceBook::load(&settings.state_dir).unwrap_or_else(|e| {
+        tracing::warn!("{}; using the built-in prices", e.0);
+        ledger::prices::PriceBook::embedded()
+    });
+    tracing::info!("prices: {} ({} models)", prices.version(), prices.len());
     // claude-code runs (and their sessions) live in the gateway's own directory.
     gateway::set_claude_code_dir(settings.state_dir.join("claude-code"));
     // The usage ledger: the request path queues records, a writer task stores them.
@@ -141,6 +148,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         ))),
         ledger: gateway::Ledger {
             sender: Some(ledger_tx),
+            prices: Arc::new(prices),
             ..Default::default()
         },
     };

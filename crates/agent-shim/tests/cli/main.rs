@@ -28,6 +28,7 @@ mod leases;
 mod litellm_configs;
 mod models_cmd;
 mod models_remote;
+mod prices_cmd;
 mod profiles_secrets;
 mod proxy_cmd;
 mod reload;

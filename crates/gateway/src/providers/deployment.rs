@@ -92,6 +92,9 @@ pub struct Deployment {
     pub route: RouteParams,
     /// This deployment's counters, found by id in [`crate::router::RouterState`] on first use.
     pub(crate) slot: OnceLock<Arc<Slot>>,
+    /// The prices its definition sets ([`crate::model::ModelDefinition::price`]), which win over the
+    /// price table's when its requests are priced ([`Deployment::price_record`]).
+    pub price: Option<Arc<ledger::prices::ModelPrice>>,
 }
 
 /// Request parameters a model definition may fix for every request, as LiteLLM passes
@@ -293,7 +296,9 @@ impl Deployment {
                 .collect()
         });
         let route = RouteParams::of(&def);
+        let price = def.price().map_err(err)?.map(Arc::new);
         let mut d = Deployment {
+            price,
             id,
             origin,
             overrides,
@@ -432,7 +437,16 @@ impl fmt::Debug for Deployment {
                     .collect::<Vec<_>>(),
             )
             .field("overrides", &self.overrides)
+            .field("price", &self.price)
             .finish_non_exhaustive()
+    }
+}
+
+impl Deployment {
+    /// Prices `record` (served by this deployment) with `book`, this deployment's `model_info`
+    /// prices winning over the table's ([`ledger::prices::PriceBook::price`]).
+    pub fn price_record(&self, book: &ledger::prices::PriceBook, record: &mut ledger::UsageRecord) {
+        book.price(record, self.price.as_deref());
     }
 }
 

@@ -137,3 +137,58 @@ fn deployment_debug_shows_no_credentials() {
         ["HDR-VALUE-3", "KEY-VALUE-2", "URLPASS-1", "URLPASS-1"]
     );
 }
+
+#[test]
+fn prices_come_from_model_info_under_litellm_params_and_bad_ones_name_the_key() {
+    let secrets: HashMap<String, String> = HashMap::new();
+    let mut d = def("ollama/mine", Some("http://127.0.0.1:1"));
+    assert!(
+        Deployment::new(d.clone(), Origin::Config, &secrets)
+            .unwrap()
+            .price
+            .is_none()
+    );
+    d.model_info = serde_json::from_value(serde_json::json!({
+        "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+        "cache_read_input_token_cost_above_200k_tokens": 5e-7
+    }))
+    .unwrap();
+    // LiteLLM's custom pricing in litellm_params wins over model_info's.
+    d.litellm_params
+        .other
+        .insert("output_cost_per_token".into(), serde_json::json!("3e-6"));
+    let dep = Deployment::new(d.clone(), Origin::Config, &secrets).unwrap();
+    let p = dep.price.as_deref().unwrap();
+    assert_eq!(p.input, Some("0.000001".parse().unwrap()));
+    assert_eq!(p.output, Some("0.000003".parse().unwrap()));
+    assert_eq!(
+        p.tiers[&200_000].cache_read,
+        Some("0.0000005".parse().unwrap())
+    );
+    // Priced with them: 1,000 input × 1e-6 + 100 output × 3e-6 = 0.0013 USD = 1,300,000,000 pUSD.
+    let mut rec = ledger::UsageRecord {
+        provider: Some("ollama".into()),
+        served_model: Some("mine".into()),
+        tokens: ledger::Tokens {
+            input: 1_000,
+            output: 100,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    dep.price_record(&ledger::prices::PriceBook::embedded(), &mut rec);
+    assert_eq!(rec.cost_pico_usd, Some(1_300_000_000));
+    assert_eq!(rec.price_version.as_deref(), Some("model_info"));
+
+    d.model_info.other.insert(
+        "cache_creation_input_token_cost_above_200k_tokens".into(),
+        serde_json::json!("x"),
+    );
+    let e = Deployment::new(d, Origin::Config, &secrets).unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "model 'm': model_info.cache_creation_input_token_cost_above_200k_tokens: expected a price"
+        ),
+        "{e}"
+    );
+}

@@ -24,6 +24,7 @@ mod limits;
 mod litellm_routing;
 mod messages_to_anthropic;
 mod messages_to_chat;
+mod metrics;
 mod misc_endpoints;
 mod openai_clients;
 mod provider_rows;

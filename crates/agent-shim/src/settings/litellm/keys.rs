@@ -10,7 +10,11 @@
 //!   provider rows that need them (a deployment of a provider the table lacks is named by its
 //!   definition error instead);
 //! - `model_info` is taken whole: its facts are shown by `/model/info` and `models show`, as
-//!   LiteLLM does; only a `mode` agent-shim does not serve is named ([`SERVED_MODES`]).
+//!   LiteLLM does; only a `mode` agent-shim does not serve is named ([`SERVED_MODES`]). Its
+//!   price keys (`input_cost_per_token`, `output_cost_per_token`, `cache_read_input_token_cost`,
+//!   `cache_creation_input_token_cost[_above_1hr]`, `output_cost_per_reasoning_token`, the
+//!   `*_above_<N>k_tokens` tiers) price the deployment's usage over the price table's
+//!   (`ledger::prices`); as in LiteLLM, the same keys in `litellm_params` win over them.
 
 /// agent-shim's own top-level keys (DESIGN.md §3).
 pub const AGENT_SHIM: &[&str] = &[
@@ -73,9 +77,12 @@ pub const ROUTER: &[&str] = &["model_group_alias"];
 pub const MODEL_ENTRY: &[&str] = &["model_name", "litellm_params", "model_info"];
 
 /// Whether agent-shim implements the `litellm_params` key `key`: one of [`PARAMS`], or a request
-/// parameter a definition fixes for every request (the gateway's [`gateway::OVERRIDABLE`]).
+/// parameter a definition fixes for every request (the gateway's [`gateway::OVERRIDABLE`]), or a
+/// price key (LiteLLM's custom pricing in `litellm_params`, [`ledger::prices::table::is_price_key`]).
 pub fn is_param(key: &str) -> bool {
-    PARAMS.contains(&key) || gateway::OVERRIDABLE.contains(&key)
+    PARAMS.contains(&key)
+        || gateway::OVERRIDABLE.contains(&key)
+        || ledger::prices::table::is_price_key(key)
 }
 
 /// `litellm_params` keys implemented besides the overridable request parameters ([`is_param`]).
@@ -140,9 +147,6 @@ pub fn why(section: &str, key: &str) -> &'static str {
         ("litellm_params", "organization") => "the OpenAI-Organization header is not sent",
         ("litellm_params", "thinking") => {
             "a fixed thinking setting is not applied; clients send their own"
-        }
-        ("litellm_params", "input_cost_per_token" | "output_cost_per_token") => {
-            "give costs in model_info"
         }
         _ => "not implemented",
     }

@@ -237,3 +237,31 @@ fn environment_variables_come_before_the_environment() {
     assert_eq!(get("OTHER").as_deref(), Some("other"));
     assert_eq!(get("NOTHING"), None);
 }
+
+#[test]
+fn custom_pricing_keys_are_implemented_in_litellm_params_and_model_info() {
+    let c = check(
+        "\
+model_list:
+  - model_name: priced
+    litellm_params:
+      model: openai/gpt-4o
+      input_cost_per_token: 0.000001
+      output_cost_per_token: \"2e-6\"
+      cache_read_input_token_cost: 0.0000005
+      input_cost_per_token_above_200k_tokens: 0.000002
+      output_cost_per_token_priority: 0.00001
+    model_info:
+      cache_creation_input_token_cost: 0.00000125
+      output_cost_per_token_above_200k_tokens: 0.000003
+",
+        "c.yaml",
+    );
+    // Only the service-tier price (not implemented) is named.
+    assert_eq!(
+        c.warnings,
+        [
+            "c.yaml:9: model_list[0] (priced).litellm_params.output_cost_per_token_priority: not implemented; ignored"
+        ]
+    );
+}
