@@ -98,6 +98,11 @@ pub struct GatewayConfig {
     pub source: Option<Arc<dyn ConfigSource>>,
     /// The usage ledger: where each request's record goes, the store reports read, the prices.
     pub ledger: Ledger,
+    /// Several instances on one PostgreSQL database (issue 12 §2): registrations through the
+    /// admin API, cooldowns and rpm/tpm counters shared through it, in background tasks started
+    /// with the gateway (on the runtime that calls [`Gateway::bind`]). `None`: this instance
+    /// alone.
+    pub shared: Option<Arc<ledger::shared::Shared>>,
 }
 
 /// Why the gateway could not start.
@@ -169,7 +174,11 @@ impl Gateway {
             in_flight: Default::default(),
             reload: reload::Reloader::new(config.source, &errors),
             ledger: config.ledger,
+            shared: config.shared,
         });
+        if let Some(shared) = &state.shared {
+            registry::shared::Link::start(&state, shared);
+        }
         let g = Gateway {
             listener,
             state,

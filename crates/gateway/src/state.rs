@@ -32,6 +32,9 @@ pub struct GatewayState {
     pub in_flight: InFlight,
     pub reload: Reloader,
     pub ledger: Ledger,
+    /// The state shared with other instances through PostgreSQL (`None`: this instance alone;
+    /// [`crate::registry::shared`]).
+    pub shared: Option<Arc<ledger::shared::Shared>>,
 }
 
 /// The usage ledger as the gateway sees it (issue 12): the queue each finished request's record

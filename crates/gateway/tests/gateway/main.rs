@@ -32,6 +32,7 @@ mod router_balance;
 mod router_limits;
 mod scenario;
 mod shapes;
+mod shared_pg;
 mod vertex;
 mod vertex_credentials;
 mod workers;

@@ -85,6 +85,9 @@ mod tests {
         bytes[last] ^= 1;
         assert!(c.open("dep-1", &STANDARD.encode(bytes)).is_none());
         // Two seals of one value differ (fresh nonces).
-        assert_ne!(sealed, c.seal("dep-1", br#"{"api_key":"sk-live-123"}"#).unwrap());
+        assert_ne!(
+            sealed,
+            c.seal("dep-1", br#"{"api_key":"sk-live-123"}"#).unwrap()
+        );
     }
 }

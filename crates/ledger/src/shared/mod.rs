@@ -126,7 +126,9 @@ pub struct NoMasterKey {
 #[derive(Debug, thiserror::Error)]
 pub enum SharedError {
     /// The URL does not parse (its text is never shown: it may hold the password).
-    #[error("database_url is not a valid PostgreSQL URL: {0}; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE")]
+    #[error(
+        "database_url is not a valid PostgreSQL URL: {0}; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    )]
     Url(String),
 }
 
@@ -219,6 +221,12 @@ impl Shared {
     /// Starts the writer and listener tasks on the current Tokio runtime (once; later calls do
     /// nothing). They run until `local` says it is gone.
     pub fn start(self: &Arc<Self>, local: Arc<dyn Local>) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!(
+                "shared state: not started (no async runtime); this instance serves alone"
+            );
+            return;
+        }
         let Some(rx) = lock(&self.ops_rx).take() else {
             return;
         };

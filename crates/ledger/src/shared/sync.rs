@@ -328,7 +328,13 @@ async fn sync_counters(
                  ON CONFLICT (deployment_id, minute, instance) DO UPDATE SET \
                  requests = router_usage.requests + EXCLUDED.requests, \
                  tokens = router_usage.tokens + EXCLUDED.tokens",
-                &[deployment, &int(*m), &instance, &int(*requests), &int(*tokens)],
+                &[
+                    deployment,
+                    &int(*m),
+                    &instance,
+                    &int(*requests),
+                    &int(*tokens),
+                ],
             )
             .await;
         if let Err(e) = r {
@@ -403,7 +409,10 @@ async fn listen(shared: &Shared, local: &dyn Local, health: &mut Health) -> Resu
         .await
         .map_err(err)?;
     for r in rows {
-        local.cooled_down(r.get::<_, &str>(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
+        local.cooled_down(
+            r.get::<_, &str>(0),
+            u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+        );
     }
     health.ok("listener");
     let mut alive = tokio::time::interval(Duration::from_secs(1));
@@ -436,7 +445,9 @@ async fn listen(shared: &Shared, local: &dyn Local, health: &mut Health) -> Resu
                 }
             }
             Some("delete") if !from_me => local.model_deleted(id),
-            Some("group") if !from_me => local.group_deleted(v["name"].as_str().unwrap_or_default()),
+            Some("group") if !from_me => {
+                local.group_deleted(v["name"].as_str().unwrap_or_default())
+            }
             Some("cool") if !from_me => local.cooled_down(id, v["until"].as_u64().unwrap_or(0)),
             _ => {}
         }

@@ -154,7 +154,10 @@ async fn registrations_cooldowns_and_usage_reach_the_other_instance() {
     assert!(nokey.take_initial().is_empty());
 
     a.delete_model("dep-1");
-    until("b sees the delete", || lock(&rb.deleted).contains(&"dep-1".to_owned())).await;
+    until("b sees the delete", || {
+        lock(&rb.deleted).contains(&"dep-1".to_owned())
+    })
+    .await;
     a.delete_group("m");
     until("b sees the group delete", || {
         lock(&rb.deleted).contains(&"group:m".to_owned())
@@ -219,5 +222,8 @@ async fn a_bad_url_is_named_without_its_password() {
         .await
         .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("database_url") && !msg.contains("hunter2"), "{msg}");
+    assert!(
+        msg.contains("database_url") && !msg.contains("hunter2"),
+        "{msg}"
+    );
 }
