@@ -37,6 +37,7 @@ mod sdk_faults;
 mod serve_cmd;
 mod service_cmd;
 mod set_folder_cmd;
+mod shared_pg;
 mod terminal;
 mod with_adapters;
 mod with_cmd;
