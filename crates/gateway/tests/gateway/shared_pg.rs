@@ -376,3 +376,82 @@ async fn instances_serve_through_a_lost_database_and_catch_up_when_it_is_back() 
     b.stop().await;
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn a_tpm_limit_counts_the_tokens_of_both_instances() {
+    let into = ledger_minute_offset_ms();
+    if into > 40_000 {
+        tokio::time::sleep(Duration::from_millis(60_100 - into)).await;
+    }
+    let db = TestDb::create().await;
+    let fake = fake(json!({"default": {"text": "ok", "usage": {"input": 80, "output": 30}}})).await;
+    let mut d = dep("m", "dep-a", &fake);
+    d.litellm_params.tpm = Some(250);
+    let a = Instance::start(&db, vec![d.clone()], settings()).await;
+    let b = Instance::start(&db, vec![d], settings()).await;
+    assert_eq!(text_of(ask(&a.gw, "m", false, &[]).await).await, "ok");
+    let id = a.info().await[0]["model_info"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What one request uses as the router counts it (the fake's usage, 141 tokens): under
+    // 250 alone, over it twice.
+    let one = a.deployment(&id).await["usage_this_minute"]["tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(one < 200 && 2 * one >= 250, "{one}");
+    assert_eq!(text_of(ask(&b.gw, "m", false, &[]).await).await, "ok");
+    for (name, i) in [("A", &a), ("B", &b)] {
+        until(
+            &format!("tokens of both instances counted on {name}"),
+            || async { i.deployment(&id).await["usage_this_minute"]["tokens"] == 2 * one },
+        )
+        .await;
+    }
+    for gw in [&a.gw, &b.gw] {
+        let (status, e) = error_of(ask(gw, "m", false, &[]).await).await;
+        assert_eq!(status, 429, "{e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("250 tokens this minute (litellm_params.tpm)"),
+            "{e}"
+        );
+    }
+    assert_eq!(fake.requests().len(), 2);
+    a.stop().await;
+    b.stop().await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_at_start_leaves_the_instance_serving_alone() {
+    let fake = fake(json!({"default": {"text": "ok"}})).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://u:hunter2@127.0.0.1:{port}/nowhere");
+    let shared = Shared::connect(&url, Some(MASTER_KEY)).await.unwrap();
+    assert!(shared.take_initial().is_empty());
+    let config = GatewayConfig {
+        shared: Some(Arc::new(shared)),
+        ..config(
+            vec![dep("m", "dep-a", &fake)],
+            Default::default(),
+            settings(),
+            gateway::Registered::All,
+            None,
+        )
+    };
+    let (gw, g) = bind(config).await;
+    tokio::spawn(g.serve_workers(2, std::future::pending()));
+    assert_eq!(text_of(ask(&gw, "m", false, &[]).await).await, "ok");
+    // Registering still works here (queued for when the database is back).
+    let body = json!({"model_name": "n", "litellm_params": {
+        "model": "anthropic/n-x", "api_base": fake.base_url(), "api_key": "sk-n"}});
+    assert_eq!(gw.post("/model/new", &body).await.status(), 200);
+    assert_eq!(text_of(ask(&gw, "n", false, &[]).await).await, "ok");
+}
