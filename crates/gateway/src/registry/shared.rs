@@ -8,6 +8,10 @@
 //! What is stored of a registration: the `/model/new` body as given, minus its secrets
 //! ([`split_secrets`]: every `litellm_params` value the gateway would redact, except
 //! `os.environ/NAME` references), which `ledger::shared` encrypts under the master key.
+//!
+//! Not shared: lease expiry. The janitor's unregistering ([`crate::Handle::unregister`]) stays
+//! on its instance, as leases belong to one machine's state database; a registration is
+//! removed from every instance by `/model/delete` only.
 
 use crate::model::ModelDefinition;
 use crate::redact;

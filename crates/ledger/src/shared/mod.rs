@@ -24,6 +24,9 @@
 //! [`NoMasterKey`]; the gateway warns).
 //!
 //! Tables: `migrations/V2__shared_state.sql`, applied on connect (idempotent).
+//!
+//! Connections are made without TLS (tokio-postgres `NoTls`): a URL with `sslmode=require`
+//! cannot connect (a warning says why), `sslmode=prefer` (the default) falls back to plain.
 
 mod crypt;
 mod sync;
@@ -176,9 +179,18 @@ impl Shared {
     /// warning says so, and the tasks keep trying once started. `master_key` keys the secrets'
     /// encryption (module docs).
     pub async fn connect(url: &str, master_key: Option<&str>) -> Result<Shared, SharedError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| SharedError::Url(e.to_string()))?;
+        // A database host that is gone without closing the connection is noticed in seconds
+        // (unless the URL says otherwise), and a start does not wait minutes for it.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3);
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Shared {
             config,

@@ -18,6 +18,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How many minutes of `router_usage` are kept (older rows are deleted by the writer).
 const KEEP_MINUTES: i64 = 60;
 
+/// Longest a round of writes may take before the connection is taken for dead (a database
+/// host gone without closing the connection) and made again.
+const ROUND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection that stays up longer than this before failing starts the backoff afresh.
+const STABLE: Duration = Duration::from_secs(10);
+
 type Notifications = mpsc::UnboundedReceiver<tokio_postgres::Notification>;
 
 /// Connects, drives the connection in a task (forwarding notifications), and creates the
@@ -29,9 +36,8 @@ async fn connect(config: &tokio_postgres::Config) -> Result<(Client, Notificatio
         while let Some(m) = poll_fn(|cx| conn.poll_message(cx)).await {
             match m {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send(n).is_err() {
-                        break;
-                    }
+                    // Nobody listening (the writer's connection): dropped.
+                    let _ = tx.send(n);
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -224,9 +230,18 @@ pub(super) async fn writer(
                 return;
             }
             while let Some(op) = pending.ops.front() {
-                if let Err(e) = apply(&client, &shared.instance, op).await {
-                    health.failed("writer", &e.to_string());
-                    continue 'connect;
+                match tokio::time::timeout(ROUND_TIMEOUT, apply(&client, &shared.instance, op))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        health.failed("writer", &e.to_string());
+                        continue 'connect;
+                    }
+                    Err(_) => {
+                        health.failed("writer", "no answer within 5 s");
+                        continue 'connect;
+                    }
                 }
                 pending.ops.pop_front();
             }
@@ -238,13 +253,20 @@ pub(super) async fn writer(
                 _ = tick.tick() => {
                     pending.gather(local.as_ref());
                     let minute = now_ms() / 60_000;
-                    match sync_counters(&client, &shared.instance, &mut pending, minute).await {
-                        Ok(totals) => {
+                    let round = sync_counters(&client, &shared.instance, &mut pending, minute);
+                    match tokio::time::timeout(ROUND_TIMEOUT, round).await {
+                        Ok(Ok(totals)) => {
                             health.ok("writer");
                             local.others_usage(minute, &totals);
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             health.failed("writer", &e.to_string());
+                            continue 'connect;
+                        }
+                        Err(_) => {
+                            // What this round had not written yet is counted again next time
+                            // (at worst counted twice: limits err on the safe side).
+                            health.failed("writer", "no answer within 5 s");
                             continue 'connect;
                         }
                     }
@@ -319,29 +341,23 @@ async fn sync_counters(
     pending: &mut Pending,
     minute: u64,
 ) -> Result<Vec<UsageTotal>, tokio_postgres::Error> {
-    let usage: Vec<_> = pending.usage.drain().collect();
-    for (i, ((deployment, m), (requests, tokens))) in usage.iter().enumerate() {
-        let r = client
+    // Each entry leaves `pending` once written, so a round cut short keeps the rest.
+    let keys: Vec<(String, u64)> = pending.usage.keys().cloned().collect();
+    for key in keys {
+        let Some(&(requests, tokens)) = pending.usage.get(&key) else {
+            continue;
+        };
+        client
             .execute(
                 "INSERT INTO router_usage (deployment_id, minute, instance, requests, tokens) \
                  VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (deployment_id, minute, instance) DO UPDATE SET \
                  requests = router_usage.requests + EXCLUDED.requests, \
                  tokens = router_usage.tokens + EXCLUDED.tokens",
-                &[
-                    deployment,
-                    &int(*m),
-                    &instance,
-                    &int(*requests),
-                    &int(*tokens),
-                ],
+                &[&key.0, &int(key.1), &instance, &int(requests), &int(tokens)],
             )
-            .await;
-        if let Err(e) = r {
-            // Kept for the next connection.
-            pending.usage.extend(usage[i..].iter().cloned());
-            return Err(e);
-        }
+            .await?;
+        pending.usage.remove(&key);
     }
     while let Some((deployment, until)) = pending.cooldowns.first().cloned() {
         client
@@ -381,9 +397,13 @@ pub(super) async fn listener(shared: Arc<Shared>, local: Arc<dyn Local>) {
     let mut health = Health::default();
     let mut backoff = Duration::from_millis(250);
     while local.alive() {
+        let began = std::time::Instant::now();
         match listen(&shared, local.as_ref(), &mut health).await {
             Ok(()) => return,
             Err(e) => health.failed("listener", &e),
+        }
+        if began.elapsed() > STABLE {
+            backoff = Duration::from_millis(250);
         }
         tokio::time::sleep(backoff).await;
         backoff = next_backoff(backoff);
