@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// A fresh database on the test server; dropped by [`TestDb::drop_now`].
+/// A fresh database on the test server, dropped with the value.
 pub struct TestDb {
     admin: String,
     pub name: String,
@@ -38,18 +38,33 @@ impl TestDb {
         }
     }
 
-    pub async fn drop_now(self) {
-        let (c, conn) = tokio_postgres::connect(&self.admin, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
-            .await
-            .unwrap();
-    }
-
     pub async fn client(&self) -> tokio_postgres::Client {
         let (c, conn) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
         tokio::spawn(conn);
         c
+    }
+}
+
+/// Drops the database even when the test failed: on a thread of its own, as the test's runtime
+/// is busy dropping.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, sql) = (
+            self.admin.clone(),
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let (c, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
+                    tokio::spawn(conn);
+                    c.batch_execute(&sql).await.unwrap();
+                })
+        })
+        .join();
     }
 }
 
@@ -202,7 +217,6 @@ async fn registrations_cooldowns_and_usage_reach_the_other_instance() {
 
     ra.alive.store(false, Ordering::Relaxed);
     rb.alive.store(false, Ordering::Relaxed);
-    db.drop_now().await;
 }
 
 fn now_ms_for_test() -> u64 {
