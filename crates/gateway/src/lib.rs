@@ -101,6 +101,11 @@ pub struct GatewayConfig {
     pub source: Option<Arc<dyn ConfigSource>>,
     /// The usage ledger: where each request's record goes, the store reports read, the prices.
     pub ledger: Ledger,
+    /// Several instances on one PostgreSQL database (issue 12 §2): registrations through the
+    /// admin API, cooldowns and rpm/tpm counters shared through it, in background tasks started
+    /// with the gateway (on the runtime that calls [`Gateway::bind`]). `None`: this instance
+    /// alone.
+    pub shared: Option<Arc<ledger::shared::Shared>>,
 }
 
 /// Why the gateway could not start.
@@ -172,8 +177,11 @@ impl Gateway {
             in_flight: Default::default(),
             reload: reload::Reloader::new(config.source, &errors),
             ledger: config.ledger,
-            metrics: Default::default(),
+            shared: config.shared,
         });
+        if let Some(shared) = &state.shared {
+            registry::shared::Link::start(&state, shared);
+        }
         let g = Gateway {
             listener,
             state,
@@ -243,7 +251,7 @@ impl Handle {
     /// The gateway's metrics (`GET /metrics`): [`metrics::Metrics::observe`] counts a finished
     /// request's record.
     pub fn metrics(&self) -> &metrics::Metrics {
-        &self.0.metrics
+        &self.0.ledger.metrics
     }
 
     /// Takes `model_name` out of service (its lease expired); `true` when it was registered.

@@ -171,7 +171,7 @@ fn ttfb_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.01, 2.0, 14))
 }
 
-/// The gateway's metrics (module docs). One per gateway, in [`GatewayState::metrics`].
+/// The gateway's metrics (module docs). One per gateway, in [`crate::Ledger::metrics`].
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -455,7 +455,7 @@ pub async fn handler(
     axum::extract::State(gw): axum::extract::State<Arc<GatewayState>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let body = gw.metrics.render(&gw);
+    let body = gw.ledger.metrics.render(&gw);
     ([(http::header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 

@@ -9,6 +9,9 @@
 //! `model_group_alias` (LiteLLM's `router_settings.model_group_alias`), through the profile's
 //! tiers, and last against the wildcard groups (`openai/*`, `claude-*`, `*`; [`wildcard`]).
 //!
+//! With a PostgreSQL `database_url`, registrations through the admin API are shared with the
+//! other gateway instances on that database ([`shared`]).
+//!
 //! Readers take a snapshot (`Arc` clone) and release the lock at once, so no lock is ever held
 //! across an `.await` on the request path; writers (admin API, reload) swap in a new snapshot.
 
@@ -18,6 +21,7 @@ use crate::secrets::SecretSource;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+pub mod shared;
 mod wildcard;
 
 /// Claude Code's three model tiers, as a profile maps them.

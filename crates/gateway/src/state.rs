@@ -33,8 +33,9 @@ pub struct GatewayState {
     pub in_flight: InFlight,
     pub reload: Reloader,
     pub ledger: Ledger,
-    /// What `GET /metrics` reports ([`crate::metrics`]).
-    pub metrics: Metrics,
+    /// The state shared with other instances through PostgreSQL (`None`: this instance alone;
+    /// [`crate::registry::shared`]).
+    pub shared: Option<Arc<ledger::shared::Shared>>,
 }
 
 /// The usage ledger as the gateway sees it (issue 12): the queue each finished request's record
@@ -47,6 +48,8 @@ pub struct Ledger {
     pub store: Option<Arc<dyn ledger::Store>>,
     /// Prices records when they are finished.
     pub prices: Arc<ledger::prices::PriceBook>,
+    /// Counts every finished record for `GET /metrics` ([`crate::metrics`]); one per gateway.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Which installation a gateway belongs to, so that a command finding a gateway on its port can

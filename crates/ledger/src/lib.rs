@@ -6,6 +6,8 @@
 //! - [`channel`]: the bounded queue between the request path and the writer; sending never
 //!   blocks, a full queue drops the record and counts it.
 //! - [`prices`]: the embedded price table, `model_info` overrides and the cost of a record.
+//! - [`shared`]: the state several gateway instances share through PostgreSQL (registered
+//!   models, cooldowns, rpm/tpm counters), synchronised in background tasks.
 //! - [`store`]: the [`Store`] trait with SQLite and PostgreSQL implementations chosen once at
 //!   start, migrations, the batching writer, retention and the reports.
 
@@ -22,6 +24,7 @@
 pub mod channel;
 pub mod prices;
 pub mod record;
+pub mod shared;
 pub mod store;
 
 pub use channel::{Receiver, Sender, channel};

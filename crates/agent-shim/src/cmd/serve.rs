@@ -2,7 +2,8 @@
 //! models.yaml, config.yaml `model_list`) and every profile's tiers. Holds the pid file while it
 //! runs (run by the service, also a mark saying so); reloads its files when they change, on
 //! SIGHUP and on `agent-shim proxy reload` ([`crate::config_watch`]); stops on SIGTERM or Ctrl-C
-//! after in-flight requests finish.
+//! after in-flight requests finish. With a PostgreSQL `database_url`, several `serve` instances
+//! on that database share registrations, cooldowns and rate counters ([`shared_state`]).
 
 use crate::cli::ServeArgs;
 use crate::config_watch::{self, FilesSource};
@@ -151,6 +152,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             prices: Arc::new(prices),
             ..Default::default()
         },
+        shared: None,
     };
     let addr = SocketAddr::new(settings.host, settings.port);
     let state_dir = settings.state_dir.clone();
@@ -174,6 +176,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 ..Default::default()
             },
         );
+        config.shared = shared_state(&settings, config.master_key.as_ref()).await?;
         let gw = Gateway::bind(addr, config).await.map_err(|e| match e {
             // A configuration the user must change: exit code 2.
             gateway::StartError::NoKeyOnPublicAddress(_) => CliError::usage(e.to_string()),
@@ -229,6 +232,40 @@ async fn open_ledger(
         }
         Err(e) => Err(CliError::failed(e.to_string())),
     }
+/// The state shared with the other gateway instances on a PostgreSQL `database_url` (or
+/// LiteLLM's `general_settings.database_url`; `os.environ/NAME` is looked up as for the master
+/// key), or `None` for any other URL or none. An unreachable database is not an error (a
+/// warning; the instance serves alone until it is back); a URL that does not parse is one.
+async fn shared_state(
+    settings: &Settings,
+    master_key: Option<&gateway::SecretString>,
+) -> Result<Option<Arc<ledger::shared::Shared>>> {
+    let c = &settings.config;
+    let Some(url) = c.database_url.as_ref().or_else(|| {
+        c.general_settings
+            .as_ref()
+            .and_then(|g| g.database_url.as_ref())
+    }) else {
+        return Ok(None);
+    };
+    let url = match url.env_reference() {
+        None => url.clone(),
+        Some(var) => crate::settings::secrets::lookup(&settings.secrets_path(), var)?
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "{}: database_url is os.environ/{var}, but {var} is not set in the environment or in {}",
+                    settings.config_path.display(),
+                    settings.secrets_path().display()
+                ))
+            })?,
+    };
+    if !ledger::shared::is_postgres(url.expose()) {
+        return Ok(None);
+    }
+    let shared = ledger::shared::Shared::connect(url.expose(), master_key.map(|k| k.expose()))
+        .await
+        .map_err(|e| CliError::usage(format!("{}: {e}", settings.config_path.display())))?;
+    Ok(Some(Arc::new(shared)))
 }
 
 /// Logs go to stderr through a writer thread, so a request never waits on a write (the log is a

@@ -38,6 +38,7 @@ mod sdk_faults;
 mod serve_cmd;
 mod service_cmd;
 mod set_folder_cmd;
+mod shared_pg;
 mod terminal;
 mod usage_cmd;
 mod with_adapters;

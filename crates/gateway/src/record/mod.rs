@@ -65,6 +65,8 @@ struct Draft {
     reported_cost: Option<Arc<ReportedCost>>,
     dropped: String,
     ttfb: Option<Duration>,
+    /// When the last chunk went to the client (the inter-chunk histogram's previous mark).
+    last_sent: Option<Instant>,
     response_bytes: u64,
     finished: bool,
 }
@@ -95,6 +97,7 @@ impl Record {
             reported_cost: None,
             dropped: String::new(),
             ttfb: None,
+            last_sent: None,
             response_bytes: 0,
             finished: false,
         }))
@@ -218,6 +221,13 @@ impl Record {
             r.ttfb = Some(r.start.elapsed());
         }
         r.response_bytes += n as u64;
+        if r.stream {
+            // The gap between chunks of a stream, as the client sees it (`/metrics`).
+            let now = Instant::now();
+            if let Some(prev) = r.last_sent.replace(now) {
+                r.ledger.metrics.inter_chunk(now - prev);
+            }
+        }
     }
 
     /// The response ended: `complete`, or cut short because the client went away. Later
@@ -241,7 +251,7 @@ impl Record {
         let r = &mut *self.0;
         let error = r.error.take().unwrap_or_default();
         let record = r.build();
-        finish(&r.ledger, record, &error);
+        finish(&r.ledger, r.deployment.as_deref(), record, &error);
     }
 }
 
@@ -323,11 +333,19 @@ pub fn class_of(kind: ErrorKind) -> &'static str {
 /// Finishes a request's record: prices it (unless the provider reported its cost), writes the
 /// request's log line (`error`: the message the client got, if any), and queues it for the
 /// ledger (never blocking; a full queue drops and counts it).
-pub(crate) fn finish(ledger: &Ledger, mut record: UsageRecord, error: &str) {
+pub(crate) fn finish(
+    ledger: &Ledger,
+    deployment: Option<&Deployment>,
+    mut record: UsageRecord,
+    error: &str,
+) {
     if record.price_version.is_none() {
-        // `None`: the deployment's `model_info` price is passed here by the prices work.
-        ledger.prices.price(&mut record, None);
+        // The deployment's configured price (`model_info`, `litellm_params`) wins over the table.
+        ledger
+            .prices
+            .price(&mut record, deployment.and_then(|d| d.price.as_deref()));
     }
+    ledger.metrics.observe(&record);
     log(&record, error);
     if let Some(s) = &ledger.sender {
         s.send(record);

@@ -3,8 +3,9 @@
 //! and cooldowns, and the sessions' deployments ([`affinity`]); its settings are LiteLLM's
 //! `router_settings` ([`settings`]). How a request uses them is [`crate::dispatch`]'s.
 //!
-//! Everything that several gateway instances would share sits behind the one [`RouterState`]
-//! struct, which the next issue backs with PostgreSQL. Its methods are synchronous and short
+//! Everything that several gateway instances share sits behind the one [`RouterState`] struct;
+//! with a PostgreSQL `database_url`, [`shared`] mirrors its usage counters and cooldowns to the
+//! other instances in background tasks (issue 12 §2). Its methods are synchronous and short
 //! (atomics, or a std mutex held for one map operation), never held across an `.await`.
 //!
 //! A deployment's [`Slot`] is found by its id once and then kept in the deployment
@@ -15,6 +16,7 @@ pub mod affinity;
 pub mod params;
 pub mod scenario;
 pub mod settings;
+pub mod shared;
 pub mod slot;
 pub mod strategy;
 

@@ -4,8 +4,14 @@
 //! caller, so every rule here is unit-tested with a made-up clock.
 //!
 //! Minutes are wall-clock minutes (`unix seconds / 60`), as LiteLLM's usage-based routing keys
-//! its counters, so that gateways sharing the counters (the next issue) agree on the window: a
-//! deployment over its `rpm` or `tpm` is available again when the minute turns.
+//! its counters, so that gateways sharing the counters agree on the window: a deployment over
+//! its `rpm` or `tpm` is available again when the minute turns.
+//!
+//! Several instances sharing a database (issue 12 §2, [`super::shared`]): the limits count this
+//! instance's requests and tokens plus the other instances' (`remote_*`, refreshed about every
+//! 250 ms by a background task), so the check stays a few atomic loads. What this instance
+//! counted since the last refresh is handed out by [`Slot::take_usage`]; a cooldown it started
+//! by [`Slot::take_cooldown`]; another instance's is applied by [`Slot::cool_until`].
 
 use super::strategy::Candidate;
 use std::collections::VecDeque;
@@ -30,6 +36,14 @@ pub struct Slot {
     failures: Mutex<VecDeque<u64>>,
     /// Recent latency in µs, an exponentially weighted average (0: never measured).
     latency_us: AtomicU64,
+    /// The other instances' `(minute << 32) | requests` and `| tokens` (module docs).
+    remote_requests: AtomicU64,
+    remote_tokens: AtomicU64,
+    /// The packed `requests` and `tokens` values last handed out by [`Slot::take_usage`].
+    taken_requests: AtomicU64,
+    taken_tokens: AtomicU64,
+    /// The cooldown end last published or received (Unix ms): a later one is new.
+    shared_cooldown: AtomicU64,
 }
 
 /// A deployment's local limits (`litellm_params.rpm`, `tpm`, `max_parallel_requests`).
@@ -132,7 +146,7 @@ impl Slot {
         }
         let m = minute(now_ms);
         if let Some(limit) = limits.tpm {
-            let used = count_in(self.tokens.load(Ordering::Relaxed), m);
+            let used = self.tokens_in(m);
             if used >= limit || (used > 0 && used + estimate > limit) {
                 return Some(Busy::Tpm {
                     limit,
@@ -141,7 +155,9 @@ impl Slot {
             }
         }
         if let Some(limit) = limits.rpm
-            && count_in(self.requests.load(Ordering::Relaxed), m) >= limit
+            && count_in(self.requests.load(Ordering::Relaxed), m)
+                + self.remote_in(&self.remote_requests, m)
+                >= limit
         {
             return Some(Busy::Rpm {
                 limit,
@@ -176,11 +192,12 @@ impl Slot {
         }
         let m = minute(now_ms);
         let limit = limits.rpm.unwrap_or(u64::MAX);
+        let others = self.remote_in(&self.remote_requests, m);
         let counted = self
             .requests
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
                 let n = count_in(p, m);
-                (n < limit).then(|| pack(m, n + 1))
+                (n.saturating_add(others) < limit).then(|| pack(m, n + 1))
             });
         if counted.is_err() {
             return Err(Busy::Rpm {
@@ -240,9 +257,76 @@ impl Slot {
         Candidate {
             in_flight: self.in_flight.load(Ordering::Relaxed),
             latency_us: self.latency_us.load(Ordering::Relaxed),
-            tokens_this_minute: count_in(self.tokens.load(Ordering::Relaxed), minute(now_ms)),
+            tokens_this_minute: self.tokens_in(minute(now_ms)),
             ..Candidate::default()
         }
+    }
+
+    /// The other instances' count in `m` from `remote` (0 when it is another minute's).
+    fn remote_in(&self, remote: &AtomicU64, m: u64) -> u64 {
+        count_in(remote.load(Ordering::Relaxed), m)
+    }
+
+    /// Tokens used in minute `m` by every instance.
+    fn tokens_in(&self, m: u64) -> u64 {
+        count_in(self.tokens.load(Ordering::Relaxed), m)
+            .saturating_add(self.remote_in(&self.remote_tokens, m))
+    }
+
+    /// Requests started in the minute of `now_ms` by every instance (for `/model/info`).
+    pub fn requests_this_minute(&self, now_ms: u64) -> u64 {
+        let m = minute(now_ms);
+        count_in(self.requests.load(Ordering::Relaxed), m)
+            .saturating_add(self.remote_in(&self.remote_requests, m))
+    }
+
+    /// Tokens used in the minute of `now_ms` by every instance (for `/model/info`).
+    pub fn tokens_this_minute(&self, now_ms: u64) -> u64 {
+        self.tokens_in(minute(now_ms))
+    }
+
+    /// This instance's requests and tokens counted since the last call, as
+    /// `(minute, requests, tokens)` (`None`: nothing new). One caller at a time (the shared
+    /// state's writer). When a minute turned since the last call, what the old minute counted
+    /// after that call is not handed out: it no longer limits anything.
+    pub fn take_usage(&self) -> Option<(u64, u64, u64)> {
+        let delta = |now: &AtomicU64, taken: &AtomicU64| {
+            let p = now.load(Ordering::Relaxed);
+            let t = taken.swap(p, Ordering::Relaxed);
+            let m = p >> 32;
+            let before = if t >> 32 == m { t & 0xFFFF_FFFF } else { 0 };
+            (m, (p & 0xFFFF_FFFF).saturating_sub(before))
+        };
+        let (mr, r) = delta(&self.requests, &self.taken_requests);
+        let (mt, t) = delta(&self.tokens, &self.taken_tokens);
+        match (r, t) {
+            (0, 0) => None,
+            (r, 0) => Some((mr, r, 0)),
+            (0, t) => Some((mt, 0, t)),
+            // Both moved: they are of one minute unless it turned in between (rare; the
+            // tokens are then counted with the requests' minute).
+            (r, t) => Some((mr, r, t)),
+        }
+    }
+
+    /// The other instances' requests and tokens in minute `m` (Unix seconds / 60).
+    pub fn set_remote(&self, m: u64, requests: u64, tokens: u64) {
+        self.remote_requests
+            .store(pack(m, requests), Ordering::Relaxed);
+        self.remote_tokens.store(pack(m, tokens), Ordering::Relaxed);
+    }
+
+    /// The end (Unix ms) of a cooldown this instance started and has not handed out yet.
+    pub fn take_cooldown(&self) -> Option<u64> {
+        let until = self.cooldown_until.load(Ordering::Relaxed);
+        let before = self.shared_cooldown.fetch_max(until, Ordering::Relaxed);
+        (until > before).then_some(until)
+    }
+
+    /// Out of rotation until `until_ms` at least: another instance cooled the deployment down.
+    pub fn cool_until(&self, until_ms: u64) {
+        self.shared_cooldown.fetch_max(until_ms, Ordering::Relaxed);
+        self.cooldown_until.fetch_max(until_ms, Ordering::Relaxed);
     }
 
     #[cfg(test)]
@@ -368,5 +452,66 @@ mod tests {
         s.record_latency(Duration::from_millis(100));
         s.record_latency(Duration::from_millis(300));
         assert_eq!(s.candidate(T0).latency_us, 200_000);
+    }
+
+    #[test]
+    fn other_instances_usage_counts_against_rpm_and_tpm() {
+        let s = Arc::new(Slot::default());
+        let l = Limits {
+            rpm: Some(3),
+            tpm: Some(100),
+            ..Limits::default()
+        };
+        let m = T0 / 60_000;
+        s.set_remote(m, 2, 0);
+        let _a = s.acquire(&l, 0, T0 + 1).unwrap();
+        assert!(matches!(
+            s.acquire(&l, 0, T0 + 2),
+            Err(Busy::Rpm { limit: 3, .. })
+        ));
+        assert_eq!(s.requests_this_minute(T0 + 2), 3);
+        // Another minute's figures limit nothing.
+        assert!(s.busy(&l, 0, T0 + 60_000).is_none());
+        s.set_remote(m, 0, 100);
+        assert!(matches!(s.busy(&l, 0, T0 + 3), Some(Busy::Tpm { .. })));
+        assert_eq!(s.candidate(T0 + 3).tokens_this_minute, 100);
+    }
+
+    #[test]
+    fn usage_is_handed_out_once_and_a_new_minute_starts_from_zero() {
+        let s = Arc::new(Slot::default());
+        let l = Limits::default();
+        assert_eq!(s.take_usage(), None);
+        for t in [1, 2] {
+            s.acquire(&l, 0, T0 + t)
+                .unwrap()
+                .used_tokens(Some(10), T0 + t);
+        }
+        let m = T0 / 60_000;
+        assert_eq!(s.take_usage(), Some((m & 0xFFFF_FFFF, 2, 20)));
+        assert_eq!(s.take_usage(), None);
+        s.acquire(&l, 0, T0 + 3)
+            .unwrap()
+            .used_tokens(Some(5), T0 + 3);
+        assert_eq!(s.take_usage(), Some((m & 0xFFFF_FFFF, 1, 5)));
+        s.acquire(&l, 0, T0 + 60_001)
+            .unwrap()
+            .used_tokens(Some(7), T0 + 60_001);
+        assert_eq!(s.take_usage(), Some(((m + 1) & 0xFFFF_FFFF, 1, 7)));
+    }
+
+    #[test]
+    fn a_cooldown_is_handed_out_once_and_a_received_one_is_not_handed_back() {
+        let s = Slot::default();
+        assert_eq!(s.take_cooldown(), None);
+        assert!(s.record_failure(T0, 0, Duration::from_secs(5)));
+        assert_eq!(s.take_cooldown(), Some(T0 + 5_000));
+        assert_eq!(s.take_cooldown(), None);
+        s.cool_until(T0 + 9_000);
+        assert_eq!(s.cooling(T0 + 1_000), Some(Duration::from_secs(8)));
+        assert_eq!(s.take_cooldown(), None);
+        // An older one received changes nothing.
+        s.cool_until(T0 + 2_000);
+        assert_eq!(s.cooling(T0 + 1_000), Some(Duration::from_secs(8)));
     }
 }

@@ -97,6 +97,7 @@ pub fn config(
         instance: gateway::Instance::default(),
         source: None,
         ledger: Default::default(),
+        shared: None,
     }
 }
 

@@ -36,6 +36,7 @@ mod scenario;
 mod shapes;
 mod ui_api;
 mod ui_browser;
+mod shared_pg;
 mod vertex;
 mod vertex_credentials;
 mod workers;

@@ -126,8 +126,11 @@ pub trait Store: Send + Sync {
 }
 
 /// The migrations, oldest first: `(refinery name, SQL)`. Each file is valid on both engines.
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("V1__usage", include_str!("../../migrations/V1__usage.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("V1__usage", include_str!("../../migrations/V1__usage.sql")),
+    // The state several instances share (crate::shared); also applied by it on connect.
+    ("V2__shared_state", crate::shared::MIGRATION),
+];
 
 fn migrations() -> Result<Vec<refinery_core::Migration>, String> {
     MIGRATIONS
