@@ -232,6 +232,8 @@ async fn open_ledger(
         }
         Err(e) => Err(CliError::failed(e.to_string())),
     }
+}
+
 /// The state shared with the other gateway instances on a PostgreSQL `database_url` (or
 /// LiteLLM's `general_settings.database_url`; `os.environ/NAME` is looked up as for the master
 /// key), or `None` for any other URL or none. An unreachable database is not an error (a
