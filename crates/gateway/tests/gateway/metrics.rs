@@ -371,15 +371,29 @@ async fn gauges_show_a_request_in_flight_registered_models_cooldowns_and_ledger_
         !s.keys()
             .any(|k| k.contains("cooling_down{model_group=\"slow\""))
     );
-    assert_eq!(s.get("agent_shim_ledger_dropped_records_total"), Some(&2.0));
+    // The two queued above, and the failed `broken` request's own record (the queue is full).
+    assert_eq!(s.get("agent_shim_ledger_dropped_records_total"), Some(&3.0));
 
     let text = resp.text().await.unwrap();
     assert!(text.contains("message_stop"), "{text}");
-    let after = samples(&body(&gw.base).await);
+    // The stream's record is dropped too once the stream has ended (a moment after its last
+    // byte); drops are counted once, not again at every scrape.
+    let mut after = samples(&body(&gw.base).await);
+    for _ in 0..100 {
+        if after.get("agent_shim_ledger_dropped_records_total") == Some(&4.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        after = samples(&body(&gw.base).await);
+    }
     assert_eq!(after.get("agent_shim_requests_in_flight"), Some(&0.0));
-    // Drops are counted once, not again at every scrape.
     assert_eq!(
         after.get("agent_shim_ledger_dropped_records_total"),
-        Some(&2.0)
+        Some(&4.0)
+    );
+    let again = samples(&body(&gw.base).await);
+    assert_eq!(
+        again.get("agent_shim_ledger_dropped_records_total"),
+        Some(&4.0)
     );
 }

@@ -397,7 +397,7 @@ async fn a_tpm_limit_counts_the_tokens_of_both_instances() {
     let db = TestDb::create().await;
     let fake = fake(json!({"default": {"text": "ok", "usage": {"input": 80, "output": 30}}})).await;
     let mut d = dep("m", "dep-a", &fake);
-    d.litellm_params.tpm = Some(250);
+    d.litellm_params.tpm = Some(200);
     let a = Instance::start(&db, vec![d.clone()], settings()).await;
     let b = Instance::start(&db, vec![d], settings()).await;
     assert_eq!(text_of(ask(&a.gw, "m", false, &[]).await).await, "ok");
@@ -405,12 +405,12 @@ async fn a_tpm_limit_counts_the_tokens_of_both_instances() {
         .as_str()
         .unwrap()
         .to_owned();
-    // What one request uses as the router counts it (the fake's usage, 141 tokens): under
-    // 250 alone, over it twice.
+    // What one request uses as the router counts it (the fake's usage, 80 + 30 tokens): under
+    // 200 alone, over it twice.
     let one = a.deployment(&id).await["usage_this_minute"]["tokens"]
         .as_u64()
         .unwrap();
-    assert!(one < 200 && 2 * one >= 250, "{one}");
+    assert!(one < 200 && 2 * one >= 200, "{one}");
     assert_eq!(text_of(ask(&b.gw, "m", false, &[]).await).await, "ok");
     for (name, i) in [("A", &a), ("B", &b)] {
         until(
@@ -426,7 +426,7 @@ async fn a_tpm_limit_counts_the_tokens_of_both_instances() {
             e["message"]
                 .as_str()
                 .unwrap()
-                .contains("250 tokens this minute (litellm_params.tpm)"),
+                .contains("200 tokens this minute (litellm_params.tpm)"),
             "{e}"
         );
     }
