@@ -110,6 +110,48 @@ async fn a_thousand_concurrent_records_arrive_whole(db: Db) {
     );
 }
 
+on_both!(shutdown_writes_what_is_pending);
+
+async fn shutdown_writes_what_is_pending(db: Db) {
+    let store = db.open().await;
+    let (sender, receiver) = ledger::channel(1000);
+    // Batches that would wait an hour: only the shutdown writes them.
+    let writer = spawn_writer(
+        store.clone(),
+        receiver,
+        WriterOptions {
+            batch: 10_000,
+            interval: Duration::from_secs(3600),
+            ..WriterOptions::default()
+        },
+    );
+    for i in 0..300 {
+        sender.send(record(3, i));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store
+            .totals(&Filter::default())
+            .await
+            .expect("totals")
+            .requests,
+        0
+    );
+    assert_eq!(writer.pending(), 300);
+    assert_eq!(writer.shutdown(Duration::from_secs(10)).await, 0);
+    assert_eq!(
+        store
+            .totals(&Filter::default())
+            .await
+            .expect("totals")
+            .requests,
+        300
+    );
+    // Records sent after the shutdown are counted as the queue's drops.
+    sender.send(record(3, 999));
+    assert_eq!(sender.dropped(), 1);
+}
+
 on_both!(retention_prunes_at_start_and_keeps_the_rollups);
 
 async fn retention_prunes_at_start_and_keeps_the_rollups(db: Db) {
