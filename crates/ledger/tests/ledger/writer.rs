@@ -110,6 +110,48 @@ async fn a_thousand_concurrent_records_arrive_whole(db: Db) {
     );
 }
 
+on_both!(two_instances_write_one_ledger);
+
+/// Two stores on one database (two gateway instances), each with its writer, writing records
+/// of the same days and groups at once: every record and every rollup sum arrives once.
+async fn two_instances_write_one_ledger(db: Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let mut writers = Vec::new();
+    let mut senders = Vec::new();
+    for store in [a.clone(), b] {
+        let (sender, receiver) = ledger::channel(10_000);
+        let options = WriterOptions {
+            batch: 50,
+            interval: Duration::from_millis(5),
+            ..WriterOptions::default()
+        };
+        writers.push(spawn_writer(store, receiver, options));
+        senders.push(sender);
+    }
+    for i in 0..500u64 {
+        for (n, sender) in senders.iter().enumerate() {
+            sender.send(record(10 + n as u64, i));
+        }
+        if i % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    for w in writers {
+        assert_eq!(w.shutdown(Duration::from_secs(30)).await, 0);
+    }
+    let totals = a.totals(&Filter::default()).await.expect("totals");
+    assert_eq!(totals.requests, 1000);
+    let input: u64 = (10..12u64)
+        .flat_map(|t| (0..500u64).map(move |i| record(t, i).tokens.input))
+        .sum();
+    assert_eq!(totals.input_tokens, input);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily")
+            .await,
+        1000
+    );
+}
+
 on_both!(shutdown_writes_what_is_pending);
 
 async fn shutdown_writes_what_is_pending(db: Db) {
