@@ -77,6 +77,7 @@ async fn a_thousand_concurrent_records_arrive_whole(db: Db) {
     }
     assert_eq!(writer.shutdown(Duration::from_secs(30)).await, 0);
     assert_eq!(sender.dropped(), 0);
+    assert_eq!((sender.written(), sender.pending()), (1001, 0));
 
     let sent: Vec<UsageRecord> = (0..50u64)
         .flat_map(|t| (0..20u64).map(move |i| record(t, i)))
@@ -308,7 +309,16 @@ async fn a_store_that_is_down_costs_counted_drops_and_never_blocks() {
     let last = writer.last_error().unwrap_or_default();
     assert!(last.contains(&shown) && !last.contains("hunter2"), "{last}");
     assert_eq!(writer.written(), 0);
+    // The gateway, which holds only the sender, sees the same figures.
+    let from_sender = sender.store_error().unwrap_or_default();
+    assert!(
+        from_sender.contains(&shown) && !from_sender.contains("hunter2"),
+        "{from_sender}"
+    );
+    assert_eq!(sender.written(), 0);
     let writer_dropped = writer.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(sender.store_dropped(), writer_dropped);
+    assert_eq!(sender.pending(), 0);
     assert_eq!(
         writer_dropped + sender.dropped(),
         1000,
