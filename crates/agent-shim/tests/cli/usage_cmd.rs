@@ -613,3 +613,23 @@ fn usage_and_status_read_the_postgres_ledger_database_url_names() {
         "the ledger is in PostgreSQL"
     );
 }
+
+#[test]
+fn a_running_gateway_names_ledger_settings_that_need_a_restart() {
+    let s = Sandbox::new();
+    let child = serve_up(&s, "");
+    s.write_config(
+        "config.yaml",
+        "master_key: sk-ledger\nusage_retention_days: 30\nmodel_list:\n  - model_name: canned\n    \
+         litellm_params:\n      model: openai/x\n      mock_response: ok\n",
+    );
+    let o = s.run(&["proxy", "reload"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: usage_retention_days changed in"),
+        "{}{err}",
+        stdout(&o)
+    );
+    let (status, log) = stop(child);
+    assert!(status.success(), "{status}: {log}");
+}
