@@ -32,6 +32,9 @@ struct RestartOnly {
     /// `router_settings`, and the router keys of `litellm_settings`.
     router_settings: (Option<RouterKeys>, Option<RouterKeys>),
     proxy: Option<String>,
+    /// The usage ledger's database (resolved) and retention, chosen at start.
+    database_url: Option<gateway::SecretString>,
+    usage_retention_days: Option<u32>,
     /// The gateway's variable lookups are set up at start.
     environment_variables: crate::settings::config_file::Variables,
 }
@@ -64,6 +67,8 @@ impl RestartOnly {
                 }),
             ),
             proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
+            database_url: s.ledger().ok().and_then(|l| l.database_url),
+            usage_retention_days: s.config.usage_retention_days,
             environment_variables: s.config.environment_variables.clone(),
         }
     }
@@ -90,6 +95,11 @@ impl RestartOnly {
             self.router_settings != now.router_settings,
         );
         check("proxy", self.proxy != now.proxy);
+        check("database_url", self.database_url != now.database_url);
+        check(
+            "usage_retention_days",
+            self.usage_retention_days != now.usage_retention_days,
+        );
         check(
             "environment_variables",
             self.environment_variables != now.environment_variables,

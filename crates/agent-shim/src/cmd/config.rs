@@ -52,10 +52,13 @@ pub fn report(file: &Path) -> Result<Report> {
     let origin = file.display().to_string();
     let text = yaml::read_text_optional(file)?.unwrap_or_default();
     let checked = litellm::check(&text, &origin);
+    // The usage ledger's database_url: one agent-shim cannot use is a warning (or an error).
+    let ledger_warnings = settings.ledger()?.warnings;
     let mut lines: Vec<String> = settings
         .config
         .warnings
         .iter()
+        .chain(&ledger_warnings)
         .map(|w| format!("warning: {w}"))
         .collect();
     let mut defs = settings.config.model_list.clone();
@@ -80,7 +83,7 @@ pub fn report(file: &Path) -> Result<Report> {
     let share = (served * 100).checked_div(total).unwrap_or(100);
     lines.push(format!(
         "{origin}: {served} of {total} deployments served ({share}%), {} warnings",
-        settings.config.warnings.len()
+        settings.config.warnings.len() + ledger_warnings.len()
     ));
     Ok(Report {
         lines,

@@ -104,7 +104,11 @@ fn usage_totals(settings: &Settings, now: i64) -> Value {
 }
 
 fn usage_line(label: &str, t: &Value) -> String {
-    let cost = super::usage::usd(t["cost_pico_usd"].as_i64());
+    // Nothing requested, nothing spent (not an unknown cost).
+    let cost = match t["requests"].as_u64() {
+        Some(0) => super::usage::usd(Some(0)),
+        _ => super::usage::usd(t["cost_pico_usd"].as_i64()),
+    };
     let unpriced = t["unpriced"].as_u64().unwrap_or(0);
     let cost = if unpriced > 0 && t["cost_pico_usd"].is_i64() {
         format!("{cost} + {unpriced} unpriced")
@@ -224,6 +228,32 @@ fn human(r: &Value, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_report_shows_the_ledger_totals_or_why_not() {
+        let r = json!({"gateway": {"running": false}, "directories": [], "models": [],
+            "usage": {"last_hour": {"requests": 0, "errors": 0, "tokens": 0,
+                "cost_pico_usd": null, "unpriced": 0},
+            "last_day": {"requests": 5, "errors": 1, "tokens": 1200,
+                "cost_pico_usd": 25_000_000_000i64, "unpriced": 2}}});
+        let out = human(&r, 0);
+        assert!(
+            out.contains("usage        last hour  0 requests  0 errors  0 tokens  $0.0000\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "             last day   5 requests  1 errors  1200 tokens  $0.0250 + 2 unpriced\n"
+            ),
+            "{out}"
+        );
+        let r =
+            json!({"gateway": {}, "usage": {"error": "usage ledger postgres://u:***@h/d: down"}});
+        assert!(
+            human(&r, 0)
+                .contains("usage        unavailable: usage ledger postgres://u:***@h/d: down\n")
+        );
+    }
 
     #[test]
     fn human_report_names_the_rules_that_chose_a_model() {

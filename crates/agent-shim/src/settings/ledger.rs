@@ -80,10 +80,17 @@ impl Settings {
                      ledger stays in the state dir",
                     url.env_reference().unwrap_or_default()
                 )),
+                Some(url) if !::ledger::store::is_postgres(url.expose().trim()) => {
+                    out.warnings.push(format!(
+                        "{file}: {key} {} is not a PostgreSQL URL; the usage ledger stays in \
+                         usage.db in the state dir",
+                        ::ledger::store::redact_url(url.expose())
+                    ))
+                }
                 Some(url) => match ::ledger::store::check_database_url(url.expose()) {
                     Ok(()) => out.database_url = Some(url),
                     Err(e) => out.warnings.push(format!(
-                        "{file}: {key}: {e}; the usage ledger stays in the state dir"
+                        "{file}: {key} is not used: {e}; the usage ledger stays in the state dir"
                     )),
                 },
             }

@@ -379,3 +379,257 @@ fn status_shows_the_last_hour_and_day_and_creates_no_ledger() {
     assert_eq!(v["usage"]["last_hour"]["requests"], 1);
     assert_eq!(v["usage"]["last_day"]["cost_pico_usd"], 500_000_000_000i64);
 }
+
+/// Starts `serve` with `config` (a mock model `canned`, master key `sk-ledger`) and waits until
+/// it answers; returns the child.
+fn serve_up(s: &Sandbox, config: &str) -> std::process::Child {
+    s.write_config(
+        "config.yaml",
+        &format!(
+            "master_key: sk-ledger\n{config}model_list:\n  - model_name: canned\n    \
+             litellm_params:\n      model: openai/x\n      mock_response: ok\n"
+        ),
+    );
+    let mut child = s
+        .cmd(&["serve"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("{}/v1/messages", s.base_url());
+    let body = serde_json::json!({"model": "canned", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while post_json(&url, "sk-ledger", &body).map(|r| r.0) != Some(200) {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "serve exited ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+/// SIGTERM, then the child's exit status and log.
+fn stop(child: std::process::Child) -> (std::process::ExitStatus, String) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_keeps_the_ledger_in_usage_db_with_retention() {
+    let s = Sandbox::new();
+    seed(&s);
+    // usage_retention_days: the writer prunes at start (the 30-day-old record goes).
+    let child = serve_up(&s, "usage_retention_days: 7\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let all = json_of(
+            &s,
+            &["usage", "--json", "--since", "all", "--by", "session"],
+        );
+        if keys(&all).iter().map(|r| r.1).sum::<u64>() == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not pruned: {all}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, log) = stop(child);
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("deleted 1 records older than 7 days"), "{log}");
+}
+
+#[test]
+fn serve_refuses_a_database_url_it_cannot_use_and_starts_while_postgres_is_down() {
+    let s = Sandbox::new();
+    s.write_config(
+        "config.yaml",
+        "database_url: mysql://ledger:s3cretpw@db/usage\n",
+    );
+    let o = s.run(&["serve"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("database_url mysql://ledger:***@db/usage: not a PostgreSQL URL")
+            && !err.contains("s3cretpw"),
+        "{err}"
+    );
+    s.write_config(
+        "config.yaml",
+        "database_url: postgres://ledger:s3cretpw@db/usage?sslmode=require\n",
+    );
+    let err = stderr(&s.run(&["usage"]));
+    assert!(
+        err.contains("TLS to PostgreSQL is not supported yet") && !err.contains("s3cretpw"),
+        "{err}"
+    );
+
+    // A PostgreSQL server that is down: the gateway starts and says so, without the password.
+    let port = free_port();
+    let child = serve_up(
+        &s,
+        &format!("database_url: postgres://ledger:s3cretpw@127.0.0.1:{port}/usage\n"),
+    );
+    let (status, log) = stop(child);
+    assert!(status.success(), "{status}: {log}");
+    assert!(
+        log.contains(&format!("postgres://ledger:***@127.0.0.1:{port}/usage"))
+            && log.contains("starting anyway")
+            && !log.contains("s3cretpw"),
+        "{log}"
+    );
+}
+
+/// A fresh PostgreSQL database for one test, dropped at the end.
+struct PgDb {
+    server: String,
+    name: String,
+    url: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl PgDb {
+    fn new() -> PgDb {
+        let server = std::env::var("AGENT_SHIM_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "AGENT_SHIM_TEST_DATABASE_URL is not set: it must name a PostgreSQL server whose \
+                 role may CREATE DATABASE; `bash .ci/run` starts one and sets it"
+            )
+        });
+        let name = format!("agent_shim_t_{:016x}", rand::random::<u64>());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(admin(&server, &format!("CREATE DATABASE {name}")));
+        let url = format!("{}/{name}", &server[..server.rfind('/').unwrap()]);
+        PgDb {
+            server,
+            name,
+            url,
+            rt,
+        }
+    }
+}
+
+async fn admin(url: &str, sql: &str) {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(conn);
+    client.batch_execute(sql).await.unwrap();
+    drop(client);
+    let _ = task.await;
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        self.rt.block_on(admin(&self.server, &sql));
+    }
+}
+
+#[test]
+fn usage_and_status_read_the_postgres_ledger_database_url_names() {
+    let s = Sandbox::new();
+    let db = PgDb::new();
+    let records = vec![
+        rec(
+            "p1",
+            HOUR / 2,
+            "sonnet",
+            "anthropic",
+            "work",
+            "tokA",
+            "claude-code",
+            "s1",
+            200,
+            1000,
+            500,
+            10,
+            Some(1_000_000_000_000),
+            2_000_000,
+        ),
+        rec(
+            "p2",
+            2 * DAY,
+            "gpt",
+            "openai",
+            "home",
+            "tokB",
+            "codex",
+            "s2",
+            429,
+            0,
+            0,
+            0,
+            None,
+            100_000,
+        ),
+    ];
+    db.rt.block_on(async {
+        let store = ledger::store::open(Some(&db.url), &s.state_dir())
+            .await
+            .unwrap();
+        store.insert_batch(&records).await.unwrap();
+    });
+    // LiteLLM's key works too.
+    s.write_config(
+        "config.yaml",
+        &format!("general_settings:\n  database_url: {}\n", db.url),
+    );
+    let v = json_of(&s, &["usage", "--json"]);
+    assert_eq!(keys(&v), [k("sonnet", 1), k("gpt", 1)]);
+    assert_eq!(v["totals"]["errors"], 1);
+    assert_eq!(v["ledger"], ledger::store::redact_url(&db.url));
+    let o = s.run(&["status"]);
+    assert!(
+        stdout(&o).contains("usage        last hour  1 requests  0 errors  1010 tokens  $1.0000\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = s.run(&["usage", "prune", "--before", "1d"]);
+    assert!(
+        stdout(&o).starts_with("deleted 1 records"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        !s.state_dir().join("usage.db").exists(),
+        "the ledger is in PostgreSQL"
+    );
+}
+
+#[test]
+fn a_running_gateway_names_ledger_settings_that_need_a_restart() {
+    let s = Sandbox::new();
+    let child = serve_up(&s, "");
+    s.write_config(
+        "config.yaml",
+        "master_key: sk-ledger\nusage_retention_days: 30\nmodel_list:\n  - model_name: canned\n    \
+         litellm_params:\n      model: openai/x\n      mock_response: ok\n",
+    );
+    let o = s.run(&["proxy", "reload"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: usage_retention_days changed in"),
+        "{}{err}",
+        stdout(&o)
+    );
+    let (status, log) = stop(child);
+    assert!(status.success(), "{status}: {log}");
+}

@@ -204,9 +204,9 @@ fn check_url(database_url: Option<&str>) -> Result<Option<&str>, StoreError> {
         None => Ok(None),
         Some(u) if is_postgres(u) => Ok(Some(u)),
         Some(u) => Err(StoreError(format!(
-            "database_url {}: not a PostgreSQL URL; the usage ledger lives in PostgreSQL \
-             (postgres://USER:PASSWORD@HOST:PORT/DATABASE) or, without database_url, in \
-             usage.db in the state dir",
+            "database_url {}: not a PostgreSQL URL (expected \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE; without database_url the usage \
+             ledger is usage.db in the state dir)",
             redact_url(u)
         ))),
     }

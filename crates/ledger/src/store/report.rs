@@ -7,7 +7,7 @@
 //! alone has none.
 
 use super::sql::{Backend, Cell, Query, Row, Val};
-use super::write::{COLUMNS, DAY_MS, PRUNED_BEFORE, day_of, model_of};
+use super::write::{COLUMNS, DAY_MS, PRUNED_BEFORE, day_of};
 use super::{Dimension, Filter, SeriesPoint, StoreError, SummaryRow};
 use crate::record::{Tokens, UsageRecord};
 use std::collections::HashMap;
@@ -86,13 +86,69 @@ fn where_raw(q: &mut Query, f: &Filter) {
     }
 }
 
-/// The matching raw records (all columns), oldest first.
-async fn raw(b: &dyn Backend, f: &Filter) -> Result<Vec<UsageRecord>, StoreError> {
+/// What a report needs of one record: its group key and its figures.
+struct Fact {
+    key: Cell,
+    time_ms: i64,
+    error: bool,
+    tokens: [u64; 6],
+    cost: Option<i64>,
+    latency_us: i64,
+    ttfb_us: Option<i64>,
+}
+
+/// The SQL of a dimension's key over the raw table (`time_ms` for days and for none).
+fn key_sql(by: Option<Dimension>) -> &'static str {
+    match by {
+        Some(Dimension::Model) => "COALESCE(model_group, requested_model)",
+        Some(Dimension::Profile) => "profile",
+        Some(Dimension::Directory) => "directory",
+        Some(Dimension::Provider) => "provider",
+        Some(Dimension::Agent) => "agent",
+        Some(Dimension::Session) => "session_id",
+        Some(Dimension::Day) | None => "time_ms",
+    }
+}
+
+/// The matching records' keys and figures (only the columns a report adds up).
+async fn facts(
+    b: &dyn Backend,
+    f: &Filter,
+    by: Option<Dimension>,
+) -> Result<Vec<Fact>, StoreError> {
     let mut q = Query::new(b.dialect());
-    q.push(&format!("SELECT {COLUMNS} FROM usage_records"));
+    q.push(&format!(
+        "SELECT {}, time_ms, CASE WHEN status >= 400 OR error_class IS NOT NULL THEN 1 ELSE 0 \
+         END, input_tokens, output_tokens, reasoning_tokens, cache_read_tokens, \
+         cache_write_5m_tokens, cache_write_1h_tokens, cost_pico_usd, latency_us, ttfb_us \
+         FROM usage_records",
+        key_sql(by)
+    ));
     where_raw(&mut q, f);
-    q.push(" ORDER BY time_ms, request_id");
-    Ok(b.query(q).await?.iter().map(record_from).collect())
+    let rows = b.query(q).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut row| {
+            let n = |i: usize| row.get(i).map_or(0, Cell::int0);
+            let fact = Fact {
+                key: Cell::I(None),
+                time_ms: n(1),
+                error: n(2) != 0,
+                tokens: [n(3), n(4), n(5), n(6), n(7), n(8)].map(u),
+                cost: row.get(9).and_then(Cell::int),
+                latency_us: n(10),
+                ttfb_us: row.get(11).and_then(Cell::int),
+            };
+            Fact {
+                key: if row.is_empty() {
+                    Cell::I(None)
+                } else {
+                    row.swap_remove(0)
+                },
+                ..fact
+            }
+        })
+        .collect())
 }
 
 /// Where a report reads: whole days `[from, to)` from the rollups, the rest from the records.
@@ -156,16 +212,17 @@ struct Acc {
 }
 
 impl Acc {
-    fn add_record(&mut self, r: &UsageRecord) {
+    fn add_fact(&mut self, r: &Fact) {
         let row = &mut self.row;
+        let [input, output, reasoning, cache_read, write_5m, write_1h] = r.tokens;
         row.requests += 1;
-        row.errors += u64::from(super::write::is_error(r));
-        row.input_tokens += r.tokens.input;
-        row.output_tokens += r.tokens.output;
-        row.reasoning_tokens += r.tokens.reasoning;
-        row.cache_read_tokens += r.tokens.cache_read;
-        row.cache_write_tokens += r.tokens.cache_write_5m + r.tokens.cache_write_1h;
-        match r.cost_pico_usd {
+        row.errors += u64::from(r.error);
+        row.input_tokens += input;
+        row.output_tokens += output;
+        row.reasoning_tokens += reasoning;
+        row.cache_read_tokens += cache_read;
+        row.cache_write_tokens += write_5m + write_1h;
+        match r.cost {
             Some(c) => {
                 self.cost += c;
                 self.priced += 1;
@@ -224,16 +281,12 @@ pub(crate) fn day_name(day_ms: i64) -> String {
         .unwrap_or_else(|_| day_ms.to_string())
 }
 
-fn key_of(r: &UsageRecord, by: Dimension) -> String {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+/// The group a fact falls in: `-` for none, `YYYY-MM-DD` for days, `all` without a dimension.
+fn key_of(r: &Fact, by: Option<Dimension>) -> String {
     match by {
-        Dimension::Model => model_of(r),
-        Dimension::Profile => dash(&r.profile),
-        Dimension::Directory => dash(&r.directory),
-        Dimension::Provider => dash(&r.provider),
-        Dimension::Agent => dash(&r.agent),
-        Dimension::Session => dash(&r.session_id),
-        Dimension::Day => day_name(day_of(r.time_ms)),
+        None => "all".into(),
+        Some(Dimension::Day) => day_name(day_of(r.time_ms)),
+        Some(_) => r.key.text().unwrap_or_else(|| "-".into()),
     }
 }
 
@@ -310,9 +363,8 @@ pub(crate) async fn summary(
         }
     }
     if let Some(raw_filter) = &plan.raw {
-        for r in raw(b, raw_filter).await? {
-            let key = by.map_or_else(|| "all".into(), |by| key_of(&r, by));
-            groups.entry(key).or_default().add_record(&r);
+        for r in facts(b, raw_filter, by).await? {
+            groups.entry(key_of(&r, by)).or_default().add_fact(&r);
         }
     }
     let mut rows: Vec<SummaryRow> = groups.into_iter().map(|(k, a)| a.finish(k)).collect();
@@ -359,11 +411,11 @@ pub(crate) async fn series(
         }
     }
     if let Some(raw_filter) = &plan.raw {
-        for r in raw(b, raw_filter).await? {
+        for r in facts(b, raw_filter, None).await? {
             buckets
                 .entry(r.time_ms.div_euclid(bucket_ms) * bucket_ms)
                 .or_default()
-                .add_record(&r);
+                .add_fact(&r);
         }
     }
     let mut points: Vec<SeriesPoint> = buckets

@@ -7,11 +7,11 @@
 //! [`WriterHandle::shutdown`] writes what is pending before the process exits.
 
 use super::Store;
-use crate::channel::Receiver;
+use crate::channel::{Counters, Receiver};
 use crate::record::UsageRecord;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -54,19 +54,10 @@ impl Default for WriterOptions {
     }
 }
 
-/// What the writer did so far (shared with its handle).
-#[derive(Debug, Default)]
-struct Stats {
-    written: AtomicU64,
-    dropped: AtomicU64,
-    pending: AtomicU64,
-    last_error: Mutex<Option<String>>,
-}
-
 /// The running writer: its counters, and [`WriterHandle::shutdown`].
 #[derive(Debug)]
 pub struct WriterHandle {
-    stats: Arc<Stats>,
+    stats: Arc<Counters>,
     stop: Option<oneshot::Sender<Instant>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -76,7 +67,7 @@ impl WriterHandle {
     /// because they could not be written before shutdown ended. (Records the queue itself
     /// dropped are [`crate::Sender::dropped`].)
     pub fn dropped(&self) -> u64 {
-        self.stats.dropped.load(Ordering::Relaxed)
+        self.stats.writer_dropped.load(Ordering::Relaxed)
     }
 
     /// Records written to the store since start.
@@ -100,7 +91,7 @@ impl WriterHandle {
     }
 
     /// Stops taking records, writes those already queued (retrying until `timeout` ends) and
-    /// waits for the writer to finish; returns how many records were dropped in all.
+    /// waits for the writer to finish; returns how many records the writer dropped since start.
     pub async fn shutdown(mut self, timeout: Duration) -> u64 {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(Instant::now() + timeout);
@@ -120,7 +111,7 @@ pub fn spawn_writer(
     receiver: Receiver,
     options: WriterOptions,
 ) -> WriterHandle {
-    let stats = Arc::new(Stats::default());
+    let stats = receiver.counters.clone();
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(
         Writer {
@@ -148,7 +139,7 @@ struct Outage {
 struct Writer {
     store: Arc<dyn Store>,
     options: WriterOptions,
-    stats: Arc<Stats>,
+    stats: Arc<Counters>,
     backlog: VecDeque<UsageRecord>,
     outage: Option<Outage>,
 }
@@ -222,7 +213,7 @@ impl Writer {
         }
         let left = self.backlog.len() as u64;
         if left > 0 {
-            self.stats.dropped.fetch_add(left, Ordering::Relaxed);
+            self.stats.writer_dropped.fetch_add(left, Ordering::Relaxed);
             self.stats.pending.store(0, Ordering::Relaxed);
             tracing::warn!(
                 "usage ledger: {left} records could not be written before shutdown and are lost"
@@ -233,7 +224,7 @@ impl Writer {
     /// Holds `r` for the next batch, or drops it (counted) when the backlog is full.
     fn take(&mut self, r: UsageRecord) {
         if self.backlog.len() >= self.options.backlog.max(self.options.batch) {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.stats.writer_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         self.backlog.push_back(r);
@@ -269,7 +260,7 @@ impl Writer {
                     "usage ledger: the store is back after {} failed writes; {} records \
                      dropped so far",
                     o.failures,
-                    self.stats.dropped.load(Ordering::Relaxed)
+                    self.stats.writer_dropped.load(Ordering::Relaxed)
                 );
                 *self
                     .stats

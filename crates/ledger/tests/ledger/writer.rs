@@ -77,6 +77,7 @@ async fn a_thousand_concurrent_records_arrive_whole(db: Db) {
     }
     assert_eq!(writer.shutdown(Duration::from_secs(30)).await, 0);
     assert_eq!(sender.dropped(), 0);
+    assert_eq!((sender.written(), sender.pending()), (1001, 0));
 
     let sent: Vec<UsageRecord> = (0..50u64)
         .flat_map(|t| (0..20u64).map(move |i| record(t, i)))
@@ -108,6 +109,90 @@ async fn a_thousand_concurrent_records_arrive_whole(db: Db) {
             .await,
         i64::try_from(sum(|r| r.tokens.input)).unwrap_or(-1)
     );
+}
+
+on_both!(two_instances_write_one_ledger);
+
+/// Two stores on one database (two gateway instances), each with its writer, writing records
+/// of the same days and groups at once: every record and every rollup sum arrives once.
+async fn two_instances_write_one_ledger(db: Db) {
+    let (a, b) = (db.open().await, db.open().await);
+    let mut writers = Vec::new();
+    let mut senders = Vec::new();
+    for store in [a.clone(), b] {
+        let (sender, receiver) = ledger::channel(10_000);
+        let options = WriterOptions {
+            batch: 50,
+            interval: Duration::from_millis(5),
+            ..WriterOptions::default()
+        };
+        writers.push(spawn_writer(store, receiver, options));
+        senders.push(sender);
+    }
+    for i in 0..500u64 {
+        for (n, sender) in senders.iter().enumerate() {
+            sender.send(record(10 + n as u64, i));
+        }
+        if i % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    for w in writers {
+        assert_eq!(w.shutdown(Duration::from_secs(30)).await, 0);
+    }
+    let totals = a.totals(&Filter::default()).await.expect("totals");
+    assert_eq!(totals.requests, 1000);
+    let input: u64 = (10..12u64)
+        .flat_map(|t| (0..500u64).map(move |i| record(t, i).tokens.input))
+        .sum();
+    assert_eq!(totals.input_tokens, input);
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily")
+            .await,
+        1000
+    );
+}
+
+on_both!(shutdown_writes_what_is_pending);
+
+async fn shutdown_writes_what_is_pending(db: Db) {
+    let store = db.open().await;
+    let (sender, receiver) = ledger::channel(1000);
+    // Batches that would wait an hour: only the shutdown writes them.
+    let writer = spawn_writer(
+        store.clone(),
+        receiver,
+        WriterOptions {
+            batch: 10_000,
+            interval: Duration::from_secs(3600),
+            ..WriterOptions::default()
+        },
+    );
+    for i in 0..300 {
+        sender.send(record(3, i));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store
+            .totals(&Filter::default())
+            .await
+            .expect("totals")
+            .requests,
+        0
+    );
+    assert_eq!(writer.pending(), 300);
+    assert_eq!(writer.shutdown(Duration::from_secs(10)).await, 0);
+    assert_eq!(
+        store
+            .totals(&Filter::default())
+            .await
+            .expect("totals")
+            .requests,
+        300
+    );
+    // Records sent after the shutdown are counted as the queue's drops.
+    sender.send(record(3, 999));
+    assert_eq!(sender.dropped(), 1);
 }
 
 on_both!(retention_prunes_at_start_and_keeps_the_rollups);
@@ -224,7 +309,16 @@ async fn a_store_that_is_down_costs_counted_drops_and_never_blocks() {
     let last = writer.last_error().unwrap_or_default();
     assert!(last.contains(&shown) && !last.contains("hunter2"), "{last}");
     assert_eq!(writer.written(), 0);
+    // The gateway, which holds only the sender, sees the same figures.
+    let from_sender = sender.store_error().unwrap_or_default();
+    assert!(
+        from_sender.contains(&shown) && !from_sender.contains("hunter2"),
+        "{from_sender}"
+    );
+    assert_eq!(sender.written(), 0);
     let writer_dropped = writer.shutdown(Duration::from_millis(200)).await;
+    assert_eq!(sender.store_dropped(), writer_dropped);
+    assert_eq!(sender.pending(), 0);
     assert_eq!(
         writer_dropped + sender.dropped(),
         1000,
