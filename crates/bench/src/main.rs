@@ -353,7 +353,13 @@ async fn run(args: RunArgs) -> Result<bool> {
     // The ledger's cost: the same gateway with the ledger off, and in PostgreSQL (W1 and W3).
     let ledger_wl = |w: &Workload| matches!(w.id, "W1" | "W3");
     let variants = if wls.iter().any(ledger_wl) {
-        services::start_ledger_variants(&shim_bin, &dirs, &work, &logs, args.database_url.as_deref())?
+        services::start_ledger_variants(
+            &shim_bin,
+            &dirs,
+            &work,
+            &logs,
+            args.database_url.as_deref(),
+        )?
     } else {
         Vec::new()
     };

@@ -434,11 +434,7 @@ pub fn start_ledger_variants(
         };
         let state = work.join(format!("agent-shim-state-{name}"));
         let mut s = spawn_shim(&format!("agent-shim-{name}"), bin, &d, &state, logs)?;
-        s.wait_healthy(
-            "/health",
-            Duration::from_millis(1),
-            Duration::from_secs(30),
-        )?;
+        s.wait_healthy("/health", Duration::from_millis(1), Duration::from_secs(30))?;
         out.push((target, s));
     }
     Ok(out)

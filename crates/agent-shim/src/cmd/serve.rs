@@ -112,7 +112,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     for w in &ledger_settings.warnings {
         tracing::warn!("{w}");
     }
-    let (ledger_tx, ledger_rx) = ledger::channel(LEDGER_QUEUE);
+    // `disable_spend_logs: true`: no queue, so no record is kept (the metrics still count).
+    let (ledger_tx, ledger_rx) = if ledger_settings.disabled {
+        tracing::info!("usage ledger off (general_settings.disable_spend_logs)");
+        (None, None)
+    } else {
+        let (tx, rx) = ledger::channel(LEDGER_QUEUE);
+        (Some(tx), Some(rx))
+    };
     let mut config = GatewayConfig {
         models,
         profiles,
@@ -148,7 +155,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             args.config.as_deref(),
         ))),
         ledger: gateway::Ledger {
-            sender: Some(ledger_tx),
+            sender: ledger_tx,
             prices: Arc::new(prices),
             ..Default::default()
         },
@@ -166,17 +173,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .build()
         .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async move {
-        let store = open_ledger(&ledger_settings, &state_dir).await?;
-        config.ledger.store = Some(store.clone());
-        let writer = ledger::store::spawn_writer(
-            store,
-            ledger_rx,
-            ledger::store::WriterOptions {
-                retention_days: ledger_settings.retention_days,
-                ..Default::default()
-            },
-        );
-        config.shared = shared_state(&settings, config.master_key.as_ref()).await?;
+        let writer = match ledger_rx {
+            Some(rx) => {
+                let store = open_ledger(&ledger_settings, &state_dir).await?;
+                config.ledger.store = Some(store.clone());
+                let options = ledger::store::WriterOptions {
+                    retention_days: ledger_settings.retention_days,
+                    ..Default::default()
+                };
+                Some(ledger::store::spawn_writer(store, rx, options))
+            }
+            None => None,
+        };
+        config.shared = shared_state(&settings, &ledger_settings, config.master_key.as_ref()).await?;
         let gw = Gateway::bind(addr, config).await.map_err(|e| match e {
             // A configuration the user must change: exit code 2.
             gateway::StartError::NoKeyOnPublicAddress(_) => CliError::usage(e.to_string()),
@@ -198,7 +207,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .await
             .map_err(|e| CliError::failed(format!("the gateway stopped: {e}")));
         // The requests are finished: write their records before exiting.
-        let dropped = writer.shutdown(LEDGER_FLUSH).await;
+        let dropped = match writer {
+            Some(w) => w.shutdown(LEDGER_FLUSH).await,
+            None => 0,
+        };
         if dropped > 0 {
             tracing::warn!("usage ledger: {dropped} records were dropped while the gateway ran");
         }
@@ -235,36 +247,18 @@ async fn open_ledger(
 }
 
 /// The state shared with the other gateway instances on a PostgreSQL `database_url` (or
-/// LiteLLM's `general_settings.database_url`; `os.environ/NAME` is looked up as for the master
-/// key), or `None` for any other URL or none. An unreachable database is not an error (a
-/// warning; the instance serves alone until it is back); a URL that does not parse is one.
+/// LiteLLM's `general_settings.database_url`, as the ledger resolved it: `os.environ/NAME`
+/// looked up), or `None` for SQLite. An unreachable database is not an error (a warning; the
+/// instance serves alone until it is back).
 async fn shared_state(
     settings: &Settings,
+    ls: &crate::settings::ledger::LedgerSettings,
     master_key: Option<&gateway::SecretString>,
 ) -> Result<Option<Arc<ledger::shared::Shared>>> {
-    let c = &settings.config;
-    let Some(url) = c.database_url.as_ref().or_else(|| {
-        c.general_settings
-            .as_ref()
-            .and_then(|g| g.database_url.as_ref())
-    }) else {
+    let Some(url) = ls.url().filter(|u| ledger::shared::is_postgres(u)) else {
         return Ok(None);
     };
-    let url = match url.env_reference() {
-        None => url.clone(),
-        Some(var) => crate::settings::secrets::lookup(&settings.secrets_path(), var)?
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "{}: database_url is os.environ/{var}, but {var} is not set in the environment or in {}",
-                    settings.config_path.display(),
-                    settings.secrets_path().display()
-                ))
-            })?,
-    };
-    if !ledger::shared::is_postgres(url.expose()) {
-        return Ok(None);
-    }
-    let shared = ledger::shared::Shared::connect(url.expose(), master_key.map(|k| k.expose()))
+    let shared = ledger::shared::Shared::connect(url, master_key.map(|k| k.expose()))
         .await
         .map_err(|e| CliError::usage(format!("{}: {e}", settings.config_path.display())))?;
     Ok(Some(Arc::new(shared)))

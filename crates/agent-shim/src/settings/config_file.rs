@@ -213,6 +213,10 @@ pub struct GeneralSettings {
     /// LiteLLM's database: the usage ledger's when agent-shim's own `database_url` is unset.
     #[serde(default, deserialize_with = "SecretString::deserialize_optional")]
     pub database_url: Option<SecretString>,
+    /// LiteLLM's switch for its spend logs: `true` turns the usage ledger off (no record is
+    /// stored; `/metrics` still counts).
+    #[serde(default)]
+    pub disable_spend_logs: Option<bool>,
     /// Other LiteLLM settings (`alerting`, …), accepted and ignored.
     #[serde(flatten)]
     pub _other: BTreeMap<String, Value>,

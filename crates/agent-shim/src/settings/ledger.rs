@@ -20,6 +20,8 @@ pub struct LedgerSettings {
     pub retention_days: Option<u32>,
     /// What was set and not used, one line each (for the gateway log).
     pub warnings: Vec<String>,
+    /// `general_settings.disable_spend_logs: true`: no ledger (no store opened, no record kept).
+    pub disabled: bool,
 }
 
 impl LedgerSettings {
@@ -45,6 +47,12 @@ impl Settings {
         let file = self.config_path.display().to_string();
         let mut out = LedgerSettings {
             retention_days: self.config.usage_retention_days.filter(|d| *d > 0),
+            disabled: self
+                .config
+                .general_settings
+                .as_ref()
+                .and_then(|g| g.disable_spend_logs)
+                .unwrap_or(false),
             ..LedgerSettings::default()
         };
         if self.config.usage_retention_days == Some(0) {

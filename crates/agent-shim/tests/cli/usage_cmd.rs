@@ -454,6 +454,24 @@ fn serve_keeps_the_ledger_in_usage_db_with_retention() {
 }
 
 #[test]
+fn disable_spend_logs_serves_without_a_ledger() {
+    let s = Sandbox::new();
+    let child = serve_up(&s, "general_settings:\n  disable_spend_logs: true\n");
+    // A second request, so the first one's record would have had time to be written.
+    let url = format!("{}/v1/messages", s.base_url());
+    let body = serde_json::json!({"model": "canned", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(post_json(&url, "sk-ledger", &body).map(|r| r.0), Some(200));
+    let (status, log) = stop(child);
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("usage ledger off"), "{log}");
+    assert!(
+        !s.state_dir().join("usage.db").exists(),
+        "usage.db was created with the ledger off"
+    );
+}
+
+#[test]
 fn serve_refuses_a_database_url_it_cannot_use_and_starts_while_postgres_is_down() {
     let s = Sandbox::new();
     s.write_config(

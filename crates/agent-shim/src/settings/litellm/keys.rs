@@ -62,7 +62,7 @@ pub const TOP_IGNORED: &[(&str, &str)] = &[
 ];
 
 /// `general_settings` keys agent-shim reads.
-pub const GENERAL: &[&str] = &["master_key", "database_url"];
+pub const GENERAL: &[&str] = &["master_key", "database_url", "disable_spend_logs"];
 
 /// `litellm_settings` keys agent-shim reads besides the router keys
 /// ([`crate::settings::router::ROUTER_KEYS`], read as under `router_settings`): `drop_params`,
