@@ -306,7 +306,7 @@ impl Metrics {
         );
         r.register(
             "ledger_dropped_records",
-            "Usage records dropped because the ledger's queue was full",
+            "Usage records lost: the ledger's queue was full, or the store was down and the writer's backlog full",
             m.ledger_dropped.clone(),
         );
         r.register(
@@ -421,7 +421,7 @@ impl Metrics {
         }
         self.deployments.set(deployments);
         if let Some(sender) = &gw.ledger.sender {
-            let dropped = sender.dropped();
+            let dropped = sender.dropped() + sender.store_dropped();
             let seen = self.ledger_dropped_seen.swap(dropped, Ordering::Relaxed);
             self.ledger_dropped.inc_by(dropped.saturating_sub(seen));
         }
