@@ -26,6 +26,8 @@ pub mod prices;
 pub mod record;
 pub mod shared;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_db;
 
 pub use channel::{Receiver, Sender, channel};
 pub use record::{Tokens, UsageRecord};

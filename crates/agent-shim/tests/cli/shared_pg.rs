@@ -7,6 +7,7 @@
 
 use crate::common::*;
 use fake_provider::{FakeProviderThread, Script};
+use ledger::test_db::TestDb;
 use serde_json::{Value, json};
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -20,45 +21,6 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-fn admin_sql(url: &str, sql: &str) {
-    block_on(async {
-        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(sql).await.unwrap();
-    });
-}
-
-/// A fresh database; dropped (with its connections) when the value is.
-struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    fn create() -> TestDb {
-        let admin = std::env::var("AGENT_SHIM_TEST_DATABASE_URL").expect(
-            "AGENT_SHIM_TEST_DATABASE_URL is not set: run `bash .ci/run`, which starts PostgreSQL \
-             and sets it (postgres://USER:PASSWORD@127.0.0.1:5432/postgres)",
-        );
-        let name = format!("shim_cli_{}", std::process::id()) + &format!("_{}", free_port());
-        admin_sql(&admin, &format!("CREATE DATABASE {name}"));
-        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-        TestDb { admin, name, url }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        admin_sql(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
 }
 
 /// A sandbox whose config shares `db` and names `models` (YAML `model_list` entries).
@@ -133,7 +95,7 @@ fn fake() -> FakeProviderThread {
 
 #[test]
 fn two_serve_processes_share_registrations_through_postgres() {
-    let db = TestDb::create();
+    let db = TestDb::create("shim_cli");
     let fake = fake();
     let (a, b) = (instance(&db, ""), instance(&db, ""));
     let (pa, pb) = (serve(&a), serve(&b));
@@ -200,7 +162,7 @@ fn two_serve_processes_share_an_rpm_limit() {
         // The requests and the checks must fall in one wall-clock minute.
         std::thread::sleep(Duration::from_millis((60_100 - into) as u64));
     }
-    let db = TestDb::create();
+    let db = TestDb::create("shim_cli");
     let fake = fake();
     let models = format!(
         "model_list:\n  - model_name: limited\n    litellm_params:\n      model: anthropic/lim-x\n      \
@@ -234,11 +196,20 @@ fn two_serve_processes_share_an_rpm_limit() {
     );
     stop(pa);
     stop(pb);
+    // One ledger for both: `usage` from either instance's config counts all six requests (the
+    // four answered and the two refused), each instance's writer having flushed on stop.
+    for s in [&a, &b] {
+        let out = s.run(&["usage", "--json", "--since", "1h"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["totals"]["requests"], 6, "{v}");
+        assert_eq!(v["totals"]["errors"], 2, "{v}");
+    }
 }
 
 #[test]
 fn a_cooldown_started_by_one_serve_process_holds_in_the_other() {
-    let db = TestDb::create();
+    let db = TestDb::create("shim_cli");
     let script = json!({
         "steps": [{"when": {"model": "bad-x"},
                    "reply": {"status": 500, "error": {"type": "api_error", "message": "boom"}}}],

@@ -512,59 +512,14 @@ fn serve_refuses_a_database_url_it_cannot_use_and_starts_while_postgres_is_down(
     );
 }
 
-/// A fresh PostgreSQL database for one test, dropped at the end.
-struct PgDb {
-    server: String,
-    name: String,
-    url: String,
-    rt: tokio::runtime::Runtime,
-}
-
-impl PgDb {
-    fn new() -> PgDb {
-        let server = std::env::var("AGENT_SHIM_TEST_DATABASE_URL").unwrap_or_else(|_| {
-            panic!(
-                "AGENT_SHIM_TEST_DATABASE_URL is not set: it must name a PostgreSQL server whose \
-                 role may CREATE DATABASE; `bash .ci/run` starts one and sets it"
-            )
-        });
-        let name = format!("agent_shim_t_{:016x}", rand::random::<u64>());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(admin(&server, &format!("CREATE DATABASE {name}")));
-        let url = format!("{}/{name}", &server[..server.rfind('/').unwrap()]);
-        PgDb {
-            server,
-            name,
-            url,
-            rt,
-        }
-    }
-}
-
-async fn admin(url: &str, sql: &str) {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let task = tokio::spawn(conn);
-    client.batch_execute(sql).await.unwrap();
-    drop(client);
-    let _ = task.await;
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        self.rt.block_on(admin(&self.server, &sql));
-    }
-}
-
 #[test]
 fn usage_and_status_read_the_postgres_ledger_database_url_names() {
     let s = Sandbox::new();
-    let db = PgDb::new();
+    let db = ledger::test_db::TestDb::create("agent_shim_t");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let records = vec![
         rec(
             "p1",
@@ -599,7 +554,7 @@ fn usage_and_status_read_the_postgres_ledger_database_url_names() {
             100_000,
         ),
     ];
-    db.rt.block_on(async {
+    rt.block_on(async {
         let store = ledger::store::open(Some(&db.url), &s.state_dir())
             .await
             .unwrap();

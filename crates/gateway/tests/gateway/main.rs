@@ -25,6 +25,7 @@ mod litellm_routing;
 mod messages_to_anthropic;
 mod messages_to_chat;
 mod metrics;
+mod metrics_ledger;
 mod misc_endpoints;
 mod openai_clients;
 mod provider_rows;

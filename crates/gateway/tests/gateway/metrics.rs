@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// `promtool check metrics` on `body`; panics with its output when it finds a problem, and
 /// names `bash .ci/run` when promtool is missing.
-fn promtool_check(body: &str) {
+pub(crate) fn promtool_check(body: &str) {
     let mut child = match Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -43,7 +43,7 @@ fn promtool_check(body: &str) {
 }
 
 /// The samples of a Prometheus text body: `name{labels}` → value.
-fn samples(body: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(body: &str) -> BTreeMap<String, f64> {
     body.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
@@ -61,7 +61,7 @@ async fn scrape(base: &str, key: Option<&str>) -> reqwest::Response {
     req.send().await.unwrap()
 }
 
-async fn body(base: &str) -> String {
+pub(crate) async fn body(base: &str) -> String {
     let r = scrape(base, Some(MASTER_KEY)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(

@@ -9,80 +9,11 @@ use crate::common::*;
 use crate::router::*;
 use gateway::{GatewayConfig, ModelDefinition, RouterSettings};
 use ledger::shared::Shared;
+use ledger::test_db::TestDb;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-use tokio_postgres::NoTls;
-
-/// A fresh database on the test server.
-struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn create() -> TestDb {
-        let admin = std::env::var("AGENT_SHIM_TEST_DATABASE_URL").expect(
-            "AGENT_SHIM_TEST_DATABASE_URL is not set: run `bash .ci/run`, which starts PostgreSQL \
-             and sets it (postgres://USER:PASSWORD@127.0.0.1:5432/postgres)",
-        );
-        let name = format!("shim_gw_{}", uuid::Uuid::new_v4().simple());
-        Self::admin_sql(&admin, &format!("CREATE DATABASE {name}")).await;
-        let base = admin.rsplit_once('/').unwrap().0;
-        TestDb {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        }
-    }
-
-    async fn admin_sql(admin: &str, sql: &str) {
-        let (c, conn) = tokio_postgres::connect(admin, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(sql).await.unwrap();
-    }
-
-    async fn client(&self) -> tokio_postgres::Client {
-        let (c, conn) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c
-    }
-
-    /// Cuts every connection to the database (as a restart of the server would).
-    async fn cut_connections(&self) {
-        let sql = format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{}' AND pid <> pg_backend_pid()",
-            self.name
-        );
-        Self::admin_sql(&self.admin, &sql).await;
-    }
-}
-
-/// Drops the database even when the test failed: on a thread of its own, as the test's runtime
-/// is busy dropping.
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin.clone(),
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let (c, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
-                    tokio::spawn(conn);
-                    c.batch_execute(&sql).await.unwrap();
-                })
-        })
-        .join();
-    }
-}
 
 /// One gateway instance on the database, stopped by [`Instance::stop`].
 struct Instance {
@@ -167,7 +98,7 @@ const UPSTREAM_KEY: &str = "sk-upstream-live-4242";
 
 #[tokio::test]
 async fn registrations_reach_every_instance_and_survive_a_restart_of_all() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_gw");
     let fake = fake(json!({"default": {"text": "ok"}})).await;
     let a = Instance::start(&db, vec![], settings()).await;
     let b = Instance::start(&db, vec![], settings()).await;
@@ -253,7 +184,7 @@ async fn an_rpm_limit_holds_across_instances() {
     if into > 40_000 {
         tokio::time::sleep(Duration::from_millis(60_100 - into)).await;
     }
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_gw");
     let fake = fake_by_model(&[]).await;
     let mut d = dep("m", "dep-a", &fake);
     d.litellm_params.rpm = Some(4);
@@ -299,7 +230,7 @@ fn ledger_minute_offset_ms() -> u64 {
 
 #[tokio::test]
 async fn a_cooldown_started_on_one_instance_holds_on_the_other() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_gw");
     let fake = fake_by_model(&[
         (
             "dep-bad",
@@ -354,14 +285,14 @@ async fn a_cooldown_started_on_one_instance_holds_on_the_other() {
 
 #[tokio::test]
 async fn instances_serve_through_a_lost_database_and_catch_up_when_it_is_back() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_gw");
     let fake = fake(json!({"default": {"text": "ok"}})).await;
     let local = dep("local", "dep-l", &fake);
     let a = Instance::start(&db, vec![local.clone()], settings()).await;
     let b = Instance::start(&db, vec![local], settings()).await;
     let body = json!({"model_name": "late", "litellm_params": {
         "model": "anthropic/late-x", "api_base": fake.base_url(), "api_key": "os.environ/LATE_KEY"}});
-    db.cut_connections().await;
+    db.cut_connections();
     // Both keep serving what they have…
     for gw in [&a.gw, &b.gw] {
         assert_eq!(text_of(ask(gw, "local", false, &[]).await).await, "ok");
@@ -394,7 +325,7 @@ async fn a_tpm_limit_counts_the_tokens_of_both_instances() {
     if into > 40_000 {
         tokio::time::sleep(Duration::from_millis(60_100 - into)).await;
     }
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_gw");
     let fake = fake(json!({"default": {"text": "ok", "usage": {"input": 80, "output": 30}}})).await;
     let mut d = dep("m", "dep-a", &fake);
     d.litellm_params.tpm = Some(200);

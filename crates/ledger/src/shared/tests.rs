@@ -6,69 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::test_db::TestDb;
 use serde_json::json;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// A fresh database on the test server, dropped with the value.
-pub struct TestDb {
-    admin: String,
-    pub name: String,
-    pub url: String,
-}
-
-impl TestDb {
-    pub async fn create() -> TestDb {
-        let admin = std::env::var("AGENT_SHIM_TEST_DATABASE_URL").expect(
-            "AGENT_SHIM_TEST_DATABASE_URL is not set: run `bash .ci/run`, which starts PostgreSQL \
-             and sets it (postgres://USER:PASSWORD@127.0.0.1:5432/postgres)",
-        );
-        let name = format!("shim_shared_{}", uuid_like());
-        let (c, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c.batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').unwrap().0;
-        TestDb {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        }
-    }
-
-    pub async fn client(&self) -> tokio_postgres::Client {
-        let (c, conn) = tokio_postgres::connect(&self.url, NoTls).await.unwrap();
-        tokio::spawn(conn);
-        c
-    }
-}
-
-/// Drops the database even when the test failed: on a thread of its own, as the test's runtime
-/// is busy dropping.
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin.clone(),
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let (c, conn) = tokio_postgres::connect(&admin, NoTls).await.unwrap();
-                    tokio::spawn(conn);
-                    c.batch_execute(&sql).await.unwrap();
-                })
-        })
-        .join();
-    }
-}
-
-use tokio_postgres::NoTls;
 
 /// A gateway stand-in that records what it was told.
 #[derive(Default)]
@@ -130,7 +72,7 @@ fn recorder() -> Arc<Recorder> {
 
 #[tokio::test]
 async fn registrations_cooldowns_and_usage_reach_the_other_instance() {
-    let db = TestDb::create().await;
+    let db = TestDb::create("shim_shared");
     let a = Arc::new(Shared::connect(&db.url, Some("sk-master")).await.unwrap());
     let b = Arc::new(Shared::connect(&db.url, Some("sk-master")).await.unwrap());
     let (ra, rb) = (recorder(), recorder());

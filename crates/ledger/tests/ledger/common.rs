@@ -3,6 +3,7 @@
 //! names (made by `.ci/run`), dropped when the test ends.
 
 use ledger::Store;
+use ledger::test_db::TestDb;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,35 +20,8 @@ pub struct Db {
     pub dir: tempfile::TempDir,
     /// The PostgreSQL URL of the test's database (`None` on SQLite).
     pub url: Option<String>,
-    admin_url: Option<String>,
-    name: Option<String>,
-}
-
-/// The server's URL (`AGENT_SHIM_TEST_DATABASE_URL`); the test fails without it.
-pub fn server_url() -> String {
-    std::env::var("AGENT_SHIM_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "AGENT_SHIM_TEST_DATABASE_URL is not set: it must name a PostgreSQL server whose \
-             role may CREATE DATABASE (postgres://USER:PASSWORD@HOST:PORT/postgres); \
-             `bash .ci/run` starts one and sets it"
-        )
-    })
-}
-
-/// `url` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    /// The test's PostgreSQL database, dropped with the value.
+    _pg: Option<TestDb>,
 }
 
 pub async fn admin(url: &str) -> tokio_postgres::Client {
@@ -66,23 +40,15 @@ impl Db {
                 engine,
                 dir,
                 url: None,
-                admin_url: None,
-                name: None,
+                _pg: None,
             },
             Engine::Postgres => {
-                let server = server_url();
-                let name = format!("agent_shim_t_{:016x}", rand::random::<u64>());
-                admin(&server)
-                    .await
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("CREATE DATABASE");
+                let pg = TestDb::create("agent_shim_t");
                 Db {
                     engine,
                     dir,
-                    url: Some(with_database(&server, &name)),
-                    admin_url: Some(server),
-                    name: Some(name),
+                    url: Some(pg.url.clone()),
+                    _pg: Some(pg),
                 }
             }
         }
@@ -113,29 +79,6 @@ impl Db {
                 row.get(0)
             }
         }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let (Some(url), Some(name)) = (self.admin_url.clone(), self.name.clone()) else {
-            return;
-        };
-        // Drop may run inside a runtime: drop the database from a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                admin(&url)
-                    .await
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .expect("DROP DATABASE");
-            });
-        })
-        .join();
     }
 }
 
