@@ -318,7 +318,7 @@ async function openDetail(id) {
       // Text nodes only: a captured body is shown, never interpreted.
       const shown = v == null
         ? "not captured (general_settings.store_prompts_in_spend_logs)"
-        : el("details", {}, el("summary", {}, `${fmtInt(v.length)} characters`), el("pre", { class: "body" }, v));
+        : el("details", {}, el("summary", {}, `${fmtInt(v.length)} characters`), el("pre", { class: "body", "data-testid": `detail-${k}-text` }, v));
       rows.push(el("dt", {}, label), el("dd", { "data-testid": `detail-${k}` }, shown));
     }
     dl.replaceChildren(...rows);
