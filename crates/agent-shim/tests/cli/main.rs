@@ -11,6 +11,7 @@ mod claude_isolated;
 mod claude_scenario_e2e;
 mod claude_subscription;
 mod cmdline_secrets;
+mod body_capture;
 mod codex_catalog;
 mod common;
 mod completion_cmd;
