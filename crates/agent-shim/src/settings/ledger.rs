@@ -221,8 +221,10 @@ mod tests {
         assert_eq!(l.body_capture, None);
         assert_eq!(
             l.warnings,
-            ["config.yaml: body_capture_max_bytes is set but body capture is off; set \
-              general_settings.store_prompts_in_spend_logs: true to capture bodies"]
+            [
+                "config.yaml: body_capture_max_bytes is set but body capture is off; set \
+              general_settings.store_prompts_in_spend_logs: true to capture bodies"
+            ]
         );
         let (_, l) = ledger_of(
             "general_settings:\n  store_prompts_in_spend_logs: true\n\

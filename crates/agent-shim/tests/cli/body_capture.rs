@@ -55,7 +55,10 @@ fn serve_captures_bodies_only_when_store_prompts_in_spend_logs_is_on() {
             )
         );
         assert!(!req.contains("sk-ledger") && !resp.contains("sk-ledger"));
-        assert!(resp.contains("[truncated by agent-shim: first 20 of "), "{resp}");
+        assert!(
+            resp.contains("[truncated by agent-shim: first 20 of "),
+            "{resp}"
+        );
     }
 
     let s = Sandbox::new();

@@ -4,6 +4,7 @@
 mod agent_configs;
 mod agents_e2e;
 mod bedrock_e2e;
+mod body_capture;
 mod claude_code_harness;
 mod claude_code_sdk;
 mod claude_e2e;
@@ -11,7 +12,6 @@ mod claude_isolated;
 mod claude_scenario_e2e;
 mod claude_subscription;
 mod cmdline_secrets;
-mod body_capture;
 mod codex_catalog;
 mod common;
 mod completion_cmd;

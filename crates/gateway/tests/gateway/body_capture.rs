@@ -68,7 +68,8 @@ async fn capture_keeps_a_whole_answer_and_its_request_exactly_under_the_cap() {
 
 #[tokio::test]
 async fn capture_cuts_a_stream_and_its_request_at_the_cap_and_marks_them() {
-    let fake = fake(json!({"default": {"text": "hello there, a stream longer than the cap"}})).await;
+    let fake =
+        fake(json!({"default": {"text": "hello there, a stream longer than the cap"}})).await;
     let cap = 64;
     let (gw, mut rx) = recording_with(vec![dep_id("m", "p1", &fake)], settings(), |c| {
         c.ledger.body_capture = Some(cap);
@@ -83,11 +84,7 @@ async fn capture_cuts_a_stream_and_its_request_at_the_cap_and_marks_them() {
     assert!(r.stream);
     assert_eq!(
         r.request_body.unwrap(),
-        format!(
-            "{}{MARK}{cap} of {} bytes]",
-            &request[..cap],
-            request.len()
-        )
+        format!("{}{MARK}{cap} of {} bytes]", &request[..cap], request.len())
     );
     assert_eq!(
         r.response_body.unwrap(),

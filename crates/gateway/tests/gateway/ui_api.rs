@@ -436,7 +436,11 @@ async fn the_request_table_filters_and_the_detail_shows_one_record() {
     assert_eq!(a["session_id"], "s1");
     assert_eq!(a["request_body"], CAPTURED_REQUEST);
     assert_eq!(a["response_body"], Value::Null);
-    assert_eq!(d["request_body"], Value::Null, "not captured: null, not absent");
+    assert_eq!(
+        d["request_body"],
+        Value::Null,
+        "not captured: null, not absent"
+    );
     assert!(
         all["rows"]
             .as_array()

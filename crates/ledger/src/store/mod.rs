@@ -300,7 +300,10 @@ impl<B: Backend> Store for Ledger<B> {
             let d = self.0.dialect();
             let out = self
                 .0
-                .transaction(vec![write::clear_bodies(d, before_ms)], Box::new(|_| vec![]))
+                .transaction(
+                    vec![write::clear_bodies(d, before_ms)],
+                    Box::new(|_| vec![]),
+                )
                 .await?;
             Ok(out.iter().map(|o| o.changed).sum())
         })

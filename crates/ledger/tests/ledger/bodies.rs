@@ -25,7 +25,9 @@ fn captured(id: &str, time_ms: i64) -> UsageRecord {
         request_body: Some(format!(
             r#"{{"model":"sonnet","messages":[{{"role":"user","content":"héllo {id} ✓"}}]}}"#
         )),
-        response_body: Some(format!("event: message_stop\ndata: {{\"id\":\"{id}\"}}\n\n")),
+        response_body: Some(format!(
+            "event: message_stop\ndata: {{\"id\":\"{id}\"}}\n\n"
+        )),
         ..UsageRecord::default()
     }
 }
@@ -45,12 +47,12 @@ async fn bodies_round_trip_in_the_detail_only(db: Db) {
         .insert_batch(&[with.clone(), without.clone()])
         .await
         .expect("insert");
-    assert_eq!(store.request("with").await.expect("read"), Some(with.clone()));
+    assert_eq!(
+        store.request("with").await.expect("read"),
+        Some(with.clone())
+    );
     assert_eq!(store.request("without").await.expect("read"), Some(without));
-    let list = store
-        .requests(&Filter::default(), 10)
-        .await
-        .expect("list");
+    let list = store.requests(&Filter::default(), 10).await.expect("list");
     assert_eq!(list.len(), 2);
     for r in &list {
         assert_eq!(
@@ -91,7 +93,11 @@ async fn body_retention_clears_old_bodies_and_keeps_the_records(db: Db) {
     );
     let start = Instant::now();
     loop {
-        let r = store.request("old").await.expect("read").expect("the record stays");
+        let r = store
+            .request("old")
+            .await
+            .expect("read")
+            .expect("the record stays");
         if r.request_body.is_none() {
             assert_eq!(r.response_body, None);
             assert_eq!(
@@ -118,6 +124,12 @@ async fn body_retention_clears_old_bodies_and_keeps_the_records(db: Db) {
         1
     );
     // Clearing again finds nothing left to clear.
-    assert_eq!(store.clear_bodies(now - 7 * 86_400_000).await.expect("clear"), 0);
+    assert_eq!(
+        store
+            .clear_bodies(now - 7 * 86_400_000)
+            .await
+            .expect("clear"),
+        0
+    );
     writer.shutdown(Duration::from_secs(5)).await;
 }
