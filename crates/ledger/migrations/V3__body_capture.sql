@@ -4,3 +4,7 @@
 -- by the one-record detail only, never by the lists and summaries.
 ALTER TABLE usage_records ADD COLUMN request_body TEXT;
 ALTER TABLE usage_records ADD COLUMN response_body TEXT;
+-- The body retention pass finds the old records that still have bodies without scanning every
+-- old record (empty while capture is off).
+CREATE INDEX usage_records_bodies ON usage_records (time_ms)
+    WHERE request_body IS NOT NULL OR response_body IS NOT NULL;
