@@ -35,6 +35,8 @@ struct RestartOnly {
     /// The usage ledger's database (resolved) and retention, chosen at start.
     database_url: Option<gateway::SecretString>,
     usage_retention_days: Option<u32>,
+    /// Body capture (`store_prompts_in_spend_logs`, its cap and retention), chosen at start.
+    body_capture: (Option<usize>, u32),
     /// The gateway's variable lookups are set up at start.
     environment_variables: crate::settings::config_file::Variables,
 }
@@ -51,6 +53,7 @@ impl RestartOnly {
                 .ok()
                 .flatten(),
         };
+        let ledger = s.ledger().ok();
         RestartOnly {
             host: s.host,
             port: s.port,
@@ -67,8 +70,12 @@ impl RestartOnly {
                 }),
             ),
             proxy: s.config.proxy.as_ref().map(|p| p.url.clone()),
-            database_url: s.ledger().ok().and_then(|l| l.database_url),
+            database_url: ledger.as_ref().and_then(|l| l.database_url.clone()),
             usage_retention_days: s.config.usage_retention_days,
+            body_capture: ledger
+                .as_ref()
+                .map(|l| (l.body_capture, l.body_retention_days))
+                .unwrap_or_default(),
             environment_variables: s.config.environment_variables.clone(),
         }
     }
@@ -99,6 +106,10 @@ impl RestartOnly {
         check(
             "usage_retention_days",
             self.usage_retention_days != now.usage_retention_days,
+        );
+        check(
+            "general_settings.store_prompts_in_spend_logs",
+            self.body_capture != now.body_capture,
         );
         check(
             "environment_variables",

@@ -26,19 +26,29 @@ impl ClientError {
             headers: None,
         }
     }
+
+    /// The body the client gets: the error in its protocol, with any URL credentials in the
+    /// message redacted ([`crate::redact::urls_in`]).
+    pub fn body(&self) -> Vec<u8> {
+        let codec = self.protocol.codec();
+        match crate::redact::urls_in(&self.error.message) {
+            std::borrow::Cow::Owned(message) => codec.encode_error(&ApiError {
+                message,
+                ..self.error.clone()
+            }),
+            std::borrow::Cow::Borrowed(_) => codec.encode_error(&self.error),
+        }
+    }
 }
 
 /// The body carries the message with any URL credentials redacted ([`crate::redact::urls_in`]):
 /// the last guard for messages that quote an upstream URL.
 impl IntoResponse for ClientError {
-    fn into_response(mut self) -> Response {
+    fn into_response(self) -> Response {
         let codec = self.protocol.codec();
         let status = StatusCode::from_u16(codec.error_status(&self.error))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let std::borrow::Cow::Owned(m) = crate::redact::urls_in(&self.error.message) {
-            self.error.message = m;
-        }
-        let mut r = (status, codec.encode_error(&self.error)).into_response();
+        let mut r = (status, self.body()).into_response();
         if let Some(h) = self.headers {
             r.headers_mut().extend(*h);
         }

@@ -50,6 +50,10 @@ pub struct Ledger {
     pub prices: Arc<ledger::prices::PriceBook>,
     /// Counts every finished record for `GET /metrics` ([`crate::metrics`]); one per gateway.
     pub metrics: Arc<Metrics>,
+    /// Body capture (`general_settings.store_prompts_in_spend_logs`): the most bytes of each
+    /// request body and of each response body kept in the record (`body_capture_max_bytes`);
+    /// `None` (the default) captures nothing ([`crate::record::capture`]).
+    pub body_capture: Option<usize>,
 }
 
 /// Which installation a gateway belongs to, so that a command finding a gateway on its port can

@@ -158,7 +158,7 @@ fn relay<S: Stage + 'static>(upstream: BodyStream, stage: S, settings: StreamSet
         };
         let s = futures_util::stream::unfold(state, |mut st| async move {
             let chunk = st.next_chunk().await?;
-            st.rec.sent(chunk.len());
+            st.rec.sent(&chunk);
             Some((Ok::<Bytes, std::convert::Infallible>(chunk), st))
         });
         Body::from_stream(s)

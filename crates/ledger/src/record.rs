@@ -33,7 +33,8 @@ impl Tokens {
 
 /// One client request as the ledger keeps it. Times are Unix milliseconds, durations
 /// microseconds, cost an exact fixed-point decimal in picodollars (1e-12 USD; `None` = unknown,
-/// never guessed). No prompt or completion text.
+/// never guessed). No prompt or completion text unless body capture is on
+/// (`general_settings.store_prompts_in_spend_logs`): then `request_body` and `response_body`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
     /// When the request arrived (Unix ms).
@@ -88,4 +89,18 @@ pub struct UsageRecord {
     pub attempt_path: Option<String>,
     /// Bytes of the response body the client received.
     pub response_bytes: u64,
+    /// With body capture on: the request body the client sent (never its headers, so never
+    /// its API key), as text (invalid UTF-8 replaced), at most the capture cap; a truncated
+    /// body ends with [`TRUNCATED_MARK`]. `None`: not captured, or cleared by the body
+    /// retention. Only the one-record read (`Store::request`) returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    /// With body capture on: the response body as the client received it (a stream's SSE
+    /// text), capped and marked as `request_body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
 }
+
+/// What ends a captured body cut at the cap, followed by `<cap> of <total> bytes]` (a
+/// stream's total is the bytes the client received).
+pub const TRUNCATED_MARK: &str = "\n[truncated by agent-shim: first ";

@@ -117,6 +117,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         tracing::info!("usage ledger off (general_settings.disable_spend_logs)");
         (None, None)
     } else {
+        if let Some(cap) = ledger_settings.body_capture {
+            tracing::info!(
+                "usage ledger: capturing request and response bodies up to {cap} bytes each, \
+                 kept {} days (general_settings.store_prompts_in_spend_logs)",
+                ledger_settings.body_retention_days
+            );
+        }
         let (tx, rx) = ledger::channel(LEDGER_QUEUE);
         (Some(tx), Some(rx))
     };
@@ -157,6 +164,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         ledger: gateway::Ledger {
             sender: ledger_tx,
             prices: Arc::new(prices),
+            body_capture: ledger_settings.body_capture,
             ..Default::default()
         },
         shared: None,
@@ -179,6 +187,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 config.ledger.store = Some(store.clone());
                 let options = ledger::store::WriterOptions {
                     retention_days: ledger_settings.retention_days,
+                    body_retention_days: Some(ledger_settings.body_retention_days),
                     ..Default::default()
                 };
                 Some(ledger::store::spawn_writer(store, rx, options))

@@ -26,6 +26,11 @@ pub struct ConfigFile {
     pub database_url: Option<SecretString>,
     /// Delete usage records older than this many days (daily rollups stay); unset: keep all.
     pub usage_retention_days: Option<u32>,
+    /// With body capture on (`general_settings.store_prompts_in_spend_logs`): the most bytes
+    /// kept of each request and each response body (default 65536).
+    pub body_capture_max_bytes: Option<usize>,
+    /// Captured bodies older than this many days are cleared, their records kept (default 7).
+    pub body_capture_retention_days: Option<u32>,
     /// How long a model stays registered after its last directory was left (default 15).
     pub lease_minutes: Option<f64>,
     /// The janitor runs at most this often (default 60).
@@ -217,6 +222,11 @@ pub struct GeneralSettings {
     /// stored; `/metrics` still counts).
     #[serde(default)]
     pub disable_spend_logs: Option<bool>,
+    /// LiteLLM's switch for request and response content in its spend logs: `true` turns on
+    /// body capture in the usage ledger (off by default; capped by `body_capture_max_bytes`,
+    /// cleared after `body_capture_retention_days`).
+    #[serde(default)]
+    pub store_prompts_in_spend_logs: Option<bool>,
     /// Other LiteLLM settings (`alerting`, …), accepted and ignored.
     #[serde(flatten)]
     pub _other: BTreeMap<String, Value>,

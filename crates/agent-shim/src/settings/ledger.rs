@@ -1,6 +1,9 @@
 //! Where the usage ledger lives and how long it keeps records (issue 12 §2): config.yaml
 //! `database_url` (PostgreSQL; else `usage.db` in the state dir), or LiteLLM's
 //! `general_settings.database_url`, and `usage_retention_days` (unset: keep everything).
+//! Body capture: LiteLLM's `general_settings.store_prompts_in_spend_logs: true` (off by
+//! default), `body_capture_max_bytes` per body (default [`DEFAULT_BODY_CAPTURE_BYTES`]) and
+//! `body_capture_retention_days` (default [`DEFAULT_BODY_RETENTION_DAYS`]).
 //!
 //! agent-shim's own `database_url` must be usable (an error names the file and the fix); a
 //! LiteLLM config's `general_settings.database_url` that agent-shim cannot use (not
@@ -10,6 +13,11 @@
 use super::{Settings, secrets};
 use crate::error::{CliError, Result};
 use gateway::SecretString;
+
+/// The most bytes of each body kept when capture is on and `body_capture_max_bytes` is unset.
+pub const DEFAULT_BODY_CAPTURE_BYTES: usize = 64 * 1024;
+/// Days captured bodies are kept when `body_capture_retention_days` is unset.
+pub const DEFAULT_BODY_RETENTION_DAYS: u32 = 7;
 
 /// The ledger's settings, resolved.
 #[derive(Debug, Default)]
@@ -22,6 +30,12 @@ pub struct LedgerSettings {
     pub warnings: Vec<String>,
     /// `general_settings.disable_spend_logs: true`: no ledger (no store opened, no record kept).
     pub disabled: bool,
+    /// `general_settings.store_prompts_in_spend_logs: true`: the most bytes of each request
+    /// and response body kept in the record; `None`: no body captured.
+    pub body_capture: Option<usize>,
+    /// Clear captured bodies older than this many days (`body_capture_retention_days`); set
+    /// whether or not capture is on now, so bodies captured before are cleared too.
+    pub body_retention_days: u32,
 }
 
 impl LedgerSettings {
@@ -55,6 +69,7 @@ impl Settings {
                 .unwrap_or(false),
             ..LedgerSettings::default()
         };
+        self.body_capture(&file, &mut out);
         if self.config.usage_retention_days == Some(0) {
             out.warnings.push(format!(
                 "{file}: usage_retention_days: 0 would delete every record; ignored (remove \
@@ -106,6 +121,46 @@ impl Settings {
         Ok(out)
     }
 
+    /// Body capture's settings into `out` (module docs); values it cannot use are warnings.
+    fn body_capture(&self, file: &str, out: &mut LedgerSettings) {
+        let c = &self.config;
+        let on = c
+            .general_settings
+            .as_ref()
+            .and_then(|g| g.store_prompts_in_spend_logs)
+            .unwrap_or(false);
+        let max = match c.body_capture_max_bytes {
+            Some(0) => {
+                out.warnings.push(format!(
+                    "{file}: body_capture_max_bytes: 0 would capture nothing; using \
+                     {DEFAULT_BODY_CAPTURE_BYTES} (turn capture off with \
+                     general_settings.store_prompts_in_spend_logs: false)"
+                ));
+                DEFAULT_BODY_CAPTURE_BYTES
+            }
+            Some(n) => n,
+            None => DEFAULT_BODY_CAPTURE_BYTES,
+        };
+        out.body_capture = on.then_some(max);
+        if !on && c.body_capture_max_bytes.is_some() {
+            out.warnings.push(format!(
+                "{file}: body_capture_max_bytes is set but body capture is off; set \
+                 general_settings.store_prompts_in_spend_logs: true to capture bodies"
+            ));
+        }
+        out.body_retention_days = match c.body_capture_retention_days {
+            Some(0) => {
+                out.warnings.push(format!(
+                    "{file}: body_capture_retention_days: 0 would clear every body at once; \
+                     using {DEFAULT_BODY_RETENTION_DAYS}"
+                ));
+                DEFAULT_BODY_RETENTION_DAYS
+            }
+            Some(d) => d,
+            None => DEFAULT_BODY_RETENTION_DAYS,
+        };
+    }
+
     /// `value`, or the variable it names (`os.environ/NAME`, from the environment or
     /// `.secrets`); `None` when that variable is unset.
     fn resolve_secret(&self, value: &SecretString) -> Result<Option<SecretString>> {
@@ -113,5 +168,72 @@ impl Settings {
             None => Ok(Some(value.clone())),
             Some(var) => secrets::lookup(&self.secrets_path(), var),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger_of(text: &str) -> (Vec<String>, LedgerSettings) {
+        let config = crate::settings::litellm::load_config(text, "config.yaml").unwrap();
+        let load_warnings = config.warnings.clone();
+        let s = Settings {
+            config_dir: "/nonexistent/cfg".into(),
+            state_dir: "/nonexistent/state".into(),
+            cache_dir: "/nonexistent/cache".into(),
+            config_path: "config.yaml".into(),
+            config,
+            host: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port: 4444,
+        };
+        (load_warnings, s.ledger().unwrap())
+    }
+
+    #[test]
+    fn body_capture_is_off_by_default_with_a_7_day_body_retention() {
+        let (w, l) = ledger_of("port: 4444\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(l.body_capture, None);
+        assert_eq!(l.body_retention_days, DEFAULT_BODY_RETENTION_DAYS);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn store_prompts_in_spend_logs_and_the_capture_keys_parse_without_warnings() {
+        let (w, l) = ledger_of(
+            "general_settings:\n  store_prompts_in_spend_logs: true\n\
+             body_capture_max_bytes: 4096\nbody_capture_retention_days: 3\n",
+        );
+        assert!(w.is_empty(), "unknown-key warnings: {w:?}");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.body_capture, Some(4096));
+        assert_eq!(l.body_retention_days, 3);
+
+        let (w, l) = ledger_of("general_settings:\n  store_prompts_in_spend_logs: true\n");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(l.body_capture, Some(DEFAULT_BODY_CAPTURE_BYTES));
+    }
+
+    #[test]
+    fn capture_values_it_cannot_use_are_named_in_warnings() {
+        let (_, l) = ledger_of("body_capture_max_bytes: 100\n");
+        assert_eq!(l.body_capture, None);
+        assert_eq!(
+            l.warnings,
+            [
+                "config.yaml: body_capture_max_bytes is set but body capture is off; set \
+              general_settings.store_prompts_in_spend_logs: true to capture bodies"
+            ]
+        );
+        let (_, l) = ledger_of(
+            "general_settings:\n  store_prompts_in_spend_logs: true\n\
+             body_capture_max_bytes: 0\nbody_capture_retention_days: 0\n",
+        );
+        assert_eq!(l.body_capture, Some(DEFAULT_BODY_CAPTURE_BYTES));
+        assert_eq!(l.body_retention_days, DEFAULT_BODY_RETENTION_DAYS);
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("body_capture_max_bytes: 0"));
+        assert!(l.warnings[1].contains("body_capture_retention_days: 0"));
     }
 }

@@ -382,7 +382,7 @@ fn status_shows_the_last_hour_and_day_and_creates_no_ledger() {
 
 /// Starts `serve` with `config` (a mock model `canned`, master key `sk-ledger`) and waits until
 /// it answers; returns the child.
-fn serve_up(s: &Sandbox, config: &str) -> std::process::Child {
+pub(crate) fn serve_up(s: &Sandbox, config: &str) -> std::process::Child {
     s.write_config(
         "config.yaml",
         &format!(
@@ -417,7 +417,7 @@ fn serve_up(s: &Sandbox, config: &str) -> std::process::Child {
 }
 
 /// SIGTERM, then the child's exit status and log.
-fn stop(child: std::process::Child) -> (std::process::ExitStatus, String) {
+pub(crate) fn stop(child: std::process::Child) -> (std::process::ExitStatus, String) {
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
         rustix::process::Signal::TERM,

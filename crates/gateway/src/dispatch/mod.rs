@@ -123,7 +123,10 @@ pub async fn generate(
     // Dropped unfinished (the client went away before an answer) it records that.
     let mut rec = Record::start(&gw.ledger, client, headers);
     let outcome = match body {
-        Ok(body) => run(gw, client, headers, &body, &mut rec).await,
+        Ok(body) => {
+            rec.capture_request(&body);
+            run(gw, client, headers, &body, &mut rec).await
+        }
         Err(e) => Err(e),
     };
     respond::finish(outcome, rec)

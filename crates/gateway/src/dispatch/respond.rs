@@ -60,10 +60,13 @@ pub(crate) fn finish(outcome: Result<Answered, ClientError>, mut rec: Record) ->
         }
         Err(e) => {
             rec.error(&e.error);
+            if rec.capturing() {
+                rec.capture_response(&e.body());
+            }
             let r = e.into_response();
             rec.status(r.status().as_u16());
             let len = http_body::Body::size_hint(r.body()).exact().unwrap_or(0);
-            rec.sent(usize::try_from(len).unwrap_or(usize::MAX));
+            rec.sent_len(usize::try_from(len).unwrap_or(usize::MAX));
             rec.end(true);
             r
         }
@@ -81,7 +84,7 @@ impl Whole {
     fn new(bytes: Bytes, mut rec: Record) -> Whole {
         // An empty body has no frame to take: it is sent as soon as the head is.
         let bytes = if bytes.is_empty() {
-            rec.sent(0);
+            rec.sent(&[]);
             None
         } else {
             Some(bytes)
@@ -100,7 +103,7 @@ impl http_body::Body for Whole {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
         Poll::Ready(this.bytes.take().map(|b| {
-            this.rec.sent(b.len());
+            this.rec.sent(&b);
             Ok(Frame::data(b))
         }))
     }

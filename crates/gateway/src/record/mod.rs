@@ -7,8 +7,10 @@
 //! log line (`target: "agent_shim::request"`) and queues the [`UsageRecord`] for the ledger.
 //!
 //! Per attempt only numbers and `Arc`s are kept; the record's strings are built once, at the
-//! end.
+//! end. With body capture on ([`capture`]) the record also keeps the request body and the
+//! response as sent, each up to the cap.
 
+pub mod capture;
 pub mod client;
 pub mod failure;
 pub mod usage;
@@ -17,6 +19,7 @@ use crate::providers::deployment::Deployment;
 use crate::router::Lease;
 use crate::state::Ledger;
 use crate::transport::ReportedCost;
+use capture::Captured;
 use client::ClientInfo;
 use http::HeaderMap;
 use ledger::{Tokens, UsageRecord};
@@ -68,6 +71,8 @@ struct Draft {
     /// When the last chunk went to the client (the inter-chunk histogram's previous mark).
     last_sent: Option<Instant>,
     response_bytes: u64,
+    /// The bodies captured so far; `None` when capture is off (the default).
+    capture: Option<Box<Captured>>,
     finished: bool,
 }
 
@@ -99,6 +104,7 @@ impl Record {
             ttfb: None,
             last_sent: None,
             response_bytes: 0,
+            capture: ledger.body_capture.map(|cap| Box::new(Captured::new(cap))),
             finished: false,
         }))
     }
@@ -214,8 +220,37 @@ impl Record {
         self.0.error = Some(e.message.clone());
     }
 
+    /// Body capture is on for this request.
+    pub fn capturing(&self) -> bool {
+        self.0.capture.is_some()
+    }
+
+    /// The request body the client sent, kept (up to the cap) when capture is on.
+    pub fn capture_request(&mut self, body: &[u8]) {
+        if let Some(c) = &mut self.0.capture {
+            c.request(body);
+        }
+    }
+
+    /// The response body sent, kept (up to the cap) when capture is on, without counting it
+    /// as sent (an error's body, whose length [`Record::sent_len`] counts).
+    pub fn capture_response(&mut self, body: &[u8]) {
+        if let Some(c) = &mut self.0.capture {
+            c.response(body);
+        }
+    }
+
+    /// `chunk`, a piece of the body, was handed on to the client (and kept when capture is
+    /// on, until the cap).
+    pub fn sent(&mut self, chunk: &[u8]) {
+        self.sent_len(chunk.len());
+        if let Some(c) = &mut self.0.capture {
+            c.response(chunk);
+        }
+    }
+
     /// `n` bytes of the body were handed on to the client.
-    pub fn sent(&mut self, n: usize) {
+    pub fn sent_len(&mut self, n: usize) {
         let r = &mut *self.0;
         if r.ttfb.is_none() {
             r.ttfb = Some(r.start.elapsed());
@@ -298,6 +333,11 @@ impl Draft {
             attempt_path: (!self.attempt_path.is_empty())
                 .then(|| std::mem::take(&mut self.attempt_path)),
             response_bytes: self.response_bytes,
+            request_body: self.capture.as_mut().and_then(|c| c.request_text()),
+            response_body: self
+                .capture
+                .as_mut()
+                .map(|c| c.response_text(self.response_bytes)),
         }
     }
 }

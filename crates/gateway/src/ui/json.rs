@@ -121,6 +121,9 @@ pub fn record_detail(r: &UsageRecord) -> Value {
             m.insert(k.into(), row[k].clone());
         }
         m.insert("tokens_by_kind".into(), row["tokens"].clone());
+        // Always present: null when capture was off (or the body retention cleared them).
+        m.insert("request_body".into(), json!(r.request_body));
+        m.insert("response_body".into(), json!(r.response_body));
     }
     v
 }

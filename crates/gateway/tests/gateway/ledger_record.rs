@@ -19,7 +19,7 @@ async fn recording(
     recording_with(models, router, |_| {}).await
 }
 
-async fn recording_with(
+pub(crate) async fn recording_with(
     models: Vec<ModelDefinition>,
     router: RouterSettings,
     edit: impl FnOnce(&mut gateway::GatewayConfig),
@@ -41,7 +41,7 @@ async fn recording_with(
 }
 
 /// The one record of the request just made: waits for it, then checks no other follows.
-async fn the_record(rx: &mut ledger::Receiver) -> UsageRecord {
+pub(crate) async fn the_record(rx: &mut ledger::Receiver) -> UsageRecord {
     let r = tokio::time::timeout(Duration::from_secs(10), rx.rx.recv())
         .await
         .expect("a record within 10 s")
@@ -54,7 +54,7 @@ async fn the_record(rx: &mut ledger::Receiver) -> UsageRecord {
 }
 
 /// A deployment of `group` with the id `id`, sent to the fake as the model `id`.
-fn dep_id(group: &str, id: &str, fake: &FakeProvider) -> ModelDefinition {
+pub(crate) fn dep_id(group: &str, id: &str, fake: &FakeProvider) -> ModelDefinition {
     let mut d = def(group, &format!("anthropic/{id}"), &fake.base_url());
     d.model_info.id = Some(id.to_owned());
     d
@@ -68,7 +68,7 @@ fn chat_dep(group: &str, fake: &FakeProvider) -> ModelDefinition {
 }
 
 /// POSTs `body` to `path` with the master key and `headers`.
-async fn post(
+pub(crate) async fn post(
     gw: &Running,
     path: &str,
     body: &Value,

@@ -13,6 +13,7 @@ mod bedrock_credentials;
 mod bedrock_errors;
 mod bedrock_history;
 mod bedrock_images;
+mod body_capture;
 mod claude_code;
 mod claude_code_sessions;
 mod common;

@@ -52,6 +52,9 @@ fn rec(id: &str, ago_min: i64, model: &str, provider: &str, profile: &str) -> Us
 /// Last 24 h: 6 requests, 2 errors (one 429, one 529), 1 fallback, $1.2845 and 1 unpriced;
 /// input 16300 of which 9000 read from the cache (ratio 0.5521…) and 2000 written; output 2400;
 /// latency p50 800 ms and p95 3000 ms, ttfb p50 300 ms and p95 500 ms (nearest rank).
+/// The request body captured for `req-a` of [`workload`] (its response was not captured).
+pub const CAPTURED_REQUEST: &str = r#"{"messages":[{"role":"user","content":"<b>bold?</b>"}]}"#;
+
 pub fn workload() -> Vec<UsageRecord> {
     let a = UsageRecord {
         tokens: Tokens {
@@ -69,6 +72,8 @@ pub fn workload() -> Vec<UsageRecord> {
         agent: Some("claude-code".into()),
         session_id: Some("s1".into()),
         price_version: Some("litellm@2026-11-30".into()),
+        // Captured (store_prompts_in_spend_logs): shown as text, never as markup.
+        request_body: Some(CAPTURED_REQUEST.into()),
         ..rec("req-a", 50, "sonnet", "anthropic", "work")
     };
     let b = UsageRecord {
@@ -429,6 +434,21 @@ async fn the_request_table_filters_and_the_detail_shows_one_record() {
     let a = ok(&g, "/ui/api/requests/req-a").await;
     assert_eq!(a["tokens_by_kind"]["uncached_input"], 2000);
     assert_eq!(a["session_id"], "s1");
+    assert_eq!(a["request_body"], CAPTURED_REQUEST);
+    assert_eq!(a["response_body"], Value::Null);
+    assert_eq!(
+        d["request_body"],
+        Value::Null,
+        "not captured: null, not absent"
+    );
+    assert!(
+        all["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("request_body").is_none()),
+        "the list never carries bodies"
+    );
     assert_eq!(
         ok(&g, "/ui/api/requests/req-f").await["cost_usd"],
         Value::Null

@@ -66,6 +66,8 @@ async fn the_dashboard_shows_a_known_workload_in_headless_chromium() {
             "detail-latency_ms": "2.00 s",
             "detail-tokens-cache_read": "6,000",
             "detail-tokens-cache_write": "2,000",
+            "detail-request_body-text": crate::ui_api::CAPTURED_REQUEST,
+            "detail-response_body": "not captured (general_settings.store_prompts_in_spend_logs)",
         },
         "week": {"card-spend": "$3.2845", "card-requests": "7"},
     });

@@ -106,6 +106,8 @@ async function main() {
     // A request's detail.
     await page.click(`[data-testid="request-row"][data-id="${expect.detail_id}"]`);
     await page.waitForSelector(`[data-testid="detail-request_id"]:text-is("${expect.detail_id}")`);
+    // Captured bodies are collapsed: open them to read them.
+    for (const summary of await page.locator("#detail details > summary").all()) await summary.click();
     for (const [id, want] of Object.entries(expect.detail)) check(id, await text(page, id), want);
 
     // Another range, then back.

@@ -119,10 +119,14 @@ pub trait Store: Send + Sync {
     ) -> StoreFuture<'a, Vec<SeriesPoint>>;
     /// The newest matching records, at most `limit`, newest first.
     fn requests<'a>(&'a self, filter: &'a Filter, limit: u32) -> StoreFuture<'a, Vec<UsageRecord>>;
-    /// One record by its request id.
+    /// One record by its request id, with its captured bodies (the only read that returns
+    /// them; [`Store::requests`] leaves them `None`).
     fn request<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<UsageRecord>>;
     /// Deletes records older than `before_ms` (their daily rollups stay); returns how many.
     fn prune<'a>(&'a self, before_ms: i64) -> StoreFuture<'a, u64>;
+    /// Clears (sets to NULL) the captured bodies of records older than `before_ms`, keeping
+    /// the records (`body_capture_retention_days`); returns how many records had bodies.
+    fn clear_bodies<'a>(&'a self, before_ms: i64) -> StoreFuture<'a, u64>;
 }
 
 /// The migrations, oldest first: `(refinery name, SQL)`. Each file is valid on both engines.
@@ -130,6 +134,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("V1__usage", include_str!("../../migrations/V1__usage.sql")),
     // The state several instances share (crate::shared); also applied by it on connect.
     ("V2__shared_state", crate::shared::MIGRATION),
+    (
+        "V3__body_capture",
+        include_str!("../../migrations/V3__body_capture.sql"),
+    ),
 ];
 
 fn migrations() -> Result<Vec<refinery_core::Migration>, String> {
@@ -281,6 +289,20 @@ impl<B: Backend> Store for Ledger<B> {
                 .transaction(
                     vec![write::prune(d, before_ms)],
                     write::prune_then(d, before_ms),
+                )
+                .await?;
+            Ok(out.iter().map(|o| o.changed).sum())
+        })
+    }
+
+    fn clear_bodies<'a>(&'a self, before_ms: i64) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let d = self.0.dialect();
+            let out = self
+                .0
+                .transaction(
+                    vec![write::clear_bodies(d, before_ms)],
+                    Box::new(|_| vec![]),
                 )
                 .await?;
             Ok(out.iter().map(|o| o.changed).sum())

@@ -7,7 +7,7 @@
 //! alone has none.
 
 use super::sql::{Backend, Cell, Query, Row, Val};
-use super::write::{COLUMNS, DAY_MS, PRUNED_BEFORE, day_of};
+use super::write::{BODY_COLUMNS, COLUMNS, DAY_MS, PRUNED_BEFORE, day_of};
 use super::{Dimension, Filter, SeriesPoint, StoreError, SummaryRow};
 use crate::record::{Tokens, UsageRecord};
 use std::collections::HashMap;
@@ -16,7 +16,8 @@ fn u(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// A record read back from the columns [`COLUMNS`] lists.
+/// A record read back from the columns [`COLUMNS`] lists (then [`BODY_COLUMNS`], when
+/// selected).
 pub(crate) fn record_from(row: &Row) -> UsageRecord {
     let c = |i: usize| row.get(i).cloned().unwrap_or(Cell::I(None));
     let s = |i: usize| c(i).text();
@@ -54,6 +55,8 @@ pub(crate) fn record_from(row: &Row) -> UsageRecord {
         attempts: u32::try_from(n(27)).unwrap_or(0),
         attempt_path: s(28),
         response_bytes: u(n(29)),
+        request_body: s(30),
+        response_body: s(31),
     }
 }
 
@@ -452,11 +455,11 @@ pub(crate) async fn requests(
     Ok(b.query(q).await?.iter().map(record_from).collect())
 }
 
-/// One record by its request id.
+/// One record by its request id, with its captured bodies.
 pub(crate) async fn request(b: &dyn Backend, id: &str) -> Result<Option<UsageRecord>, StoreError> {
     let mut q = Query::new(b.dialect());
     q.push(&format!(
-        "SELECT {COLUMNS} FROM usage_records WHERE request_id = "
+        "SELECT {COLUMNS}, {BODY_COLUMNS} FROM usage_records WHERE request_id = "
     ))
     .bind(Val::T(Some(id.to_owned())));
     Ok(b.query(q).await?.first().map(record_from))

@@ -17,7 +17,11 @@ pub(crate) const COLUMNS: &str = "request_id, time_ms, session_id, directory, pr
      cache_write_5m_tokens, cache_write_1h_tokens, cost_pico_usd, price_version, latency_us, \
      ttfb_us, stream, dropped, attempts, attempt_path, response_bytes";
 
-/// Records per INSERT statement (30 parameters each: well under both engines' limits).
+/// The captured bodies' columns (migration V3), written by the inserts after [`COLUMNS`] and
+/// read only by the one-record detail ([`super::report::request`]).
+pub(crate) const BODY_COLUMNS: &str = "request_body, response_body";
+
+/// Records per INSERT statement (32 parameters each: well under both engines' limits).
 const ROWS_PER_INSERT: usize = 200;
 
 /// One UTC day in milliseconds.
@@ -87,6 +91,8 @@ fn bind_record(q: &mut Query, r: &UsageRecord) {
         Val::I(Some(i64::from(r.attempts))),
         t(&r.attempt_path),
         Val::I(Some(big(r.response_bytes))),
+        t(&r.request_body),
+        t(&r.response_body),
     ];
     q.push("(");
     for (i, v) in vals.into_iter().enumerate() {
@@ -104,7 +110,9 @@ pub(crate) fn inserts(dialect: Dialect, records: &[UsageRecord]) -> Vec<Query> {
         .chunks(ROWS_PER_INSERT)
         .map(|chunk| {
             let mut q = Query::new(dialect);
-            q.push(&format!("INSERT INTO usage_records ({COLUMNS}) VALUES "));
+            q.push(&format!(
+                "INSERT INTO usage_records ({COLUMNS}, {BODY_COLUMNS}) VALUES "
+            ));
             for (i, r) in chunk.iter().enumerate() {
                 if i > 0 {
                     q.push(", ");
@@ -235,6 +243,17 @@ pub(crate) fn prune(dialect: Dialect, before_ms: i64) -> Query {
     let mut q = Query::statement(dialect);
     q.push("DELETE FROM usage_records WHERE time_ms < ")
         .bind_i(before_ms);
+    q
+}
+
+/// Clears the captured bodies of the records older than `before_ms` (the records stay).
+pub(crate) fn clear_bodies(dialect: Dialect, before_ms: i64) -> Query {
+    let mut q = Query::statement(dialect);
+    q.push(
+        "UPDATE usage_records SET request_body = NULL, response_body = NULL WHERE \
+         (request_body IS NOT NULL OR response_body IS NOT NULL) AND time_ms < ",
+    )
+    .bind_i(before_ms);
     q
 }
 

@@ -3,7 +3,8 @@
 //! [`WriterOptions::interval`]) in one transaction with its rollups; while the store is down it
 //! keeps up to [`WriterOptions::backlog`] records, retries with a growing pause, and counts the
 //! records it had to drop ([`WriterHandle::dropped`]); one warning per outage, one line when the
-//! store is back. It prunes records older than the retention once at start and daily, and
+//! store is back. It prunes records older than the retention (and clears captured bodies older
+//! than theirs) once at start and daily, and
 //! [`WriterHandle::shutdown`] writes what is pending before the process exits.
 
 use super::Store;
@@ -35,6 +36,10 @@ pub struct WriterOptions {
     /// Delete records older than this many days, at start and then every `prune_every`
     /// (`usage_retention_days`; `None` keeps everything; rollups always stay).
     pub retention_days: Option<u32>,
+    /// Clear the captured bodies (`request_body`, `response_body`) of records older than this
+    /// many days, keeping the records, in the same pass (`body_capture_retention_days`;
+    /// `None` keeps them as long as their records).
+    pub body_retention_days: Option<u32>,
     /// How often retention runs (default a day).
     pub prune_every: Duration,
 }
@@ -49,6 +54,7 @@ impl Default for WriterOptions {
             max_retry: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             retention_days: None,
+            body_retention_days: None,
             prune_every: Duration::from_secs(24 * 3600),
         }
     }
@@ -152,7 +158,9 @@ impl Writer {
         let mut watching = true;
         let mut oldest: Option<Instant> = None;
         while open {
-            if self.options.retention_days.is_some() && Instant::now() >= next_prune {
+            let retains =
+                self.options.retention_days.is_some() || self.options.body_retention_days.is_some();
+            if retains && Instant::now() >= next_prune {
                 self.prune().await;
                 next_prune = Instant::now() + self.options.prune_every;
             }
@@ -297,13 +305,26 @@ impl Writer {
             .unwrap_or_else(|p| p.into_inner()) = Some(error);
     }
 
+    /// The retention pass: clears captured bodies past their retention, then deletes records
+    /// past theirs.
     async fn prune(&mut self) {
-        let Some(days) = self.options.retention_days else {
-            return;
-        };
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if let Some(days) = self.options.body_retention_days {
+            let before = now_ms - i64::from(days) * super::write::DAY_MS;
+            match self.store.clear_bodies(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    "usage ledger: cleared the captured bodies of {n} records older than \
+                     {days} days (body_capture_retention_days; the records stay)"
+                ),
+                Err(e) => tracing::warn!("usage ledger: body retention: {e}"),
+            }
+        }
+        let Some(days) = self.options.retention_days else {
+            return;
+        };
         let before = now_ms - i64::from(days) * super::write::DAY_MS;
         match self.store.prune(before).await {
             Ok(0) => {}

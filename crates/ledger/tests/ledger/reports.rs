@@ -72,6 +72,8 @@ fn rec(
         attempts: 1,
         attempt_path: None,
         response_bytes: 1234,
+        request_body: None,
+        response_body: None,
     }
 }
 

@@ -23,6 +23,8 @@ pub const AGENT_SHIM: &[&str] = &[
     "master_key",
     "database_url",
     "usage_retention_days",
+    "body_capture_max_bytes",
+    "body_capture_retention_days",
     "lease_minutes",
     "janitor_interval_seconds",
     "proxy",
@@ -62,7 +64,12 @@ pub const TOP_IGNORED: &[(&str, &str)] = &[
 ];
 
 /// `general_settings` keys agent-shim reads.
-pub const GENERAL: &[&str] = &["master_key", "database_url", "disable_spend_logs"];
+pub const GENERAL: &[&str] = &[
+    "master_key",
+    "database_url",
+    "disable_spend_logs",
+    "store_prompts_in_spend_logs",
+];
 
 /// `litellm_settings` keys agent-shim reads besides the router keys
 /// ([`crate::settings::router::ROUTER_KEYS`], read as under `router_settings`): `drop_params`,

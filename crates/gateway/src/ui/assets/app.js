@@ -313,6 +313,14 @@ async function openDetail(id) {
     }
     for (const [k, label] of [["input", "input tokens"], ["uncached_input", "uncached input"], ["cache_read", "cache read"], ["cache_write", "cache write"], ["output", "output tokens"], ["reasoning", "reasoning"]])
       rows.push(el("dt", {}, label), el("dd", { "data-testid": `detail-tokens-${k}` }, fmtInt(r.tokens_by_kind[k])));
+    for (const [k, label] of [["request_body", "request body"], ["response_body", "response body"]]) {
+      const v = r[k];
+      // Text nodes only: a captured body is shown, never interpreted.
+      const shown = v == null
+        ? "not captured (general_settings.store_prompts_in_spend_logs)"
+        : el("details", {}, el("summary", {}, `${fmtInt(v.length)} characters`), el("pre", { class: "body", "data-testid": `detail-${k}-text` }, v));
+      rows.push(el("dt", {}, label), el("dd", { "data-testid": `detail-${k}` }, shown));
+    }
     dl.replaceChildren(...rows);
   } catch (e) {
     dl.replaceChildren(el("dt", {}, "error"), el("dd", {}, e.message));
