@@ -39,6 +39,7 @@ mod shapes;
 mod shared_pg;
 mod ui_api;
 mod ui_browser;
+mod ui_login;
 mod vertex;
 mod vertex_credentials;
 mod workers;
