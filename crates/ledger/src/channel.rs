@@ -72,6 +72,12 @@ impl Sender {
         self.counters.writer_dropped.load(Ordering::Relaxed)
     }
 
+    /// Records lost since start, queue and writer together ([`Sender::dropped`] +
+    /// [`Sender::store_dropped`]): what `/metrics` and the dashboard report.
+    pub fn lost(&self) -> u64 {
+        self.dropped() + self.store_dropped()
+    }
+
     /// Records written to the store since start.
     pub fn written(&self) -> u64 {
         self.counters.written.load(Ordering::Relaxed)

@@ -47,12 +47,6 @@ pub const USAGE_INTERVAL: Duration = Duration::from_millis(250);
 /// The schema of the shared tables (also refinery's migration V2).
 pub const MIGRATION: &str = include_str!("../../migrations/V2__shared_state.sql");
 
-/// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
-pub fn is_postgres(url: &str) -> bool {
-    let u = url.trim_start().to_ascii_lowercase();
-    u.starts_with("postgres://") || u.starts_with("postgresql://")
-}
-
 /// A registered model as stored: its deployment id, model group, and the definition (a LiteLLM
 /// `model_list` entry as JSON) with its secrets restored.
 #[derive(Clone, PartialEq)]
@@ -179,18 +173,8 @@ impl Shared {
     /// warning says so, and the tasks keep trying once started. `master_key` keys the secrets'
     /// encryption (module docs).
     pub async fn connect(url: &str, master_key: Option<&str>) -> Result<Shared, SharedError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
+        let config = crate::store::pg_config(url)
             .map_err(|e: tokio_postgres::Error| SharedError::Url(e.to_string()))?;
-        // A database host that is gone without closing the connection is noticed in seconds
-        // (unless the URL says otherwise), and a start does not wait minutes for it.
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(5));
-        }
-        config
-            .keepalives_idle(Duration::from_secs(10))
-            .keepalives_interval(Duration::from_secs(5))
-            .keepalives_retries(3);
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Shared {
             config,

@@ -8,7 +8,7 @@ use futures_util::future::poll_fn;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
@@ -208,7 +208,19 @@ pub(super) async fn writer(
     let mut health = Health::default();
     let mut backoff = Duration::from_millis(250);
     let mut last_prune = 0u64;
+    // When the current connection came up; `None` before the first attempt.
+    let mut up_since: Option<Instant> = None;
+    let mut first = true;
     'connect: while local.alive() {
+        // Every reconnect waits (a failure right after connecting never spins); a connection that
+        // stayed up for STABLE starts the backoff afresh, as the listener's does.
+        if !std::mem::take(&mut first) {
+            if up_since.take().is_some_and(|t| t.elapsed() > STABLE) {
+                backoff = Duration::from_millis(250);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = next_backoff(backoff);
+        }
         let client = match connect(&shared.config).await {
             Ok((c, _)) => c,
             Err(e) => {
@@ -217,12 +229,10 @@ pub(super) async fn writer(
                 while let Ok(op) = ops.try_recv() {
                     pending.ops.push_back(op);
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = next_backoff(backoff);
                 continue;
             }
         };
-        backoff = Duration::from_millis(250);
+        up_since = Some(Instant::now());
         let mut tick = tokio::time::interval(USAGE_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -234,6 +244,12 @@ pub(super) async fn writer(
                     .await
                 {
                     Ok(Ok(())) => {}
+                    // The server refused this change itself: retrying cannot help, and keeping
+                    // it first in line would stop every later change and the counters.
+                    Ok(Err(e)) if e.as_db_error().is_some() => tracing::warn!(
+                        "shared state: the database (database_url) refused a registration \
+                         change: {e}; it stays on this instance only"
+                    ),
                     Ok(Err(e)) => {
                         health.failed("writer", &e.to_string());
                         continue 'connect;

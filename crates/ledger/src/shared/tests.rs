@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use crate::store::is_postgres;
 use crate::test_db::TestDb;
 use serde_json::json;
 use std::sync::Mutex;

@@ -10,6 +10,7 @@
 //! - [`writer`]: the task between the queue and the store.
 
 mod postgres;
+pub(crate) use postgres::pg_config;
 mod report;
 mod sql;
 mod sqlite;
@@ -197,7 +198,8 @@ pub fn redact_url(url: &str) -> String {
 
 /// Whether `database_url` names a PostgreSQL database.
 pub fn is_postgres(database_url: &str) -> bool {
-    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+    let u = database_url.trim_start().to_ascii_lowercase();
+    u.starts_with("postgres://") || u.starts_with("postgresql://")
 }
 
 /// The SQLite ledger's file in `state_dir`.

@@ -46,11 +46,30 @@ fn refuse_tls(url: &str, shown: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The connection settings for `url`, as every PostgreSQL connection of the ledger (store and
+/// shared state) makes them: unless the URL says otherwise, connecting gives up after
+/// [`CONNECT_TIMEOUT`], keepalives notice a host that is gone without closing the connection in
+/// seconds, and the server sees `application_name=agent-shim`.
+pub(crate) fn pg_config(url: &str) -> Result<Config, tokio_postgres::Error> {
+    let mut config: Config = url.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("agent-shim");
+    }
+    config
+        .keepalives_idle(Duration::from_secs(10))
+        .keepalives_interval(Duration::from_secs(5))
+        .keepalives_retries(3);
+    Ok(config)
+}
+
 impl Postgres {
     /// The store for `url`, not connected yet (the first call connects and migrates).
     pub(crate) fn new(url: &str, shown: &str) -> Result<Postgres, StoreError> {
         refuse_tls(url, shown)?;
-        let mut config: Config = url.parse().map_err(|e| {
+        let config = pg_config(url).map_err(|e| {
             err(
                 shown,
                 format!(
@@ -59,12 +78,6 @@ impl Postgres {
                 ),
             )
         })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("agent-shim");
-        }
         Ok(Postgres {
             config,
             shown: shown.to_owned(),
