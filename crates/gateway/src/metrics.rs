@@ -8,7 +8,8 @@
 //!   never a request, session or directory id. Each label takes at most [`MAX_VALUES`] distinct
 //!   values (a client-sent profile cannot grow the series without bound); later ones are
 //!   counted under `other`.
-//! - Per stream chunk ([`Metrics::inter_chunk`]): the gap between two chunks sent to a client.
+//! - Per stream, when it ends ([`Metrics::inter_chunk`]): the mean gap between the chunks sent to
+//!   the client (one observation per stream, so no lock is taken per chunk).
 //! - At scrape time ([`Metrics::render`]), from the gateway's state: requests in flight, models
 //!   defined and registered (leased), deployments and those cooling down per group, records
 //!   the ledger's queue dropped, and the price table's version.
@@ -280,7 +281,7 @@ impl Metrics {
         );
         r.register(
             "stream_inter_chunk_seconds",
-            "Gaps between two chunks of a stream sent to a client",
+            "Mean gap between the chunks of a stream sent to a client, one observation per stream",
             m.inter_chunk.clone(),
         );
         r.register(
@@ -387,7 +388,7 @@ impl Metrics {
         }
     }
 
-    /// Records the gap between two chunks of a stream sent to a client.
+    /// Records a stream's mean gap between the chunks sent to its client (once per stream).
     pub fn inter_chunk(&self, gap: Duration) {
         self.inter_chunk.observe(gap.as_secs_f64());
     }
@@ -410,7 +411,7 @@ impl Metrics {
             deployments += group.len() as i64;
             let cooling = group
                 .iter()
-                .filter(|d| d.slot.get().is_some_and(|s| s.cooling(now).is_some()))
+                .filter(|d| gw.routing.slot(d).cooling(now).is_some())
                 .count() as i64;
             if cooling > 0 {
                 let model_group = self.values[0].get(Some(name));
@@ -421,7 +422,7 @@ impl Metrics {
         }
         self.deployments.set(deployments);
         if let Some(sender) = &gw.ledger.sender {
-            let dropped = sender.dropped() + sender.store_dropped();
+            let dropped = sender.lost();
             let seen = self.ledger_dropped_seen.swap(dropped, Ordering::Relaxed);
             self.ledger_dropped.inc_by(dropped.saturating_sub(seen));
         }

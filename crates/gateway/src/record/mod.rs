@@ -68,7 +68,9 @@ struct Draft {
     reported_cost: Option<Arc<ReportedCost>>,
     dropped: String,
     ttfb: Option<Duration>,
-    /// When the last chunk went to the client (the inter-chunk histogram's previous mark).
+    /// Chunks of the body handed on so far, and when the last one went (a stream's mean gap
+    /// between chunks is observed once, when it ends: no per-chunk work beyond these two).
+    chunks: u32,
     last_sent: Option<Instant>,
     response_bytes: u64,
     /// The bodies captured so far; `None` when capture is off (the default).
@@ -102,6 +104,7 @@ impl Record {
             reported_cost: None,
             dropped: String::new(),
             ttfb: None,
+            chunks: 0,
             last_sent: None,
             response_bytes: 0,
             capture: ledger.body_capture.map(|cap| Box::new(Captured::new(cap))),
@@ -257,11 +260,8 @@ impl Record {
         }
         r.response_bytes += n as u64;
         if r.stream {
-            // The gap between chunks of a stream, as the client sees it (`/metrics`).
-            let now = Instant::now();
-            if let Some(prev) = r.last_sent.replace(now) {
-                r.ledger.metrics.inter_chunk(now - prev);
-            }
+            r.chunks += 1;
+            r.last_sent = Some(Instant::now());
         }
     }
 
@@ -284,6 +284,13 @@ impl Record {
         }
         self.release_lease();
         let r = &mut *self.0;
+        // The stream's mean gap between chunks, from its first chunk to its last.
+        if let (Some(first), Some(last)) = (r.ttfb, r.last_sent)
+            && r.chunks > 1
+        {
+            let span = last.saturating_duration_since(r.start + first);
+            r.ledger.metrics.inter_chunk(span / (r.chunks - 1));
+        }
         let error = r.error.take().unwrap_or_default();
         let record = r.build();
         finish(&r.ledger, r.deployment.as_deref(), record, &error);
@@ -324,7 +331,7 @@ impl Draft {
             error_class: self.error_class.map(str::to_owned),
             tokens: self.tokens.unwrap_or_default(),
             cost_pico_usd: reported.map(pico_usd),
-            price_version: reported.map(|_| "reported".to_owned()),
+            price_version: reported.map(|_| ledger::prices::REPORTED.to_owned()),
             latency_us: micros(self.start.elapsed()),
             ttfb_us: self.ttfb.map(micros),
             stream: self.stream,
@@ -370,7 +377,7 @@ pub fn class_of(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// Finishes a request's record: prices it (unless the provider reported its cost), writes the
+/// Finishes a request's record: prices it (a cost the provider reported stays), writes the
 /// request's log line (`error`: the message the client got, if any), and queues it for the
 /// ledger (never blocking; a full queue drops and counts it).
 pub(crate) fn finish(
@@ -379,12 +386,11 @@ pub(crate) fn finish(
     mut record: UsageRecord,
     error: &str,
 ) {
-    if record.price_version.is_none() {
-        // The deployment's configured price (`model_info`, `litellm_params`) wins over the table.
-        ledger
-            .prices
-            .price(&mut record, deployment.and_then(|d| d.price.as_deref()));
-    }
+    // The deployment's configured price (`model_info`, `litellm_params`) wins over the table; a
+    // cost the provider reported is kept (`PriceBook::price`).
+    ledger
+        .prices
+        .price(&mut record, deployment.and_then(|d| d.price.as_deref()));
     ledger.metrics.observe(&record);
     log(&record, error);
     if let Some(s) = &ledger.sender {

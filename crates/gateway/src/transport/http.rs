@@ -13,7 +13,7 @@ use crate::upstream::{Upstream, UpstreamError, status_error, transport_error};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use http::header;
+use http::{HeaderMap, header};
 use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 
@@ -218,39 +218,16 @@ impl HttpTransport {
         for (k, v) in &d.extra_headers {
             req = req.header(k, v);
         }
-        let shown = || self.shown_url(out.endpoint, out.stream);
-        let first_byte = d.first_byte_timeout(&up.timeouts);
-        let sent = tokio::time::timeout(first_byte, req.body(out.body).send()).await;
-        let resp = match sent {
-            Err(_) => {
-                return Err(UpstreamError::transient(ApiError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "upstream {} ({}) did not answer within {} s ({})",
-                        d.provider.name,
-                        shown(),
-                        first_byte.as_secs_f64(),
-                        timeout_setting(d)
-                    ),
-                )));
-            }
-            Ok(Err(e)) => return Err(transport_error(d, &shown(), &e)),
-            Ok(Ok(r)) => r,
-        };
+        let shown = self.shown_url(out.endpoint, out.stream);
+        let resp = send_timed(d, up, req.body(out.body), &shown).await?;
         let status = resp.status();
         if status.is_success() {
-            let resp = answer::check(d, &shown(), out.stream, resp).await?;
+            let resp = answer::check(d, &shown, out.stream, resp).await?;
             let headers = resp.headers().clone();
             return Ok(Answer::new(headers, body_stream(resp)));
         }
-        let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-        let passed = resp.headers().clone();
-        // An error body that stalls must not hold the request: it is read for `idle` at most.
-        let body: Bytes = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let (passed, body) = error_body(d, up, resp).await;
+        let retry_after = passed.get(header::RETRY_AFTER).cloned();
         let mut e = UpstreamError::from_status(
             status_error(d, status.as_u16(), &body),
             status.as_u16(),
@@ -263,6 +240,48 @@ impl HttpTransport {
 }
 
 /// The setting that gave `d`'s first-byte timeout, as errors name it.
+/// Sends `req` to `d`, waiting for the answer's headers at most the deployment's first-byte
+/// timeout; errors are worded for the client (`shown`: the URL as it may be shown), naming the
+/// setting that set the timeout. Every HTTP transport sends through this (Chat/Messages/
+/// Responses, Bedrock, Vertex).
+pub async fn send_timed(
+    d: &Deployment,
+    up: &Upstream,
+    req: reqwest::RequestBuilder,
+    shown: &str,
+) -> Result<reqwest::Response, UpstreamError> {
+    let first_byte = d.first_byte_timeout(&up.timeouts);
+    match tokio::time::timeout(first_byte, req.send()).await {
+        Err(_) => Err(UpstreamError::transient(ApiError::new(
+            ErrorKind::Timeout,
+            format!(
+                "upstream {} ({shown}) did not answer within {} s ({})",
+                d.provider.name,
+                first_byte.as_secs_f64(),
+                timeout_setting(d)
+            ),
+        ))),
+        Ok(Err(e)) => Err(transport_error(d, shown, &e)),
+        Ok(Ok(r)) => Ok(r),
+    }
+}
+
+/// An error answer's headers and body; a body that stalls must not hold the request, so it is
+/// read for the deployment's idle timeout at most (empty when it does not come).
+pub async fn error_body(
+    d: &Deployment,
+    up: &Upstream,
+    resp: reqwest::Response,
+) -> (HeaderMap, Bytes) {
+    let headers = resp.headers().clone();
+    let body = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    (headers, body)
+}
+
 pub fn timeout_setting(d: &Deployment) -> &'static str {
     if d.route.timeout.is_some() {
         "litellm_params.timeout"

@@ -6,25 +6,13 @@ use ledger::record::UsageRecord;
 use ledger::store::{SeriesPoint, SummaryRow};
 use serde_json::{Value, json};
 
-/// Picodollars per dollar.
-const PICO: i64 = 1_000_000_000_000;
-
 /// Picodollars as an exact USD decimal string without trailing zeros (`1234500000000` →
 /// `"1.2345"`, `0` → `"0"`); `None` → `null`.
 pub fn usd(pico: Option<i64>) -> Value {
-    let Some(p) = pico else {
-        return Value::Null;
-    };
-    let sign = if p < 0 { "-" } else { "" };
-    let abs = p.unsigned_abs();
-    let whole = abs / PICO.unsigned_abs();
-    let frac = format!("{:012}", abs % PICO.unsigned_abs());
-    let frac = frac.trim_end_matches('0');
-    Value::String(if frac.is_empty() {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{frac}")
-    })
+    match pico {
+        Some(p) => Value::String(ledger::prices::cost::pico_to_usd(p).normalize().to_string()),
+        None => Value::Null,
+    }
 }
 
 /// Microseconds as milliseconds (a JSON number, 3 decimals at most); `None` → `null`.
@@ -131,6 +119,9 @@ pub fn record_detail(r: &UsageRecord) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Picodollars per dollar.
+    const PICO: i64 = 1_000_000_000_000;
 
     #[test]
     fn usd_is_exact_and_trimmed() {

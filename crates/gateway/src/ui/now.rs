@@ -51,6 +51,7 @@ pub async fn now(State(gw): State<Arc<GatewayState>>) -> Json<Value> {
         Some(s) => json!({
             "engine": s.engine(),
             "queue_dropped": gw.ledger.sender.as_ref().map(ledger::Sender::dropped),
+            "store_dropped": gw.ledger.sender.as_ref().map(ledger::Sender::store_dropped),
         }),
         None => Value::Null,
     };

@@ -22,7 +22,7 @@ use crate::providers::params::Params;
 use crate::secrets::SecretSource;
 use crate::transport::http::body_stream;
 use crate::transport::{Answer, Outgoing, Transport, TransportKind};
-use crate::upstream::{Upstream, UpstreamError, transport_error};
+use crate::upstream::{Upstream, UpstreamError};
 use aws_credential_types::Credentials;
 use credentials::{AwsAuth, AwsSettings};
 use frames::{Framing, Reframe};
@@ -262,29 +262,10 @@ impl BedrockTransport {
         for (k, v) in &d.extra_headers {
             req = req.header(k, v);
         }
-        let first_byte = d.first_byte_timeout(&up.timeouts);
-        let resp = match tokio::time::timeout(first_byte, req.body(body).send()).await {
-            Err(_) => {
-                return Err(UpstreamError::transient(ApiError::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "upstream bedrock ({shown}) did not answer within {} s ({})",
-                        first_byte.as_secs_f64(),
-                        crate::transport::http::timeout_setting(d)
-                    ),
-                )));
-            }
-            Ok(Err(e)) => return Err(transport_error(d, &shown, &e)),
-            Ok(Ok(r)) => r,
-        };
+        let resp = crate::transport::http::send_timed(d, up, req.body(body), &shown).await?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let headers = resp.headers().clone();
-            let bytes = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
+            let (headers, bytes) = crate::transport::http::error_body(d, up, resp).await;
             return Err(self.error(d, status, &headers, &bytes));
         }
         let ct = resp

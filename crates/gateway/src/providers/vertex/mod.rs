@@ -31,7 +31,7 @@ use crate::answer;
 use crate::secrets::SecretSource;
 use crate::transport::http::{body_stream, checked_url};
 use crate::transport::{Answer, Outgoing, Transport, TransportKind};
-use crate::upstream::{Upstream, UpstreamError, status_error, transport_error};
+use crate::upstream::{Upstream, UpstreamError, status_error};
 use auth::{Credentials, TokenSource};
 use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, header};
@@ -360,38 +360,22 @@ impl VertexTransport {
             for (k, v) in &d.extra_headers {
                 req = req.header(k, v);
             }
-            let first_byte = up.timeouts.first_byte;
-            let resp = match tokio::time::timeout(first_byte, req.body(body.clone()).send()).await {
-                Err(_) => {
-                    return Err(UpstreamError::transient(ApiError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "upstream vertex_ai ({shown}) did not answer within {} s (router_settings.timeout)",
-                            first_byte.as_secs_f64()
-                        ),
-                    )));
-                }
-                Ok(Err(e)) => return Err(transport_error(d, &shown, &e)),
-                Ok(Ok(r)) => r,
-            };
+            let resp =
+                crate::transport::http::send_timed(d, up, req.body(body.clone()), &shown).await?;
             let status = resp.status();
             if status.is_success() {
                 let resp = answer::check(d, &shown, out.stream, resp).await?;
                 let headers = resp.headers().clone();
                 return Ok(Answer::new(headers, body_stream(resp)));
             }
-            let retry_after = resp.headers().get(header::RETRY_AFTER).cloned();
-            let bytes = tokio::time::timeout(up.timeouts.idle, resp.bytes())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
+            let (headers, bytes) = crate::transport::http::error_body(d, up, resp).await;
             let learned = status.as_u16() == 400 && betas.is_some() && self.refuse_betas(d, &bytes);
             if !(learned && attempt == 1) {
-                break (status.as_u16(), (retry_after, bytes));
+                break (status.as_u16(), (headers, bytes));
             }
         };
-        let (retry_after, bytes) = resp;
+        let (headers, bytes) = resp;
+        let retry_after = headers.get(header::RETRY_AFTER).cloned();
         let mut e = status_error(d, status, &bytes);
         let mut failed = if status == 401 {
             // Google refused the token (revoked, or the clock is off): fetch another and let
@@ -411,6 +395,8 @@ impl VertexTransport {
             UpstreamError::from_status(e, status, retry_after.clone())
         };
         failed.retry_after = retry_after;
+        failed.pass_headers(&headers);
+        failed.content_policy = crate::upstream::is_content_policy(&bytes);
         Err(failed)
     }
 }

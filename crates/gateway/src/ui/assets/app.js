@@ -329,12 +329,15 @@ async function openDetail(id) {
 
 // ---- now ----
 
+/** Usage records lost so far: the queue's drops and the writer's. */
+const lost = (l) => (l.queue_dropped || 0) + (l.store_dropped || 0);
+
 async function loadNow() {
   try {
     const n = await api("/ui/api/now");
     $("#now-summary").textContent =
       `${n.in_flight} in flight · ${n.registered.length} registered · ${n.cooldowns.length} cooling down` +
-      (n.ledger ? ` · ledger: ${n.ledger.engine}${n.ledger.queue_dropped ? `, ${n.ledger.queue_dropped} records dropped` : ""}` : " · ledger off");
+      (n.ledger ? ` · ledger: ${n.ledger.engine}${lost(n.ledger) ? `, ${lost(n.ledger)} records dropped` : ""}` : " · ledger off");
     const body = $("#now-body");
     body.replaceChildren();
     for (const m of n.models) {
