@@ -4,6 +4,7 @@
 //! Bedrock launcher), as `agent-shim with bedrock --isolated -- claude …`.
 
 mod adapters;
+mod atomic_file;
 mod cli;
 mod cmd;
 mod complete;

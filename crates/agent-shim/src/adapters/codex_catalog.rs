@@ -208,18 +208,9 @@ pub fn write(l: &Launch, program: &Path) -> Result<Option<PathBuf>> {
     let text = serde_json::to_string_pretty(&catalog(&skeleton, l.profile_name, &models))
         .expect("a catalogue serialises");
     let path = l.generated_dir("catalog")?.join("model_catalog.json");
-    write_atomically(&path, &text)
+    crate::atomic_file::write(&path, text.as_bytes())
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
     Ok(Some(path))
-}
-
-/// Writes through a temporary file renamed over `path` (launches may run side by side).
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 /// The skeleton for the Codex at `program`: cached per binary (path, size, modification time),
@@ -250,9 +241,11 @@ fn template(cache_dir: &Path, program: &Path) -> std::result::Result<Map<String,
     let catalog = bundled_catalog(&exe, cached.parent().expect("in a directory"))?;
     let s = skeleton(&catalog).ok_or("`codex debug models` listed no model")?;
     // A cache that cannot be written only costs the next launch another `debug models`.
-    let _ = write_atomically(
+    let _ = crate::atomic_file::write(
         &cached,
-        &serde_json::to_string(&s).expect("a skeleton serialises"),
+        serde_json::to_string(&s)
+            .expect("a skeleton serialises")
+            .as_bytes(),
     );
     Ok(s)
 }

@@ -6,10 +6,9 @@ use crate::error::{CliError, Result};
 use crate::settings::Settings;
 use crate::settings::catalog;
 use ledger::prices::{self, ModelPrice, PriceBook, cost, table};
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// LiteLLM's price table on GitHub (main branch), the default of `prices update`.
 pub const DEFAULT_URL: &str =
@@ -24,12 +23,14 @@ pub fn run(action: PricesAction) -> Result<ExitCode> {
 }
 
 fn update(state_dir: &Path, from: Option<&str>) -> Result<ExitCode> {
-    let from = from.unwrap_or(DEFAULT_URL);
-    let is_url = from.starts_with("http://") || from.starts_with("https://");
+    let given = from.unwrap_or(DEFAULT_URL);
+    let is_url = given.starts_with("http://") || given.starts_with("https://");
+    // What is shown and stored: a URL's credentials (`user:token@`, `?key=`) never are.
+    let from = gateway::redact::url(given);
     let text = if is_url {
-        crate::daemon::block_on(fetch(from))?
+        crate::daemon::block_on(fetch(given, &from))?
     } else {
-        std::fs::read_to_string(from).map_err(|e| {
+        std::fs::read_to_string(given).map_err(|e| {
             CliError::failed(format!(
                 "cannot read the price table {from}: {e}; give LiteLLM's model_prices_and_context_window.json with --from FILE|URL"
             ))
@@ -55,7 +56,7 @@ fn update(state_dir: &Path, from: Option<&str>) -> Result<ExitCode> {
     // The written file must read back as the gateway will read it.
     table::Table::parse(&body).map_err(|e| not_a_table(e.0))?;
     let path = state_dir.join(prices::STATE_FILE);
-    write_atomically(&path, body.as_bytes()).map_err(|e| {
+    crate::atomic_file::write(&path, body.as_bytes()).map_err(|e| {
         CliError::failed(format!(
             "cannot write {}: {e}; check that the state dir is writable",
             path.display()
@@ -69,11 +70,11 @@ fn update(state_dir: &Path, from: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The body at `url` (30 s connect, 120 s in all).
-async fn fetch(url: &str) -> Result<String> {
+/// The body at `url` (30 s connect, 120 s in all); errors name it as `shown`.
+async fn fetch(url: &str, shown: &str) -> Result<String> {
     let failed = |what: String| {
         CliError::failed(format!(
-            "cannot fetch the price table from {url}: {what}; check the network, or download the file and use --from FILE"
+            "cannot fetch the price table from {shown}: {what}; check the network, or download the file and use --from FILE"
         ))
     };
     let client = reqwest::Client::builder()
@@ -101,40 +102,9 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// Writes `path` through a temporary file in its directory and a rename, so a reader sees the
-/// old file or the new one, never a part.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".prices.json.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Today's UTC date, `YYYY-MM-DD`.
 fn today() -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    time::OffsetDateTime::now_utc().date().to_string()
 }
 
 fn show(settings: &Settings, model: &str) -> Result<ExitCode> {

@@ -264,7 +264,7 @@ async fn shared_state(
     ls: &crate::settings::ledger::LedgerSettings,
     master_key: Option<&gateway::SecretString>,
 ) -> Result<Option<Arc<ledger::shared::Shared>>> {
-    let Some(url) = ls.url().filter(|u| ledger::shared::is_postgres(u)) else {
+    let Some(url) = ls.url().filter(|u| ledger::store::is_postgres(u)) else {
         return Ok(None);
     };
     let shared = ledger::shared::Shared::connect(url, master_key.map(|k| k.expose()))

@@ -45,12 +45,10 @@ pub fn run(args: UsageArgs) -> Result<ExitCode> {
         else {
             return Ok(None);
         };
-        let rows = store.summary(&filter, by).await;
-        let totals = store.totals(&filter).await;
-        match (rows, totals) {
-            (Ok(r), Ok(t)) => Ok(Some((r, t))),
-            (Err(e), _) | (_, Err(e)) => Err(CliError::failed(e.to_string())),
-        }
+        // Both read the same records: side by side, not one after the other.
+        tokio::try_join!(store.summary(&filter, by), store.totals(&filter))
+            .map(Some)
+            .map_err(|e| CliError::failed(e.to_string()))
     })?;
     let (rows, totals) = report.unwrap_or_else(|| (Vec::new(), empty_totals()));
     let since_shown = since.map_or_else(|| "the start".to_owned(), time_name);
@@ -172,13 +170,7 @@ fn time_name(ms: i64) -> String {
 
 /// Picodollars as an exact USD decimal (12 places).
 fn usd_exact(pico: i64) -> String {
-    let sign = if pico < 0 { "-" } else { "" };
-    let p = pico.unsigned_abs();
-    format!(
-        "{sign}{}.{:012}",
-        p / 1_000_000_000_000,
-        p % 1_000_000_000_000
-    )
+    ledger::prices::cost::pico_to_usd(pico).to_string()
 }
 
 /// Picodollars for people: `$1.2346` (4 places; `<$0.0001` for a positive cost below that).

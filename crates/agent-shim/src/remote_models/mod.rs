@@ -212,18 +212,8 @@ pub fn read_cache(path: &Path) -> Option<CachedList> {
 
 /// Writes a cache file atomically (a temporary file renamed over it).
 pub fn write_cache(path: &Path, list: &CachedList) -> std::io::Result<()> {
-    let dir = path.parent().expect("cache files are in a directory");
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("list"),
-        std::process::id()
-    ));
     let text = serde_json::to_string_pretty(list).expect("a list serialises");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::atomic_file::write(path, text.as_bytes())
 }
 
 /// A list and whether it came from the cache.
