@@ -66,6 +66,9 @@ struct Loop<S: Stage> {
     /// The request's record, finished when the loop is dropped: complete when the stream is
     /// over and everything was handed on, else the client went away.
     rec: Record,
+    /// Bytes went to the client already: later batches wait for what the upstream connection
+    /// has read (the first goes out at once, so the time to first byte is not traded).
+    started: bool,
 }
 
 impl<S: Stage> Drop for Loop<S> {
@@ -78,21 +81,45 @@ impl<S: Stage> Drop for Loop<S> {
 /// Most upstream chunks batched into one write.
 const MAX_BATCH: usize = 256;
 
+/// Looks at the upstream after letting the worker's other tasks run, before a batch goes out
+/// with nothing more: hyper's connection task needs two turns to hand on an HTTP chunk it has
+/// already read (measured: `stream_batching` in the gateway's tests), and one more is margin.
+const SETTLE_YIELDS: u32 = 3;
+
+/// A batch stops gathering once it holds this many bytes for the client.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
 impl<S: Stage> Loop<S> {
     /// Feeds the upstream chunks that have already arrived, so events that came in one read go
     /// out in one write. Upstreams send one HTTP chunk per SSE event, and a burst of small writes
     /// costs a syscall and a wake-up each.
-    fn feed_ready(&mut self, first: Bytes) {
+    ///
+    /// The upstream connection's own task hands its body on one HTTP chunk at a time (hyper's
+    /// body channel holds one), so after taking what is ready this lets the tasks already woken
+    /// on this worker run ([`YieldOnce`]: no syscall) and looks again. It stops when
+    /// [`SETTLE_YIELDS`] turns in a row bring nothing: then the upstream's connection has
+    /// decoded everything it had read and waits for the network, and the batch goes out. A
+    /// real-time upstream's lone event waits those few turns (well under a microsecond each).
+    /// The stream's first bytes go out without waiting.
+    async fn feed_ready(&mut self, first: Bytes) {
         self.stage.feed(first, &mut self.out, &mut self.rec);
-        for _ in 1..MAX_BATCH {
-            if self.stage.is_done() {
-                return;
-            }
+        let mut fed = 1;
+        let mut yielded = 0u32;
+        while fed < MAX_BATCH && !self.stage.is_done() && self.out.len() < MAX_BATCH_BYTES {
             match self.upstream.next().now_or_never() {
-                Some(Some(Ok(more))) => self.stage.feed(more, &mut self.out, &mut self.rec),
+                Some(Some(Ok(more))) => {
+                    self.stage.feed(more, &mut self.out, &mut self.rec);
+                    fed += 1;
+                    yielded = 0;
+                }
                 Some(Some(Err(e))) => return self.broken(&e),
                 Some(None) => return self.stage.end(&mut self.out, &mut self.rec),
-                None => return,
+                // Nothing came even after the other tasks ran: the batch goes out.
+                None if yielded >= SETTLE_YIELDS || !self.started => return,
+                None => {
+                    YieldOnce(false).await;
+                    yielded += 1;
+                }
             }
         }
     }
@@ -126,12 +153,32 @@ impl<S: Stage> Loop<S> {
                 }
                 Ok(Some(Ok(chunk))) => {
                     self.last_data = Instant::now();
-                    self.feed_ready(chunk);
+                    self.feed_ready(chunk).await;
                 }
                 Ok(Some(Err(e))) => self.broken(&e),
                 Ok(None) => self.stage.end(&mut self.out, &mut self.rec),
             }
         }
+    }
+}
+
+/// Returns `Pending` once, waking itself first: the task goes to the back of its worker's run
+/// queue, after the tasks already woken (the upstream connection's), without the I/O driver
+/// poll that `tokio::task::yield_now` waits for.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -155,9 +202,11 @@ fn relay<S: Stage + 'static>(upstream: BodyStream, stage: S, settings: StreamSet
             settings,
             last_data: Instant::now(),
             rec,
+            started: false,
         };
         let s = futures_util::stream::unfold(state, |mut st| async move {
             let chunk = st.next_chunk().await?;
+            st.started = true;
             st.rec.sent(&chunk);
             Some((Ok::<Bytes, std::convert::Infallible>(chunk), st))
         });

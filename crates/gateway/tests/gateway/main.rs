@@ -37,6 +37,7 @@ mod router_limits;
 mod scenario;
 mod shapes;
 mod shared_pg;
+mod stream_batching;
 mod ui_api;
 mod ui_browser;
 mod ui_login;
