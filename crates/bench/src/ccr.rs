@@ -108,7 +108,11 @@ pub async fn start(bin: &Path, work: &Path, logs: &Path, upstream: u16) -> Resul
     }
     let mut svc = Service::spawn("claude-code-router", port, &mut cmd, logs)?;
     eprintln!("starting claude-code-router (takes seconds)…");
-    let t = svc.wait_healthy("/health", Duration::from_millis(5), Duration::from_secs(180))?;
+    let t = svc.wait_healthy(
+        "/health",
+        Duration::from_millis(5),
+        Duration::from_secs(180),
+    )?;
     // Its start-up work (config import, profile files) finishes before the first run.
     wait_idle(svc.pid()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
