@@ -241,7 +241,7 @@ impl AfterLoad {
     }
 
     /// The JSON of a run's split, per request.
-    pub fn to_json(&self, requests: usize) -> Value {
+    pub fn json(&self, requests: usize) -> Value {
         let n = requests.max(1) as f64;
         json!({
             "cpu_ms_per_req_during_load": self.load_cpu_ms / n,
@@ -385,12 +385,101 @@ mod tests {
         let me = std::process::id();
         let t = TreeCpu::take(me);
         assert!(t.ticks.contains_key(&me));
+        // Spin until the kernel has charged this process a tick (10 ms at CLK_TCK 100), or give
+        // up after 10 s of it.
+        let t0 = Instant::now();
         let mut x = 0u64;
-        for i in 0..50_000_000u64 {
-            x = x.wrapping_add(i ^ (i >> 3));
+        while t.ticks_to(&TreeCpu::take(me)) == 0 && t0.elapsed() < Duration::from_secs(10) {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_add(i));
+            }
         }
-        std::hint::black_box(x);
         assert!(t.ticks_to(&TreeCpu::take(me)) > 0);
+    }
+
+    #[test]
+    fn report_gives_the_split_and_the_ratios() {
+        use crate::load::RunStats;
+        use crate::report::{Startup, WorkloadInfo};
+        let run = |target, p50, cpu, after_load| Run {
+            workload: 0,
+            target,
+            concurrency: 1,
+            stats: RunStats {
+                n: 100,
+                p50_ms: p50,
+                ttfb_p50_ms: p50,
+                rps: 1000.0 / p50,
+                ..RunStats::default()
+            },
+            cpu_ms_per_req: Some(cpu),
+            cpu_ms_per_req_sched: None,
+            peak_rss_mib: Some(10.0),
+            upstream_cpu_ms_per_req: 0.1,
+            after_load,
+        };
+        let al = AfterLoad {
+            load_cpu_ms: 1200.0,
+            tail_cpu_ms: 800.0,
+            settle_ms: 2500.0,
+            capped: false,
+        };
+        let r = Results {
+            name: "t".into(),
+            command: "c".into(),
+            versions: json!({}),
+            settings: json!({}),
+            workloads: vec![WorkloadInfo {
+                id: "W2",
+                title: "t",
+                path: "/v1/messages",
+                bytes: 1,
+                stream: false,
+            }],
+            runs: vec![
+                run(Target::Direct, 1.0, 0.0, None),
+                run(Target::AgentShim, 1.5, 0.5, None),
+                run(Target::Ccr, 11.0, al.total_cpu_ms() / 100.0, Some(al)),
+            ],
+            startup: Startup {
+                shim_launches_ms: vec![],
+                shim_first_ms: 1.0,
+                shim_idle_rss_mib: None,
+                shim_rss_after_mib: None,
+                litellm_ms: None,
+                litellm_idle_rss_mib: None,
+                nginx_idle_rss_mib: None,
+                upstream_idle_rss_mib: None,
+            },
+            hook: None,
+            streams: None,
+            ccr: Some(CcrInfo {
+                version: Some("3.1.1".into()),
+                ready_ms: 2000.0,
+                ..CcrInfo::default()
+            }),
+            notes: vec![],
+        };
+        let mut m = String::new();
+        markdown(&r, &mut m);
+        // 12 + 8 ms/req; 11 ÷ 1.5 the req/s, 40× the CPU, 20× the added p50 (10 vs 0.5 ms).
+        assert!(
+            m.contains("| W2 | 1 | 12.000 | 8.000 | 2.5 | 7.33× | 40.0× | 20.0× | – |"),
+            "{m}"
+        );
+        let js = to_json(&r);
+        assert_eq!(js["version"], json!("3.1.1"));
+        assert_eq!(
+            js["ratios"][0]["cpu_per_req_ccr_over_agent_shim"],
+            json!(40.0)
+        );
+        assert_eq!(
+            js["ratios"][0]["added_p50_ccr_over_agent_shim"],
+            json!(20.0)
+        );
+        assert_eq!(al.json(100)["cpu_ms_per_req_after_load"], json!(8.0));
+        let full = crate::report::markdown(&r);
+        assert!(full.contains("| claude-code-router | 1 | 100 |"), "{full}");
     }
 
     #[test]

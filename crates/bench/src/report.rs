@@ -379,7 +379,7 @@ pub fn to_json(r: &Results) -> Value {
                 "gateway_cpu_ms_per_req_schedstat": num(x.cpu_ms_per_req_sched),
                 "gateway_peak_rss_mib": num(x.peak_rss_mib),
                 "upstream_cpu_ms_per_req": num(Some(x.upstream_cpu_ms_per_req)),
-                "after_load": x.after_load.map(|a| a.to_json(s.n)),
+                "after_load": x.after_load.map(|a| a.json(s.n)),
             })
         })
         .collect();
