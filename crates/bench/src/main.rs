@@ -1,6 +1,7 @@
 //! `agent-shim-bench run`: one command that measures the same workloads straight to a fake
 //! upstream, through agent-shim, through LiteLLM's proxy, through nginx and through
-//! claude-code-router, on one machine, and writes `bench/results/<date>.md` and `.json`. See bench/README.md.
+//! claude-code-router, on one machine, and writes `bench/results/<date>.md` and `.json`. See
+//! bench/README.md.
 
 mod bodies;
 mod ccr;
