@@ -5,7 +5,7 @@
 //! ended (it spools every request to disk and works through the spool afterwards, so its process
 //! tree is sampled until it is idle and that CPU is counted), and its part of the report.
 
-use crate::report::{Results, Run, Target, f, ratio};
+use crate::report::{Results, Run, Target, f, num, ratio};
 use crate::services::{Service, free_port};
 use crate::{home, ms, procfs};
 use anyhow::{Context, Result, bail};
@@ -244,9 +244,9 @@ impl AfterLoad {
     pub fn json(&self, requests: usize) -> Value {
         let n = requests.max(1) as f64;
         json!({
-            "cpu_ms_per_req_during_load": self.load_cpu_ms / n,
-            "cpu_ms_per_req_after_load": self.tail_cpu_ms / n,
-            "settle_ms": self.settle_ms,
+            "cpu_ms_per_req_during_load": num(Some(self.load_cpu_ms / n)),
+            "cpu_ms_per_req_after_load": num(Some(self.tail_cpu_ms / n)),
+            "settle_ms": num(Some(self.settle_ms)),
             "capped": self.capped,
         })
     }
@@ -331,7 +331,7 @@ pub fn to_json(r: &Results) -> Value {
         .into_iter()
         .map(|(wi, c, a, x)| {
             let div = |p: Option<f64>, q: Option<f64>| match (p, q) {
-                (Some(p), Some(q)) if q.abs() > 1e-9 => json!(p / q),
+                (Some(p), Some(q)) if q.abs() > 1e-9 => num(Some(p / q)),
                 _ => Value::Null,
             };
             json!({
@@ -349,9 +349,9 @@ pub fn to_json(r: &Results) -> Value {
     json!({
         "version": info.version,
         "node": info.node,
-        "time_to_healthy_ms": info.ready_ms,
-        "idle_rss_mib": info.idle_rss_mib,
-        "rss_after_workloads_mib": info.rss_after_mib,
+        "time_to_healthy_ms": num(Some(info.ready_ms)),
+        "idle_rss_mib": num(info.idle_rss_mib),
+        "rss_after_workloads_mib": num(info.rss_after_mib),
         "idle_rule": format!(
             "CPU sampled every {} ms after each run until under {IDLE_CPU_MS} ms per window (cap {} s)",
             IDLE_WINDOW.as_millis(),

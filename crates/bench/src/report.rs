@@ -209,7 +209,7 @@ pub fn versions(shim: &Path, litellm: Option<&Path>, nginx: Option<&Path>) -> Va
     })
 }
 
-fn num(v: Option<f64>) -> Value {
+pub(crate) fn num(v: Option<f64>) -> Value {
     match v {
         Some(x) if x.is_finite() => json!((x * 1e4).round() / 1e4),
         _ => Value::Null,
