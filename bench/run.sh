@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The benchmark in one command: builds the release binaries, makes sure LiteLLM (a venv under
+# ~/.cache/agent-shim-bench), claude-code-router (npm, bench/install-ccr.sh, under
 # ~/.cache/agent-shim-bench) and nginx (apt) are there, and runs the harness, which writes
 # bench/results/<date>.md and .json. Extra arguments go to `agent-shim-bench run`
-# (e.g. --quick, --no-litellm, --no-nginx, --workloads w1,w3). AGENT_SHIM_BENCH_DATABASE_URL (a
+# (e.g. --quick, --no-litellm, --no-nginx, --no-ccr, --workloads w1,w3). AGENT_SHIM_BENCH_DATABASE_URL (a
 # scratch PostgreSQL database) adds the "ledger in PostgreSQL" rows. See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_litellm=1 want_nginx=1
+want_litellm=1 want_nginx=1 want_ccr=1
 for a in "$@"; do
   case "$a" in
     --no-litellm) want_litellm=0 ;;
     --no-nginx) want_nginx=0 ;;
+    --no-ccr) want_ccr=0 ;;
+    --ccr|--ccr=*) want_ccr=0 ;;               # a ccr of the caller's
   esac
 done
 
@@ -39,6 +42,18 @@ if [ "$want_litellm" = 1 ] && [ -z "${AGENT_SHIM_BENCH_LITELLM:-}" ]; then
     touch "$venv/.ok"
   fi
   export AGENT_SHIM_BENCH_LITELLM="$venv/bin/litellm"
+fi
+
+if [ "$want_ccr" = 1 ] && [ -z "${AGENT_SHIM_BENCH_CCR:-}" ]; then
+  CCR_VERSION="${CCR_VERSION:-3.1.1}"
+  ccr_dir="${XDG_CACHE_HOME:-$HOME/.cache}/agent-shim-bench/ccr-$CCR_VERSION"
+  ci_ccr_dir="${XDG_CACHE_HOME:-$HOME/.cache}/agent-shim-ci/ccr-$CCR_VERSION"
+  if [ "$(cat "$ccr_dir/.ok" 2>/dev/null)" != "$CCR_VERSION" ] \
+    && [ "$(cat "$ci_ccr_dir/.ok" 2>/dev/null)" = "$CCR_VERSION" ]; then
+    ccr_dir="$ci_ccr_dir"                    # the one .ci/run installs: same version
+  fi
+  AGENT_SHIM_BENCH_CCR="$(CCR_VERSION="$CCR_VERSION" bash bench/install-ccr.sh "$ccr_dir")"
+  export AGENT_SHIM_BENCH_CCR
 fi
 
 if [ "$want_nginx" = 1 ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then

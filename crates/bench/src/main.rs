@@ -1,8 +1,10 @@
 //! `agent-shim-bench run`: one command that measures the same workloads straight to a fake
-//! upstream, through agent-shim, through LiteLLM's proxy and through nginx, on one machine, and
-//! writes `bench/results/<date>.md` and `.json`. See bench/README.md.
+//! upstream, through agent-shim, through LiteLLM's proxy, through nginx and through
+//! claude-code-router, on one machine, and writes `bench/results/<date>.md` and `.json`. See
+//! bench/README.md.
 
 mod bodies;
+mod ccr;
 mod ledger_cost;
 mod load;
 mod procfs;
@@ -53,6 +55,13 @@ struct RunArgs {
     /// Leave nginx out (it is left out anyway when not installed).
     #[arg(long)]
     no_nginx: bool,
+    /// Leave claude-code-router out.
+    #[arg(long)]
+    no_ccr: bool,
+    /// claude-code-router's `ccr` executable [default:
+    /// ~/.cache/agent-shim-bench/ccr-3.1.1/node_modules/.bin/ccr].
+    #[arg(long, env = "AGENT_SHIM_BENCH_CCR")]
+    ccr: Option<PathBuf>,
     /// Measured requests per run at concurrency 1 [default: 5000; --quick 500].
     #[arg(long)]
     requests: Option<usize>,
@@ -189,6 +198,7 @@ fn headers(target: Target, w: &Workload) -> HeaderMap {
     let key = match target {
         Target::AgentShim | Target::AgentShimNoLedger | Target::AgentShimPg => AGENT_SHIM_KEY,
         Target::LiteLlm => LITELLM_KEY,
+        Target::Ccr => ccr::CCR_KEY,
         Target::Direct | Target::Nginx => "sk-upstream",
     };
     let mut h = HeaderMap::new();
@@ -436,6 +446,14 @@ async fn run(args: RunArgs) -> Result<bool> {
         }
         None => (None, None, None),
     };
+    // claude-code-router, in the Anthropic->Chat workloads.
+    let mut ccr = match &args.ccr {
+        _ if args.no_ccr || !wls.iter().any(|w| w.anthropic) => None,
+        p => {
+            let bin = p.clone().unwrap_or_else(ccr::default_bin);
+            Some(ccr::start(&bin, &work, &logs, fake.port).await?)
+        }
+    };
 
     // The workloads.
     let mut runs = Vec::new();
@@ -451,6 +469,9 @@ async fn run(args: RunArgs) -> Result<bool> {
             }
             if let (Some(ng), true) = (&nginx, w.passthrough) {
                 targets.push((Target::Nginx, ng));
+            }
+            if let (Some(x), true) = (&ccr, w.anthropic) {
+                targets.push((Target::Ccr, &x.svc));
             }
             for (target, svc) in targets {
                 let req = Arc::new(Request {
@@ -472,9 +493,13 @@ async fn run(args: RunArgs) -> Result<bool> {
         None
     };
     let shim_after = procfs::sum_mib(&procfs::tree(shim.pid()), "VmRSS");
+    if let Some(x) = &mut ccr {
+        x.info.rss_after_mib = procfs::sum_mib(&procfs::tree(x.svc.pid()), "VmRSS");
+    }
 
     let versions = report::versions(&shim_bin, litellm_bin.as_deref(), nginx_bin.as_deref());
     drop(litellm);
+    let ccr = ccr.map(|x| x.info);
     drop(nginx);
     drop(shim);
     drop(variants);
@@ -512,6 +537,7 @@ async fn run(args: RunArgs) -> Result<bool> {
         },
         hook,
         streams,
+        ccr,
         notes,
     };
     let ok = results.runs.iter().all(|r| r.stats.errors == 0)
@@ -565,16 +591,28 @@ async fn measure(
             w_stats.first_error.unwrap_or_default()
         );
     }
+    // claude-code-router works through its spool after the load: the warm-up's work is done
+    // before the mark, and the run's own is counted until it is idle.
+    let spools = target == Target::Ccr;
+    if spools {
+        ccr::wait_idle(svc.pid()).await;
+    }
+    let tree0 = spools.then(|| ccr::TreeCpu::take(svc.pid()));
     let gateway = (target != Target::Direct).then(|| procfs::CpuMark::take(svc.pid()));
     if let Some(g) = &gateway {
         procfs::reset_peak(g.pids());
     }
     let up = procfs::CpuMark::take(upstream.pid());
     let stats: RunStats = load::run(&client, req, c, n, max).await;
+    let after_load = match &tree0 {
+        Some(t) => Some(ccr::AfterLoad::measure(t, svc.pid(), tck).await),
+        None => None,
+    };
     let done = stats.n.max(1) as f64;
     let (cpu_ms, cpu_ms_sched, peak) = match &gateway {
         Some(g) => {
             let (t, s) = g.elapsed_ms(tck);
+            let t = after_load.map_or(t, |a| a.total_cpu_ms());
             (
                 Some(t / done),
                 Some(s / done),
@@ -585,7 +623,7 @@ async fn measure(
     };
     let (up_t, _) = up.elapsed_ms(tck);
     eprintln!(
-        "{} c={c:<3} {:<10} n={:<6} p50 {:>8.3} ms  p99 {:>8.3} ms  ttfb p50 {:>8.3} ms  {:>8.0} req/s  cpu {} ms/req{}",
+        "{} c={c:<3} {:<10} n={:<6} p50 {:>8.3} ms  p99 {:>8.3} ms  ttfb p50 {:>8.3} ms  {:>8.0} req/s  cpu {} ms/req{}{}",
         w.id,
         target.label(),
         stats.n,
@@ -594,6 +632,11 @@ async fn measure(
         stats.ttfb_p50_ms,
         stats.rps,
         cpu_ms.map_or("-".into(), |v| format!("{v:.3}")),
+        after_load.map_or(String::new(), |a| format!(
+            " (of which {:.3} after the load; idle {:.1} s after it)",
+            a.tail_cpu_ms / done,
+            a.settle_ms / 1000.0
+        )),
         if stats.errors > 0 {
             format!(
                 "  ERRORS {} ({})",
@@ -613,6 +656,7 @@ async fn measure(
         cpu_ms_per_req_sched: cpu_ms_sched,
         peak_rss_mib: peak,
         upstream_cpu_ms_per_req: up_t / done,
+        after_load,
     })
 }
 

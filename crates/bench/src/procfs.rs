@@ -19,7 +19,7 @@ pub fn clk_tck() -> u64 {
 }
 
 /// The fields of `/proc/<pid>/stat` after the command name (field 3 onwards).
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
+pub(crate) fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 1..];
     Some(rest.split_whitespace().map(str::to_owned).collect())

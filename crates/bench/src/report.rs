@@ -19,6 +19,8 @@ pub enum Target {
     AgentShimPg,
     LiteLlm,
     Nginx,
+    /// claude-code-router (`ccr serve`), Anthropic→Chat workloads only.
+    Ccr,
 }
 
 impl Target {
@@ -30,6 +32,7 @@ impl Target {
             Target::AgentShimPg => "agent-shim, ledger in PostgreSQL",
             Target::LiteLlm => "LiteLLM",
             Target::Nginx => "nginx",
+            Target::Ccr => "claude-code-router",
         }
     }
 
@@ -41,6 +44,7 @@ impl Target {
             Target::AgentShimPg => "agent_shim_pg",
             Target::LiteLlm => "litellm",
             Target::Nginx => "nginx",
+            Target::Ccr => "ccr",
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Run {
     /// Peak RSS of the gateway's process tree during the run (VmHWM after a reset).
     pub peak_rss_mib: Option<f64>,
     pub upstream_cpu_ms_per_req: f64,
+    /// claude-code-router: its CPU split at the end of the load (counted in `cpu_ms_per_req`).
+    pub after_load: Option<crate::ccr::AfterLoad>,
 }
 
 pub struct Startup {
@@ -106,6 +112,7 @@ pub struct Results {
     pub startup: Startup,
     pub hook: Option<HookTimes>,
     pub streams: Option<OpenStreams>,
+    pub ccr: Option<crate::ccr::CcrInfo>,
     pub notes: Vec<String>,
 }
 
@@ -202,7 +209,7 @@ pub fn versions(shim: &Path, litellm: Option<&Path>, nginx: Option<&Path>) -> Va
     })
 }
 
-fn num(v: Option<f64>) -> Value {
+pub(crate) fn num(v: Option<f64>) -> Value {
     match v {
         Some(x) if x.is_finite() => json!((x * 1e4).round() / 1e4),
         _ => Value::Null,
@@ -372,6 +379,7 @@ pub fn to_json(r: &Results) -> Value {
                 "gateway_cpu_ms_per_req_schedstat": num(x.cpu_ms_per_req_sched),
                 "gateway_peak_rss_mib": num(x.peak_rss_mib),
                 "upstream_cpu_ms_per_req": num(Some(x.upstream_cpu_ms_per_req)),
+                "after_load": x.after_load.map(|a| a.json(s.n)),
             })
         })
         .collect();
@@ -410,6 +418,7 @@ pub fn to_json(r: &Results) -> Value {
         "targets": goals(r).iter().map(|g| json!({
             "target": g.name, "goal": g.goal, "measured": num(g.measured), "unit": g.unit, "pass": g.pass,
         })).collect::<Vec<_>>(),
+        "claude_code_router": crate::ccr::to_json(r),
         "notes": r.notes,
     })
 }
@@ -421,7 +430,7 @@ pub(crate) fn f(v: Option<f64>, d: usize) -> String {
     }
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b.abs() > 1e-9 => {
             let r = a / b;
@@ -530,6 +539,7 @@ pub fn markdown(r: &Results) -> String {
                 Target::AgentShimPg,
                 Target::LiteLlm,
                 Target::Nginx,
+                Target::Ccr,
             ] {
                 let Some(x) = r.run(wi, t, c) else { continue };
                 let st = &x.stats;
@@ -567,6 +577,7 @@ pub fn markdown(r: &Results) -> String {
     }
 
     crate::ledger_cost::markdown(r, &mut m);
+    crate::ccr::markdown(r, &mut m);
 
     let _ = writeln!(m, "\n## Ratios\n");
     let _ = writeln!(
@@ -710,6 +721,7 @@ mod tests {
             cpu_ms_per_req_sched: None,
             peak_rss_mib: Some(10.0),
             upstream_cpu_ms_per_req: 0.02,
+            after_load: None,
         };
         let r = Results {
             name: "test".into(),
@@ -736,6 +748,7 @@ mod tests {
             },
             hook: None,
             streams: None,
+            ccr: None,
             notes: vec![],
         };
         let md = markdown(&r);
