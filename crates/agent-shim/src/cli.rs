@@ -15,7 +15,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The subcommands. Each one's arguments are built only when it is the one parsed (`defer`):
+/// building every subcommand's arguments was a tenth of the shell hook's start-up.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
@@ -474,4 +477,30 @@ pub struct ServiceLogsArgs {
     /// Show the last N lines.
     #[arg(short = 'n', long, value_name = "N")]
     pub lines: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The whole tree, deferred arguments built, passes clap's own consistency checks, and a
+    /// deferred subcommand still parses and shows its arguments in its help.
+    #[test]
+    fn the_deferred_command_tree_is_complete() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["agent-shim", "env", "demo", "--export"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Env(EnvArgs { export: true, .. })
+        ));
+        let help = Cli::try_parse_from(["agent-shim", "enter", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("<TOKEN>") && help.contains("--dir"), "{help}");
+        let mut cmd = Cli::command();
+        cmd.build();
+        let env = cmd.find_subcommand("env").unwrap();
+        assert!(env.get_arguments().any(|a| a.get_id() == "export"));
+    }
 }

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 pub fn run(args: EnterArgs) -> Result<ExitCode> {
     let settings = Settings::load(&Default::default(), None)?;
-    let profiles = catalog::load_profiles(&settings)?;
-    let profile = catalog::profile(&profiles, &args.profile)?;
+    // Only this profile is read (the hook runs this on every `cd`).
+    let profile = catalog::find_profile(&settings, &args.profile)?;
     let names: Vec<String> = profile
         .item
         .model_names()
@@ -42,7 +42,7 @@ pub fn run(args: EnterArgs) -> Result<ExitCode> {
         let models = catalog::load_models(&settings)?;
         if !target.external {
             // An external proxy may serve models defined only in its own config.
-            catalog::profile_models(&models, &args.profile, profile)?;
+            catalog::profile_models(&models, &args.profile, &profile)?;
         }
         let done = daemon::block_on(async {
             if !target.external {

@@ -16,10 +16,10 @@ pub const API_TIMEOUT_MS: &str = "3000000";
 
 pub fn run(args: EnvArgs) -> Result<ExitCode> {
     let settings = Settings::load(&args.net, None)?;
-    let profiles = catalog::load_profiles(&settings)?;
-    let profile = catalog::profile(&profiles, &args.profile)?;
+    // Only this profile and its models are read (the hook runs this on every `cd`).
+    let profile = catalog::find_profile(&settings, &args.profile)?;
     let target = Target::of(&settings)?;
-    let models = catalog::load_models(&settings)?;
+    let models = catalog::load_models_named(&settings, &profile.item.model_names())?;
     let endpoint = through(&target, Agent::Claude);
     let launch = Launch {
         agent: Agent::Claude,

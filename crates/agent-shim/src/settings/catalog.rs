@@ -3,6 +3,7 @@
 //! order). Every item remembers where it came from.
 
 use super::Settings;
+use super::builtin;
 use super::filters::ApiFilters;
 use super::yaml;
 use crate::error::{CliError, Result};
@@ -12,38 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-const BUILTIN_MODELS: &str = include_str!("../../assets/models.yaml");
-
-macro_rules! builtin_profiles {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../assets/profiles/", $name, ".yaml")))),*]
-    };
-}
-
-/// Built-in profiles: (name, YAML).
-const BUILTIN_PROFILES: &[(&str, &str)] = builtin_profiles!(
-    "anthropic",
-    "azure",
-    "bedrock",
-    "cerebras",
-    "cerebras2",
-    "claude-subscription",
-    "deepseek",
-    "demo",
-    "gemini",
-    "grok",
-    "groq",
-    "groq2",
-    "local",
-    "mistral",
-    "multi",
-    "openai",
-    "openrouter",
-);
-
 /// The built-in profile files: (name, YAML).
 pub fn builtin_profile_files() -> &'static [(&'static str, &'static str)] {
-    BUILTIN_PROFILES
+    builtin::PROFILES
 }
 
 /// Where an item was defined.
@@ -260,19 +232,12 @@ struct ModelListFile {
 /// Profiles by name.
 pub type Profiles = BTreeMap<String, Sourced<ProfileMeta>>;
 
-/// Loads the profiles only (the hook path needs nothing else).
+/// Loads every profile: the built-in ones, overridden by name by `<config>/profiles/*.yaml`
+/// (and `*.yml`, which wins over a `.yaml` of the same name).
 pub fn load_profiles(settings: &Settings) -> Result<Profiles> {
     let mut out = Profiles::new();
-    for (name, text) in BUILTIN_PROFILES {
-        let f: ProfileFile = yaml::parse(text, &format!("built-in profile {name}"))?;
-        let meta = f.meta.expect("built-in profiles have meta");
-        out.insert(
-            (*name).to_owned(),
-            Sourced {
-                item: meta,
-                source: Source::BuiltIn,
-            },
-        );
+    for (name, text) in builtin::PROFILES {
+        out.insert((*name).to_owned(), builtin_profile(name, text)?);
     }
     let dir = settings.config_dir.join("profiles");
     let entries = match std::fs::read_dir(&dir) {
@@ -294,37 +259,81 @@ pub fn load_profiles(settings: &Settings) -> Result<Profiles> {
         let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
             continue;
         };
-        let Some(f) = yaml::read_optional::<ProfileFile>(&path)? else {
-            continue;
-        };
-        if f.model.as_ref().is_some_and(|m| !m.is_null()) {
-            return Err(CliError::usage(format!(
-                "{}: a profile's top-level `model:` only takes null (the profile is disabled and \
-                 falls through to the built-in one); put the models in `meta:` \
-                 (opus_model, sonnet_model, haiku_model, model)",
-                path.display()
-            )));
-        }
-        match (f.is_disabled(), f.meta) {
-            (true, _) => {}
-            (false, Some(meta)) => {
-                out.insert(
-                    name,
-                    Sourced {
-                        item: meta,
-                        source: Source::File(path),
-                    },
-                );
-            }
-            (false, None) => {
-                return Err(CliError::usage(format!(
-                    "{}: a profile needs `meta: {{name, opus_model, sonnet_model, haiku_model}}` (or `disabled: true` / `model: null`)",
-                    path.display()
-                )));
-            }
+        if let Some(meta) = user_profile(&path)? {
+            out.insert(
+                name,
+                Sourced {
+                    item: meta,
+                    source: Source::File(path),
+                },
+            );
         }
     }
     Ok(out)
+}
+
+/// The profile `name` as [`load_profiles`] followed by [`profile`] would give it, reading only
+/// what that profile needs: its own user files and, when they are absent or disabled, its
+/// built-in YAML (the shell-hook path, which runs on every `cd`). Other profiles' files are not
+/// read, so a broken one does not stop this one. An unknown name gets [`profile`]'s error,
+/// listing every profile.
+pub fn find_profile(settings: &Settings, name: &str) -> Result<Sourced<ProfileMeta>> {
+    let plain = !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0']);
+    if plain {
+        let dir = settings.config_dir.join("profiles");
+        // Sorted as load_profiles reads them: the later `.yml` wins.
+        let mut found = None;
+        for ext in ["yaml", "yml"] {
+            let path = dir.join(format!("{name}.{ext}"));
+            if let Some(meta) = user_profile(&path)? {
+                found = Some(Sourced {
+                    item: meta,
+                    source: Source::File(path),
+                });
+            }
+        }
+        if let Some(p) = found {
+            return Ok(p);
+        }
+        if let Some(text) = builtin::profile_text(name) {
+            return builtin_profile(name, text);
+        }
+    }
+    let profiles = load_profiles(settings)?;
+    profile(&profiles, name).cloned()
+}
+
+/// A built-in profile.
+fn builtin_profile(name: &str, text: &str) -> Result<Sourced<ProfileMeta>> {
+    let f: ProfileFile = yaml::parse(text, &format!("built-in profile {name}"))?;
+    Ok(Sourced {
+        item: f.meta.expect("built-in profiles have meta"),
+        source: Source::BuiltIn,
+    })
+}
+
+/// A user profile file's profile: `None` when the file does not exist or is disabled (it falls
+/// through). Errors name the file and the fix.
+fn user_profile(path: &std::path::Path) -> Result<Option<ProfileMeta>> {
+    let Some(f) = yaml::read_optional::<ProfileFile>(path)? else {
+        return Ok(None);
+    };
+    if f.model.as_ref().is_some_and(|m| !m.is_null()) {
+        return Err(CliError::usage(format!(
+            "{}: a profile's top-level `model:` only takes null (the profile is disabled and \
+             falls through to the built-in one); put the models in `meta:` \
+             (opus_model, sonnet_model, haiku_model, model)",
+            path.display()
+        )));
+    }
+    match (f.is_disabled(), f.meta) {
+        (true, _) => Ok(None),
+        (false, Some(meta)) => Ok(Some(meta)),
+        (false, None) => Err(CliError::usage(format!(
+            "{}: a profile needs `meta: {{name, opus_model, sonnet_model, haiku_model}}` (or `disabled: true` / `model: null`)",
+            path.display()
+        ))),
+    }
 }
 
 /// The profile `name`, or an error listing the profiles that exist.
@@ -341,7 +350,7 @@ pub fn profile<'a>(profiles: &'a Profiles, name: &str) -> Result<&'a Sourced<Pro
 /// Loads every model definition: built-in, then `models.yaml`, then config.yaml `model_list`;
 /// each later file replaces whole model groups of the same `model_name`.
 pub fn load_models(settings: &Settings) -> Result<Vec<Sourced<ModelDefinition>>> {
-    let builtin: ModelListFile = yaml::parse(BUILTIN_MODELS, "built-in models.yaml")?;
+    let builtin: ModelListFile = yaml::parse(builtin::MODELS, "built-in models.yaml")?;
     let mut models: Vec<Sourced<ModelDefinition>> = builtin
         .model_list
         .into_iter()
@@ -355,6 +364,43 @@ pub fn load_models(settings: &Settings) -> Result<Vec<Sourced<ModelDefinition>>>
         overlay(&mut models, user.model_list, &user_path);
     }
     let from_config = settings.config.model_list.clone();
+    overlay(&mut models, from_config, &settings.config_path);
+    super::litellm::apply(
+        models.iter_mut().map(|m| &mut m.item),
+        &settings.config,
+        &settings.config_path.display().to_string(),
+    )?;
+    Ok(models)
+}
+
+/// The definitions of the model names `names`, as [`load_models`] would give them (same order,
+/// same overlays), parsing only the built-in entries of those names: the shell-hook path's
+/// `env --export`, which needs its profile's models only. The user's `models.yaml` is read
+/// whole (an override can come from anywhere in it).
+pub fn load_models_named(
+    settings: &Settings,
+    names: &[&str],
+) -> Result<Vec<Sourced<ModelDefinition>>> {
+    let mut models: Vec<Sourced<ModelDefinition>> = builtin::models_named(names)?
+        .into_iter()
+        .map(|m| Sourced {
+            item: m,
+            source: Source::BuiltIn,
+        })
+        .collect();
+    let wanted = |m: &ModelDefinition| names.contains(&m.model_name.as_str());
+    let user_path = settings.config_dir.join("models.yaml");
+    if let Some(user) = yaml::read_optional::<ModelListFile>(&user_path)? {
+        let mine = user.model_list.into_iter().filter(|m| wanted(m)).collect();
+        overlay(&mut models, mine, &user_path);
+    }
+    let from_config = settings
+        .config
+        .model_list
+        .iter()
+        .filter(|m| wanted(m))
+        .cloned()
+        .collect();
     overlay(&mut models, from_config, &settings.config_path);
     super::litellm::apply(
         models.iter_mut().map(|m| &mut m.item),

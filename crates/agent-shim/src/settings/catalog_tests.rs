@@ -291,3 +291,118 @@ fn router_rules_load_and_their_models_count_as_the_profiles() {
     let e = load_profiles(&s).unwrap_err().to_string();
     assert!(e.contains("longContext"), "{e}");
 }
+
+/// Everything a definition holds, keys included (its `Serialize` shows them redacted).
+fn full(m: &Sourced<ModelDefinition>) -> (serde_json::Value, Option<String>, String) {
+    (
+        serde_json::to_value(&m.item).unwrap(),
+        m.item
+            .litellm_params
+            .api_key
+            .as_ref()
+            .map(|k| k.expose().to_owned()),
+        m.source.to_string(),
+    )
+}
+
+/// The hook path's lookups (one profile, a few models) give what loading everything gives:
+/// built-in, overridden, disabled, `.yml` over `.yaml`, config.yaml's `model_list`, credentials.
+#[test]
+fn the_hook_paths_lookups_equal_loading_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cfg");
+    std::fs::create_dir_all(cfg.join("profiles")).unwrap();
+    std::fs::write(
+        cfg.join("models.yaml"),
+        "model_list:\n  - model_name: demo/opus\n    litellm_params:\n      model: mock/x\n      mock_response: mine\n  - model_name: extra\n    litellm_params:\n      model: mock/y\n",
+    )
+    .unwrap();
+    std::fs::write(
+        cfg.join("config.yaml"),
+        "model_list:\n  - model_name: groq/openai/gpt-oss-120b\n    litellm_params:\n      model: openai/x\n      api_base: http://127.0.0.1:9/v1\n      litellm_credential_name: c\n  - model_name: groq/openai/gpt-oss-120b\n    litellm_params:\n      model: openai/y\ncredential_list:\n  - credential_name: c\n    credential_values:\n      api_key: sk-from-credential\n",
+    )
+    .unwrap();
+    let p = cfg.join("profiles");
+    std::fs::write(
+        p.join("mine.yaml"),
+        "meta:\n  name: Mine\n  opus_model: extra\n  sonnet_model: demo/opus\n  haiku_model: groq/openai/gpt-oss-120b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("both.yaml"),
+        "meta:\n  name: Yaml\n  opus_model: a\n  sonnet_model: a\n  haiku_model: a\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("both.yml"),
+        "meta:\n  name: Yml\n  opus_model: b\n  sonnet_model: b\n  haiku_model: b\n",
+    )
+    .unwrap();
+    std::fs::write(p.join("groq.yml"), "disabled: true\n").unwrap();
+    std::fs::write(p.join("demo.yaml"), "meta:\n  name: My demo\n  opus_model: demo/opus\n  sonnet_model: demo/sonnet\n  haiku_model: demo/haiku\n").unwrap();
+    let s = settings(dir.path());
+    let all_profiles = load_profiles(&s).unwrap();
+    let all_models = load_models(&s).unwrap();
+    let mut names: Vec<&str> = all_profiles.keys().map(String::as_str).collect();
+    assert!(
+        names.len() > builtin::PROFILES.len(),
+        "user profiles are there"
+    );
+    names.push("nope");
+    for name in names {
+        let Ok(expected) = profile(&all_profiles, name) else {
+            let e = find_profile(&s, name).unwrap_err().to_string();
+            assert!(
+                e.contains("unknown profile 'nope'") && e.contains("both"),
+                "{e}"
+            );
+            continue;
+        };
+        let got = find_profile(&s, name).unwrap();
+        assert_eq!(got.source, expected.source, "{name}");
+        assert_eq!(
+            serde_json::to_value(&got.item).unwrap(),
+            serde_json::to_value(&expected.item).unwrap(),
+            "{name}"
+        );
+        let wanted = got.item.model_names();
+        let got_models = load_models_named(&s, &wanted).unwrap();
+        let expected_models: Vec<_> = all_models
+            .iter()
+            .filter(|m| wanted.contains(&m.item.model_name.as_str()))
+            .collect();
+        assert_eq!(got_models.len(), expected_models.len(), "{name}");
+        for (g, e) in got_models.iter().zip(expected_models) {
+            assert_eq!(full(g), full(e), "{name}");
+        }
+    }
+    assert_eq!(find_profile(&s, "both").unwrap().item.name, "Yml");
+    assert_eq!(find_profile(&s, "groq").unwrap().source, Source::BuiltIn);
+    let mine = load_models_named(&s, &["groq/openai/gpt-oss-120b"]).unwrap();
+    assert_eq!(
+        mine.len(),
+        2,
+        "config.yaml's two deployments replace the built-in one"
+    );
+    assert_eq!(
+        mine[0]
+            .item
+            .litellm_params
+            .api_key
+            .as_ref()
+            .map(|k| k.expose()),
+        Some("sk-from-credential")
+    );
+    // Another profile's broken file does not stop this one; loading everything names it.
+    std::fs::write(p.join("broken.yaml"), "meta: [\n").unwrap();
+    assert_eq!(find_profile(&s, "mine").unwrap().item.name, "Mine");
+    let e = load_profiles(&s).unwrap_err().to_string();
+    assert!(e.contains("broken.yaml"), "{e}");
+    // A broken file of the profile asked for is named.
+    std::fs::write(p.join("mine.yml"), "model: x\n").unwrap();
+    let e = find_profile(&s, "mine").unwrap_err().to_string();
+    assert!(
+        e.contains("mine.yml: a profile's top-level `model:` only takes null"),
+        "{e}"
+    );
+}

@@ -13,6 +13,7 @@
 //!
 //! Loading has no side effects: reading settings never creates a file.
 
+pub mod builtin;
 pub mod catalog;
 pub mod config_file;
 pub mod env_vars;
