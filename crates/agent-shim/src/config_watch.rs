@@ -10,12 +10,23 @@ use crate::settings::config_file::RouterKeys;
 use crate::settings::{Settings, env_vars, secrets};
 use gateway::Handle;
 use gateway::{ConfigSource, Loaded};
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
+use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::{RecursiveMode, Watcher};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Whether a file event may have changed a file: not an open or a read, which inotify reports
+/// too — the reload itself opens every file it reads, so counting those made the gateway reload
+/// every 200 ms forever (regression test `reload::reading_the_files_does_not_reload`).
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
 
 /// How long the watcher waits for a burst of file events (an editor's save is several) to end.
 const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -250,38 +261,51 @@ fn try_watch(settings: &Settings, state: Handle) -> std::result::Result<(), Stri
         let _ = std::fs::set_permissions(&config_dir, std::fs::Permissions::from_mode(0o700));
     }
     let config_file = settings.config_path.clone();
-    let (tx, rx) = std::sync::mpsc::channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, tx).map_err(|e| e.to_string())?;
-    debouncer
-        .watcher()
+    let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+    let mut watcher = notify::recommended_watcher(move |e| {
+        let _ = tx.send(e);
+    })
+    .map_err(|e| e.to_string())?;
+    watcher
         .watch(&config_dir, RecursiveMode::Recursive)
         .map_err(|e| format!("{}: {e}", config_dir.display()))?;
     if let Some(dir) = config_file.parent()
         && !dir.starts_with(&config_dir)
     {
-        debouncer
-            .watcher()
+        watcher
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(|e| format!("{}: {e}", dir.display()))?;
     }
+    let relevant = move |e: notify::Result<notify::Event>| match e {
+        Ok(e) => {
+            is_change(&e.kind)
+                && e.paths
+                    .iter()
+                    .any(|p| is_config_file(p, &config_dir, &config_file))
+        }
+        Err(e) => {
+            tracing::warn!("watching the configuration files: {e}");
+            false
+        }
+    };
     std::thread::Builder::new()
         .name("config-watcher".into())
         .spawn(move || {
-            let _keep = debouncer;
-            for batch in rx {
-                let relevant = match batch {
-                    Ok(events) => events
-                        .iter()
-                        .any(|e| is_config_file(&e.path, &config_dir, &config_file)),
-                    Err(e) => {
-                        tracing::warn!("watching the configuration files: {e}");
-                        false
-                    }
-                };
-                if relevant {
-                    // Logs the outcome itself (what changed, or the located error).
-                    let _ = state.reload();
+            let _keep = watcher;
+            while let Ok(e) = rx.recv() {
+                if !relevant(e) {
+                    continue;
                 }
+                // The burst's other events, until it has been quiet for DEBOUNCE.
+                loop {
+                    match rx.recv_timeout(DEBOUNCE) {
+                        Ok(_) => continue,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                // Logs the outcome itself (what changed, or the located error).
+                let _ = state.reload();
             }
         })
         .map_err(|e| format!("cannot start the watcher thread: {e}"))?;

@@ -335,3 +335,41 @@ fn sighup_reloads_the_configuration() {
     });
     assert_eq!(health()["pid"], h["pid"], "reloaded, not restarted");
 }
+
+/// Regression: the watcher counted inotify's "opened" events, and a reload opens every file it
+/// reads — so once anything read the files (the gateway's own first reload, `env`, an editor
+/// opening one), the gateway reloaded every 200 ms for as long as it ran (7% of its CPU under
+/// load, and never idle).
+#[test]
+fn reading_the_files_does_not_reload() {
+    let s = Sandbox::new();
+    s.write_config("models.yaml", &mock_model("first"));
+    s.write_config(
+        "profiles/p.yaml",
+        "meta:\n  name: p\n  opus_model: m\n  sonnet_model: m\n  haiku_model: m\n",
+    );
+    start(&s);
+    let generation = || {
+        let h: serde_json::Value =
+            serde_json::from_str(&stdout(&s.run(&["proxy", "health"]))).unwrap();
+        h["config"]["generation"].as_u64().unwrap()
+    };
+    // An edit is still seen ...
+    s.write_config("models.yaml", &mock_model("second"));
+    wait_until(10, "the edit to be reloaded", || generation() >= 1);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let after_edit = generation();
+    // ... but reading the files (as `env`, `cat` and the reload itself do) is not an edit.
+    for f in ["models.yaml", "profiles/p.yaml"] {
+        std::fs::read_to_string(s.config_dir().join(f)).unwrap();
+    }
+    let o = s.run(&["env", "p", "--export"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        generation(),
+        after_edit,
+        "the gateway reloaded without an edit: {}",
+        gateway_log_with(&s, "configuration reloaded")
+    );
+}
