@@ -34,6 +34,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
+    crate::alloc::return_freed_memory();
     // Nothing in the config is dropped silently (issue 11 §1).
     for w in &settings.config.warnings {
         tracing::warn!("{w}");
