@@ -275,7 +275,11 @@ fn goals(r: &Results) -> Vec<Goal> {
         );
     }
     if let Some((name, worst)) = crate::memory::goal(r) {
-        let goal = format!("≤ {}× idle", crate::memory::FACTOR);
+        let goal = format!(
+            "≤ {}× idle within {} s",
+            crate::memory::FACTOR,
+            crate::memory::LIMIT.as_secs()
+        );
         add(&name, &goal, worst, "× idle", &|v| {
             v <= crate::memory::FACTOR
         });
