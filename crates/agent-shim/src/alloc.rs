@@ -25,3 +25,27 @@ pub fn return_freed_memory() {
         }
     }
 }
+
+#[cfg(all(test, not(target_env = "msvc")))]
+mod tests {
+    use tikv_jemalloc_ctl::{background_thread, max_background_threads, thread};
+
+    #[test]
+    fn allocations_go_to_jemalloc() {
+        // This thread's count of bytes allocated through jemalloc grows with a `Vec`: the global
+        // allocator is jemalloc, not the system's.
+        let counter = thread::allocatedp::read().expect("jemalloc's thread.allocatedp");
+        let before = counter.get();
+        let v: Vec<u8> = vec![7; 1 << 20];
+        let after = counter.get();
+        assert_eq!(v.len(), 1 << 20);
+        assert!(after - before >= 1 << 20, "{before} -> {after}");
+    }
+
+    #[test]
+    fn background_thread_starts() {
+        super::return_freed_memory();
+        assert_eq!(max_background_threads::read().ok(), Some(1));
+        assert_eq!(background_thread::read().ok(), Some(true));
+    }
+}
