@@ -4,6 +4,7 @@
 //! Bedrock launcher), as `agent-shim with bedrock --isolated -- claude …`.
 
 mod adapters;
+mod alloc;
 mod atomic_file;
 mod cli;
 mod cmd;

@@ -453,6 +453,7 @@ mod tests {
             },
             hook: None,
             streams: None,
+            memory: vec![],
             ccr: Some(CcrInfo {
                 version: Some("3.1.1".into()),
                 ready_ms: 2000.0,

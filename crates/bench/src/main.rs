@@ -7,6 +7,7 @@ mod bodies;
 mod ccr;
 mod ledger_cost;
 mod load;
+mod memory;
 mod procfs;
 mod report;
 mod services;
@@ -457,6 +458,8 @@ async fn run(args: RunArgs) -> Result<bool> {
 
     // The workloads.
     let mut runs = Vec::new();
+    let mut memory = Vec::new();
+    let high = args.concurrency.iter().copied().max().unwrap_or(1);
     for (wi, w) in wls.iter().enumerate() {
         for &c in &args.concurrency {
             let n = if c == 1 { n_low } else { n_high };
@@ -482,13 +485,19 @@ async fn run(args: RunArgs) -> Result<bool> {
                 });
                 let r = measure(wi, w, target, svc, &fake, &req, c, n, max, tck).await?;
                 runs.push(r);
+                if target == Target::AgentShim && w.id == "W3" && c == high {
+                    let m = memory::settle(format!("W3 c={c}"), shim.pid(), shim_idle).await;
+                    memory.push(m);
+                }
             }
         }
     }
 
     // RSS with open streams.
     let streams = if open_n > 0 {
-        Some(open_streams(&shim, open_n).await?)
+        let (s, m) = open_streams(&shim, open_n, shim_idle).await?;
+        memory.push(m);
+        Some(s)
     } else {
         None
     };
@@ -538,6 +547,7 @@ async fn run(args: RunArgs) -> Result<bool> {
         hook,
         streams,
         ccr,
+        memory,
         notes,
     };
     let ok = results.runs.iter().all(|r| r.stats.errors == 0)
@@ -706,8 +716,13 @@ fn hook_path(
     Ok(HookTimes { env_ms, enter_ms })
 }
 
-/// Opens `n` slow streams through agent-shim and reads its RSS while they are all open.
-async fn open_streams(shim: &Service, n: usize) -> Result<OpenStreams> {
+/// Opens `n` slow streams through agent-shim and reads its RSS while they are all open, then
+/// until it comes back once they closed.
+async fn open_streams(
+    shim: &Service,
+    n: usize,
+    idle: Option<f64>,
+) -> Result<(OpenStreams, memory::Return)> {
     let client = load::client()?;
     let url = format!("{}/v1/messages", shim.base_url());
     let body = Bytes::from(serde_json::to_vec(&bodies::small_anthropic_stream(
@@ -765,8 +780,8 @@ async fn open_streams(shim: &Service, n: usize) -> Result<OpenStreams> {
     }
     drop(tasks);
     drop(client);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = procfs::sum_mib(&pids, "VmRSS");
+    let back = memory::settle(format!("{n} open streams"), shim.pid(), idle).await;
+    let after = back.at_mib(1.0);
     let s = OpenStreams {
         requested: n,
         opened: opened.load(Ordering::Relaxed),
@@ -787,5 +802,5 @@ async fn open_streams(shim: &Service, n: usize) -> Result<OpenStreams> {
         hwm.unwrap_or(f64::NAN),
         after.unwrap_or(f64::NAN)
     );
-    Ok(s)
+    Ok((s, back))
 }

@@ -113,6 +113,8 @@ pub struct Results {
     pub hook: Option<HookTimes>,
     pub streams: Option<OpenStreams>,
     pub ccr: Option<crate::ccr::CcrInfo>,
+    /// RSS after the loads ended, until it came back (crate::memory).
+    pub memory: Vec<crate::memory::Return>,
     pub notes: Vec<String>,
 }
 
@@ -279,6 +281,16 @@ fn goals(r: &Results) -> Vec<Goal> {
             &|v| v <= 100.0,
         );
     }
+    if let Some((name, worst)) = crate::memory::goal(r) {
+        let goal = format!(
+            "≤ {}× idle within {} s",
+            crate::memory::FACTOR,
+            crate::memory::LIMIT.as_secs()
+        );
+        add(&name, &goal, worst, "× idle", &|v| {
+            v <= crate::memory::FACTOR
+        });
+    }
     let w1 = r.workload_index("W1");
     let added_p50 = |w: Option<usize>, f: fn(&RunStats) -> f64| {
         w.and_then(|w| r.run(w, Target::AgentShim, 1))
@@ -415,6 +427,7 @@ pub fn to_json(r: &Results) -> Value {
             "rss_before_mib": num(o.rss_before_mib), "rss_mib": num(o.rss_mib),
             "peak_rss_mib": num(o.peak_rss_mib), "rss_after_close_mib": num(o.rss_after_close_mib),
         })),
+        "memory_comes_back": crate::memory::to_json(r),
         "targets": goals(r).iter().map(|g| json!({
             "target": g.name, "goal": g.goal, "measured": num(g.measured), "unit": g.unit, "pass": g.pass,
         })).collect::<Vec<_>>(),
@@ -578,6 +591,7 @@ pub fn markdown(r: &Results) -> String {
 
     crate::ledger_cost::markdown(r, &mut m);
     crate::ccr::markdown(r, &mut m);
+    crate::memory::markdown(r, &mut m);
 
     let _ = writeln!(m, "\n## Ratios\n");
     let _ = writeln!(
@@ -749,6 +763,7 @@ mod tests {
             hook: None,
             streams: None,
             ccr: None,
+            memory: vec![],
             notes: vec![],
         };
         let md = markdown(&r);

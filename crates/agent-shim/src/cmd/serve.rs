@@ -34,6 +34,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let settings = Settings::load(&args.net, args.config.as_deref())?;
     let _log = init_logging(&settings);
+    crate::alloc::return_freed_memory();
     // Nothing in the config is dropped silently (issue 11 §1).
     for w in &settings.config.warnings {
         tracing::warn!("{w}");
@@ -100,11 +101,25 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     // The price table `agent-shim prices update` wrote, else the built-in snapshot; a file that
     // cannot be read is named in a warning and the built-in prices are used.
+    let mut from_file = true;
     let prices = ledger::prices::PriceBook::load(&settings.state_dir).unwrap_or_else(|e| {
         tracing::warn!("{}; using the built-in prices", e.0);
+        from_file = false;
         ledger::prices::PriceBook::embedded()
     });
-    tracing::info!("prices: {} ({} models)", prices.version(), prices.len());
+    // A table read from the state dir is parsed already; the built-in one is parsed when the
+    // first request is priced (it takes ~2 MiB parsed; bench/README.md, "Memory"), not to log it.
+    let state_file = settings.state_dir.join(ledger::prices::STATE_FILE);
+    if from_file && state_file.is_file() {
+        tracing::info!(
+            "prices: {} ({} models, {})",
+            prices.version(),
+            prices.len(),
+            state_file.display()
+        );
+    } else {
+        tracing::info!("prices: the built-in snapshot of LiteLLM's table (read on first use)");
+    }
     // claude-code runs (and their sessions) live in the gateway's own directory.
     gateway::set_claude_code_dir(settings.state_dir.join("claude-code"));
     // The usage ledger: the request path queues records, a writer task stores them.
