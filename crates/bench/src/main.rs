@@ -11,6 +11,7 @@ mod memory;
 mod procfs;
 mod report;
 mod services;
+mod targets;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;

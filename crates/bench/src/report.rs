@@ -230,137 +230,10 @@ fn stats_of(v: &[f64]) -> Value {
     })
 }
 
-fn med(v: &[f64]) -> Option<f64> {
+pub(crate) fn med(v: &[f64]) -> Option<f64> {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     (!s.is_empty()).then(|| percentile(&s, 50.0))
-}
-
-/// One goal from the issue, with what was measured.
-struct Goal {
-    name: String,
-    goal: String,
-    measured: Option<f64>,
-    unit: &'static str,
-    pass: Option<bool>,
-}
-
-fn goals(r: &Results) -> Vec<Goal> {
-    let mut g = Vec::new();
-    let mut add =
-        |name: &str, goal: &str, measured: Option<f64>, unit, ok: &dyn Fn(f64) -> bool| {
-            g.push(Goal {
-                name: name.into(),
-                goal: goal.into(),
-                measured,
-                unit,
-                pass: measured.filter(|v| v.is_finite()).map(ok),
-            })
-        };
-    let s = &r.startup;
-    add(
-        "agent-shim time to healthy (median of launches)",
-        "≤ 20 ms",
-        med(&s.shim_launches_ms),
-        "ms",
-        &|v| v <= 20.0,
-    );
-    add(
-        "agent-shim idle RSS",
-        "≤ 15 MiB",
-        s.shim_idle_rss_mib,
-        "MiB",
-        &|v| v <= 15.0,
-    );
-    if let Some(st) = &r.streams {
-        add(
-            &format!("agent-shim RSS with {} open streams", st.opened),
-            "≤ 100 MiB",
-            st.rss_mib.filter(|_| st.opened == st.requested),
-            "MiB",
-            &|v| v <= 100.0,
-        );
-    }
-    if let Some((name, worst)) = crate::memory::goal(r) {
-        let goal = format!(
-            "≤ {}× idle within {} s",
-            crate::memory::FACTOR,
-            crate::memory::LIMIT.as_secs()
-        );
-        add(&name, &goal, worst, "× idle", &|v| {
-            v <= crate::memory::FACTOR
-        });
-    }
-    let w1 = r.workload_index("W1");
-    let added_p50 = |w: Option<usize>, f: fn(&RunStats) -> f64| {
-        w.and_then(|w| r.run(w, Target::AgentShim, 1))
-            .and_then(|x| r.added(x, f))
-    };
-    add(
-        "W1 added p50, c=1",
-        "≤ 0.2 ms",
-        added_p50(w1, |s| s.p50_ms),
-        "ms",
-        &|v| v <= 0.2,
-    );
-    let cpu_ratio = w1.and_then(|w| {
-        let a = r.run(w, Target::AgentShim, 1)?.cpu_ms_per_req?;
-        let n = r.run(w, Target::Nginx, 1)?.cpu_ms_per_req?;
-        (n > 0.0).then(|| a / n)
-    });
-    add(
-        "W1 gateway CPU per request ÷ nginx's, c=1",
-        "≤ 1.5×",
-        cpu_ratio,
-        "×",
-        &|v| v <= 1.5,
-    );
-    add(
-        "W2 added p50, c=1",
-        "≤ 0.5 ms",
-        added_p50(r.workload_index("W2"), |s| s.p50_ms),
-        "ms",
-        &|v| v <= 0.5,
-    );
-    add(
-        "W3 added time to first byte (p50), c=1",
-        "≤ 0.3 ms",
-        added_p50(r.workload_index("W3"), |s| s.ttfb_p50_ms),
-        "ms",
-        &|v| v <= 0.3,
-    );
-    let high = r.concurrencies().into_iter().max().unwrap_or(1);
-    for (wi, w) in r.workloads.iter().enumerate() {
-        let ratio = (|| {
-            let a = r.run(wi, Target::AgentShim, high)?.stats.rps;
-            let l = r.run(wi, Target::LiteLlm, high)?.stats.rps;
-            (l > 0.0).then(|| a / l)
-        })();
-        add(
-            &format!("{} throughput ÷ LiteLLM's, c={high}", w.id),
-            "≥ 50×",
-            ratio,
-            "×",
-            &|v| v >= 50.0,
-        );
-    }
-    if let Some(h) = &r.hook {
-        add(
-            "hook path: `agent-shim env <p> --export` (median wall)",
-            "≤ 3 ms",
-            med(&h.env_ms),
-            "ms",
-            &|v| v <= 3.0,
-        );
-        add(
-            "hook path: `agent-shim enter` for an entered token (median wall)",
-            "≤ 3 ms",
-            med(&h.enter_ms),
-            "ms",
-            &|v| v <= 3.0,
-        );
-    }
-    g
 }
 
 pub fn to_json(r: &Results) -> Value {
@@ -428,7 +301,7 @@ pub fn to_json(r: &Results) -> Value {
             "peak_rss_mib": num(o.peak_rss_mib), "rss_after_close_mib": num(o.rss_after_close_mib),
         })),
         "memory_comes_back": crate::memory::to_json(r),
-        "targets": goals(r).iter().map(|g| json!({
+        "targets": crate::targets::goals(r).iter().map(|g| json!({
             "target": g.name, "goal": g.goal, "measured": num(g.measured), "unit": g.unit, "pass": g.pass,
         })).collect::<Vec<_>>(),
         "claude_code_router": crate::ccr::to_json(r),
@@ -491,7 +364,7 @@ pub fn markdown(r: &Results) -> String {
         m,
         "| target | goal | measured | result |\n| --- | --- | --- | --- |"
     );
-    for g in goals(r) {
+    for g in crate::targets::goals(r) {
         let _ = writeln!(
             m,
             "| {} | {} | {} | {} |",
