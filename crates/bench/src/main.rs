@@ -8,23 +8,24 @@ mod ccr;
 mod ledger_cost;
 mod load;
 mod memory;
+mod probes;
 mod procfs;
 mod report;
 mod services;
 mod targets;
+mod workload;
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use load::{Request, RunStats};
-use report::{HookTimes, OpenStreams, Results, Run, Startup, Target, WorkloadInfo};
-use reqwest::header::{HeaderMap, HeaderValue};
-use services::{AGENT_SHIM_KEY, LITELLM_KEY, Service};
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use probes::{hook_path, open_streams};
+use report::{Results, Run, Startup, Target, WorkloadInfo};
+use services::Service;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use workload::{Workload, headers, workloads};
 
 /// The LiteLLM version run.sh installs.
 const LITELLM_VERSION: &str = "1.106.2";
@@ -113,105 +114,6 @@ struct RunArgs {
     /// Keep the work directory (configs, logs) instead of removing it.
     #[arg(long)]
     keep_work: bool,
-}
-
-/// A workload: one request, sent to every target.
-struct Workload {
-    id: &'static str,
-    title: &'static str,
-    path: &'static str,
-    body: Bytes,
-    stream: bool,
-    passthrough: bool,
-    anthropic: bool,
-    marker: &'static [u8],
-}
-
-fn workloads(selected: &[String]) -> Result<Vec<Workload>> {
-    let json = |v: serde_json::Value| Bytes::from(serde_json::to_vec(&v).expect("serializes"));
-    let all = vec![
-        Workload {
-            id: "W1",
-            title: "OpenAI chat, non-streaming, small body, pass-through",
-            path: "/v1/chat/completions",
-            body: json(bodies::small_chat()),
-            stream: false,
-            passthrough: true,
-            anthropic: false,
-            marker: b"assistant",
-        },
-        Workload {
-            id: "W2",
-            title: "Anthropic Messages -> OpenAI chat, non-streaming, Claude-Code-sized request",
-            path: "/v1/messages",
-            body: json(bodies::claude_code_messages(false)),
-            stream: false,
-            passthrough: false,
-            anthropic: true,
-            marker: b"assistant",
-        },
-        Workload {
-            id: "W3",
-            title: "Anthropic Messages -> OpenAI chat, streaming 200 chunks, Claude-Code-sized request",
-            path: "/v1/messages",
-            body: json(bodies::claude_code_messages(true)),
-            stream: true,
-            passthrough: false,
-            anthropic: true,
-            marker: b"message_stop",
-        },
-        Workload {
-            id: "W4",
-            title: "OpenAI Responses -> OpenAI chat, streaming 200 chunks, Codex-sized request",
-            path: "/v1/responses",
-            body: json(bodies::codex_responses()),
-            stream: true,
-            passthrough: false,
-            anthropic: false,
-            marker: b"response.completed",
-        },
-        Workload {
-            id: "W5",
-            title: "OpenAI chat, streaming 200 chunks, the W3 conversation, pass-through",
-            path: "/v1/chat/completions",
-            body: json(bodies::claude_code_chat()),
-            stream: true,
-            passthrough: true,
-            anthropic: false,
-            marker: b"[DONE]",
-        },
-    ];
-    let mut out = Vec::new();
-    for s in selected {
-        match all.iter().position(|w| w.id.eq_ignore_ascii_case(s.trim())) {
-            Some(i) => out.push(i),
-            None => bail!("unknown workload {s:?} (w1, w2, w3, w4, w5)"),
-        }
-    }
-    Ok(all
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| out.contains(i))
-        .map(|(_, w)| w)
-        .collect())
-}
-
-fn headers(target: Target, w: &Workload) -> HeaderMap {
-    let key = match target {
-        Target::AgentShim | Target::AgentShimNoLedger | Target::AgentShimPg => AGENT_SHIM_KEY,
-        Target::LiteLlm => LITELLM_KEY,
-        Target::Ccr => ccr::CCR_KEY,
-        Target::Direct | Target::Nginx => "sk-upstream",
-    };
-    let mut h = HeaderMap::new();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    let bearer = HeaderValue::from_str(&format!("Bearer {key}")).expect("ascii");
-    h.insert("authorization", bearer);
-    if w.anthropic {
-        h.insert("x-api-key", HeaderValue::from_str(key).expect("ascii"));
-        h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
-    }
-    h
 }
 
 fn main() -> ExitCode {
@@ -669,139 +571,4 @@ async fn measure(
         upstream_cpu_ms_per_req: up_t / done,
         after_load,
     })
-}
-
-/// Wall time of `agent-shim env bench --export` and of `agent-shim enter <token> bench` for a
-/// token that is already entered.
-fn hook_path(
-    bin: &Path,
-    dirs: &services::ShimDirs,
-    state: &Path,
-    port: u16,
-    work: &Path,
-    runs: usize,
-) -> Result<HookTimes> {
-    let time = |args: &[&str]| -> Result<f64> {
-        let mut cmd = Command::new(bin);
-        cmd.args(args).current_dir(work);
-        services::shim_env(&mut cmd, dirs, state, port);
-        let t0 = Instant::now();
-        let out = cmd.output()?;
-        let t = ms(t0.elapsed());
-        if !out.status.success() {
-            bail!(
-                "agent-shim {} failed ({}): {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(t)
-    };
-    let env_args = ["env", "bench", "--export"];
-    let enter_args = ["enter", "bench-token-0001", "bench"];
-    // Untimed first runs: page cache, and the token's first entry.
-    time(&env_args)?;
-    time(&enter_args)?;
-    let mut env_ms = Vec::new();
-    let mut enter_ms = Vec::new();
-    for _ in 0..runs {
-        env_ms.push(time(&env_args)?);
-        enter_ms.push(time(&enter_args)?);
-    }
-    eprintln!(
-        "hook path: env --export {:.2} ms, enter {:.2} ms (medians of {runs})",
-        median(&env_ms),
-        median(&enter_ms)
-    );
-    Ok(HookTimes { env_ms, enter_ms })
-}
-
-/// Opens `n` slow streams through agent-shim and reads its RSS while they are all open, then
-/// until it comes back once they closed.
-async fn open_streams(
-    shim: &Service,
-    n: usize,
-    idle: Option<f64>,
-) -> Result<(OpenStreams, memory::Return)> {
-    let client = load::client()?;
-    let url = format!("{}/v1/messages", shim.base_url());
-    let body = Bytes::from(serde_json::to_vec(&bodies::small_anthropic_stream(
-        bodies::SLOW_MODEL,
-    ))?);
-    let mut h = HeaderMap::new();
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert("x-api-key", HeaderValue::from_static(AGENT_SHIM_KEY));
-    h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
-    let pids = procfs::tree(shim.pid());
-    let before = procfs::sum_mib(&pids, "VmRSS");
-    procfs::reset_peak(&pids);
-    let opened = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let first_error: Arc<Mutex<Option<String>>> = Arc::default();
-    let mut tasks = Vec::with_capacity(n);
-    let t0 = Instant::now();
-    for _ in 0..n {
-        let (client, url, body, h) = (client.clone(), url.clone(), body.clone(), h.clone());
-        let (opened, failed, first_error) = (opened.clone(), failed.clone(), first_error.clone());
-        tasks.push(tokio::spawn(async move {
-            let fail = |e: String| {
-                failed.fetch_add(1, Ordering::Relaxed);
-                first_error.lock().expect("lock").get_or_insert(e);
-            };
-            let mut resp = match client.post(url).headers(h).body(body).send().await {
-                Ok(r) if r.status().is_success() => r,
-                Ok(r) => return fail(format!("HTTP {}", r.status())),
-                Err(e) => return fail(format!("send: {e}")),
-            };
-            match resp.chunk().await {
-                Ok(Some(_)) => {
-                    opened.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(None) => return fail("stream ended at once".into()),
-                Err(e) => return fail(format!("body: {e}")),
-            }
-            while let Ok(Some(_)) = resp.chunk().await {}
-        }));
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while opened.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < n
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let open_after_ms = ms(t0.elapsed());
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let pids = procfs::tree(shim.pid());
-    let rss = procfs::sum_mib(&pids, "VmRSS");
-    let hwm = procfs::sum_mib(&pids, "VmHWM");
-    let still = tasks.iter().filter(|t| !t.is_finished()).count();
-    for t in &tasks {
-        t.abort();
-    }
-    drop(tasks);
-    drop(client);
-    let back = memory::settle(format!("{n} open streams"), shim.pid(), idle).await;
-    let after = back.at_mib(1.0);
-    let s = OpenStreams {
-        requested: n,
-        opened: opened.load(Ordering::Relaxed),
-        still_open: still,
-        errors: failed.load(Ordering::Relaxed),
-        first_error: first_error.lock().expect("lock").clone(),
-        open_after_ms,
-        rss_before_mib: before,
-        rss_mib: rss,
-        peak_rss_mib: hwm,
-        rss_after_close_mib: after,
-    };
-    eprintln!(
-        "{} open streams ({} failed): agent-shim RSS {:.1} MiB (peak {:.1}), {:.1} MiB after they closed",
-        s.opened,
-        s.errors,
-        rss.unwrap_or(f64::NAN),
-        hwm.unwrap_or(f64::NAN),
-        after.unwrap_or(f64::NAN)
-    );
-    Ok((s, back))
 }
