@@ -351,26 +351,7 @@ pub fn profile<'a>(profiles: &'a Profiles, name: &str) -> Result<&'a Sourced<Pro
 /// each later file replaces whole model groups of the same `model_name`.
 pub fn load_models(settings: &Settings) -> Result<Vec<Sourced<ModelDefinition>>> {
     let builtin: ModelListFile = yaml::parse(builtin::MODELS, "built-in models.yaml")?;
-    let mut models: Vec<Sourced<ModelDefinition>> = builtin
-        .model_list
-        .into_iter()
-        .map(|m| Sourced {
-            item: m,
-            source: Source::BuiltIn,
-        })
-        .collect();
-    let user_path = settings.config_dir.join("models.yaml");
-    if let Some(user) = yaml::read_optional::<ModelListFile>(&user_path)? {
-        overlay(&mut models, user.model_list, &user_path);
-    }
-    let from_config = settings.config.model_list.clone();
-    overlay(&mut models, from_config, &settings.config_path);
-    super::litellm::apply(
-        models.iter_mut().map(|m| &mut m.item),
-        &settings.config,
-        &settings.config_path.display().to_string(),
-    )?;
-    Ok(models)
+    with_user_models(settings, builtin.model_list, |_| true)
 }
 
 /// The definitions of the model names `names`, as [`load_models`] would give them (same order,
@@ -381,14 +362,25 @@ pub fn load_models_named(
     settings: &Settings,
     names: &[&str],
 ) -> Result<Vec<Sourced<ModelDefinition>>> {
-    let mut models: Vec<Sourced<ModelDefinition>> = builtin::models_named(names)?
+    with_user_models(settings, builtin::models_named(names)?, |m| {
+        names.contains(&m.model_name.as_str())
+    })
+}
+
+/// `builtin` overlaid with the user's `models.yaml` and config.yaml's `model_list` (the
+/// definitions `wanted` keeps), with LiteLLM's settings applied.
+fn with_user_models(
+    settings: &Settings,
+    builtin: Vec<ModelDefinition>,
+    wanted: impl Fn(&ModelDefinition) -> bool,
+) -> Result<Vec<Sourced<ModelDefinition>>> {
+    let mut models: Vec<Sourced<ModelDefinition>> = builtin
         .into_iter()
         .map(|m| Sourced {
             item: m,
             source: Source::BuiltIn,
         })
         .collect();
-    let wanted = |m: &ModelDefinition| names.contains(&m.model_name.as_str());
     let user_path = settings.config_dir.join("models.yaml");
     if let Some(user) = yaml::read_optional::<ModelListFile>(&user_path)? {
         let mine = user.model_list.into_iter().filter(|m| wanted(m)).collect();
