@@ -101,22 +101,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     // The price table `agent-shim prices update` wrote, else the built-in snapshot; a file that
     // cannot be read is named in a warning and the built-in prices are used.
-    let mut from_file = true;
     let prices = ledger::prices::PriceBook::load(&settings.state_dir).unwrap_or_else(|e| {
         tracing::warn!("{}; using the built-in prices", e.0);
-        from_file = false;
         ledger::prices::PriceBook::embedded()
     });
     // A table read from the state dir is parsed already. The built-in one is parsed on a thread
     // of its own now (~14 ms of CPU, ~2 MiB): not on the thread that starts serving, and not by
     // the first priced request, which would stall every stream on its worker meanwhile.
-    let state_file = settings.state_dir.join(ledger::prices::STATE_FILE);
-    if from_file && state_file.is_file() {
+    if !prices.is_embedded() {
         tracing::info!(
             "prices: {} ({} models, {})",
             prices.version(),
             prices.len(),
-            state_file.display()
+            prices.source()
         );
     } else {
         let warm = prices.clone();

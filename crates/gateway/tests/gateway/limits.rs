@@ -225,23 +225,8 @@ async fn endless_line_upstream(
     let counter = sent.clone();
     tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
-        let mut req = Vec::new();
-        let mut buf = [0u8; 65536];
         // The request: its head, then `content-length` bytes.
-        loop {
-            let n = s.read(&mut buf).await.unwrap();
-            req.extend_from_slice(&buf[..n]);
-            if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&req[..i]).to_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                if req.len() >= i + 4 + len {
-                    break;
-                }
-            }
-        }
+        read_raw_request(&mut s).await;
         let first = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"}}]}\n\ndata: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"";
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
         let mut out = format!("{head}{:x}\r\n{first}\r\n", first.len()).into_bytes();

@@ -27,7 +27,7 @@ async fn burst_upstream(first_seen: Arc<Notify>) -> String {
             };
             let first_seen = first_seen.clone();
             tokio::spawn(async move {
-                read_request(&mut sock).await;
+                read_raw_request(&mut sock).await;
                 let mut chunks = Vec::new();
                 let mut chunk = |data: String| {
                     let ev = format!("data: {data}\n\n");
@@ -59,27 +59,6 @@ async fn burst_upstream(first_seen: Arc<Notify>) -> String {
         }
     });
     format!("http://{addr}/v1")
-}
-
-/// Reads one request's head and its `content-length` body.
-async fn read_request(sock: &mut TcpStream) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 16384];
-    loop {
-        let n = sock.read(&mut tmp).await.unwrap();
-        assert!(n > 0, "the gateway closed before sending its request");
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-            if buf.len() >= end + 4 + len {
-                return buf;
-            }
-        }
-    }
 }
 
 /// The HTTP chunks of a chunked response body, read to its end: their payloads. `first_seen`

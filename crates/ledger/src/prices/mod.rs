@@ -124,6 +124,11 @@ impl PriceBook {
         }
     }
 
+    /// Whether this is the embedded snapshot (no table from `prices update` was found).
+    pub fn is_embedded(&self) -> bool {
+        self.loaded.is_none()
+    }
+
     /// Models in the table.
     pub fn len(&self) -> usize {
         self.table().models.len()

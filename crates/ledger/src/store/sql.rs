@@ -5,6 +5,7 @@
 //! subset both SQLite and PostgreSQL accept.
 
 use super::{StoreError, StoreFuture};
+use std::fmt::Write as _;
 
 /// Which placeholder style a [`Query`] uses: SQLite `?N`, PostgreSQL `$N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +97,7 @@ impl Query {
             Dialect::Sqlite => '?',
             Dialect::Postgres => '$',
         };
-        self.sql.push(sigil);
-        let _ = std::fmt::Write::write_fmt(&mut self.sql, format_args!("{n}"));
+        let _ = write!(self.sql, "{sigil}{n}");
         self
     }
 
