@@ -4,6 +4,7 @@
 mod agent_configs;
 mod agents_e2e;
 mod bedrock_e2e;
+mod binary_image;
 mod body_capture;
 mod claude_code_harness;
 mod claude_code_sdk;
