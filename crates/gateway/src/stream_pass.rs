@@ -154,7 +154,12 @@ impl Stage for PassThrough {
             if !self.check(out, rec) {
                 return;
             }
-            out.extend_from_slice(&self.partial.split());
+            if !self.partial.is_empty() {
+                // Copied and cleared, not split off: a split makes the buffer shared (an
+                // allocation per event).
+                out.extend_from_slice(&self.partial);
+                self.partial.clear();
+            }
             out.extend_from_slice(&event);
             if self.watch.is_finished() {
                 // Anything after the protocol's last event is not part of the answer.
@@ -173,7 +178,8 @@ impl Stage for PassThrough {
             return;
         }
         if !self.partial.is_empty() {
-            out.extend_from_slice(&self.partial.split());
+            out.extend_from_slice(&self.partial);
+            self.partial.clear();
             out.extend_from_slice(b"\n\n");
         }
         match self.watch.on_end() {

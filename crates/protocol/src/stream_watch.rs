@@ -126,9 +126,29 @@ impl ChatWatch {
 
 #[derive(Deserialize)]
 struct ChatChunk {
-    #[serde(default)]
-    choices: Vec<ChatChoice>,
+    /// Whether a choice has a finish reason (read without keeping the array).
+    #[serde(default, rename = "choices", deserialize_with = "any_finish_reason")]
+    finish: bool,
     error: Option<IgnoredAny>,
+}
+
+/// Whether any element of a `choices` array has a `finish_reason`; every element is read whole.
+fn any_finish_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Choices;
+    impl<'de> serde::de::Visitor<'de> for Choices {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of choices")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+            let mut any = false;
+            while let Some(c) = seq.next_element::<ChatChoice>()? {
+                any |= c.finish_reason.is_some();
+            }
+            Ok(any)
+        }
+    }
+    d.deserialize_seq(Choices)
 }
 
 #[derive(Deserialize)]
@@ -150,7 +170,7 @@ impl StreamWatch for ChatWatch {
         if c.error.is_some() {
             self.done = true;
         }
-        if c.choices.iter().any(|ch| ch.finish_reason.is_some()) {
+        if c.finish {
             self.finish_seen = true;
         }
         Ok(())
