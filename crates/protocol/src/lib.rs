@@ -26,6 +26,7 @@ pub mod codec;
 #[cfg(feature = "test-support")]
 pub mod exercise;
 pub mod ir;
+mod json_writer;
 pub mod openai_chat;
 pub mod openai_responses;
 pub mod passthrough;

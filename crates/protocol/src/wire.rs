@@ -85,16 +85,19 @@ impl ImageUrl {
 // `serde_json::Value`s and `&str`s, so none of them can fail. Kept crate-private so no caller can
 // hand them anything else.
 
-/// The JSON text of a wire value this crate built.
-#[allow(clippy::expect_used)]
+/// The JSON text of a wire value this crate built ([`crate::json_writer`]: serde_json's output,
+/// faster).
 pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("a wire value serialises")
+    // serde_json's starting size.
+    let mut out = Vec::with_capacity(128);
+    write_json(&mut out, v);
+    out
 }
 
 /// Appends the JSON text of a wire value this crate built (e.g. a `&str`, quoted and escaped).
 #[allow(clippy::expect_used)]
 pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
-    serde_json::to_writer(out, v).expect("a wire value serialises into a Vec");
+    crate::json_writer::write(out, v).expect("a wire value serialises into a Vec");
 }
 
 /// A [`serde_json::Value`] as raw JSON.
