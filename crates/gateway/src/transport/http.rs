@@ -1,5 +1,7 @@
 //! The HTTP transport: JSON request bodies POSTed to the protocol's endpoint under `api_base`,
-//! answers as JSON or SSE. Authentication follows the protocol (Anthropic's `x-api-key` and
+//! answers as JSON or SSE. Plain `http://` upstreams reached directly are sent by the gateway's
+//! own HTTP/1.1 client ([`super::h1`]); `https://` ones, proxied ones and URLs with credentials by
+//! reqwest ([`Upstream::client`]), which negotiates HTTP/2 where the upstream offers it. Authentication follows the protocol (Anthropic's `x-api-key` and
 //! `anthropic-version`, a bearer token otherwise). Endpoint URLs are built and parsed once, at
 //! registration (parsing a URL on every request was 2% of the gateway's CPU). A provider module
 //! with its own URLs or authentication (Azure) builds an [`HttpTransport`] with them and an
@@ -254,6 +256,9 @@ impl HttpTransport {
             let body = answer::check(d, &shown, out.stream, &headers, body).await?;
             return Ok(Answer::new(headers, body));
         }
+        if status.is_redirection() {
+            return Err(redirected(d, &shown, status, &headers));
+        }
         let body = read_error_body(d, up, body).await;
         let retry_after = headers.get(header::RETRY_AFTER).cloned();
         let mut e = UpstreamError::from_status(
@@ -265,6 +270,31 @@ impl HttpTransport {
         e.content_policy = crate::upstream::is_content_policy(&body);
         Err(e)
     }
+}
+
+/// The error for a redirect from a plain-http upstream, which the gateway does not follow (a
+/// POST cannot be replayed safely, and an `http://` address that moved to `https://` is one to
+/// correct in the configuration); reqwest's client, on the other paths, follows them.
+fn redirected(
+    d: &Deployment,
+    shown: &str,
+    status: http::StatusCode,
+    headers: &HeaderMap,
+) -> UpstreamError {
+    let to = headers
+        .get(header::LOCATION)
+        .map(|l| crate::redact::url(&String::from_utf8_lossy(l.as_bytes())).into_owned())
+        .unwrap_or_else(|| "an address it does not name".to_owned());
+    UpstreamError::unusable(ApiError {
+        kind: ErrorKind::Api,
+        status: 502,
+        message: format!(
+            "{} answered {} redirecting to {to}; the gateway does not follow redirects: set \
+             litellm_params.api_base to the address the upstream serves at",
+            answer::name(d, shown),
+            status.as_u16()
+        ),
+    })
 }
 
 /// A credential as a header value (`prefix` before it), marked sensitive so that it is never

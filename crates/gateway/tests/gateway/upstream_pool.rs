@@ -23,8 +23,9 @@ enum After {
     Close,
 }
 
-/// A raw OpenAI Chat upstream: answers whole requests with a chat completion and streaming ones
-/// with a stream it never finishes. Counts accepted connections; keeps each request's head.
+/// A raw OpenAI Chat upstream: answers whole requests with a chat completion, streaming ones
+/// with a short stream, or one it never finishes when the request says "forever". Counts
+/// accepted connections; keeps each request's head.
 struct Raw {
     url: String,
     accepted: Arc<AtomicUsize>,
@@ -60,6 +61,14 @@ async fn raw_upstream(after: After) -> Raw {
                         let chunk = format!("{:x}\r\n{ev}\r\n", ev.len());
                         if sock.write_all(head.as_bytes()).await.is_err() {
                             return;
+                        }
+                        if !text.contains("forever") {
+                            let done = "data: [DONE]\n\n";
+                            let end = format!("{chunk}{:x}\r\n{done}\r\n0\r\n\r\n", done.len());
+                            if sock.write_all(end.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            continue;
                         }
                         // One event now and then, until the gateway closes the connection.
                         while sock.write_all(chunk.as_bytes()).await.is_ok() {
@@ -116,8 +125,8 @@ fn completion() -> Value {
         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
 }
 
-fn chat(stream: bool) -> Value {
-    json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": "ping"}]})
+fn chat(stream: bool, say: &str) -> Value {
+    json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": say}]})
 }
 
 /// No retries: a request the pool fails is not rescued by the router's next attempt.
@@ -144,18 +153,18 @@ async fn gateway_here(models: Vec<gateway::ModelDefinition>, proxy: UpstreamProx
     running
 }
 
-async fn ask(gw: &Running, stream: bool) -> reqwest::Response {
+async fn ask(gw: &Running, stream: bool, say: &str) -> reqwest::Response {
     gw.http
         .post(format!("{}/v1/chat/completions", gw.base))
         .bearer_auth(MASTER_KEY)
-        .json(&chat(stream))
+        .json(&chat(stream, say))
         .send()
         .await
         .unwrap()
 }
 
 async fn answered(gw: &Running) -> String {
-    let r = ask(gw, false).await;
+    let r = ask(gw, false, "ping").await;
     let status = r.status();
     let body = r.text().await.unwrap();
     assert_eq!(status, 200, "{body}");
@@ -196,6 +205,28 @@ async fn requests_in_a_row_share_one_upstream_connection() {
 }
 
 #[tokio::test]
+async fn streams_relayed_to_their_end_share_one_upstream_connection() {
+    let up = raw_upstream(After::KeepAlive).await;
+    let gw = gateway_here(
+        vec![def("m", "openai/gpt-x", &up.url)],
+        UpstreamProxy::none(),
+    )
+    .await;
+    for _ in 0..3 {
+        let r = ask(&gw, true, "ping").await;
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("never ending") && text.contains("[DONE]"),
+            "{text}"
+        );
+    }
+    // The gateway stops reading at `[DONE]`; the chunked body's end that came with it is
+    // drained by hyper and the connection reused.
+    assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn an_upstream_that_closes_after_each_answer_does_not_fail_the_next_request() {
     let up = raw_upstream(After::Close).await;
     let gw = gateway_here(
@@ -219,7 +250,7 @@ async fn a_stream_being_read_or_abandoned_does_not_poison_the_pool() {
     .await;
     assert!(answered(&gw).await.contains("pong"));
     // The stream takes the pooled connection and never ends.
-    let mut r = ask(&gw, true).await;
+    let mut r = ask(&gw, true, "forever").await;
     assert_eq!(r.status(), 200);
     let first = r.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("never ending"));
@@ -282,4 +313,32 @@ async fn no_proxy_exempts_an_upstream_from_the_proxy() {
     assert!(answered(&gw).await.contains("pong"));
     assert_eq!(up.accepted.load(Ordering::SeqCst), 1);
     assert_eq!(proxy.accepted.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_redirect_is_an_error_that_names_where_to() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            if read_request_or_eof(&mut sock).await.is_some() {
+                let answer = "HTTP/1.1 308 Permanent Redirect\r\nlocation: https://llm.example.com/v1/chat/completions\r\ncontent-length: 0\r\n\r\n";
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        }
+    });
+    let gw = gateway_here(
+        vec![def("m", "openai/gpt-x", &format!("http://{addr}/v1"))],
+        UpstreamProxy::none(),
+    )
+    .await;
+    let r = ask(&gw, false, "ping").await;
+    assert_eq!(r.status(), 502);
+    let body = r.text().await.unwrap();
+    for w in [
+        "answered 308 redirecting to https://llm.example.com/v1/chat/completions",
+        "litellm_params.api_base",
+    ] {
+        assert!(body.contains(w), "{w} missing from {body}");
+    }
 }

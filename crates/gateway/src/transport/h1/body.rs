@@ -1,7 +1,9 @@
 //! An answer's body from the HTTP/1.1 upstream client ([`super`]) as the dispatch loop reads it
 //! ([`crate::transport::BodyStream`]): decoded as it arrives when the upstream gzipped it
 //! although the gateway asked for no encoding, and its connection given back to the pool once the
-//! body has been read to the end (never earlier, never after a failure).
+//! body has been read to the end or dropped (never while it is being read, never after a
+//! failure); whether a connection dropped before its answer's end is usable is hyper's to say
+//! when it is next lent.
 
 use super::pool::Lease;
 use crate::transport::BodyError;
@@ -53,7 +55,7 @@ impl H1Body {
         }
     }
 
-    /// The connection goes back to its pool: the answer has been read whole.
+    /// The connection goes back to its pool: the answer has been read whole, or dropped.
     fn release(&mut self) {
         if let Some(lease) = self.lease.take() {
             lease.release();
@@ -135,6 +137,17 @@ impl Stream for H1Body {
             }
         }
         Poll::Ready(None)
+    }
+}
+
+impl Drop for H1Body {
+    /// A body dropped before its end (a stream relayed up to its last event, whose terminating
+    /// chunk is not read; a client gone mid-stream; a wrong answer quoted in part): hyper drains
+    /// what is left of it when that is already buffered, and closes the connection otherwise. So
+    /// the connection goes back to the pool at once, and the request that takes it next waits
+    /// for hyper to say it is ready, or closed, before using it ([`super::send`]).
+    fn drop(&mut self) {
+        self.release();
     }
 }
 

@@ -129,8 +129,9 @@ pub(crate) async fn send(
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let slot = pools.here();
     while let Some(mut sender) = pools.checkout(slot, &t.key) {
+        // Ready once its last answer is drained; an error when it closed (while idle, or because
+        // that answer was dropped before hyper had read it whole).
         if sender.ready().await.is_err() {
-            // Closed while idle.
             continue;
         }
         match sender.try_send_request(req).await {

@@ -148,8 +148,8 @@ async fn reap(pools: Weak<Pools>, slot: usize) {
 }
 
 /// A connection lent to one request: given back to its worker's pool by [`Lease::release`] when
-/// the answer was read to the end; dropped otherwise, which closes the connection (a partly read
-/// answer would leave it unusable).
+/// the answer was read to the end or dropped (hyper then drains or closes it); dropped after a
+/// failure, which closes the connection.
 pub(crate) struct Lease {
     pub(crate) pools: Arc<Pools>,
     pub(crate) slot: usize,
