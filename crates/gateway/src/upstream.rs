@@ -1,5 +1,6 @@
-//! The HTTP client to upstream providers: one connection pool for the gateway's life, timeouts
-//! that suit long streams, and the mapping of transport and HTTP failures to API errors that say
+//! The HTTP clients to upstream providers (the gateway's own HTTP/1.1 client for plain-http
+//! upstreams, reqwest for the rest): connection pools for the gateway's life, timeouts that suit
+//! long streams, and the mapping of transport and HTTP failures to API errors that say
 //! which upstream failed and what to do.
 
 use crate::model::SecretString;

@@ -82,6 +82,11 @@ impl Pools {
     /// Gives back a connection whose last answer was read to the end. A closed one, or one over
     /// the limit, is dropped (which closes it).
     pub(crate) fn checkin(self: &Arc<Self>, slot: usize, key: &Arc<str>, sender: Sender) {
+        // Outside a runtime (a body dropped as the gateway shuts down) the connection could not
+        // be driven any more, and no reaper could be started.
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         if sender.is_closed() {
             return;
         }
@@ -102,7 +107,7 @@ impl Pools {
             !std::mem::replace(&mut s.reaper, true)
         };
         if start_reaper {
-            tokio::spawn(reap(Arc::downgrade(self), slot));
+            rt.spawn(reap(Arc::downgrade(self), slot));
         }
     }
 
