@@ -101,6 +101,8 @@ pub struct HttpTransport {
     urls: [reqwest::Url; 2],
     /// Where the gateway's own HTTP/1.1 client sends each of `urls` (plain `http://` ones).
     targets: [Option<h1::Target>; 2],
+    /// Each of `urls` as errors and logs show it, credentials redacted (worked out once).
+    shown: [String; 2],
     auth: Auth,
 }
 
@@ -112,13 +114,13 @@ impl HttpTransport {
             protocol,
             api_base: api_base.to_owned(),
             targets: [h1::Target::for_url(&urls[0]), h1::Target::for_url(&urls[1])],
+            shown: [
+                crate::redact::url(urls[0].as_str()).into_owned(),
+                crate::redact::url(urls[1].as_str()).into_owned(),
+            ],
             urls,
             auth,
         }
-    }
-
-    fn url(&self, e: Endpoint) -> &reqwest::Url {
-        &self.urls[endpoint_index(e)]
     }
 }
 
@@ -159,7 +161,7 @@ impl Transport for HttpTransport {
     }
 
     fn shown_url(&self, e: Endpoint, _: bool) -> String {
-        crate::redact::url(self.url(e).as_str()).into_owned()
+        self.shown[endpoint_index(e)].clone()
     }
 
     fn secret_values(&self) -> Vec<&str> {
@@ -231,7 +233,7 @@ impl HttpTransport {
         for (k, v) in &d.extra_headers {
             h.append(k, v.clone());
         }
-        let shown = self.shown_url(out.endpoint, out.stream);
+        let shown = &self.shown[i];
         let (status, headers, body) = match &self.targets[i] {
             Some(t) if !up.proxied(url) => {
                 let sent = h1::send(
@@ -243,21 +245,21 @@ impl HttpTransport {
                         body: Bytes::from(out.body),
                     },
                 );
-                let (parts, body) = timed(d, up, &shown, sent).await?;
+                let (parts, body) = timed(d, up, shown, sent).await?;
                 (parts.status, parts.headers, Box::pin(body) as BodyStream)
             }
             _ => {
                 let req = up.client()?.post(url.clone()).headers(h).body(out.body);
-                let resp = send_timed(d, up, req, &shown).await?;
+                let resp = send_timed(d, up, req, shown).await?;
                 (resp.status(), resp.headers().clone(), body_stream(resp))
             }
         };
         if status.is_success() {
-            let body = answer::check(d, &shown, out.stream, &headers, body).await?;
+            let body = answer::check(d, shown, out.stream, &headers, body).await?;
             return Ok(Answer::new(headers, body));
         }
         if status.is_redirection() {
-            return Err(redirected(d, &shown, status, &headers));
+            return Err(redirected(d, shown, status, &headers));
         }
         let body = read_error_body(d, up, body).await;
         let retry_after = headers.get(header::RETRY_AFTER).cloned();
