@@ -1,11 +1,12 @@
 //! The HTTP transport: JSON request bodies POSTed to the protocol's endpoint under `api_base`,
 //! answers as JSON or SSE. Plain `http://` upstreams reached directly are sent by the gateway's
 //! own HTTP/1.1 client ([`super::h1`]); `https://` ones, proxied ones and URLs with credentials by
-//! reqwest ([`Upstream::client`]), which negotiates HTTP/2 where the upstream offers it. Authentication follows the protocol (Anthropic's `x-api-key` and
-//! `anthropic-version`, a bearer token otherwise). Endpoint URLs are built and parsed once, at
-//! registration (parsing a URL on every request was 2% of the gateway's CPU). A provider module
-//! with its own URLs or authentication (Azure) builds an [`HttpTransport`] with them and an
-//! [`Auth::Custom`] credential.
+//! reqwest ([`Upstream::client`]), which negotiates HTTP/2 where the upstream offers it.
+//! Authentication follows the protocol (Anthropic's `x-api-key` and `anthropic-version`, a bearer
+//! token otherwise). Endpoint URLs are built and parsed once, at registration (parsing a URL on
+//! every request was 2% of the gateway's CPU). A provider module with its own URLs or
+//! authentication (Azure) builds an [`HttpTransport`] with them and an [`Auth::Custom`]
+//! credential.
 
 use super::{Answer, BodyError, BodyStream, Outgoing, Transport, TransportKind, h1};
 use crate::answer;
