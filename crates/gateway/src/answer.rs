@@ -9,7 +9,7 @@ use crate::transport::BodyStream;
 use crate::upstream::UpstreamError;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use http::header;
+use http::{HeaderMap, header};
 use protocol::ir::{ApiError, ErrorKind};
 use std::time::Duration;
 
@@ -42,16 +42,17 @@ fn bad_answer(message: String) -> UpstreamError {
     })
 }
 
-/// Passes `resp` on when its encoding and content type are what was asked for. A missing
-/// content type is accepted (the body's own checks still apply).
+/// Passes an answer's `body` on when its encoding and content type (in `headers`) are what was
+/// asked for. A missing content type is accepted (the body's own checks still apply).
 pub async fn check(
     d: &Deployment,
     url: &str,
     stream: bool,
-    resp: reqwest::Response,
-) -> Result<reqwest::Response, UpstreamError> {
-    // reqwest removes `content-encoding` when it decoded the body (gzip).
-    if let Some(enc) = resp.headers().get(header::CONTENT_ENCODING)
+    headers: &HeaderMap,
+    body: BodyStream,
+) -> Result<BodyStream, UpstreamError> {
+    // The clients remove `content-encoding` when they decode the body (gzip).
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING)
         && !enc.as_bytes().eq_ignore_ascii_case(b"identity")
     {
         return Err(bad_answer(format!(
@@ -61,8 +62,8 @@ pub async fn check(
             String::from_utf8_lossy(enc.as_bytes())
         )));
     }
-    let Some(ct) = resp.headers().get(header::CONTENT_TYPE) else {
-        return Ok(resp);
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(body);
     };
     let ct = String::from_utf8_lossy(ct.as_bytes()).into_owned();
     let essence = ct
@@ -74,7 +75,7 @@ pub async fn check(
     let is_json = essence == "application/json" || essence.ends_with("+json");
     let is_sse = essence == "text/event-stream";
     if (stream && is_sse) || (!stream && is_json) {
-        return Ok(resp);
+        return Ok(body);
     }
     let who = name(d, url);
     let want = expected(stream);
@@ -85,7 +86,7 @@ pub async fn check(
              `{want}` was asked for)"
         )
     } else {
-        let body = quote(resp).await;
+        let body = quote(body).await;
         if stream && is_json {
             let said = protocol::openai_chat::decode_error_message(&body)
                 .or_else(|| protocol::anthropic::decode_error_message(&body))
@@ -108,12 +109,12 @@ pub async fn check(
 }
 
 /// Up to [`QUOTE_BYTES`] of the body, waiting at most [`QUOTE_WAIT`].
-async fn quote(mut resp: reqwest::Response) -> Bytes {
+async fn quote(mut body: BodyStream) -> Bytes {
     let mut got = BytesMut::new();
     let _ = tokio::time::timeout(QUOTE_WAIT, async {
         while got.len() < QUOTE_BYTES {
-            match resp.chunk().await {
-                Ok(Some(c)) => got.extend_from_slice(&c),
+            match body.next().await {
+                Some(Ok(c)) => got.extend_from_slice(&c),
                 _ => break,
             }
         }

@@ -43,6 +43,7 @@ mod tokens;
 mod transport;
 mod ui;
 mod upstream;
+pub mod upstream_proxy;
 mod workers;
 
 // The public API: what the binary (and tests) use. Everything else is internal.
@@ -63,6 +64,7 @@ pub use router::{Fallbacks, RouterSettings, RoutingStrategy};
 pub use secrets::{EnvSecrets, SecretSource, missing_key_message, run_key_command};
 pub use state::{Instance, Ledger};
 pub use upstream::Timeouts;
+pub use upstream_proxy::UpstreamProxy;
 pub use workers::default_count as default_workers;
 
 use registry::Registry;
@@ -92,6 +94,9 @@ pub struct GatewayConfig {
     pub secrets: Arc<dyn SecretSource>,
     pub router: RouterSettings,
     pub timeouts: Timeouts,
+    /// The proxies upstream requests go through: [`UpstreamProxy::from_env`] at start (the
+    /// standard `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY` variables), or none.
+    pub upstream_proxy: UpstreamProxy,
     /// Longest request body accepted, in bytes; a longer one is answered 413 in the caller's
     /// protocol ([`body::DEFAULT_MAX_REQUEST_BODY`], 32 MiB, unless configured).
     pub max_request_body: usize,
@@ -165,7 +170,11 @@ impl Gateway {
         registry.set_aliases(config.model_group_alias);
         let state = Arc::new(GatewayState {
             registry,
-            upstream: upstream::Upstream::new(config.timeouts, config.secrets.clone()),
+            upstream: upstream::Upstream::new(
+                config.timeouts,
+                config.secrets.clone(),
+                config.upstream_proxy,
+            ),
             routing: router::RouterState::new(&config.router),
             router: config.router,
             master_key: config.master_key,

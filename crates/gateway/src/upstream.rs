@@ -1,11 +1,14 @@
-//! The HTTP client to upstream providers: one connection pool for the gateway's life, timeouts
-//! that suit long streams, and the mapping of transport and HTTP failures to API errors that say
+//! The HTTP clients to upstream providers (the gateway's own HTTP/1.1 client for plain-http
+//! upstreams, reqwest for the rest): connection pools for the gateway's life, timeouts that suit
+//! long streams, and the mapping of transport and HTTP failures to API errors that say
 //! which upstream failed and what to do.
 
 use crate::model::SecretString;
 use crate::providers::deployment::{ApiKey, Deployment, Endpoint};
 use crate::secrets::SecretSource;
+use crate::transport::h1::pool::Pools;
 use crate::transport::{Answer, Outgoing};
+use crate::upstream_proxy::UpstreamProxy;
 use http::{HeaderMap, HeaderValue};
 use protocol::ir::{ApiError, ErrorKind};
 use std::sync::{Arc, OnceLock};
@@ -153,24 +156,51 @@ pub fn is_content_policy(body: &[u8]) -> bool {
         })
 }
 
-/// The upstream client: one connection pool per worker thread ([`crate::workers`]), so a
-/// request's upstream connection is driven by the thread that serves it.
+/// The upstream clients: one connection pool per worker thread ([`crate::workers`]), so a
+/// request's upstream connection is driven by the thread that serves it. Plain `http://`
+/// upstreams reached directly go through the gateway's own HTTP/1.1 client
+/// ([`crate::transport::h1`], [`Upstream::pools`]); the rest through reqwest
+/// ([`Upstream::client`]).
 pub struct Upstream {
     /// Indexed by [`crate::workers::current`]; each built on first use on its thread.
     clients: Box<[OnceLock<reqwest::Client>]>,
+    /// The HTTP/1.1 client's idle connections, per worker.
+    pub(crate) pools: Arc<Pools>,
+    /// The proxies requests use, given at start ([`UpstreamProxy::from_env`]).
+    proxy: UpstreamProxy,
+    /// Decides per URL; `None` when no proxy is configured.
+    matcher: Option<hyper_util::client::proxy::matcher::Matcher>,
     pub timeouts: Timeouts,
     secrets: Arc<dyn SecretSource>,
 }
 
 impl Upstream {
-    pub fn new(timeouts: Timeouts, secrets: Arc<dyn SecretSource>) -> Upstream {
+    /// The clients for `timeouts`, with `proxy`'s proxies, looking keys up in `secrets`.
+    pub fn new(
+        timeouts: Timeouts,
+        secrets: Arc<dyn SecretSource>,
+        proxy: UpstreamProxy,
+    ) -> Upstream {
         Upstream {
             clients: (0..=crate::workers::MAX_WORKERS)
                 .map(|_| OnceLock::new())
                 .collect(),
+            pools: Pools::new(),
+            matcher: proxy.matcher(),
+            proxy,
             timeouts,
             secrets,
         }
+    }
+
+    /// Whether a request to `url` goes through a proxy ([`UpstreamProxy`]).
+    pub(crate) fn proxied(&self, url: &reqwest::Url) -> bool {
+        let Some(m) = &self.matcher else {
+            return false;
+        };
+        url.as_str()
+            .parse::<http::Uri>()
+            .is_ok_and(|u| m.intercept(&u).is_some())
     }
 
     /// This thread's client, built on first use. Building fails only when the TLS backend cannot
@@ -180,7 +210,9 @@ impl Upstream {
         if let Some(c) = cell.get() {
             return Ok(c);
         }
-        let client = reqwest::Client::builder()
+        let client = self
+            .proxy
+            .apply(reqwest::Client::builder())
             // No read timeout: it would bound the wait for the headers too (which
             // `first_byte` governs); silences inside bodies are timed by their readers
             // (`answer::read_body`, the stream loop) with `idle`.
@@ -188,7 +220,7 @@ impl Upstream {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
-            .user_agent(concat!("agent-shim/", env!("CARGO_PKG_VERSION")))
+            .user_agent(crate::transport::h1::USER_AGENT)
             .build()
             .map_err(|e| {
                 UpstreamError::fatal(ApiError::new(
@@ -275,28 +307,58 @@ pub fn deepest_cause(e: &dyn std::error::Error) -> String {
     cause
 }
 
+/// What kind of failure a request on the wire met, which decides how [`transport_error`] words
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No connection could be made.
+    Connect,
+    /// The upstream did not answer in time.
+    Timeout,
+    /// Connected, then the connection closed or was reset before any answer.
+    Broken,
+}
+
+/// An HTTP client's error, classed ([`Failure`]); its deepest cause says what went wrong.
+pub(crate) trait TransportFailure: std::error::Error {
+    fn failure(&self) -> Failure;
+}
+
+impl TransportFailure for reqwest::Error {
+    fn failure(&self) -> Failure {
+        if self.is_connect() {
+            Failure::Connect
+        } else if self.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::Broken
+        }
+    }
+}
+
 /// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
-pub(crate) fn transport_error(d: &Deployment, url: &str, e: &reqwest::Error) -> UpstreamError {
+pub(crate) fn transport_error(
+    d: &Deployment,
+    url: &str,
+    e: &dyn TransportFailure,
+) -> UpstreamError {
     let cause = crate::redact::known(&deepest_cause(e), &d.secret_values()).into_owned();
-    let (kind, what, hint) = if e.is_connect() {
-        (
+    let (kind, what, hint) = match e.failure() {
+        Failure::Connect => (
             ErrorKind::Unreachable,
             "cannot reach upstream",
             "check that it is running and that litellm_params.api_base is right",
-        )
-    } else if e.is_timeout() {
-        (
+        ),
+        Failure::Timeout => (
             ErrorKind::Timeout,
             "cannot reach upstream",
             "the upstream is slow or unreachable",
-        )
-    } else {
-        // Connected, then the connection closed or was reset before any answer.
-        (
+        ),
+        Failure::Broken => (
             ErrorKind::Unreachable,
             "no answer: the connection broke at upstream",
             "it may be restarting or overloaded, or something between closes connections",
-        )
+        ),
     };
     UpstreamError::transient(ApiError::new(
         kind,

@@ -173,6 +173,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         )),
         router,
         timeouts,
+        // The proxy variables, read once here.
+        upstream_proxy: gateway::UpstreamProxy::from_env(),
         max_request_body: settings.max_request_body(),
         instance: gateway::Instance {
             id: settings.instance_id(),

@@ -1,11 +1,14 @@
 //! The HTTP transport: JSON request bodies POSTed to the protocol's endpoint under `api_base`,
-//! answers as JSON or SSE. Authentication follows the protocol (Anthropic's `x-api-key` and
-//! `anthropic-version`, a bearer token otherwise). Endpoint URLs are built and parsed once, at
-//! registration (parsing a URL on every request was 2% of the gateway's CPU). A provider module
-//! with its own URLs or authentication (Azure) builds an [`HttpTransport`] with them and an
-//! [`Auth::Custom`] credential.
+//! answers as JSON or SSE. Plain `http://` upstreams reached directly are sent by the gateway's
+//! own HTTP/1.1 client ([`super::h1`]); `https://` ones, proxied ones and URLs with credentials by
+//! reqwest ([`Upstream::client`]), which negotiates HTTP/2 where the upstream offers it.
+//! Authentication follows the protocol (Anthropic's `x-api-key` and `anthropic-version`, a bearer
+//! token otherwise). Endpoint URLs are built and parsed once, at registration (parsing a URL on
+//! every request was 2% of the gateway's CPU). A provider module with its own URLs or
+//! authentication (Azure) builds an [`HttpTransport`] with them and an [`Auth::Custom`]
+//! credential.
 
-use super::{Answer, BodyError, BodyStream, Outgoing, Transport, TransportKind};
+use super::{Answer, BodyError, BodyStream, Outgoing, Transport, TransportKind, h1};
 use crate::answer;
 use crate::providers::deployment::{Deployment, Endpoint};
 use crate::secrets::SecretSource;
@@ -13,7 +16,7 @@ use crate::upstream::{Upstream, UpstreamError, status_error, transport_error};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, header};
 use protocol::Protocol;
 use protocol::ir::{ApiError, ErrorKind};
 
@@ -97,6 +100,10 @@ pub struct HttpTransport {
     api_base: String,
     /// [`Endpoint::Generate`] and [`Endpoint::CountTokens`].
     urls: [reqwest::Url; 2],
+    /// Where the gateway's own HTTP/1.1 client sends each of `urls` (plain `http://` ones).
+    targets: [Option<h1::Target>; 2],
+    /// Each of `urls` as errors and logs show it, credentials redacted (worked out once).
+    shown: [String; 2],
     auth: Auth,
 }
 
@@ -107,16 +114,14 @@ impl HttpTransport {
         HttpTransport {
             protocol,
             api_base: api_base.to_owned(),
+            targets: [h1::Target::for_url(&urls[0]), h1::Target::for_url(&urls[1])],
+            shown: [
+                crate::redact::url(urls[0].as_str()).into_owned(),
+                crate::redact::url(urls[1].as_str()).into_owned(),
+            ],
             urls,
             auth,
         }
-    }
-
-    fn url(&self, e: Endpoint) -> &reqwest::Url {
-        &self.urls[match e {
-            Endpoint::Generate => 0,
-            Endpoint::CountTokens => 1,
-        }]
     }
 }
 
@@ -157,7 +162,7 @@ impl Transport for HttpTransport {
     }
 
     fn shown_url(&self, e: Endpoint, _: bool) -> String {
-        crate::redact::url(self.url(e).as_str()).into_owned()
+        self.shown[endpoint_index(e)].clone()
     }
 
     fn secret_values(&self) -> Vec<&str> {
@@ -187,71 +192,153 @@ impl HttpTransport {
         d: &Deployment,
         out: Outgoing<'_>,
     ) -> Result<Answer, UpstreamError> {
-        let url = self.url(out.endpoint);
-        let mut req = up
-            .client()?
-            .post(url.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, answer::expected(out.stream))
-            // Compressed answers are not asked for: a stream must not wait on a compressor's
-            // buffer. A server that compresses anyway with gzip is decoded as it streams
-            // (reqwest's `gzip`); any other encoding is refused in `answer::check`.
-            .header(header::ACCEPT_ENCODING, "identity");
+        let i = endpoint_index(out.endpoint);
+        let url = &self.urls[i];
+        let mut h = HeaderMap::with_capacity(8);
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(answer::expected(out.stream)),
+        );
+        // Compressed answers are not asked for: a stream must not wait on a compressor's
+        // buffer. A server that compresses anyway with gzip is decoded as it streams (reqwest's
+        // `gzip`, `h1::body`); any other encoding is refused in `answer::check`.
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
         if let Auth::Custom(c) = &self.auth {
             let (name, value) = c.header(up, d).await.map_err(UpstreamError::fatal)?;
-            req = req.header(name, value);
+            h.append(name, value);
         } else if self.protocol == Protocol::Anthropic {
             if let Some(k) = up.key(d).await.map_err(UpstreamError::fatal)? {
-                req = req.header("x-api-key", k.expose());
+                h.append("x-api-key", secret_value(d, k.expose(), "")?);
             }
             for name in FORWARDED_ANTHROPIC_HEADERS {
                 if let Some(v) = out.client_headers.get(*name) {
-                    req = req.header(*name, v);
+                    h.append(*name, v.clone());
                 }
             }
             if !out.client_headers.contains_key("anthropic-version") {
-                req = req.header("anthropic-version", "2023-06-01");
+                h.append("anthropic-version", HeaderValue::from_static("2023-06-01"));
             }
         } else if let Some(k) = up.key(d).await.map_err(UpstreamError::fatal)? {
-            req = req.bearer_auth(k.expose());
+            h.append(
+                header::AUTHORIZATION,
+                secret_value(d, k.expose(), "Bearer ")?,
+            );
         }
         for (k, v) in &d.extra_headers {
-            req = req.header(k, v);
+            h.append(k, v.clone());
         }
-        let shown = self.shown_url(out.endpoint, out.stream);
-        let resp = send_timed(d, up, req.body(out.body), &shown).await?;
-        let status = resp.status();
+        let shown = &self.shown[i];
+        let (status, headers, body) = match &self.targets[i] {
+            Some(t) if !up.proxied(url) => {
+                let sent = h1::send(
+                    &up.pools,
+                    t,
+                    up.timeouts.connect,
+                    h1::Outbound {
+                        headers: h,
+                        body: Bytes::from(out.body),
+                    },
+                );
+                let (parts, body) = timed(d, up, shown, sent).await?;
+                (parts.status, parts.headers, Box::pin(body) as BodyStream)
+            }
+            _ => {
+                let req = up.client()?.post(url.clone()).headers(h).body(out.body);
+                let resp = send_timed(d, up, req, shown).await?;
+                (resp.status(), resp.headers().clone(), body_stream(resp))
+            }
+        };
         if status.is_success() {
-            let resp = answer::check(d, &shown, out.stream, resp).await?;
-            let headers = resp.headers().clone();
-            return Ok(Answer::new(headers, body_stream(resp)));
+            let body = answer::check(d, shown, out.stream, &headers, body).await?;
+            return Ok(Answer::new(headers, body));
         }
-        let (passed, body) = error_body(d, up, resp).await;
-        let retry_after = passed.get(header::RETRY_AFTER).cloned();
+        if status.is_redirection() {
+            return Err(redirected(d, shown, status, &headers));
+        }
+        let body = read_error_body(d, up, body).await;
+        let retry_after = headers.get(header::RETRY_AFTER).cloned();
         let mut e = UpstreamError::from_status(
             status_error(d, status.as_u16(), &body),
             status.as_u16(),
             retry_after,
         );
-        e.pass_headers(&passed);
+        e.pass_headers(&headers);
         e.content_policy = crate::upstream::is_content_policy(&body);
         Err(e)
     }
 }
 
-/// The setting that gave `d`'s first-byte timeout, as errors name it.
-/// Sends `req` to `d`, waiting for the answer's headers at most the deployment's first-byte
+/// The error for a redirect from a plain-http upstream, which the gateway does not follow (a
+/// POST cannot be replayed safely, and an `http://` address that moved to `https://` is one to
+/// correct in the configuration); reqwest's client, on the other paths, follows them.
+fn redirected(
+    d: &Deployment,
+    shown: &str,
+    status: http::StatusCode,
+    headers: &HeaderMap,
+) -> UpstreamError {
+    let to = headers
+        .get(header::LOCATION)
+        .map(|l| crate::redact::url(&String::from_utf8_lossy(l.as_bytes())).into_owned())
+        .unwrap_or_else(|| "an address it does not name".to_owned());
+    UpstreamError::unusable(ApiError {
+        kind: ErrorKind::Api,
+        status: 502,
+        message: format!(
+            "{} answered {} redirecting to {to}; the gateway does not follow redirects: set \
+             litellm_params.api_base to the address the upstream serves at",
+            answer::name(d, shown),
+            status.as_u16()
+        ),
+    })
+}
+
+/// A credential as a header value (`prefix` before it), marked sensitive so that it is never
+/// shown in debug output. A key with characters a header cannot carry is refused with the reason.
+fn secret_value(d: &Deployment, secret: &str, prefix: &str) -> Result<HeaderValue, UpstreamError> {
+    let mut v = HeaderValue::try_from(format!("{prefix}{secret}")).map_err(|_| {
+        UpstreamError::fatal(ApiError::new(
+            ErrorKind::Authentication,
+            format!(
+                "the API key of model '{}'{} holds characters an HTTP header cannot carry (a \
+                 line break, say); check its value",
+                d.model_name(),
+                d.key_var
+                    .as_deref()
+                    .map(|v| format!(" (in {v})"))
+                    .unwrap_or_default()
+            ),
+        ))
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn endpoint_index(e: Endpoint) -> usize {
+    match e {
+        Endpoint::Generate => 0,
+        Endpoint::CountTokens => 1,
+    }
+}
+
+/// Waits for `sent` (a request on its way, until its answer's headers) at most `d`'s first-byte
 /// timeout; errors are worded for the client (`shown`: the URL as it may be shown), naming the
-/// setting that set the timeout. Every HTTP transport sends through this (Chat/Messages/
-/// Responses, Bedrock, Vertex).
-pub async fn send_timed(
+/// setting that set the timeout.
+async fn timed<T, E: crate::upstream::TransportFailure>(
     d: &Deployment,
     up: &Upstream,
-    req: reqwest::RequestBuilder,
     shown: &str,
-) -> Result<reqwest::Response, UpstreamError> {
+    sent: impl Future<Output = Result<T, E>>,
+) -> Result<T, UpstreamError> {
     let first_byte = d.first_byte_timeout(&up.timeouts);
-    match tokio::time::timeout(first_byte, req.send()).await {
+    match tokio::time::timeout(first_byte, sent).await {
         Err(_) => Err(UpstreamError::transient(ApiError::new(
             ErrorKind::Timeout,
             format!(
@@ -266,22 +353,46 @@ pub async fn send_timed(
     }
 }
 
-/// An error answer's headers and body; a body that stalls must not hold the request, so it is
-/// read for the deployment's idle timeout at most (empty when it does not come).
+/// Sends `req` to `d` with reqwest, waiting for the answer's headers at most the deployment's
+/// first-byte timeout ([`timed`]). The transports that stay on reqwest send through this
+/// (Bedrock, Vertex, and Chat/Messages/Responses requests to `https://` or proxied upstreams).
+pub async fn send_timed(
+    d: &Deployment,
+    up: &Upstream,
+    req: reqwest::RequestBuilder,
+    shown: &str,
+) -> Result<reqwest::Response, UpstreamError> {
+    timed(d, up, shown, req.send()).await
+}
+
+/// An error answer's headers and body ([`read_error_body`]), from reqwest.
 pub async fn error_body(
     d: &Deployment,
     up: &Upstream,
     resp: reqwest::Response,
 ) -> (HeaderMap, Bytes) {
     let headers = resp.headers().clone();
-    let body = tokio::time::timeout(d.idle_timeout(&up.timeouts), resp.bytes())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    (headers, body)
+    (headers, read_error_body(d, up, body_stream(resp)).await)
 }
 
+/// An error answer's body; a body that stalls must not hold the request, so it is read for the
+/// deployment's idle timeout at most (empty when it does not come, or breaks off).
+pub async fn read_error_body(d: &Deployment, up: &Upstream, mut body: BodyStream) -> Bytes {
+    let read = async {
+        let mut got = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            got.extend_from_slice(&chunk.ok()?);
+        }
+        Some(got.freeze())
+    };
+    tokio::time::timeout(d.idle_timeout(&up.timeouts), read)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// The setting that gave `d`'s first-byte timeout, as errors name it.
 pub fn timeout_setting(d: &Deployment) -> &'static str {
     if d.route.timeout.is_some() {
         "litellm_params.timeout"

@@ -7,6 +7,7 @@
 //! protocol codec reads: JSON for a whole answer, SSE bytes for a stream (a transport with
 //! another framing re-frames as SSE). So the dispatch loop never branches on the transport.
 
+pub mod h1;
 pub mod http;
 pub mod mock;
 

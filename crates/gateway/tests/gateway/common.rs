@@ -93,6 +93,8 @@ pub fn config(
             ping: Duration::from_millis(200),
             ..Timeouts::default()
         },
+        // Not the environment's: the tests' upstreams are local.
+        upstream_proxy: gateway::UpstreamProxy::none(),
         max_request_body: gateway::DEFAULT_MAX_REQUEST_BODY,
         instance: gateway::Instance::default(),
         source: None,

@@ -41,6 +41,7 @@ mod stream_batching;
 mod ui_api;
 mod ui_browser;
 mod ui_login;
+mod upstream_pool;
 mod upstream_reuse;
 mod vertex;
 mod vertex_credentials;

@@ -364,9 +364,10 @@ impl VertexTransport {
                 crate::transport::http::send_timed(d, up, req.body(body.clone()), &shown).await?;
             let status = resp.status();
             if status.is_success() {
-                let resp = answer::check(d, &shown, out.stream, resp).await?;
                 let headers = resp.headers().clone();
-                return Ok(Answer::new(headers, body_stream(resp)));
+                let body =
+                    answer::check(d, &shown, out.stream, &headers, body_stream(resp)).await?;
+                return Ok(Answer::new(headers, body));
             }
             let (headers, bytes) = crate::transport::http::error_body(d, up, resp).await;
             let learned = status.as_u16() == 400 && betas.is_some() && self.refuse_betas(d, &bytes);
