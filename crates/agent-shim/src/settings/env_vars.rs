@@ -1,4 +1,6 @@
-//! Every environment variable agent-shim reads or sets, defined once.
+//! Every environment variable agent-shim reads or sets, defined once. The gateway's own are beside
+//! the code that reads them: the upstream proxies (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`,
+//! `NO_PROXY`, read once by `serve`) in `gateway::upstream_proxy`.
 
 /// Relocates the config directory (default `$XDG_CONFIG_HOME/agent-shim`).
 pub const CONFIG_DIR: &str = "AGENT_SHIM_CONFIG_DIR";
