@@ -20,8 +20,9 @@ pub const NO_PROXY_VARS: [&str; 2] = ["NO_PROXY", "no_proxy"];
 /// header (httpoxy), so no proxy variable is used (as reqwest/hyper-util do).
 pub const CGI_VAR: &str = "REQUEST_METHOD";
 
-/// The proxies upstream requests use; empty strings are unset.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The proxies upstream requests use; empty strings are unset. Its `Debug` output shows the
+/// proxy URLs with their credentials redacted.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct UpstreamProxy {
     /// Proxy URL for `http://` upstreams.
     pub http: String,
@@ -32,6 +33,17 @@ pub struct UpstreamProxy {
     /// `NO_PROXY` list: comma-separated hosts, domains (with subdomains), IP addresses and
     /// networks, or `*`.
     pub no: String,
+}
+
+impl std::fmt::Debug for UpstreamProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamProxy")
+            .field("http", &crate::redact::url(&self.http))
+            .field("https", &crate::redact::url(&self.https))
+            .field("all", &crate::redact::url(&self.all))
+            .field("no", &self.no)
+            .finish()
+    }
 }
 
 impl UpstreamProxy {
@@ -113,6 +125,17 @@ impl UpstreamProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_proxy_credentials() {
+        let p = UpstreamProxy {
+            http: "http://alice:s3cret@proxy.local:3128".into(),
+            ..UpstreamProxy::none()
+        };
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("proxy.local:3128"), "{shown}");
+    }
 
     fn proxied(p: &UpstreamProxy, url: &str) -> bool {
         p.matcher()
