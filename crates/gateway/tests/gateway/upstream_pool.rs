@@ -44,7 +44,7 @@ async fn raw_upstream(after: After) -> Raw {
             let seen = seen.clone();
             tokio::spawn(async move {
                 loop {
-                    let req = read_request_or_eof(&mut sock).await;
+                    let req = read_raw_request_or_eof(&mut sock).await;
                     let Some(req) = req else { return };
                     let text = String::from_utf8_lossy(&req).into_owned();
                     let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
@@ -92,29 +92,6 @@ async fn raw_upstream(after: After) -> Raw {
         url: format!("http://{addr}/v1"),
         accepted,
         heads,
-    }
-}
-
-/// One request (head and `content-length` body), or `None` when the connection ends first.
-async fn read_request_or_eof(sock: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 65536];
-    loop {
-        let n = sock.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-            if buf.len() >= end + 4 + len {
-                return Some(buf);
-            }
-        }
     }
 }
 
@@ -321,7 +298,7 @@ async fn a_redirect_is_an_error_that_names_where_to() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
-            if read_request_or_eof(&mut sock).await.is_some() {
+            if read_raw_request_or_eof(&mut sock).await.is_some() {
                 let answer = "HTTP/1.1 308 Permanent Redirect\r\nlocation: https://llm.example.com/v1/chat/completions\r\ncontent-length: 0\r\n\r\n";
                 let _ = sock.write_all(answer.as_bytes()).await;
             }

@@ -21,8 +21,9 @@ async fn keep_alive_upstream(accepted: Arc<AtomicUsize>) -> String {
             accepted.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 loop {
-                    let req = read_raw_request_or_close(&mut sock).await;
-                    let Some(req) = req else { return };
+                    let Some(req) = read_raw_request_or_eof(&mut sock).await else {
+                        return;
+                    };
                     let events = if req.starts_with(b"POST /v1/messages") {
                         anthropic_events()
                     } else {
@@ -50,15 +51,6 @@ async fn keep_alive_upstream(accepted: Arc<AtomicUsize>) -> String {
         }
     });
     format!("http://{addr}/v1")
-}
-
-/// [`read_raw_request`], or `None` when the gateway closed the connection between requests.
-async fn read_raw_request_or_close(sock: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
-    let mut peek = [0u8; 1];
-    match sock.peek(&mut peek).await {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(read_raw_request(sock).await),
-    }
 }
 
 fn chat_events() -> Vec<String> {
