@@ -194,13 +194,10 @@ impl Upstream {
     }
 
     /// Whether a request to `url` goes through a proxy ([`UpstreamProxy`]).
-    pub(crate) fn proxied(&self, url: &reqwest::Url) -> bool {
-        let Some(m) = &self.matcher else {
-            return false;
-        };
-        url.as_str()
-            .parse::<http::Uri>()
-            .is_ok_and(|u| m.intercept(&u).is_some())
+    pub(crate) fn proxied(&self, url: &http::Uri) -> bool {
+        self.matcher
+            .as_ref()
+            .is_some_and(|m| m.intercept(url).is_some())
     }
 
     /// This thread's client, built on first use. Building fails only when the TLS backend cannot

@@ -236,7 +236,7 @@ impl HttpTransport {
         }
         let shown = &self.shown[i];
         let (status, headers, body) = match &self.targets[i] {
-            Some(t) if !up.proxied(url) => {
+            Some(t) if !up.proxied(t.url()) => {
                 let sent = h1::send(
                     &up.pools,
                     t,

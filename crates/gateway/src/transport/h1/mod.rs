@@ -35,6 +35,8 @@ pub struct Target {
     host_header: HeaderValue,
     /// The request target in origin form (path and query).
     path: Uri,
+    /// The whole URL, parsed once, for the proxy decision ([`Target::url`]).
+    url: Uri,
 }
 
 impl Target {
@@ -66,7 +68,13 @@ impl Target {
             port,
             host_header: HeaderValue::from_str(&authority).ok()?,
             path: Uri::try_from(if path.is_empty() { "/" } else { &path }).ok()?,
+            url: Uri::try_from(url.as_str()).ok()?,
         })
+    }
+
+    /// The endpoint's whole URL (what a proxy matcher looks at).
+    pub fn url(&self) -> &Uri {
+        &self.url
     }
 }
 
