@@ -25,10 +25,12 @@ enum After {
 
 /// A raw OpenAI Chat upstream: answers whole requests with a chat completion, streaming ones
 /// with a short stream, or one it never finishes when the request says "forever". Counts
-/// accepted connections; keeps each request's head.
+/// accepted connections and the never-ending streams the gateway cut off; keeps each request's
+/// head.
 struct Raw {
     url: String,
     accepted: Arc<AtomicUsize>,
+    cut_off: Arc<AtomicUsize>,
     heads: Arc<Mutex<Vec<String>>>,
 }
 
@@ -36,12 +38,13 @@ async fn raw_upstream(after: After) -> Raw {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
+    let cut_off = Arc::new(AtomicUsize::new(0));
     let heads = Arc::new(Mutex::new(Vec::new()));
-    let (count, seen) = (accepted.clone(), heads.clone());
+    let (count, cut, seen) = (accepted.clone(), cut_off.clone(), heads.clone());
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
-            let seen = seen.clone();
+            let (seen, cut) = (seen.clone(), cut.clone());
             tokio::spawn(async move {
                 loop {
                     let req = read_raw_request_or_eof(&mut sock).await;
@@ -74,6 +77,7 @@ async fn raw_upstream(after: After) -> Raw {
                         while sock.write_all(chunk.as_bytes()).await.is_ok() {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
+                        cut.fetch_add(1, Ordering::SeqCst);
                         return;
                     }
                     let body = completion().to_string();
@@ -91,6 +95,7 @@ async fn raw_upstream(after: After) -> Raw {
     Raw {
         url: format!("http://{addr}/v1"),
         accepted,
+        cut_off,
         heads,
     }
 }
@@ -130,6 +135,15 @@ async fn gateway_here(models: Vec<gateway::ModelDefinition>, proxy: UpstreamProx
     running
 }
 
+/// A gateway with model `m` on `up`, reached directly.
+async fn gateway_for(up: &Raw) -> Running {
+    gateway_here(
+        vec![def("m", "openai/gpt-x", &up.url)],
+        UpstreamProxy::none(),
+    )
+    .await
+}
+
 async fn ask(gw: &Running, stream: bool, say: &str) -> reqwest::Response {
     gw.http
         .post(format!("{}/v1/chat/completions", gw.base))
@@ -151,11 +165,7 @@ async fn answered(gw: &Running) -> String {
 #[tokio::test]
 async fn requests_in_a_row_share_one_upstream_connection() {
     let up = raw_upstream(After::KeepAlive).await;
-    let gw = gateway_here(
-        vec![def("m", "openai/gpt-x", &up.url)],
-        UpstreamProxy::none(),
-    )
-    .await;
+    let gw = gateway_for(&up).await;
     for _ in 0..3 {
         assert!(answered(&gw).await.contains("pong"));
     }
@@ -184,11 +194,7 @@ async fn requests_in_a_row_share_one_upstream_connection() {
 #[tokio::test]
 async fn streams_relayed_to_their_end_share_one_upstream_connection() {
     let up = raw_upstream(After::KeepAlive).await;
-    let gw = gateway_here(
-        vec![def("m", "openai/gpt-x", &up.url)],
-        UpstreamProxy::none(),
-    )
-    .await;
+    let gw = gateway_for(&up).await;
     for _ in 0..3 {
         let r = ask(&gw, true, "ping").await;
         assert_eq!(r.status(), 200);
@@ -206,11 +212,7 @@ async fn streams_relayed_to_their_end_share_one_upstream_connection() {
 #[tokio::test]
 async fn an_upstream_that_closes_after_each_answer_does_not_fail_the_next_request() {
     let up = raw_upstream(After::Close).await;
-    let gw = gateway_here(
-        vec![def("m", "openai/gpt-x", &up.url)],
-        UpstreamProxy::none(),
-    )
-    .await;
+    let gw = gateway_for(&up).await;
     for _ in 0..5 {
         assert!(answered(&gw).await.contains("pong"));
     }
@@ -220,11 +222,7 @@ async fn an_upstream_that_closes_after_each_answer_does_not_fail_the_next_reques
 #[tokio::test]
 async fn a_stream_being_read_or_abandoned_does_not_poison_the_pool() {
     let up = raw_upstream(After::KeepAlive).await;
-    let gw = gateway_here(
-        vec![def("m", "openai/gpt-x", &up.url)],
-        UpstreamProxy::none(),
-    )
-    .await;
+    let gw = gateway_for(&up).await;
     assert!(answered(&gw).await.contains("pong"));
     // The stream takes the pooled connection and never ends.
     let mut r = ask(&gw, true, "forever").await;
@@ -246,8 +244,17 @@ async fn a_stream_being_read_or_abandoned_does_not_poison_the_pool() {
             .expect("a request after the abandoned stream hung");
         assert!(body.contains("pong"));
     }
-    // The first connection carried the stream and was closed with it; the second serves the
-    // rest.
+    // The first connection carried the stream and was closed with it (the upstream sees its
+    // writes fail: the abandoned answer is not drained, which would keep it generating); the
+    // second serves the rest.
+    let cut_off = async {
+        while up.cut_off.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), cut_off)
+        .await
+        .expect("the abandoned stream's upstream connection stayed open");
     assert_eq!(up.accepted.load(Ordering::SeqCst), 2);
 }
 
