@@ -21,8 +21,13 @@ pub(crate) const COLUMNS: &str = "request_id, time_ms, session_id, directory, pr
 /// read only by the one-record detail ([`super::report::request`]).
 pub(crate) const BODY_COLUMNS: &str = "request_body, response_body";
 
-/// Records per INSERT statement (32 parameters each: well under both engines' limits).
-const ROWS_PER_INSERT: usize = 200;
+/// Records per INSERT statement (32 parameters each: 200 rows is well under both engines'
+/// limits). A batch is cut into chunks of these sizes, largest first ([`ladder`]), so that only
+/// these five statement texts are ever prepared, whatever the batch's size. Each engine keeps
+/// prepared statements by their text: with one text per batch size, SQLite's writer re-prepared
+/// an INSERT whenever the batch size changed and kept up to 16 of them, ~150–190 KB each
+/// (8 MiB of the gateway's memory after a load, issue 13).
+const ROWS_PER_INSERT: [usize; 5] = [200, 64, 16, 4, 1];
 
 /// One UTC day in milliseconds.
 pub(crate) const DAY_MS: i64 = 86_400_000;
@@ -104,10 +109,26 @@ fn bind_record(q: &mut Query, r: &UsageRecord) {
     q.push(")");
 }
 
+/// `items` cut into consecutive chunks whose sizes are all in `sizes` (descending, ending with
+/// 1), the largest that still fits first: at most `3` chunks of each size below the largest
+/// when the sizes step by 4 or less.
+fn ladder<'a, T>(items: &'a [T], sizes: &[usize]) -> Vec<&'a [T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    for &size in sizes {
+        while size > 0 && rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            out.push(chunk);
+            rest = tail;
+        }
+    }
+    out
+}
+
 /// The INSERT statements of a batch (each returns the request ids it added).
 pub(crate) fn inserts(dialect: Dialect, records: &[UsageRecord]) -> Vec<Query> {
-    records
-        .chunks(ROWS_PER_INSERT)
+    ladder(records, &ROWS_PER_INSERT)
+        .into_iter()
         .map(|chunk| {
             let mut q = Query::new(dialect);
             q.push(&format!(
@@ -143,7 +164,8 @@ struct RollupSums {
     unpriced: i64,
 }
 
-const ROLLUP_ROWS_PER_UPSERT: usize = 400;
+/// Rollup rows per upsert, cut like [`ROWS_PER_INSERT`] for the same reason.
+const ROLLUP_ROWS_PER_UPSERT: [usize; 5] = [400, 64, 16, 4, 1];
 
 /// The rollup upserts for the records of `records` whose ids the inserts returned. Keys are
 /// sorted so that two instances upserting the same rows lock them in the same order.
@@ -180,8 +202,8 @@ fn rollups(dialect: Dialect, records: &[UsageRecord], outcomes: &[Outcome]) -> V
         }
     }
     let groups: Vec<_> = groups.into_iter().collect();
-    groups
-        .chunks(ROLLUP_ROWS_PER_UPSERT)
+    ladder(&groups, &ROLLUP_ROWS_PER_UPSERT)
+        .into_iter()
         .map(|chunk| {
             let mut q = Query::statement(dialect);
             q.push(
@@ -275,4 +297,45 @@ pub(crate) fn prune_then(dialect: Dialect, before_ms: i64) -> Then {
             );
         vec![q]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_cut_into_chunks_of_the_ladder_sizes_in_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        for n in 0..=items.len() {
+            let chunks = ladder(&items[..n], &ROWS_PER_INSERT);
+            assert_eq!(chunks.concat(), &items[..n], "n = {n}");
+            for size in &ROWS_PER_INSERT[1..] {
+                let k = chunks.iter().filter(|c| c.len() == *size).count();
+                assert!(k <= 3, "n = {n}: {k} chunks of {size}");
+            }
+            assert!(chunks.iter().all(|c| ROWS_PER_INSERT.contains(&c.len())));
+        }
+    }
+
+    /// Regression: one INSERT text per batch size made SQLite prepare and cache a new
+    /// ~190 KB program whenever the batch size changed.
+    #[test]
+    fn batches_of_any_size_use_the_same_five_insert_statements() {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let mut texts = HashSet::new();
+            for n in 1..=450 {
+                let records: Vec<UsageRecord> = (0..n)
+                    .map(|i| UsageRecord {
+                        request_id: format!("r{i}"),
+                        ..UsageRecord::default()
+                    })
+                    .collect();
+                let qs = inserts(dialect, &records);
+                let bound: usize = qs.iter().map(|q| q.params.len()).sum();
+                assert_eq!(bound, 32 * n, "n = {n}: every record bound once");
+                texts.extend(qs.into_iter().map(|q| q.sql));
+            }
+            assert_eq!(texts.len(), ROWS_PER_INSERT.len(), "{dialect:?}");
+        }
+    }
 }
