@@ -23,6 +23,13 @@ use std::time::Duration;
 /// The `user-agent` of upstream requests (the same as reqwest's client sends).
 pub const USER_AGENT: &str = concat!("agent-shim/", env!("CARGO_PKG_VERSION"));
 
+/// The most one connection's read buffer grows to, in bytes (hyper's default is ~400 KiB). A
+/// connection keeps its buffer while it waits in the pool: after 64 streams at once, 64 idle
+/// connections held ~120 KiB each for [`pool::IDLE_TIMEOUT`] (issue 13's memory that comes
+/// back). 16 KiB holds an answer's head (Node.js servers refuse larger heads themselves) and
+/// ~70 stream events per read; a longer answer is read in more calls.
+pub const READ_BUFFER: usize = 16 * 1024;
+
 /// Where one endpoint URL is sent, worked out once when the deployment's transport is built.
 #[derive(Debug)]
 pub struct Target {
@@ -184,6 +191,7 @@ async fn connect(t: &Target, timeout: Duration) -> Result<Sender, H1Error> {
     // Small requests and SSE chunks go out at once.
     tcp.set_nodelay(true).map_err(H1Error::Connect)?;
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(READ_BUFFER)
         .handshake(hyper_util::rt::TokioIo::new(tcp))
         .await?;
     tokio::spawn(async move {
