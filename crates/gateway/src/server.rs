@@ -19,6 +19,11 @@ use std::sync::Arc;
 /// dashboard, [`crate::ui`]) asks for it through a login form. An unknown
 /// path is a 404 and a known path with another method a 405 (with `allow`), both as JSON errors
 /// in the path's protocol.
+///
+/// Serve it as `router.into_make_service()`: every connection then shares it. Served as is,
+/// axum rebuilds the route table for each connection (`Router::with_state` per accepted
+/// connection), ~20 KiB held for as long as the connection stays open (bench/README.md,
+/// "Memory, round three").
 pub fn router(state: Arc<GatewayState>) -> Router {
     let api = Router::new()
         .route("/v1/messages", post(messages::messages))

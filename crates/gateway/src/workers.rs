@@ -98,7 +98,7 @@ pub async fn serve(
                     .build()
                     .and_then(|rt| {
                         rt.block_on(async move {
-                            axum::serve(Inbox { rx, local }, app)
+                            axum::serve(Inbox { rx, local }, app.into_make_service())
                                 .with_graceful_shutdown(async move {
                                     let _ = stop.wait_for(|s| *s).await;
                                 })
