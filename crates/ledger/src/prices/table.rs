@@ -220,32 +220,32 @@ impl Table {
     /// Reads a pruned table as [`prune`] and `prune.py` write it:
     /// `{"version", "source", "models": {key: {field: price}}}`.
     pub fn parse(text: &str) -> Result<Table, TableError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| {
-            TableError(format!(
+        // One pass, each model's entry converted as it is read: the whole document as a
+        // `Value` tree was ~3 MiB of garbage for the 568 KB built-in table, still resident
+        // seconds after start (issue 13's idle RSS).
+        let doc: Doc = serde_json::from_str(text).map_err(|e| match e.classify() {
+            // The only typed part is `models` (the rest is read as any value).
+            serde_json::error::Category::Data => TableError("no \"models\" object".into()),
+            _ => TableError(format!(
                 "not JSON (line {}, column {})",
                 e.line(),
                 e.column()
-            ))
+            )),
         })?;
-        let text_of = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let version = text_of("version").ok_or_else(|| {
+        let text_of = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let version = text_of(doc.version).ok_or_else(|| {
             TableError("no \"version\" (not a price table written by agent-shim)".into())
         })?;
-        let models = v
-            .get("models")
-            .and_then(Value::as_object)
+        let models = doc
+            .models
             .ok_or_else(|| TableError("no \"models\" object".into()))?;
-        let mut out = HashMap::with_capacity(models.len());
-        for (key, entry) in models {
-            let fields = entry
-                .as_object()
-                .ok_or_else(|| TableError(format!("model {key:?}: expected an object")))?;
-            let price = ModelPrice::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v)))
-                .map_err(|e| TableError(format!("model {key:?}: {e}")))?;
-            if let Some(p) = price.filter(|p| p.input.is_some() && p.output.is_some()) {
-                out.insert(key.clone(), Arc::new(p));
-            }
+        if let Some(e) = models.error {
+            return Err(TableError(e));
         }
+        let out = models.prices;
         let mut by_prefix: HashMap<String, HashMap<String, (String, Arc<ModelPrice>)>> =
             HashMap::new();
         for (key, price) in &out {
@@ -258,10 +258,66 @@ impl Table {
         }
         Ok(Table {
             version: version.into(),
-            source: text_of("source").unwrap_or_default(),
+            source: text_of(doc.source).unwrap_or_default(),
             models: out,
             by_prefix,
         })
+    }
+}
+
+/// A price table document; its `models` are converted entry by entry ([`Models`]).
+#[derive(serde::Deserialize)]
+struct Doc {
+    #[serde(default)]
+    version: Option<Value>,
+    #[serde(default)]
+    source: Option<Value>,
+    #[serde(default)]
+    models: Option<Models>,
+}
+
+/// The priced models of a table (entries without both input and output prices left out), and
+/// the first entry that is not a price, which fails the table.
+#[derive(Default)]
+struct Models {
+    prices: HashMap<String, Arc<ModelPrice>>,
+    error: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for Models {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Models, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Models;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of models")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Models, A::Error> {
+                let mut m = Models::default();
+                m.prices.reserve(map.size_hint().unwrap_or(0));
+                while let Some((key, entry)) = map.next_entry::<String, Value>()? {
+                    if m.error.is_some() {
+                        continue;
+                    }
+                    let Value::Object(fields) = entry else {
+                        m.error = Some(format!("model {key:?}: expected an object"));
+                        continue;
+                    };
+                    match ModelPrice::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v))) {
+                        Ok(Some(p)) if p.input.is_some() && p.output.is_some() => {
+                            m.prices.insert(key, Arc::new(p));
+                        }
+                        Ok(_) => {}
+                        Err(e) => m.error = Some(format!("model {key:?}: {e}")),
+                    }
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 

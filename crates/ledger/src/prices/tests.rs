@@ -359,6 +359,42 @@ fn bad_price_values_name_the_key() {
 }
 
 #[test]
+fn a_file_that_is_not_a_price_table_says_what_is_wrong() {
+    let err = |text: &str| Table::parse(text).unwrap_err().0;
+    assert!(
+        err("{ nope").starts_with("not JSON (line 1"),
+        "{}",
+        err("{ nope")
+    );
+    assert!(err(r#"{"models": {}}"#).starts_with("no \"version\""));
+    assert_eq!(err(r#"{"version": "v"}"#), "no \"models\" object");
+    assert_eq!(
+        err(r#"{"version": "v", "models": 3}"#),
+        "no \"models\" object"
+    );
+    assert_eq!(
+        err(
+            r#"{"version": "v", "models": {"a": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}, "b": 1}}"#
+        ),
+        "model \"b\": expected an object"
+    );
+    let e = err(r#"{"version": "v", "models": {"c": {"input_cost_per_token": "cheap"}}}"#);
+    assert!(
+        e.starts_with("model \"c\": ") && e.contains("input_cost_per_token"),
+        "{e}"
+    );
+    // Entries without both an input and an output price are left out; other keys are ignored.
+    let t = Table::parse(
+        r#"{"version": "v", "source": "s", "extra": [1], "models": {
+            "a": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "mode": "chat"},
+            "b": {"input_cost_per_token": 1e-6}}}"#,
+    )
+    .unwrap();
+    assert_eq!((&*t.version, t.source.as_str()), ("v", "s"));
+    assert_eq!(t.models.keys().collect::<Vec<_>>(), ["a"]);
+}
+
+#[test]
 fn picodollars_round_half_away_from_zero() {
     use rust_decimal::Decimal;
     use std::str::FromStr;
