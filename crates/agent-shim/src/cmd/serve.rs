@@ -119,13 +119,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         let warm = prices.clone();
         let parsed = std::thread::Builder::new()
             .name("prices".into())
-            .spawn(move || {
-                tracing::info!(
-                    "prices: {} ({} models, built in)",
-                    warm.version(),
-                    warm.len()
-                );
-            });
+            .spawn(move || read_builtin_prices(&warm));
         if let Err(e) = parsed {
             tracing::warn!(
                 "cannot start the thread that reads the price table ({e}): the first priced request reads it"
@@ -405,5 +399,27 @@ async fn janitor_timer(state: gateway::Handle, dir: std::path::PathBuf, interval
             Ok(Err(e)) => tracing::warn!("janitor: {e}"),
             Err(e) => tracing::warn!("janitor: {e}"),
         }
+    }
+}
+
+/// Parses the built-in price table (its first read does) and logs it. The read comes first: a
+/// disabled `info!` does not evaluate its arguments, so at `AGENT_SHIM_LOG=warn` a count read
+/// inside it left the parse to the first priced request, on a serving thread.
+fn read_builtin_prices(prices: &ledger::prices::PriceBook) {
+    let models = prices.len();
+    tracing::info!("prices: {} ({models} models, built in)", prices.version());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the warm-up's count was an argument of `info!`, which is not evaluated when
+    /// `info` is off (here: no subscriber at all).
+    #[test]
+    fn the_builtin_price_table_is_parsed_by_the_warm_up_at_any_log_level() {
+        let book = ledger::prices::PriceBook::embedded();
+        read_builtin_prices(&book);
+        assert!(book.is_parsed());
     }
 }

@@ -35,9 +35,11 @@ pub const REPORTED: &str = "reported";
 /// The file `agent-shim prices update` writes in the state dir.
 pub const STATE_FILE: &str = "prices.json";
 
+/// The embedded snapshot, once parsed.
+static EMBEDDED_TABLE: OnceLock<Table> = OnceLock::new();
+
 fn embedded_table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
-    TABLE.get_or_init(|| match Table::parse(EMBEDDED) {
+    EMBEDDED_TABLE.get_or_init(|| match Table::parse(EMBEDDED) {
         Ok(t) => t,
         Err(e) => {
             // A unit test parses it; this cannot happen in a built binary.
@@ -127,6 +129,12 @@ impl PriceBook {
     /// Whether this is the embedded snapshot (no table from `prices update` was found).
     pub fn is_embedded(&self) -> bool {
         self.loaded.is_none()
+    }
+
+    /// Whether the table is parsed: a table read from a file always is, the embedded one once
+    /// something has read it.
+    pub fn is_parsed(&self) -> bool {
+        self.loaded.is_some() || EMBEDDED_TABLE.get().is_some()
     }
 
     /// Models in the table.
