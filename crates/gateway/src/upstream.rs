@@ -314,6 +314,9 @@ pub(crate) enum Failure {
     Timeout,
     /// Connected, then the connection closed or was reset before any answer.
     Broken,
+    /// An answer came that could not be read as HTTP/1.1 (not HTTP, or a head longer than
+    /// [`crate::transport::h1::READ_BUFFER`]).
+    Unreadable,
 }
 
 /// An HTTP client's error, classed ([`Failure`]); its deepest cause says what went wrong.
@@ -332,6 +335,9 @@ impl TransportFailure for reqwest::Error {
         }
     }
 }
+
+// The `Failure::Unreadable` hint below names the h1 client's read buffer as 16 KiB.
+const _: () = assert!(crate::transport::h1::READ_BUFFER == 16 * 1024);
 
 /// `url` is the URL as it may be shown ([`Deployment::shown_url`]).
 pub(crate) fn transport_error(
@@ -355,6 +361,12 @@ pub(crate) fn transport_error(
             ErrorKind::Unreachable,
             "no answer: the connection broke at upstream",
             "it may be restarting or overloaded, or something between closes connections",
+        ),
+        Failure::Unreadable => (
+            ErrorKind::Unreachable,
+            "unreadable answer from upstream",
+            "agent-shim reads HTTP/1.1 answers with at most 16 KiB of headers from plain-http \
+             upstreams; check that litellm_params.api_base points at the model server's API",
         ),
     };
     UpstreamError::transient(ApiError::new(

@@ -326,3 +326,36 @@ async fn a_redirect_is_an_error_that_names_where_to() {
         assert!(body.contains(w), "{w} missing from {body}");
     }
 }
+
+/// An answer whose head is longer than the client reads (its read buffer) is named as such, not
+/// as a connection that broke.
+#[tokio::test]
+async fn an_answer_with_headers_over_16_kib_is_named_unreadable_with_the_fix() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            if read_raw_request_or_eof(&mut sock).await.is_some() {
+                let big = "x".repeat(20 * 1024);
+                let answer =
+                    format!("HTTP/1.1 200 OK\r\nx-debug: {big}\r\ncontent-length: 2\r\n\r\n{{}}");
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        }
+    });
+    let gw = gateway_here(
+        vec![def("m", "openai/gpt-x", &format!("http://{addr}/v1"))],
+        UpstreamProxy::none(),
+    )
+    .await;
+    let r = ask(&gw, false, "ping").await;
+    let body = r.text().await.unwrap();
+    for w in [
+        "unreadable answer from upstream",
+        &format!("http://{addr}/v1"),
+        "16 KiB of headers",
+        "litellm_params.api_base",
+    ] {
+        assert!(body.contains(w), "{w} missing from {body}");
+    }
+}

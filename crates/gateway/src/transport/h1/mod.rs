@@ -106,6 +106,7 @@ impl crate::upstream::TransportFailure for H1Error {
         match self {
             H1Error::Connect(_) | H1Error::ConnectTimeout(_) => Failure::Connect,
             H1Error::Http(e) if e.is_timeout() => Failure::Timeout,
+            H1Error::Http(e) if e.is_parse() || e.is_parse_too_large() => Failure::Unreadable,
             H1Error::Http(_) => Failure::Broken,
         }
     }
